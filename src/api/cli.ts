@@ -1,0 +1,193 @@
+/**
+ * Command-line flags shared by every app (DESIGN.md "Contracts"), plus each
+ * app's own, with `--help`, `--config FILE` (TOML; flags given on the command
+ * line override it) and one-line errors: a bad flag or value raises a
+ * ConfigError naming the flag and the fix; apps print it and exit 2.
+ */
+import { readFileSync } from "node:fs";
+import { ConfigError } from "./errors";
+
+export type FlagType = "string" | "int" | "number" | "bool" | "list";
+
+export interface FlagSpec {
+  /** Long name without dashes, e.g. "vdev". */
+  name: string;
+  /** Optional one-letter alias without the dash, e.g. "c". */
+  short?: string;
+  type: FlagType;
+  help: string;
+  /** Placeholder in --help, e.g. "DEVARGS". */
+  arg?: string;
+  default?: string | number | boolean | string[];
+  /** Inclusive bounds for numbers. */
+  min?: number;
+  max?: number;
+}
+
+export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
+
+export interface ParsedArgs {
+  values: FlagValues;
+  positionals: string[];
+  help: boolean;
+}
+
+/** The stack flags every app takes. */
+export const STACK_FLAGS: FlagSpec[] = [
+  { name: "vdev", type: "list", arg: "DEVARGS", help: "DPDK virtual device, e.g. net_af_packet0,iface=veth0 (repeatable)" },
+  { name: "pci", type: "list", arg: "ADDR", help: "DPDK PCI device address, e.g. 0000:01:00.0 (repeatable)" },
+  { name: "eal", type: "string", arg: "ARGS", help: "extra DPDK EAL arguments, quoted as one string" },
+  { name: "ip", type: "string", arg: "A.B.C.D/LEN", help: "interface address and prefix length" },
+  { name: "gw", type: "string", arg: "A.B.C.D", help: "default gateway" },
+  { name: "mac", type: "string", arg: "MAC", help: "override the port's MAC address" },
+  { name: "no-huge", type: "bool", help: "run without hugepages (slower; for machines without them)" },
+  { name: "queues", type: "int", arg: "N", default: 1, min: 1, max: 64, help: "rx/tx queues (RSS spreads flows over them)" },
+  { name: "pcap", type: "string", arg: "FILE", help: "record every frame to a pcap file (Wireshark-readable)" },
+  { name: "pcap-max-mb", type: "int", arg: "MB", min: 0, help: "make the pcap file a ring of at most MB megabytes" },
+  { name: "config", type: "string", arg: "FILE", help: "read settings from a TOML file (flags override it)" },
+];
+
+function findSpec(specs: FlagSpec[], name: string): FlagSpec | undefined {
+  for (const s of specs) if (s.name === name || s.short === name) return s;
+  return undefined;
+}
+
+function convert(spec: FlagSpec, raw: string, where: string): string | number | boolean {
+  if (spec.type === "int" || spec.type === "number") {
+    const v = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(v) || (spec.type === "int" && !Number.isInteger(v))) {
+      throw new ConfigError(`${where}: expected ${spec.type === "int" ? "an integer" : "a number"}, got "${raw}"`);
+    }
+    if (spec.min !== undefined && v < spec.min) throw new ConfigError(`${where}: ${v} is below the minimum ${spec.min}`);
+    if (spec.max !== undefined && v > spec.max) throw new ConfigError(`${where}: ${v} is above the maximum ${spec.max}`);
+    return v;
+  }
+  if (spec.type === "bool") {
+    if (raw === "true" || raw === "1" || raw === "yes") return true;
+    if (raw === "false" || raw === "0" || raw === "no") return false;
+    throw new ConfigError(`${where}: expected true or false, got "${raw}"`);
+  }
+  return raw;
+}
+
+/** Parse argv (without the runtime and script) against `specs`. Throws ConfigError. */
+export function parseFlags(argv: string[], specs: FlagSpec[]): ParsedArgs {
+  const values: FlagValues = {};
+  const positionals: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === "--help" || a === "-h") {
+      help = true;
+      continue;
+    }
+    if (!a.startsWith("-") || a === "-") {
+      positionals.push(a);
+      continue;
+    }
+    let name: string;
+    let inline: string | undefined;
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      inline = eq >= 0 ? a.slice(eq + 1) : undefined;
+    } else {
+      name = a.slice(1, 2);
+      inline = a.length > 2 ? a.slice(2) : undefined;
+    }
+    const spec = findSpec(specs, name);
+    if (spec === undefined) throw new ConfigError(`unknown flag ${a.startsWith("--") ? "--" + name : "-" + name}: see --help for the flags this program takes`);
+    const flag = a.startsWith("--") ? `--${name}` : `-${name}`;
+    let raw: string;
+    if (spec.type === "bool" && inline === undefined) {
+      raw = "true";
+    } else if (inline !== undefined) {
+      raw = inline;
+    } else {
+      if (i + 1 >= argv.length) throw new ConfigError(`${flag} needs a value${spec.arg ? " (" + spec.arg + ")" : ""}`);
+      raw = argv[++i]!;
+    }
+    if (spec.type === "list") {
+      const prev = values[spec.name];
+      values[spec.name] = Array.isArray(prev) ? [...prev, raw] : [raw];
+    } else {
+      values[spec.name] = convert(spec, raw, flag);
+    }
+  }
+  return { values, positionals, help };
+}
+
+/**
+ * Merge a TOML config file under the flags given on the command line. Keys are
+ * flag names; tables are flattened with a dash (`[tcp] min-rto-ms` is
+ * `--tcp-min-rto-ms`).
+ */
+export function mergeConfigFile(path: string, parsed: ParsedArgs, specs: FlagSpec[]): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new ConfigError(`--config ${path}: cannot read the file; check the path`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = Bun.TOML.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`--config ${path}: not valid TOML (${(e as Error).message.split("\n")[0]})`);
+  }
+  const flat: Record<string, unknown> = {};
+  const walk = (obj: Record<string, unknown>, prefix: string): void => {
+    for (const [k, v] of Object.entries(obj)) {
+      const key = prefix ? `${prefix}-${k}` : k;
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) walk(v as Record<string, unknown>, key);
+      else flat[key] = v;
+    }
+  };
+  walk(doc, "");
+  for (const [k, v] of Object.entries(flat)) {
+    const spec = findSpec(specs, k);
+    if (spec === undefined || spec.name !== k) throw new ConfigError(`--config ${path}: unknown setting "${k}"; settings are the long flag names`);
+    if (parsed.values[k] !== undefined) continue;
+    const where = `--config ${path}: ${k}`;
+    if (spec.type === "list") {
+      const arr = Array.isArray(v) ? v : [v];
+      parsed.values[k] = arr.map((x) => String(x));
+    } else {
+      parsed.values[k] = convert(spec, String(v), where);
+    }
+  }
+}
+
+/** Fill defaults for flags not given. */
+export function applyDefaults(parsed: ParsedArgs, specs: FlagSpec[]): void {
+  for (const s of specs) {
+    if (parsed.values[s.name] === undefined && s.default !== undefined) parsed.values[s.name] = s.default;
+  }
+}
+
+/** Full parse: flags, then --config, then defaults. */
+export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
+  const parsed = parseFlags(argv, specs);
+  const cfg = parsed.values["config"];
+  if (typeof cfg === "string") mergeConfigFile(cfg, parsed, specs);
+  applyDefaults(parsed, specs);
+  return parsed;
+}
+
+/** The --help text. */
+export function helpText(usage: string, about: string, specs: FlagSpec[]): string {
+  const lines = [`usage: ${usage}`, "", about, "", "flags:"];
+  const rows = specs.map((s) => {
+    const names = (s.short ? `-${s.short}, ` : "    ") + `--${s.name}` + (s.type === "bool" ? "" : ` ${s.arg ?? s.type.toUpperCase()}`);
+    const def = s.default !== undefined && s.type !== "bool" ? ` (default ${Array.isArray(s.default) ? s.default.join(",") : s.default})` : "";
+    return [names, s.help + def] as const;
+  });
+  const w = Math.max(...rows.map((r) => r[0].length)) + 2;
+  for (const [n, h] of rows) lines.push(`  ${n.padEnd(w)}${h}`);
+  lines.push(`  ${"-h, --help".padEnd(w)}show this help`);
+  return lines.join("\n");
+}

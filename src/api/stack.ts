@@ -1,0 +1,85 @@
+/**
+ * A running stack: one device, one interface, optionally TCP, driven by a
+ * PollLoop. Each round: rx burst -> receive (ARP/IPv4/ICMP/TCP input) -> ARP
+ * retries -> transport timers -> app work -> transport flush -> tx burst.
+ */
+import type { Device } from "../net/device";
+import { NetInterface, type InterfaceConfig, type TransportInput } from "../net/interface";
+import { PacketBatch } from "../net/packet-batch";
+import { PollLoop, type PollLoopOptions, type PollStage } from "../sched/poll-loop";
+
+/** What a transport offers the loop (TcpLayer implements it). */
+export interface Transport extends TransportInput {
+  timers(nowUs: number): void;
+  flush(nowUs: number): void;
+  pollAt(): number;
+}
+
+export class Stack implements PollStage {
+  readonly netif: NetInterface;
+  readonly loop: PollLoop;
+  private readonly rx: PacketBatch;
+  private transport: Transport | null = null;
+  /** App work run each round between transport timers and flush. */
+  private readonly appStages: PollStage[] = [];
+  private started = false;
+
+  constructor(
+    readonly dev: Device,
+    cfg: InterfaceConfig,
+    loopOpts: PollLoopOptions = {},
+  ) {
+    this.netif = new NetInterface(dev, cfg);
+    this.rx = new PacketBatch(dev.caps.maxBurst);
+    this.loop = new PollLoop(loopOpts);
+    this.loop.add(this);
+  }
+
+  setTransport(t: Transport): void {
+    this.transport = t;
+    this.netif.setTransport(t);
+  }
+
+  addAppStage(s: PollStage): void {
+    this.appStages.push(s);
+  }
+
+  /** One poll round at `nowUs`. Returns the work done (frames + app work). */
+  poll(nowUs: number): number {
+    if (!this.started) {
+      this.started = true;
+      this.netif.start(nowUs);
+    }
+    const rx = this.rx;
+    const n = this.dev.rxBurst(rx);
+    let work = n;
+    if (n > 0) this.netif.receive(nowUs, rx);
+    this.netif.service(nowUs);
+    const t = this.transport;
+    if (t !== null) t.timers(nowUs);
+    for (let i = 0; i < this.appStages.length; i++) work += this.appStages[i]!.poll(nowUs);
+    if (t !== null) t.flush(nowUs);
+    work += this.netif.flush();
+    return work;
+  }
+
+  pollAt(): number {
+    let at = this.netif.pollAt();
+    if (this.transport !== null) at = Math.min(at, this.transport.pollAt());
+    for (const s of this.appStages) at = Math.min(at, s.pollAt());
+    return at;
+  }
+
+  run(): Promise<void> {
+    return this.loop.run();
+  }
+
+  async stop(): Promise<void> {
+    await this.loop.stop();
+  }
+
+  close(): void {
+    this.netif.close();
+    this.dev.close();
+  }
+}

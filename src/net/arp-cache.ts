@@ -1,0 +1,188 @@
+/**
+ * ARP cache (RFC 826; RFC 1122 2.3.2.1 for expiry and flooding limits).
+ *
+ * A small open-addressing table on typed arrays: IPv4 address -> MAC, with an
+ * expiry time, plus the time of the last request sent so requests for one
+ * address go out at most once per `retryUs` (RFC 1122 2.3.2.1: prevent ARP
+ * flooding). No JS object per entry.
+ */
+const EMPTY = 0;
+const RESOLVED = 1;
+const INCOMPLETE = 2;
+
+/** Linear-probe length; the table is sized so probes stay short. */
+const MAX_PROBE = 8;
+
+export interface ArpCacheOptions {
+  capacity?: number;
+  /** How long a learned mapping stays valid. */
+  lifetimeUs?: number;
+  /** Minimum interval between requests for one address. */
+  retryUs?: number;
+  /** Requests sent before an address is declared unreachable. */
+  maxRequests?: number;
+}
+
+export class ArpCache {
+  readonly capacity: number;
+  readonly lifetimeUs: number;
+  readonly retryUs: number;
+  readonly maxRequests: number;
+  private readonly mask: number;
+  private readonly ip: Int32Array;
+  private readonly state: Uint8Array;
+  private readonly requests: Uint8Array;
+  private readonly mac: Uint8Array;
+  private readonly expiresUs: Float64Array;
+  private readonly lastRequestUs: Float64Array;
+  /** Number of slots in use. */
+  size = 0;
+  /** Insertions that had to evict a live entry. */
+  evictions = 0;
+
+  constructor(opts: ArpCacheOptions = {}) {
+    let cap = 16;
+    while (cap < (opts.capacity ?? 1024)) cap <<= 1;
+    this.capacity = cap;
+    this.mask = cap - 1;
+    this.lifetimeUs = opts.lifetimeUs ?? 60_000_000;
+    this.retryUs = opts.retryUs ?? 1_000_000;
+    this.maxRequests = opts.maxRequests ?? 3;
+    this.ip = new Int32Array(cap);
+    this.state = new Uint8Array(cap);
+    this.requests = new Uint8Array(cap);
+    this.mac = new Uint8Array(cap * 6);
+    this.expiresUs = new Float64Array(cap);
+    this.lastRequestUs = new Float64Array(cap);
+  }
+
+  private home(ip: number): number {
+    return (Math.imul(ip | 0, 0x9e3779b1) >>> 16) & this.mask;
+  }
+
+  /** Slot holding `ip`, or -1. */
+  private find(ip: number): number {
+    const key = ip | 0;
+    let s = this.home(ip);
+    for (let i = 0; i < MAX_PROBE; i++) {
+      if (this.state[s] !== EMPTY && this.ip[s] === key) return s;
+      s = (s + 1) & this.mask;
+    }
+    return -1;
+  }
+
+  /** Slot for `ip`, creating it (evicting the entry that expires first) when absent. */
+  private slotFor(ip: number, nowUs: number): number {
+    const found = this.find(ip);
+    if (found >= 0) return found;
+    let s = this.home(ip);
+    let victim = s;
+    let victimExp = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < MAX_PROBE; i++) {
+      if (this.state[s] === EMPTY) {
+        victim = s;
+        victimExp = Number.NEGATIVE_INFINITY;
+        break;
+      }
+      const exp = this.state[s] === RESOLVED ? this.expiresUs[s]! : this.lastRequestUs[s]! + this.retryUs;
+      if (exp < victimExp) {
+        victimExp = exp;
+        victim = s;
+      }
+      s = (s + 1) & this.mask;
+    }
+    if (this.state[victim] === EMPTY) this.size++;
+    else if (victimExp > nowUs) this.evictions++;
+    this.ip[victim] = ip | 0;
+    this.state[victim] = INCOMPLETE;
+    this.requests[victim] = 0;
+    this.lastRequestUs[victim] = Number.NEGATIVE_INFINITY;
+    this.expiresUs[victim] = 0;
+    return victim;
+  }
+
+  /**
+   * Copy the MAC for `ip` into out[outOff..outOff+6) and return true when a
+   * valid mapping exists at `nowUs`.
+   */
+  lookup(ip: number, nowUs: number, out: Uint8Array, outOff: number): boolean {
+    const s = this.find(ip);
+    if (s < 0 || this.state[s] !== RESOLVED || this.expiresUs[s]! <= nowUs) return false;
+    const m = s * 6;
+    const mac = this.mac;
+    out[outOff] = mac[m]!;
+    out[outOff + 1] = mac[m + 1]!;
+    out[outOff + 2] = mac[m + 2]!;
+    out[outOff + 3] = mac[m + 3]!;
+    out[outOff + 4] = mac[m + 4]!;
+    out[outOff + 5] = mac[m + 5]!;
+    return true;
+  }
+
+  has(ip: number, nowUs: number): boolean {
+    const s = this.find(ip);
+    return s >= 0 && this.state[s] === RESOLVED && this.expiresUs[s]! > nowUs;
+  }
+
+  /** Learn or refresh `ip` -> MAC at buf[off..off+6) (RFC 826 "merge_flag" step). */
+  learn(ip: number, buf: Uint8Array, off: number, nowUs: number): void {
+    const s = this.slotFor(ip, nowUs);
+    const m = s * 6;
+    for (let i = 0; i < 6; i++) this.mac[m + i] = buf[off + i]!;
+    this.state[s] = RESOLVED;
+    this.requests[s] = 0;
+    this.expiresUs[s] = nowUs + this.lifetimeUs;
+  }
+
+  /** Refresh only when `ip` is already present (RFC 826: update existing entries from any ARP packet). */
+  update(ip: number, buf: Uint8Array, off: number, nowUs: number): boolean {
+    if (this.find(ip) < 0) return false;
+    this.learn(ip, buf, off, nowUs);
+    return true;
+  }
+
+  /**
+   * Decide whether a request for `ip` should be sent now: returns 1 to send one,
+   * 0 to wait (one is outstanding), -1 when `maxRequests` went unanswered
+   * (the caller drops what waits for it and the entry starts over).
+   */
+  requestDue(ip: number, nowUs: number): number {
+    const s = this.slotFor(ip, nowUs);
+    if (this.state[s] === RESOLVED && this.expiresUs[s]! > nowUs) return 0;
+    if (this.state[s] === RESOLVED) {
+      this.state[s] = INCOMPLETE;
+      this.requests[s] = 0;
+      this.lastRequestUs[s] = Number.NEGATIVE_INFINITY;
+    }
+    if (nowUs - this.lastRequestUs[s]! < this.retryUs) return 0;
+    if (this.requests[s]! >= this.maxRequests) {
+      this.requests[s] = 0;
+      this.lastRequestUs[s] = nowUs;
+      return -1;
+    }
+    this.requests[s] = this.requests[s]! + 1;
+    this.lastRequestUs[s] = nowUs;
+    return 1;
+  }
+
+  /** Earliest time an outstanding request needs a retry, or +Infinity. */
+  nextRetryUs(): number {
+    let t = Number.POSITIVE_INFINITY;
+    for (let s = 0; s < this.capacity; s++) {
+      if (this.state[s] === INCOMPLETE && this.requests[s]! > 0) {
+        const due = this.lastRequestUs[s]! + this.retryUs;
+        if (due < t) t = due;
+      }
+    }
+    return t;
+  }
+
+  /** Addresses with an outstanding request (for the retry pass). */
+  pendingIps(out: Int32Array): number {
+    let n = 0;
+    for (let s = 0; s < this.capacity && n < out.length; s++) {
+      if (this.state[s] === INCOMPLETE && this.requests[s]! > 0) out[n++] = this.ip[s]!;
+    }
+    return n;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Named counters of the network layer: one field per event or drop reason, so
+ * an increment on the per-packet path is a plain property write. `snapshot()`
+ * turns them into a plain record for status lines, metrics and tests.
+ */
+export class NetCounters {
+  // Received frames
+  rxFrames = 0;
+  rxBytes = 0;
+  // Drops by reason (Ethernet)
+  dropRuntFrame = 0;
+  dropNotForUs = 0;
+  dropUnknownEtherType = 0;
+  dropVlanTagged = 0;
+  // Drops by reason (ARP)
+  dropArpMalformed = 0;
+  dropArpNotEthernetIpv4 = 0;
+  dropArpNotForUs = 0;
+  // Drops by reason (IPv4)
+  dropIpv4Truncated = 0;
+  dropIpv4BadVersion = 0;
+  dropIpv4BadHeaderLength = 0;
+  dropIpv4BadTotalLength = 0;
+  dropIpv4BadChecksum = 0;
+  dropIpv4Fragment = 0;
+  dropIpv4Options = 0;
+  dropIpv4NotForUs = 0;
+  dropIpv4BadSource = 0;
+  dropIpv4TtlExpired = 0;
+  dropIpv4UnknownProtocol = 0;
+  // Drops by reason (ICMP)
+  dropIcmpTruncated = 0;
+  dropIcmpBadChecksum = 0;
+  dropIcmpUnhandledType = 0;
+  dropIcmpRateLimited = 0;
+  // Transmit side
+  txFrames = 0;
+  txBytes = 0;
+  txNoBuffer = 0;
+  txArpQueueFull = 0;
+  txArpUnresolved = 0;
+  txNoRoute = 0;
+  txDeviceDropped = 0;
+  // ARP activity
+  arpRequestsSent = 0;
+  arpRepliesSent = 0;
+  arpRequestsReceived = 0;
+  arpRepliesReceived = 0;
+  arpGratuitousSent = 0;
+  arpCacheFull = 0;
+  // ICMP activity
+  icmpEchoRequests = 0;
+  icmpEchoReplies = 0;
+  icmpUnreachableSent = 0;
+  icmpErrorsReceived = 0;
+
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const k of Object.keys(this)) out[k] = (this as unknown as Record<string, number>)[k]!;
+    return out;
+  }
+
+  /** Sum of every `drop*` counter. */
+  totalDrops(): number {
+    let n = 0;
+    for (const k of Object.keys(this)) if (k.startsWith("drop")) n += (this as unknown as Record<string, number>)[k]!;
+    return n;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Transmit side of one interface: a cache of fresh buffers (refilled from the
+ * device in bulk, so taking a buffer costs no FFI call) and one transmit batch
+ * per priority class. `flush()` hands the batches to the device class 0 first:
+ * class 0 is the highest priority, so high-priority frames leave first.
+ */
+import type { Device } from "./device";
+import { PacketBatch } from "./packet-batch";
+
+export const MAX_CLASSES = 8;
+export const PRIO_HIGH = 0;
+export const PRIO_LOW = 1;
+
+export class TxQueues {
+  readonly classes: number;
+  readonly batches: PacketBatch[];
+  private readonly fresh: PacketBatch;
+  private readonly refill: number;
+  /** Frames put into a batch since the last flush, all classes. */
+  queued = 0;
+  /** Frames the device sent / dropped, all classes. */
+  sent = 0;
+  dropped = 0;
+
+  constructor(
+    readonly dev: Device,
+    opts: { classes?: number; batchCapacity?: number; refill?: number } = {},
+  ) {
+    const classes = opts.classes ?? 2;
+    if (classes < 1 || classes > MAX_CLASSES) throw new RangeError(`classes must be 1..${MAX_CLASSES}`);
+    this.classes = classes;
+    const cap = opts.batchCapacity ?? 512;
+    this.batches = [];
+    for (let i = 0; i < classes; i++) this.batches.push(new PacketBatch(cap));
+    this.refill = opts.refill ?? Math.min(64, dev.caps.maxBurst * 2);
+    this.fresh = new PacketBatch(this.refill);
+  }
+
+  /**
+   * Take a fresh buffer. Returns the frame offset in dev.mem and stores the
+   * handle in `lastHandle`, or returns -1 when the pool is exhausted.
+   */
+  lastHandle = 0;
+  take(): number {
+    const f = this.fresh;
+    if (f.count === 0) {
+      this.dev.alloc(f, this.refill);
+      if (f.count === 0) return -1;
+    }
+    const i = --f.count;
+    this.lastHandle = f.handle[i]!;
+    return f.off[i]!;
+  }
+
+  /** Return a buffer taken with take() but not sent. */
+  giveBack(handle: number, off: number): void {
+    if (this.fresh.push(handle, off, 0) < 0) this.dev.freeOne(handle);
+  }
+
+  /** Queue a frame of `len` bytes at `off` for transmission in class `prio`. */
+  enqueue(handle: number, off: number, len: number, prio: number): void {
+    const c = prio < this.classes ? prio : this.classes - 1;
+    const b = this.batches[c]!;
+    if (b.count >= b.capacity) this.flushClass(c);
+    b.push(handle, off, len);
+    this.queued++;
+  }
+
+  private flushClass(c: number): void {
+    const b = this.batches[c]!;
+    if (b.count === 0) return;
+    const n = b.count;
+    const s = this.dev.txBurst(b);
+    this.sent += s;
+    this.dropped += n - s;
+  }
+
+  /** Transmit everything queued, highest class first. Returns frames sent. */
+  flush(): number {
+    const before = this.sent;
+    for (let c = 0; c < this.classes; c++) this.flushClass(c);
+    this.queued = 0;
+    return this.sent - before;
+  }
+
+  /** Free cached fresh buffers and anything still queued (at shutdown). */
+  release(): void {
+    for (let c = 0; c < this.classes; c++) this.dev.free(this.batches[c]!);
+    this.dev.free(this.fresh);
+  }
+}

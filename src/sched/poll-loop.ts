@@ -1,0 +1,117 @@
+/**
+ * The poll loop of one stack thread (DESIGN.md "The poll loop"): read the clock
+ * once, rx burst, process, expire timers, run app work, tx burst; then let Bun's
+ * event loop run (ioredis, timers, stdin) without busy-spinning the core away
+ * from it. FACTS.md: only setImmediate lets socket callbacks run, so the loop
+ * yields with setImmediate every `burstsPerYield` busy rounds, and when idle it
+ * sleeps until the next deadline (bounded by `idleSleepMaxUs`) so an idle stack
+ * costs little CPU.
+ */
+import { monotonicUs } from "../api/clock";
+
+/** One phase of a poll round. Returns work done (frames, events), 0 if idle. */
+export interface PollStage {
+  poll(nowUs: number): number;
+  /** Next time this stage has timed work, or +Infinity. */
+  pollAt(): number;
+}
+
+export interface PollLoopOptions {
+  /** Busy rounds between yields to Bun's event loop. */
+  burstsPerYield?: number;
+  /** Longest idle sleep, so new frames are noticed soon (DPDK has no interrupt here). */
+  idleSleepMaxUs?: number;
+  /** Idle rounds before the loop starts sleeping (spin briefly first for latency). */
+  idleSpinRounds?: number;
+  clock?: () => number;
+}
+
+export class PollLoop {
+  private readonly stages: PollStage[] = [];
+  private running = false;
+  private stopped: Promise<void> | null = null;
+  private resolveStopped: (() => void) | null = null;
+  readonly burstsPerYield: number;
+  readonly idleSleepMaxUs: number;
+  readonly idleSpinRounds: number;
+  readonly clock: () => number;
+  rounds = 0;
+  idleSleeps = 0;
+
+  constructor(opts: PollLoopOptions = {}) {
+    this.burstsPerYield = opts.burstsPerYield ?? 64;
+    this.idleSleepMaxUs = opts.idleSleepMaxUs ?? 1000;
+    this.idleSpinRounds = opts.idleSpinRounds ?? 256;
+    this.clock = opts.clock ?? monotonicUs;
+  }
+
+  add(stage: PollStage): void {
+    this.stages.push(stage);
+  }
+
+  /** One round through every stage at one clock reading. Returns work done. */
+  round(nowUs: number): number {
+    let work = 0;
+    const st = this.stages;
+    for (let i = 0; i < st.length; i++) work += st[i]!.poll(nowUs);
+    this.rounds++;
+    return work;
+  }
+
+  nextDeadline(): number {
+    let t = Number.POSITIVE_INFINITY;
+    for (const s of this.stages) {
+      const d = s.pollAt();
+      if (d < t) t = d;
+    }
+    return t;
+  }
+
+  /** Run until stop(). Resolves when the loop has exited. */
+  run(): Promise<void> {
+    if (this.running) return this.stopped!;
+    this.running = true;
+    this.stopped = new Promise((r) => (this.resolveStopped = r));
+    let idle = 0;
+    const step = (): void => {
+      if (!this.running) {
+        this.resolveStopped!();
+        return;
+      }
+      let busy = 0;
+      for (let i = 0; i < this.burstsPerYield && this.running; i++) {
+        const work = this.round(this.clock());
+        if (work > 0) {
+          idle = 0;
+          busy++;
+        } else if (++idle > this.idleSpinRounds) {
+          break;
+        }
+      }
+      if (!this.running) {
+        this.resolveStopped!();
+        return;
+      }
+      if (busy > 0 || idle <= this.idleSpinRounds) {
+        setImmediate(step);
+        return;
+      }
+      // Idle: sleep until the next deadline, at most idleSleepMaxUs (0: never sleep).
+      const wait = Math.min(this.idleSleepMaxUs, this.nextDeadline() - this.clock());
+      if (this.idleSleepMaxUs <= 0 || wait < 500) {
+        setImmediate(step);
+        return;
+      }
+      this.idleSleeps++;
+      idle = 0;
+      setTimeout(step, Math.max(1, Math.round(wait / 1000)));
+    };
+    setImmediate(step);
+    return this.stopped;
+  }
+
+  stop(): Promise<void> {
+    this.running = false;
+    return this.stopped ?? Promise.resolve();
+  }
+}

@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { ArpCache } from "../../../src/net/arp-cache";
+
+const MAC = new Uint8Array([2, 1, 2, 3, 4, 5]);
+
+describe("ARP cache (RFC 826, RFC 1122 2.3.2.1)", () => {
+  test("a learned mapping is returned until it expires", () => {
+    const c = new ArpCache({ lifetimeUs: 1000 });
+    c.learn(0x0a000002, MAC, 0, 0);
+    const out = new Uint8Array(8);
+    expect(c.lookup(0x0a000002, 999, out, 2)).toBe(true);
+    expect(Array.from(out.subarray(2))).toEqual(Array.from(MAC));
+    expect(c.lookup(0x0a000002, 1000, out, 0)).toBe(false);
+    expect(c.lookup(0x0a000003, 0, out, 0)).toBe(false);
+  });
+
+  test("update refreshes only existing entries (RFC 826 merge flag)", () => {
+    const c = new ArpCache();
+    expect(c.update(0x0a000002, MAC, 0, 0)).toBe(false);
+    expect(c.has(0x0a000002, 0)).toBe(false);
+    c.learn(0x0a000002, MAC, 0, 0);
+    expect(c.update(0x0a000002, new Uint8Array([2, 9, 9, 9, 9, 9]), 0, 5)).toBe(true);
+    const out = new Uint8Array(6);
+    c.lookup(0x0a000002, 6, out, 0);
+    expect(out[1]).toBe(9);
+  });
+
+  test("requests go out at most once per retry interval and give up after maxRequests", () => {
+    const c = new ArpCache({ retryUs: 100, maxRequests: 2 });
+    const ip = 0x0a000009;
+    expect(c.requestDue(ip, 0)).toBe(1);
+    expect(c.requestDue(ip, 50)).toBe(0);
+    expect(c.requestDue(ip, 100)).toBe(1);
+    expect(c.requestDue(ip, 150)).toBe(0);
+    expect(c.requestDue(ip, 200)).toBe(-1);
+    expect(c.nextRetryUs()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test("a full neighbourhood evicts the entry expiring first and still works", () => {
+    const c = new ArpCache({ capacity: 16, lifetimeUs: 1_000_000 });
+    for (let i = 0; i < 200; i++) c.learn(0x0a000000 + i, MAC, 0, i);
+    expect(c.size).toBeLessThanOrEqual(16);
+    expect(c.has(0x0a000000 + 199, 200)).toBe(true);
+    expect(c.evictions).toBeGreaterThan(0);
+  });
+});

@@ -9,7 +9,7 @@
  */
 import { ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, EthernetView } from "../wire/ethernet";
 import { IPV4_HEADER_LEN, Ipv4View } from "../wire/ipv4";
-import { ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PROTOCOL } from "../wire/icmp";
+import { ICMP_DEST_UNREACHABLE, ICMP_CODE_PROTOCOL_UNREACHABLE } from "../wire/icmp";
 import { ArpLayer, type ArpLayerOptions } from "./arp";
 import { NetCounters } from "./counters";
 import type { Device } from "./device";
@@ -178,7 +178,7 @@ export class NetInterface {
     }
     c.dropIpv4UnknownProtocol++;
     // RFC 1122 3.2.2.1: protocol unreachable, never for broadcasts.
-    if (dst === this.ip) this.icmp.sendError(nowUs, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PROTOCOL, off, ip.totalLength());
+    if (dst === this.ip) this.icmp.sendError(nowUs, ICMP_DEST_UNREACHABLE, ICMP_CODE_PROTOCOL_UNREACHABLE, off, ip.totalLength());
     return false;
   }
 

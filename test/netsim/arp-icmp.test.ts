@@ -1,0 +1,116 @@
+import { describe, expect, test } from "bun:test";
+import { ETH_HEADER_LEN, ETHERTYPE_IPV4 } from "../../src/wire/ethernet";
+import { IP_A, IP_B, NetPair } from "../helpers/net-pair";
+
+class Pings {
+  got: number[] = [];
+  echoReply(_now: number, src: number, _id: number, seq: number, _len: number): void {
+    if (src === IP_B) this.got.push(seq);
+  }
+}
+
+describe("ARP and ICMP between two stacks over PairDevice", () => {
+  test("a ping resolves the neighbour with ARP and is answered", () => {
+    const p = new NetPair();
+    const pings = new Pings();
+    p.a.netif.icmp.echoSink = pings;
+    p.a.netif.icmp.sendEchoRequest(0, IP_B, 7, 1, 56);
+    // Held for ARP first.
+    expect(p.a.netif.arp.pending()).toBe(1);
+    p.run(10_000);
+    expect(pings.got).toEqual([1]);
+    expect(p.a.netif.counters.arpRequestsSent).toBe(1);
+    expect(p.b.netif.counters.arpRepliesSent).toBe(1);
+    expect(p.b.netif.counters.icmpEchoReplies).toBe(1);
+    // B learned A from the request (RFC 826), so its reply needed no request of its own.
+    expect(p.b.netif.counters.arpRequestsSent).toBe(0);
+    expect(p.a.netif.arp.pending()).toBe(0);
+  });
+
+  test("200 pings with no loss, buffers all returned", () => {
+    const p = new NetPair();
+    const pings = new Pings();
+    p.a.netif.icmp.echoSink = pings;
+    const freeA = p.a.dev.buffersFree();
+    const freeB = p.b.dev.buffersFree();
+    for (let i = 0; i < 200; i++) {
+      p.a.netif.icmp.sendEchoRequest(p.clock.nowUs, IP_B, 7, i, 56);
+      p.run(p.clock.nowUs + 1000);
+    }
+    expect(pings.got.length).toBe(200);
+    expect(p.a.netif.counters.totalDrops()).toBe(0);
+    expect(p.b.netif.counters.totalDrops()).toBe(0);
+    // Buffers cached in the tx refill pool are the only ones not back in the pool.
+    p.a.netif.close();
+    p.b.netif.close();
+    expect(p.a.dev.buffersFree()).toBe(freeA);
+    expect(p.b.dev.buffersFree()).toBe(freeB);
+  });
+
+  test("gratuitous ARP at start refreshes peers that know us and adds no entry elsewhere (RFC 826 merge, RFC 5227)", () => {
+    const p = new NetPair();
+    p.a.netif.start(0);
+    p.run(1000);
+    expect(p.a.netif.counters.arpGratuitousSent).toBe(1);
+    expect(p.b.netif.arp.cache.has(IP_A, 1000)).toBe(false);
+    // Once B knows A (from A's request), a later announcement keeps B's entry alive past its first expiry.
+    p.a.netif.icmp.sendEchoRequest(p.clock.nowUs, IP_B, 1, 1, 8);
+    p.run(2000);
+    expect(p.b.netif.arp.cache.has(IP_A, 2000)).toBe(true);
+    p.clock.nowUs = 50_000_000;
+    p.a.netif.arp.announce();
+    p.run(50_001_000);
+    expect(p.b.netif.arp.cache.has(IP_A, 70_000_000)).toBe(true);
+  });
+
+  test("an unanswered next hop is given up after the retries, frames counted", () => {
+    const p = new NetPair({ faults: { loss: 1 } });
+    p.a.netif.icmp.sendEchoRequest(0, IP_B, 1, 1, 8);
+    p.run(10_000_000);
+    expect(p.a.netif.counters.arpRequestsSent).toBe(3);
+    expect(p.a.netif.counters.txArpUnresolved).toBe(1);
+    expect(p.a.netif.arp.pending()).toBe(0);
+  });
+
+  test("off-link destinations without a gateway are counted as no route", () => {
+    const p = new NetPair();
+    p.a.netif.icmp.sendEchoRequest(0, 0x0b000001, 1, 1, 8);
+    expect(p.a.netif.counters.txNoRoute).toBe(1);
+  });
+
+  test("an unknown protocol is answered with protocol unreachable; a bad IPv4 checksum is dropped and counted", () => {
+    const p = new NetPair();
+    // Resolve first.
+    p.a.netif.icmp.sendEchoRequest(0, IP_B, 1, 1, 8);
+    p.run(5000);
+    const errs = { n: 0, code: -1 };
+    p.a.netif.icmp.errorSink = {
+      icmpError(_now, type, code) {
+        errs.n++;
+        errs.code = code;
+        expect(type).toBe(3);
+      },
+    };
+    // Hand-build an IPv4 datagram with protocol 253 from A to B.
+    const out = p.a.netif.out;
+    const l4 = out.begin();
+    expect(l4).toBeGreaterThan(0);
+    for (let i = 0; i < 16; i++) out.mem[l4 + i] = i;
+    out.commit(IP_A, IP_B, 253, 16, 1);
+    p.run(p.clock.nowUs + 5000);
+    expect(p.b.netif.counters.dropIpv4UnknownProtocol).toBe(1);
+    expect(p.b.netif.counters.icmpUnreachableSent).toBe(1);
+    expect(errs.n).toBe(1);
+    expect(errs.code).toBe(2);
+    // Now corrupt the header checksum of the next datagram before it leaves.
+    const l4b = out.begin();
+    out.commit(IP_A, IP_B, 253, 0, 1);
+    const batch = p.a.netif.tx.batches[1]!;
+    const off = batch.off[batch.count - 1]!;
+    expect(out.dv.getUint16(off + 12)).toBe(ETHERTYPE_IPV4);
+    out.mem[off + ETH_HEADER_LEN + 10] ^= 0xff;
+    p.run(p.clock.nowUs + 5000);
+    expect(l4b).toBeGreaterThan(0);
+    expect(p.b.netif.counters.dropIpv4BadChecksum).toBe(1);
+  });
+});

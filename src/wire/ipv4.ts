@@ -115,6 +115,11 @@ export class Ipv4View {
     return this.dv.getUint16(this.off + IDENTIFICATION);
   }
 
+  /** The 3-bit Flags field (reserved, DF, MF), RFC 791 3.1. */
+  flags(): number {
+    return this.buf[this.off + FLAGS_FRAG]! >>> 5;
+  }
+
   dontFragment(): boolean {
     return (this.dv.getUint16(this.off + FLAGS_FRAG) & IPV4_FLAG_DF) !== 0;
   }
@@ -213,6 +218,12 @@ export class Ipv4View {
 
   setIdentification(v: number): void {
     this.dv.setUint16(this.off + IDENTIFICATION, v);
+  }
+
+  /** Set the 3-bit Flags field (reserved, DF, MF); the fragment offset is kept. */
+  setFlags(v: number): void {
+    const p = this.off + FLAGS_FRAG;
+    this.buf[p] = ((v & 7) << 5) | (this.buf[p]! & 0x1f);
   }
 
   setDontFragment(on: boolean): void {

@@ -1,0 +1,263 @@
+/*
+ * qstack_shim: ports (probe, setup, MAC/MTU/link/stats, stop/close) and the
+ * rx/tx bursts over the shared descriptor array (see qstack_shim.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+
+#include "qs_internal.h"
+
+static int qs_port_ok(int port) { return port >= 0 && port < RTE_MAX_ETHPORTS && rte_eth_dev_is_valid_port((uint16_t)port); }
+
+int qs_dev_probe(const char *devargs) {
+  if (devargs == NULL || devargs[0] == 0) return qs_fail(EINVAL, "qs_dev_probe: empty devargs");
+  int ret = rte_dev_probe(devargs);
+  if (ret < 0) return qs_fail(-ret, "cannot attach device %s: %s", devargs, rte_strerror(-ret));
+  return 0;
+}
+
+int qs_port_by_name(const char *name) {
+  uint16_t id;
+  if (name == NULL) return qs_fail(EINVAL, "qs_port_by_name: no name");
+  int ret = rte_eth_dev_get_port_by_name(name, &id);
+  if (ret < 0) return qs_fail(ENODEV, "no DPDK port named %s", name);
+  return id;
+}
+
+int qs_port_count(void) { return (int)rte_eth_dev_count_avail(); }
+
+int qs_port_setup(int port, int pool, int nrxq, int ntxq, int rxdesc, int txdesc, int promisc) {
+  if (!qs_port_ok(port)) return qs_fail(ENODEV, "no port %d", port);
+  if (pool < 0 || pool >= QS_MAX_POOLS || qs_pools[pool].mp == NULL) return qs_fail(EINVAL, "no pool %d", pool);
+  if (nrxq <= 0 || ntxq <= 0 || rxdesc <= 0 || txdesc <= 0) return qs_fail(EINVAL, "qs_port_setup: bad queue counts");
+  uint16_t pid = (uint16_t)port;
+  struct rte_eth_dev_info info;
+  int ret = rte_eth_dev_info_get(pid, &info);
+  if (ret != 0) return qs_fail(-ret, "rte_eth_dev_info_get(%d): %s", port, rte_strerror(-ret));
+  if (nrxq > info.max_rx_queues || ntxq > info.max_tx_queues)
+    return qs_fail(EINVAL, "port %d (%s) supports at most %u rx / %u tx queues, asked %d / %d", port,
+                   info.driver_name, info.max_rx_queues, info.max_tx_queues, nrxq, ntxq);
+
+  struct rte_eth_conf conf;
+  memset(&conf, 0, sizeof(conf));
+  if (nrxq > 1) {
+    uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+    if (hf == 0) return qs_fail(ENOTSUP, "port %d (%s) cannot spread %d rx queues with RSS", port, info.driver_name, nrxq);
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = hf;
+  }
+  /* Our mbufs always have refcnt 1 and come from one pool per port. */
+  if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+  ret = rte_eth_dev_configure(pid, (uint16_t)nrxq, (uint16_t)ntxq, &conf);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_dev_configure(port %d): %s", port, rte_strerror(-ret));
+  uint16_t nrx = (uint16_t)rxdesc, ntx = (uint16_t)txdesc;
+  ret = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrx, &ntx);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_dev_adjust_nb_rx_tx_desc: %s", rte_strerror(-ret));
+  int socket = rte_eth_dev_socket_id(pid);
+  if (socket < 0) socket = SOCKET_ID_ANY;
+  for (int q = 0; q < nrxq; q++) {
+    ret = rte_eth_rx_queue_setup(pid, (uint16_t)q, nrx, (unsigned)socket, NULL, qs_pools[pool].mp);
+    if (ret < 0) return qs_fail(-ret, "rte_eth_rx_queue_setup(port %d, q %d): %s", port, q, rte_strerror(-ret));
+  }
+  for (int q = 0; q < ntxq; q++) {
+    ret = rte_eth_tx_queue_setup(pid, (uint16_t)q, ntx, (unsigned)socket, NULL);
+    if (ret < 0) return qs_fail(-ret, "rte_eth_tx_queue_setup(port %d, q %d): %s", port, q, rte_strerror(-ret));
+  }
+  struct qs_port *p = &qs_ports[port];
+  memset(p, 0, sizeof(*p));
+  p->mp = qs_pools[pool].mp;
+  p->base = qs_pools[pool].base;
+  p->span = qs_pools[pool].span;
+  p->pool = pool;
+  ret = rte_eth_dev_start(pid);
+  if (ret < 0) {
+    p->mp = NULL;
+    return qs_fail(-ret, "rte_eth_dev_start(port %d, %s): %s", port, info.driver_name, rte_strerror(-ret));
+  }
+  if (promisc) {
+    ret = rte_eth_promiscuous_enable(pid);
+    if (ret < 0 && ret != -ENOTSUP) return qs_fail(-ret, "rte_eth_promiscuous_enable: %s", rte_strerror(-ret));
+  }
+  return 0;
+}
+
+int qs_port_pool(int port) {
+  if (port < 0 || port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL) return qs_fail(EINVAL, "port %d is not set up", port);
+  return qs_ports[port].pool;
+}
+
+int qs_port_mac(int port, uint8_t *out6) {
+  if (!qs_port_ok(port) || out6 == NULL) return qs_fail(EINVAL, "qs_port_mac: bad arguments");
+  struct rte_ether_addr a;
+  int ret = rte_eth_macaddr_get((uint16_t)port, &a);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_macaddr_get: %s", rte_strerror(-ret));
+  memcpy(out6, a.addr_bytes, 6);
+  return 0;
+}
+
+int qs_port_mtu(int port) {
+  uint16_t mtu;
+  if (!qs_port_ok(port)) return qs_fail(ENODEV, "no port %d", port);
+  int ret = rte_eth_dev_get_mtu((uint16_t)port, &mtu);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_dev_get_mtu: %s", rte_strerror(-ret));
+  return mtu;
+}
+
+int qs_port_driver(int port, char *buf, int len) {
+  struct rte_eth_dev_info info;
+  if (!qs_port_ok(port) || buf == NULL || len <= 0) return qs_fail(EINVAL, "qs_port_driver: bad arguments");
+  int ret = rte_eth_dev_info_get((uint16_t)port, &info);
+  if (ret != 0) return qs_fail(-ret, "rte_eth_dev_info_get: %s", rte_strerror(-ret));
+  snprintf(buf, (size_t)len, "%s", info.driver_name ? info.driver_name : "");
+  return (int)strnlen(buf, (size_t)len);
+}
+
+int qs_link_up(int port) {
+  struct rte_eth_link link;
+  if (!qs_port_ok(port)) return qs_fail(ENODEV, "no port %d", port);
+  memset(&link, 0, sizeof(link));
+  int ret = rte_eth_link_get_nowait((uint16_t)port, &link);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_link_get_nowait: %s", rte_strerror(-ret));
+  return link.link_status == RTE_ETH_LINK_UP;
+}
+
+int qs_port_stats(int port, double *out) {
+  struct rte_eth_stats s;
+  if (!qs_port_ok(port) || out == NULL) return qs_fail(EINVAL, "qs_port_stats: bad arguments");
+  int ret = rte_eth_stats_get((uint16_t)port, &s);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_stats_get: %s", rte_strerror(-ret));
+  struct qs_port *p = &qs_ports[port];
+  out[QS_S_IPACKETS] = (double)s.ipackets;
+  out[QS_S_OPACKETS] = (double)s.opackets;
+  out[QS_S_IBYTES] = (double)s.ibytes;
+  out[QS_S_OBYTES] = (double)s.obytes;
+  out[QS_S_IMISSED] = (double)s.imissed;
+  out[QS_S_IERRORS] = (double)s.ierrors;
+  out[QS_S_OERRORS] = (double)s.oerrors;
+  out[QS_S_RX_NOMBUF] = (double)s.rx_nombuf;
+  out[QS_S_RX_DROPPED] = (double)__atomic_load_n(&p->rx_dropped, __ATOMIC_RELAXED);
+  out[QS_S_TX_UNSENT] = (double)__atomic_load_n(&p->tx_unsent, __ATOMIC_RELAXED);
+  out[QS_S_TX_BAD] = (double)__atomic_load_n(&p->tx_bad, __ATOMIC_RELAXED);
+  return QS_STATS_N;
+}
+
+int qs_port_stats_reset(int port) {
+  if (!qs_port_ok(port)) return qs_fail(ENODEV, "no port %d", port);
+  int ret = rte_eth_stats_reset((uint16_t)port);
+  struct qs_port *p = &qs_ports[port];
+  __atomic_store_n(&p->rx_dropped, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->tx_unsent, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->tx_bad, 0, __ATOMIC_RELAXED);
+  return ret < 0 && ret != -ENOTSUP ? qs_fail(-ret, "rte_eth_stats_reset: %s", rte_strerror(-ret)) : 0;
+}
+
+int qs_port_stop(int port) {
+  if (!qs_port_ok(port)) return qs_fail(ENODEV, "no port %d", port);
+  int ret = rte_eth_dev_stop((uint16_t)port);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_dev_stop(%d): %s", port, rte_strerror(-ret));
+  return 0;
+}
+
+int qs_port_close(int port, int remove) {
+  if (!qs_port_ok(port)) return qs_fail(ENODEV, "no port %d", port);
+  struct rte_eth_dev_info info;
+  struct rte_device *dev = NULL;
+  if (rte_eth_dev_info_get((uint16_t)port, &info) == 0) dev = info.device;
+  int ret = rte_eth_dev_close((uint16_t)port);
+  memset(&qs_ports[port], 0, sizeof(qs_ports[port]));
+  if (ret < 0) return qs_fail(-ret, "rte_eth_dev_close(%d): %s", port, rte_strerror(-ret));
+  if (remove && dev != NULL) {
+    ret = rte_dev_remove(dev);
+    if (ret < 0 && ret != -ENOENT) return qs_fail(-ret, "rte_dev_remove(port %d): %s", port, rte_strerror(-ret));
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- bursts */
+
+int qs_rx_burst(int port, int queue, uint32_t *words, int capacity, int start) {
+  if (unlikely((unsigned)port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL))
+    return qs_fail(EINVAL, "qs_rx_burst: port %d is not set up", port);
+  struct qs_port *p = &qs_ports[port];
+  int room = capacity - start;
+  if (room <= 0 || start < 0) return 0;
+  if (room > QS_MAX_BURST) room = QS_MAX_BURST;
+  struct rte_mbuf *m[QS_MAX_BURST];
+  uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m, (uint16_t)room);
+  uint32_t *h = words + start, *o = words + capacity + start, *l = words + 2 * capacity + start;
+  char *base = p->base;
+  struct rte_mempool *mp = p->mp;
+  int k = 0, bad = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    struct rte_mbuf *b = m[i];
+    /* A chained frame cannot be one (offset, length); a foreign-pool mbuf is outside our view. */
+    if (unlikely(b->nb_segs != 1 || b->pool != mp)) {
+      rte_pktmbuf_free(b);
+      bad++;
+      continue;
+    }
+    h[k] = (uint32_t)((char *)b - base);
+    o[k] = (uint32_t)((char *)b->buf_addr + b->data_off - base);
+    l[k] = b->data_len;
+    k++;
+  }
+  if (unlikely(bad)) __atomic_fetch_add(&p->rx_dropped, (uint64_t)bad, __ATOMIC_RELAXED);
+  return k;
+}
+
+int qs_tx_mbufs(int port, int queue, struct rte_mbuf **pkts, int n) {
+  int sent = 0;
+  for (int tries = 0; sent < n && tries < 4; tries++) {
+    uint16_t k = rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, pkts + sent, (uint16_t)(n - sent));
+    if (k == 0) break;
+    sent += k;
+  }
+  if (unlikely(sent < n)) {
+    rte_pktmbuf_free_bulk(pkts + sent, (unsigned)(n - sent));
+    __atomic_fetch_add(&qs_ports[port].tx_unsent, (uint64_t)(n - sent), __ATOMIC_RELAXED);
+  }
+  return sent;
+}
+
+int qs_tx_burst(int port, int queue, uint32_t *words, int capacity, int n) {
+  if (unlikely((unsigned)port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL))
+    return qs_fail(EINVAL, "qs_tx_burst: port %d is not set up", port);
+  if (n > capacity) n = capacity;
+  struct qs_port *p = &qs_ports[port];
+  const uint32_t *h = words, *o = words + capacity, *l = words + 2 * capacity;
+  char *base = p->base;
+  size_t span = p->span;
+  struct rte_mbuf *m[QS_MAX_BURST];
+  int sent = 0, bad = 0;
+  for (int i = 0; i < n;) {
+    int k = 0;
+    for (; i < n && k < QS_MAX_BURST; i++) {
+      if (unlikely(h[i] >= span)) { bad++; continue; } /* not an mbuf of ours: cannot even free it */
+      struct rte_mbuf *b = (struct rte_mbuf *)(base + h[i]);
+      uint32_t bufstart = (uint32_t)((char *)b->buf_addr - base);
+      uint32_t doff = o[i] - bufstart, len = l[i];
+      if (unlikely(doff > b->buf_len || len > (uint32_t)b->buf_len - doff || len == 0)) {
+        rte_pktmbuf_free(b);
+        bad++;
+        continue;
+      }
+      b->data_off = (uint16_t)doff;
+      b->data_len = (uint16_t)len;
+      b->pkt_len = len;
+      /* nb_segs == 1 and next == NULL hold already (rx drops chains; fresh mbufs are single):
+       * writing next would touch the mbuf's second cache line for nothing. */
+      b->ol_flags = 0;
+      m[k++] = b;
+    }
+    sent += qs_tx_mbufs(port, queue, m, k);
+  }
+  if (unlikely(bad)) __atomic_fetch_add(&p->tx_bad, (uint64_t)bad, __ATOMIC_RELAXED);
+  return sent;
+}

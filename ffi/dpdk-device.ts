@@ -1,0 +1,238 @@
+/**
+ * DpdkDevice: the Device contract (src/net/device.ts) over one DPDK port.
+ *
+ * All packet memory is one mbuf pool in one virtually contiguous chunk, seen
+ * through ONE Uint8Array (`mem`) and ONE DataView (`dv`). Descriptors carry
+ * byte offsets from the pool base. Each burst is one FFI call with the
+ * batch's descriptor words passed by pointer; the pointer of the last batch
+ * is cached, others are looked up in a WeakMap, so no call pays for ptr().
+ */
+import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
+import type { Device, DeviceCaps, DeviceStats } from "../src/net/device";
+import type { PacketBatch } from "../src/net/packet-batch";
+import { attachVdev, ealReady } from "./eal";
+import { LAYOUT } from "./layout";
+import { check, cstr, lastError, shim, type Shim } from "./shim";
+
+export interface DpdkDeviceOptions {
+  /** vdev devargs ("net_af_packet0,iface=veth0", "net_memif0,role=client,socket=/tmp/x.sock") or a PCI address. */
+  devargs: string;
+  /** rx/tx queue pairs (RSS over rx queues when > 1). Default 1. */
+  queues?: number;
+  /** mbufs in the pool (default 8191). */
+  nbufs?: number;
+  /** Per-lcore mempool cache (default 256). */
+  cache?: number;
+  /** Bytes per mbuf data room after the headroom (default 2048). */
+  bufBytes?: number;
+  rxDesc?: number;
+  txDesc?: number;
+  /** Promiscuous mode (default true: virtual peers use their own MACs). */
+  promisc?: boolean;
+  /** Largest burst the stack asks for (default 32). */
+  maxBurst?: number;
+}
+
+const STATS_N = LAYOUT.statsN;
+let poolSeq = 0;
+
+export class DpdkDevice implements Device {
+  readonly caps: DeviceCaps;
+  readonly mem: Uint8Array;
+  readonly dv: DataView;
+  /** DPDK port id. */
+  readonly port: number;
+  /** Shim pool index. */
+  readonly pool: number;
+  /** Name of the PMD driving the port ("net_af_packet", "net_memif", ...). */
+  readonly driver: string;
+
+  private readonly lib: Shim;
+  private readonly owner: boolean;
+  private readonly probed: boolean;
+  private closed = false;
+  private lastBatch: PacketBatch | null = null;
+  private lastPtr = 0 as Pointer;
+  private readonly ptrs = new WeakMap<PacketBatch, Pointer>();
+  private readonly statsBuf = new Float64Array(STATS_N);
+
+  private constructor(lib: Shim, port: number, pool: number, queues: number, maxBurst: number, owner: boolean, probed: boolean) {
+    this.lib = lib;
+    this.port = port;
+    this.pool = pool;
+    this.owner = owner;
+    this.probed = probed;
+    const base = lib.qs_pool_base(pool);
+    const span = lib.qs_pool_span(pool);
+    if (base === null || !(span > 0)) throw new Error(`pool ${pool}: ${lastError()}`);
+    this.mem = new Uint8Array(toArrayBuffer(base as Pointer, 0, span));
+    this.dv = new DataView(this.mem.buffer, this.mem.byteOffset, this.mem.byteLength);
+    const mac = new Uint8Array(6);
+    check(lib.qs_port_mac(port, mac), `MAC of port ${port}`);
+    const mtu = lib.qs_port_mtu(port);
+    const drv = new Uint8Array(64);
+    const n = lib.qs_port_driver(port, drv, drv.length);
+    this.driver = new TextDecoder().decode(drv.subarray(0, Math.max(0, n)));
+    // Data room after the headroom, read back from a real mbuf's buf_len.
+    const probe = new Uint32Array(3);
+    let bufBytes = 2048;
+    if (lib.qs_alloc_bulk(pool, probe, 1, 0, 1) === 1) {
+      bufBytes = this.dv.getUint16(probe[0]! + LAYOUT.bufLen, true) - LAYOUT.headroom;
+      lib.qs_free_bulk(pool, probe, 1, 1);
+    }
+    this.caps = {
+      name: `${this.driver}:${port}`,
+      mac,
+      mtu: mtu > 0 && mtu < 1500 ? mtu : 1500,
+      maxBurst,
+      bufBytes,
+      queues,
+    };
+  }
+
+  /**
+   * Open a port by devargs (attaching the vdev if EAL did not create it yet),
+   * create its mbuf pool and start it. initEal must have run.
+   */
+  static open(opts: DpdkDeviceOptions): DpdkDevice {
+    if (!ealReady()) throw new Error("DpdkDevice.open: call initEal() first");
+    const lib = shim();
+    const name = opts.devargs.split(",")[0]!;
+    let port = lib.qs_port_by_name(cstr(name));
+    let probed = false;
+    if (port < 0) {
+      port = attachVdev(opts.devargs);
+      probed = true;
+    }
+    const queues = opts.queues ?? 1;
+    const bufBytes = opts.bufBytes ?? 2048;
+    const pool = check(
+      lib.qs_pool_create(cstr(`qsp${process.pid % 100000}_${poolSeq++}`), opts.nbufs ?? 8191, opts.cache ?? 256, bufBytes + LAYOUT.headroom),
+      `mbuf pool for ${name}`,
+    );
+    const ret = lib.qs_port_setup(port, pool, queues, queues, opts.rxDesc ?? 1024, opts.txDesc ?? 1024, opts.promisc === false ? 0 : 1);
+    if (ret < 0) {
+      const msg = lastError();
+      lib.qs_pool_free(pool);
+      throw new Error(`setting up ${name} (port ${port}): ${msg}`);
+    }
+    return new DpdkDevice(lib, port, pool, queues, opts.maxBurst ?? 32, true, probed);
+  }
+
+  /**
+   * A second view of a port another thread opened (for a Worker serving its
+   * own queue). Registers the calling thread with EAL (mempool cache). close()
+   * on it leaves the port running.
+   */
+  static attach(port: number, queues = 1, maxBurst = 32): DpdkDevice {
+    const lib = shim();
+    if (lib.qs_lcore_id() < 0) check(lib.qs_thread_register(), "rte_thread_register");
+    const pool = check(lib.qs_port_pool(port), `port ${port}`);
+    return new DpdkDevice(lib, port, pool, queues, maxBurst, false, false);
+  }
+
+  private ptrOf(batch: PacketBatch): Pointer {
+    let p = this.ptrs.get(batch);
+    if (p === undefined) {
+      p = ptr(batch.words);
+      this.ptrs.set(batch, p);
+    }
+    this.lastBatch = batch;
+    this.lastPtr = p;
+    return p;
+  }
+
+  rxBurst(batch: PacketBatch, queue = 0): number {
+    const p = batch === this.lastBatch ? this.lastPtr : this.ptrOf(batch);
+    const n = this.lib.qs_rx_burst(this.port, queue, p, batch.capacity, batch.count);
+    if (n > 0) {
+      batch.count += n;
+      return n;
+    }
+    if (n < 0) check(n, `rx burst on port ${this.port}`);
+    return 0;
+  }
+
+  txBurst(batch: PacketBatch, queue = 0): number {
+    const count = batch.count;
+    if (count === 0) return 0;
+    const p = batch === this.lastBatch ? this.lastPtr : this.ptrOf(batch);
+    const n = this.lib.qs_tx_burst(this.port, queue, p, batch.capacity, count);
+    batch.count = 0;
+    if (n < 0) check(n, `tx burst on port ${this.port}`);
+    return n;
+  }
+
+  alloc(batch: PacketBatch, n: number): number {
+    const p = batch === this.lastBatch ? this.lastPtr : this.ptrOf(batch);
+    const k = this.lib.qs_alloc_bulk(this.pool, p, batch.capacity, batch.count, n);
+    if (k > 0) batch.count += k;
+    return k > 0 ? k : 0;
+  }
+
+  free(batch: PacketBatch): void {
+    if (batch.count === 0) return;
+    const p = batch === this.lastBatch ? this.lastPtr : this.ptrOf(batch);
+    this.lib.qs_free_bulk(this.pool, p, batch.capacity, batch.count);
+    batch.count = 0;
+  }
+
+  freeOne(handle: number): void {
+    this.lib.qs_free_one(this.pool, handle);
+  }
+
+  linkUp(): boolean {
+    return !this.closed && this.lib.qs_link_up(this.port) === 1;
+  }
+
+  /**
+   * Port counters. The shim's own drops are folded in: multi-segment or
+   * foreign frames dropped on rx count as ierrors, frames the PMD did not take
+   * and impossible descriptors count as oerrors.
+   */
+  stats(): DeviceStats {
+    const s = this.rawStats();
+    return {
+      ipackets: s[0]!,
+      opackets: s[1]!,
+      ibytes: s[2]!,
+      obytes: s[3]!,
+      imissed: s[4]!,
+      ierrors: s[5]! + s[8]!,
+      oerrors: s[6]! + s[9]! + s[10]!,
+      rxNoBuf: s[7]!,
+    };
+  }
+
+  /** qs_port_stats as read (QS_S_* order in qstack_shim.h). The array is reused. */
+  rawStats(): Float64Array {
+    check(this.lib.qs_port_stats(this.port, this.statsBuf), `stats of port ${this.port}`);
+    return this.statsBuf;
+  }
+
+  /** Free mbufs left in the pool (per-lcore caches included). */
+  poolAvail(): number {
+    return this.lib.qs_pool_avail(this.pool);
+  }
+
+  /** Memory chunks of the pool: 1 when one chunk holds every mbuf. */
+  poolChunks(): number {
+    return check(this.lib.qs_pool_chunks(this.pool), `pool ${this.pool}`);
+  }
+
+  /**
+   * Stop and close the port, then free its pool. The caller must have stopped
+   * polling (every thread) first: for memif, stopping disconnects and unmaps
+   * the shared rings, so a burst running at the same time would read unmapped
+   * memory (FACTS "memif crash"). Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.lastBatch = null;
+    if (!this.owner) return;
+    this.lib.qs_port_stop(this.port);
+    this.lib.qs_port_close(this.port, this.probed ? 1 : 0);
+    this.lib.qs_pool_free(this.pool);
+  }
+}

@@ -35,7 +35,6 @@ export class NetCounters {
   dropIcmpRateLimited = 0;
   // Transmit side
   txFrames = 0;
-  txBytes = 0;
   txNoBuffer = 0;
   txArpQueueFull = 0;
   txArpUnresolved = 0;

@@ -194,7 +194,12 @@ export class NetInterface {
 
   /** Transmit everything queued, highest priority class first. */
   flush(): number {
-    return this.tx.flush();
+    const tx = this.tx;
+    const dropped = tx.dropped;
+    const sent = tx.flush();
+    this.counters.txFrames += sent;
+    this.counters.txDeviceDropped += tx.dropped - dropped;
+    return sent;
   }
 
   close(): void {

@@ -19,6 +19,8 @@ export interface StackConfig {
   queues: number;
   pcap: string | null;
   pcapMaxBytes: number;
+  busyPoll: boolean;
+  idleSpinUs: number;
 }
 
 /** Split an --eal string into arguments (whitespace-separated; quotes group). */
@@ -72,5 +74,7 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
     queues: (v["queues"] as number | undefined) ?? 1,
     pcap: (v["pcap"] as string | undefined) ?? null,
     pcapMaxBytes: pcapMb * 1024 * 1024,
+    busyPoll: v["busy-poll"] === true,
+    idleSpinUs: (v["idle-spin-us"] as number | undefined) ?? 2000,
   };
 }

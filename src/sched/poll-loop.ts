@@ -21,8 +21,10 @@ export interface PollLoopOptions {
   burstsPerYield?: number;
   /** Longest idle sleep, so new frames are noticed soon (DPDK has no interrupt here). */
   idleSleepMaxUs?: number;
-  /** Idle rounds before the loop starts sleeping (spin briefly first for latency). */
-  idleSpinRounds?: number;
+  /** How long the loop keeps spinning after its last work before it sleeps (latency vs CPU). */
+  idleSpinUs?: number;
+  /** Never sleep (dedicated core, lowest latency). */
+  busyPoll?: boolean;
   clock?: () => number;
 }
 
@@ -33,7 +35,8 @@ export class PollLoop {
   private resolveStopped: (() => void) | null = null;
   readonly burstsPerYield: number;
   readonly idleSleepMaxUs: number;
-  readonly idleSpinRounds: number;
+  readonly idleSpinUs: number;
+  readonly busyPoll: boolean;
   readonly clock: () => number;
   rounds = 0;
   idleSleeps = 0;
@@ -41,7 +44,8 @@ export class PollLoop {
   constructor(opts: PollLoopOptions = {}) {
     this.burstsPerYield = opts.burstsPerYield ?? 64;
     this.idleSleepMaxUs = opts.idleSleepMaxUs ?? 1000;
-    this.idleSpinRounds = opts.idleSpinRounds ?? 256;
+    this.idleSpinUs = opts.idleSpinUs ?? 2000;
+    this.busyPoll = opts.busyPoll ?? false;
     this.clock = opts.clock ?? monotonicUs;
   }
 
@@ -72,38 +76,33 @@ export class PollLoop {
     if (this.running) return this.stopped!;
     this.running = true;
     this.stopped = new Promise((r) => (this.resolveStopped = r));
-    let idle = 0;
+    let lastWorkUs = this.clock();
     const step = (): void => {
       if (!this.running) {
         this.resolveStopped!();
         return;
       }
-      let busy = 0;
+      let now = 0;
       for (let i = 0; i < this.burstsPerYield && this.running; i++) {
-        const work = this.round(this.clock());
-        if (work > 0) {
-          idle = 0;
-          busy++;
-        } else if (++idle > this.idleSpinRounds) {
-          break;
-        }
+        now = this.clock();
+        if (this.round(now) > 0) lastWorkUs = now;
+        else if (now - lastWorkUs > this.idleSpinUs) break;
       }
       if (!this.running) {
         this.resolveStopped!();
         return;
       }
-      if (busy > 0 || idle <= this.idleSpinRounds) {
+      if (this.busyPoll || now - lastWorkUs <= this.idleSpinUs) {
         setImmediate(step);
         return;
       }
-      // Idle: sleep until the next deadline, at most idleSleepMaxUs (0: never sleep).
-      const wait = Math.min(this.idleSleepMaxUs, this.nextDeadline() - this.clock());
-      if (this.idleSleepMaxUs <= 0 || wait < 500) {
+      // Idle: sleep until the next deadline, at most idleSleepMaxUs.
+      const wait = Math.min(this.idleSleepMaxUs, this.nextDeadline() - now);
+      if (wait < 500) {
         setImmediate(step);
         return;
       }
       this.idleSleeps++;
-      idle = 0;
       setTimeout(step, Math.max(1, Math.round(wait / 1000)));
     };
     setImmediate(step);

@@ -1,0 +1,41 @@
+import { describe, expect, test } from "bun:test";
+import { PollLoop } from "../../src/sched/poll-loop";
+
+describe("poll loop", () => {
+  test("rounds pass the clock reading to every stage in order and sum their work", () => {
+    const seen: string[] = [];
+    const loop = new PollLoop({ clock: () => 5 });
+    loop.add({ poll: (t) => (seen.push(`a${t}`), 2), pollAt: () => 100 });
+    loop.add({ poll: (t) => (seen.push(`b${t}`), 1), pollAt: () => 50 });
+    expect(loop.round(7)).toBe(3);
+    expect(seen).toEqual(["a7", "b7"]);
+    expect(loop.nextDeadline()).toBe(50);
+  });
+
+  test("a busy loop still lets Bun's event loop run timers and I/O, and stops on request", async () => {
+    const loop = new PollLoop({ busyPoll: true });
+    let rounds = 0;
+    loop.add({ poll: () => (rounds++, 1), pollAt: () => Number.POSITIVE_INFINITY });
+    const done = loop.run();
+    const fired = await new Promise<boolean>((r) => setTimeout(() => r(true), 20));
+    await loop.stop();
+    await done;
+    expect(fired).toBe(true);
+    expect(rounds).toBeGreaterThan(100);
+    const after = rounds;
+    await Bun.sleep(5);
+    expect(rounds).toBe(after);
+  });
+
+  test("an idle loop sleeps instead of spinning", async () => {
+    const loop = new PollLoop({ idleSpinUs: 100, idleSleepMaxUs: 2000 });
+    loop.add({ poll: () => 0, pollAt: () => Number.POSITIVE_INFINITY });
+    const done = loop.run();
+    await Bun.sleep(60);
+    await loop.stop();
+    await done;
+    expect(loop.idleSleeps).toBeGreaterThan(5);
+    // Sleeping 2 ms at a time, 60 ms of idling takes far fewer rounds than spinning would.
+    expect(loop.rounds).toBeLessThan(20_000);
+  });
+});

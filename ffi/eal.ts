@@ -68,8 +68,8 @@ export function devargValue(devargs: string, key: string): string | undefined {
 }
 
 /** Checks made before EAL starts, so common mistakes give one clear line instead of EAL's log. */
-export function precheck(opts: EalOptions): void {
-  if (!opts.noHuge && hugepagesFree() === 0) {
+export function precheck(opts: EalOptions, freeHugepages: number = hugepagesFree()): void {
+  if (!opts.noHuge && freeHugepages === 0) {
     throw new ConfigError("no 2 MB hugepages are reserved: run npm run setup, or pass --no-huge");
   }
   for (const v of opts.vdevs) {

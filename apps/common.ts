@@ -4,6 +4,11 @@
  */
 import { helpText, parseArgs, STACK_FLAGS, type FlagSpec, type ParsedArgs } from "../src/api/cli";
 import { ConfigError, EXIT_CONFIG } from "../src/api/errors";
+import { openDevice } from "../src/api/open-device";
+import { Stack } from "../src/api/stack";
+import { stackConfigFrom, type StackConfig } from "../src/api/stack-config";
+import { TcpSockets } from "../src/api/tcp-sockets";
+import type { TcpConfig } from "../src/tcp/config";
 
 export interface AppSpec {
   name: string;
@@ -52,4 +57,37 @@ export function onStopSignal(): Promise<string> {
     process.on("SIGINT", h);
     process.on("SIGTERM", h);
   });
+}
+
+export interface RunningStack {
+  cfg: StackConfig;
+  stack: Stack;
+  sockets: TcpSockets;
+  /** Resolves when the poll loop has stopped. */
+  loop: Promise<void>;
+  /** Stop the loop and release the device. */
+  shutdown(): Promise<void>;
+}
+
+/** Open the device the flags name, bring the stack and TCP up, and start polling. */
+export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}): Promise<RunningStack> {
+  const cfg = stackConfigFrom(values);
+  const dev = await openDevice(cfg);
+  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
+  const sockets = new TcpSockets(stack, tcp);
+  const loop = stack.run();
+  let closed = false;
+  return {
+    cfg,
+    stack,
+    sockets,
+    loop,
+    async shutdown() {
+      if (closed) return;
+      closed = true;
+      await stack.stop();
+      await loop;
+      stack.close();
+    },
+  };
 }

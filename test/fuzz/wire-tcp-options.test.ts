@@ -82,11 +82,11 @@ const byte = fc.integer({ min: 0, max: 255 });
 
 /** One TLV chosen to exercise a structural case; bodies are random. */
 const tlv: fc.Arbitrary<number[]> = fc.oneof(
-  fc.constant([0]), // EOL
-  fc.constant([1]), // NOP
+  fc.constant<number[]>([0]), // EOL
+  fc.constant<number[]>([1]), // NOP
   fc.tuple(byte, byte).map(([a, b]) => [2, 4, a, b]), // MSS
   byte.map((s) => [3, 3, s]), // WS (shift may exceed 14)
-  fc.constant([4, 2]), // SACK-permitted
+  fc.constant<number[]>([4, 2]), // SACK-permitted
   fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => [8, 10, ...b]), // TS
   fc.integer({ min: 1, max: 5 }).chain((n) => fc.uint8Array({ minLength: 8 * n, maxLength: 8 * n }).map((b) => [5, 2 + 8 * n, ...b])),
   fc.tuple(fc.constantFrom(2, 3, 4, 5, 8), fc.integer({ min: 2, max: 12 })).chain(([k, l]) =>

@@ -1,34 +1,37 @@
 /**
  * echo: brings the stack up on a DPDK port, answers ARP and ICMP echo, and
- * (once TCP is attached) echoes TCP on --port.
+ * echoes TCP on --port (with backpressure). With --ping HOST it also pings a
+ * neighbour from the stack (resolving its MAC with ARP) and reports the replies.
  *
  *   bun run echo --vdev net_af_packet0,iface=veth0 --ip 10.0.0.1/24
  */
-import { openDevice } from "../src/api/open-device";
-import { Stack } from "../src/api/stack";
-import { stackConfigFrom } from "../src/api/stack-config";
-import { TcpSockets } from "../src/api/tcp-sockets";
-import { formatIpv4 } from "../src/wire/ip-addr";
+import { ConfigError } from "../src/api/errors";
+import type { EchoReplySink } from "../src/net/icmp";
+import { formatIpv4, parseIpv4 } from "../src/wire/ip-addr";
 import { formatMac } from "../src/wire/mac";
-import { onStopSignal, parseAppArgs, runMain } from "./common";
+import { onStopSignal, parseAppArgs, runMain, startStack } from "./common";
 
 const spec = {
   name: "echo",
-  usage: "bun run echo --vdev DEVARGS --ip A.B.C.D/LEN [--port N] [--duration S]",
+  usage: "bun run echo --vdev DEVARGS --ip A.B.C.D/LEN [--port N] [--duration S] [--ping HOST]",
   about: "Answers ARP and ping, and echoes TCP on --port.",
   flags: [
     { name: "port", short: "p", type: "int" as const, arg: "N", default: 7, min: 1, max: 65535, help: "TCP echo port" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: run until Ctrl+C)" },
     { name: "stats", type: "bool" as const, help: "print the counters as JSON when stopping" },
+    { name: "ping", type: "string" as const, arg: "HOST", help: "ping HOST from the stack at start (once per 100 ms)" },
+    { name: "ping-count", type: "int" as const, arg: "N", default: 3, min: 1, help: "echo requests to send with --ping" },
   ],
 };
 
 runMain("echo", async () => {
   const args = parseAppArgs(spec);
-  const cfg = stackConfigFrom(args.values);
-  const dev = await openDevice(cfg);
-  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
-  const sockets = new TcpSockets(stack);
+  const pingArg = args.values["ping"] as string | undefined;
+  const pingIp = pingArg === undefined ? -1 : parseIpv4(pingArg);
+  if (pingArg !== undefined && pingIp === -1) throw new ConfigError(`--ping ${pingArg}: expected an IPv4 address`);
+  const rs = await startStack(args.values);
+  const { stack, sockets, cfg } = rs;
+  const dev = stack.dev;
   const port = args.values["port"] as number;
   let accepted = 0;
   let echoedBytes = 0;
@@ -62,26 +65,43 @@ runMain("echo", async () => {
           s.resume();
         }
       },
-      close(s) {
-        pending.delete(s.id);
-      },
       end(s) {
         s.end();
+      },
+      close(s) {
+        pending.delete(s.id);
       },
     },
   });
   console.log(`echo: up on ${formatIpv4(cfg.ip)}/${cfg.prefixLen} mac ${formatMac(dev.caps.mac, 0)} dev ${dev.caps.name}, TCP echo on port ${port}`);
-  const running = stack.run();
+
+  if (pingIp !== -1) {
+    const count = args.values["ping-count"] as number;
+    const replies = new Set<number>();
+    const sink: EchoReplySink = {
+      echoReply(_now, src, id, seq) {
+        if (src === pingIp >>> 0 && id === 0x5153) replies.add(seq);
+      },
+    };
+    stack.netif.icmp.echoSink = sink;
+    for (let i = 0; i < count; i++) {
+      stack.netif.icmp.sendEchoRequest(stack.loop.clock(), pingIp >>> 0, 0x5153, i, 56);
+      await Bun.sleep(100);
+    }
+    await Bun.sleep(200);
+    const mac = new Uint8Array(6);
+    const known = stack.netif.arp.cache.lookup(pingIp, stack.loop.clock(), mac, 0);
+    console.log(`echo: ping ${formatIpv4(pingIp)}: ${replies.size}/${count} replies, neighbour mac ${known ? formatMac(mac, 0) : "unresolved"}`);
+  }
+
   const duration = args.values["duration"] as number | undefined;
   const reason = await Promise.race([
     onStopSignal(),
     duration !== undefined ? Bun.sleep(duration * 1000).then(() => "duration") : new Promise<string>(() => {}),
   ]);
-  await stack.stop();
-  await running;
   const c = stack.netif.counters;
   console.log(`echo: stopping (${reason}): ${c.rxFrames} frames in, ${c.icmpEchoReplies} echo replies, ${c.arpRepliesSent} ARP replies, ${accepted} TCP connections, ${echoedBytes} bytes echoed, ${c.totalDrops()} dropped`);
   if (args.values["stats"]) console.log(JSON.stringify({ net: c.snapshot(), tcp: { ...sockets.tcp.counters }, dev: dev.stats() }));
-  stack.close();
+  await rs.shutdown();
   return 0;
 });

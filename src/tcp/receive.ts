@@ -1,0 +1,135 @@
+/**
+ * RFC 9293 3.10.7.4 seventh step (segment text) and eighth step (FIN), with the
+ * receive buffer as a ChunkQueue: in-order data is appended at RCV.NXT,
+ * out-of-order data is held with writeAt (RFC 9293 3.10.7.4 "may be held for
+ * later processing") and reported in SACK blocks (RFC 2018 4). ACK policy:
+ * RFC 9293 3.8.6.3 / RFC 5681 4.2 delayed ACKs (at least every second full-sized
+ * segment, at most delAckUs later), an immediate ACK for out-of-order data and
+ * for data that fills a gap.
+ */
+import {
+  F_ACK_NOW, F_APP_CLOSED, F_APP_OWNED, F_DELACK, F_FIN_RCVD, F_FIN_SENT, F_OOO_FIN, F_READABLE_SIGNALLED,
+} from "./conn-table";
+import { ECONNRESET } from "./errno";
+import { enterClosed, enterTimeWait } from "./lifecycle";
+import { sendRstForConn } from "./rst";
+import { TcpState } from "./state";
+import type { TcpLayer } from "./tcp-layer";
+import { TcpEvent } from "./events";
+import { armTimer, T_DELACK, T_IDLE } from "./timers";
+
+/** Process the text of t.seg (already trimmed to the window). Returns false if the connection was reset. */
+export function dataInput(t: TcpLayer, c: number, nowUs: number): boolean {
+  const conns = t.conns;
+  const seg = t.seg;
+  const cnt = t.counters;
+  const s = conns.state[c]!;
+  if (s !== TcpState.Established && s !== TcpState.FinWait1 && s !== TcpState.FinWait2) {
+    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer already sent its FIN; ignore the text.
+    return true;
+  }
+  if ((conns.flags[c]! & F_APP_CLOSED) !== 0) {
+    // Nobody will read it (RFC 1122 4.2.2.13, RFC 2525 2.17): reset, as Linux does.
+    cnt.resets++;
+    sendRstForConn(t, c);
+    enterClosed(t, c, ECONNRESET, nowUs);
+    return false;
+  }
+  const rcvNxt = conns.rcvNxt[c]!;
+  const qlen = t.rcv.length(c);
+  const d = (seg.seq - rcvNxt) | 0;
+  if (d === 0) {
+    const hadOoo = t.rcv.ranges(c, t.scratchL, t.scratchR) > 0;
+    const n = t.rcv.writeAt(c, qlen, seg.mem, seg.payOff, seg.payLen);
+    if (n < 0) {
+      cnt.rcvBufFull++;
+      conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+      return true;
+    }
+    conns.rcvNxt[c] = (rcvNxt + n) | 0;
+    if (hadOoo) {
+      // RFC 5681 4.2: a segment that fills (part of) a gap is ACKed at once.
+      conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+    } else {
+      scheduleAck(t, c, seg.payLen, nowUs);
+    }
+    if ((conns.flags[c]! & F_OOO_FIN) !== 0 && conns.rcvNxt[c] === conns.finSeq[c]) {
+      conns.flags[c] = conns.flags[c]! & ~F_OOO_FIN;
+      processFin(t, c, nowUs);
+    }
+    if ((conns.flags[c]! & F_APP_OWNED) !== 0) {
+      conns.flags[c] = conns.flags[c]! | F_READABLE_SIGNALLED;
+      t.events.event(c, TcpEvent.Readable, t.rcv.length(c));
+    }
+    return true;
+  }
+  // Out of order (d > 0 after trimming): hold it, ACK at once (a duplicate ACK with SACK blocks).
+  cnt.oooSegments++;
+  if (t.rcv.writeAt(c, qlen + d, seg.mem, seg.payOff, seg.payLen) < 0) cnt.oooDropped++;
+  conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+  return true;
+}
+
+/** RFC 5681 4.2: ACK at least every second full-sized segment; otherwise within delAckUs. */
+function scheduleAck(t: TcpLayer, c: number, len: number, nowUs: number): void {
+  const conns = t.conns;
+  if ((conns.flags[c]! & F_ACK_NOW) !== 0) return;
+  if (len >= conns.mss[c]! || len >= t.ourMss) {
+    const n = conns.delackSegs[c]! + 1;
+    conns.delackSegs[c] = n;
+    if (n >= 2) {
+      conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+      return;
+    }
+  }
+  if ((conns.flags[c]! & F_DELACK) === 0) {
+    conns.flags[c] = conns.flags[c]! | F_DELACK;
+    armTimer(t, c, T_DELACK, nowUs + t.cfg.delAckUs);
+  }
+}
+
+/** Eighth step: the FIN bit of t.seg (after its text). */
+export function finInput(t: TcpLayer, c: number, nowUs: number): void {
+  const conns = t.conns;
+  const seg = t.seg;
+  const finSeq = (seg.seq + seg.payLen) | 0;
+  const d = (finSeq - conns.rcvNxt[c]!) | 0;
+  if (d > 0) {
+    // The FIN is beyond a gap: remember it until the data before it arrives.
+    conns.flags[c] = conns.flags[c]! | F_OOO_FIN | F_ACK_NOW;
+    conns.finSeq[c] = finSeq;
+    return;
+  }
+  if (d < 0) return;
+  processFin(t, c, nowUs);
+}
+
+/** The FIN is in order: RCV.NXT advances over it; the state moves (RFC 9293 3.10.7.4 eighth). */
+function processFin(t: TcpLayer, c: number, nowUs: number): void {
+  const conns = t.conns;
+  const s = conns.state[c]!;
+  if ((conns.flags[c]! & F_FIN_RCVD) !== 0) {
+    conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+    if (s === TcpState.TimeWait) armTimer(t, c, T_IDLE, nowUs + t.cfg.timeWaitUs);
+    return;
+  }
+  conns.rcvNxt[c] = (conns.rcvNxt[c]! + 1) | 0;
+  conns.flags[c] = conns.flags[c]! | F_FIN_RCVD | F_ACK_NOW;
+  if ((conns.flags[c]! & F_APP_OWNED) !== 0) t.events.event(c, TcpEvent.PeerFin, 0);
+  switch (s) {
+    case TcpState.SynReceived:
+    case TcpState.Established:
+      conns.state[c] = TcpState.CloseWait;
+      break;
+    case TcpState.FinWait1:
+      // Our FIN acknowledged too? Then TIME-WAIT, else CLOSING (simultaneous close).
+      if ((conns.flags[c]! & F_FIN_SENT) !== 0 && conns.sndUna[c] === conns.sndMax[c]) enterTimeWait(t, c, nowUs);
+      else conns.state[c] = TcpState.Closing;
+      break;
+    case TcpState.FinWait2:
+      enterTimeWait(t, c, nowUs);
+      break;
+    default:
+      break;
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * TcpLayer: the TCP engine's facade (RFC 9293). The sockets API and the apps
+ * build on exactly this. Pure: time (integer microseconds) and randomness are
+ * injected, output goes through L4Tx, timers are data in a TimerWheel, and the
+ * loop asks pollAt() for the next deadline (DESIGN.md).
+ *
+ * Connection ids index the struct-of-arrays ConnTable. Ownership of an id:
+ * a passive-open connection belongs to the stack until accept() hands it to
+ * the application; connect() hands it out at once. The application gives an id
+ * back with close() or abort(); the stack frees it when the connection reaches
+ * CLOSED (after TIME-WAIT for an active close). If a connection dies while the
+ * application still holds it, the id stays allocated in state CLOSED with its
+ * errno until close().
+ */
+import { ChunkQueues } from "../mem/chunk-queue";
+import { FlowTable } from "../mem/flow-table";
+import { SlabPool } from "../mem/slab-pool";
+import type { L4Tx } from "../net/l4-tx";
+import type { TcpEventSink } from "./events";
+import { TcpView } from "../wire/tcp";
+import type { TcpConfig } from "./config";
+import { wscaleFor } from "./config";
+import { type CongestionControl, createCongestionControl } from "./congestion";
+import {
+  ConnTable, F_ACK_NOW, F_APP_CLOSED, F_APP_OWNED, F_DIRTY, F_FIN_QUEUED, F_FIN_RCVD, F_KEEPALIVE, F_NODELAY,
+  F_READABLE_SIGNALLED, F_USED, F_WANT_WRITABLE,
+} from "./conn-table";
+import { TcpCounters } from "./counters";
+import { EADDRINUSE, EAGAIN, EINVAL, ENOTCONN, EPIPE } from "./errno";
+import { handleIcmpError } from "./icmp-input";
+import { tcpInput } from "./input";
+import { IsnGenerator } from "./isn";
+import { abortConn, appClose, appShutdown } from "./lifecycle";
+import { Listeners } from "./listen";
+import { activeOpen, PortProbe } from "./open";
+import { tcpOutput, windowUpdateDue } from "./output";
+import { EphemeralPorts } from "./ports";
+import { RttEstimator } from "./rtt";
+import { SackScoreboard } from "./sack-scoreboard";
+import { SegInfo } from "./segment";
+import { TcpState } from "./state";
+import { armKeepalive, runTimers, TIMER_KINDS } from "./timers";
+import { TimerWheel } from "./timer-wheel";
+
+export { TcpEvent } from "./events";
+export type { TcpEventSink } from "./events";
+
+export interface ConnOpts {
+  noDelay?: boolean;
+  keepAlive?: boolean;
+}
+
+export class TcpLayer {
+  readonly cfg: TcpConfig;
+  readonly tx: L4Tx;
+  readonly events: TcpEventSink;
+  readonly rng: () => number;
+  readonly counters = new TcpCounters();
+  readonly conns: ConnTable;
+  readonly pool: SlabPool;
+  /** Send buffer per connection: bytes from SND.UNA on (sent-unacked, then unsent). */
+  readonly snd: ChunkQueues;
+  /** Receive buffer per connection: unread in-order bytes, then out-of-order ranges beyond RCV.NXT. */
+  readonly rcv: ChunkQueues;
+  readonly wheel: TimerWheel;
+  readonly rtt: RttEstimator;
+  readonly cc: CongestionControl;
+  readonly sack: SackScoreboard;
+  readonly flows: FlowTable;
+  readonly listeners: Listeners;
+  readonly isn: IsnGenerator;
+  readonly ports: EphemeralPorts;
+  readonly cookieSecret: Uint32Array;
+  readonly portProbe: PortProbe;
+  /** Our receive window shift (RFC 7323 2.2), from the receive buffer size. */
+  readonly rcvWscale: number;
+  /** MSS we announce: MTU - 40 (RFC 9293 3.7.1, RFC 6691). */
+  readonly ourMss: number;
+  /** Parsing / writing views, one each, reused (STYLE.md). */
+  readonly rxView = new TcpView();
+  readonly txView = new TcpView();
+  readonly seg = new SegInfo();
+  /** Scratch for SACK blocks and timer expiry. */
+  readonly scratchL = new Int32Array(8);
+  readonly scratchR = new Int32Array(8);
+  readonly scratch2 = new Int32Array(2);
+  readonly expired = new Int32Array(256);
+  /** Connections with pending output (F_DIRTY), drained by flush(). */
+  private readonly dirty: Int32Array;
+  private dirtyCount = 0;
+  /** RFC 5961 10: challenge ACK rate limit, per second. */
+  challengeWindowStartUs = 0;
+  challengeCount = 0;
+  nowUs: number;
+
+  constructor(opts: { config: TcpConfig; tx: L4Tx; rng: () => number; nowUs: number; events: TcpEventSink }) {
+    const cfg = opts.config;
+    this.cfg = cfg;
+    this.tx = opts.tx;
+    this.events = opts.events;
+    this.rng = opts.rng;
+    this.nowUs = opts.nowUs;
+    const n = cfg.maxConnections;
+    this.conns = new ConnTable(n);
+    this.pool = new SlabPool({ objBytes: cfg.chunkBytes, count: cfg.chunkCount });
+    this.snd = new ChunkQueues({ queues: n, pool: this.pool, maxRanges: 1 });
+    this.rcv = new ChunkQueues({ queues: n, pool: this.pool, maxRanges: cfg.maxOooRanges });
+    this.wheel = new TimerWheel({ capacity: n * TIMER_KINDS, tickUs: cfg.timerTickUs, nowUs: opts.nowUs });
+    this.rtt = new RttEstimator(n, { minRtoUs: cfg.minRtoUs, maxRtoUs: cfg.maxRtoUs, initialRtoUs: cfg.initialRtoUs, granularityUs: cfg.timerTickUs });
+    this.cc = createCongestionControl(cfg.cc, n);
+    this.sack = new SackScoreboard(n);
+    this.flows = new FlowTable({ capacity: n, keys: this.conns, seed: this.rng() | 0 });
+    this.listeners = new Listeners(cfg.maxListeners);
+    this.isn = new IsnGenerator(this.randomWords(4));
+    this.ports = new EphemeralPorts({ lo: cfg.ephemeralLo, hi: cfg.ephemeralHi, secret: this.randomWords(4) });
+    this.cookieSecret = this.randomWords(4);
+    this.portProbe = new PortProbe(this);
+    this.rcvWscale = cfg.windowScaling ? wscaleFor(cfg.rcvBufBytes) : 0;
+    this.ourMss = Math.min(cfg.mtu, this.tx.maxL4Bytes + 20) - 40;
+    this.dirty = new Int32Array(n);
+  }
+
+  private randomWords(k: number): Uint32Array {
+    const w = new Uint32Array(k);
+    for (let i = 0; i < k; i++) w[i] = this.rng() >>> 0;
+    return w;
+  }
+
+  // ---- the poll loop -------------------------------------------------------
+
+  /** One received segment, in place: L4 header at mem[l4Off], l4Len bytes of header + payload. */
+  input(nowUs: number, mem: Uint8Array, dv: DataView, l4Off: number, l4Len: number, srcIp: number, dstIp: number): void {
+    this.nowUs = nowUs;
+    tcpInput(this, nowUs, mem, dv, l4Off, l4Len, srcIp, dstIp);
+  }
+
+  /** ICMP destination unreachable / fragmentation needed quoting one of our segments (RFC 1122 4.2.3.9, RFC 1191). */
+  icmpError(nowUs: number, type: number, code: number, nextHopMtu: number, mem: Uint8Array, dv: DataView, ipOff: number, ipLen: number): void {
+    this.nowUs = nowUs;
+    handleIcmpError(this, nowUs, type, code, nextHopMtu, mem, dv, ipOff, ipLen);
+  }
+
+  /** Expire due timers. */
+  timers(nowUs: number): void {
+    this.nowUs = nowUs;
+    runTimers(this, nowUs);
+  }
+
+  /** Next deadline in microseconds (Infinity when no timer is pending). */
+  pollAt(): number {
+    return this.dirtyCount > 0 ? this.nowUs : this.wheel.nextDeadline();
+  }
+
+  /** Send what became sendable through application calls since the last flush. */
+  flush(nowUs: number): void {
+    this.nowUs = nowUs;
+    const conns = this.conns;
+    for (let i = 0; i < this.dirtyCount; i++) {
+      const c = this.dirty[i]!;
+      conns.flags[c] = conns.flags[c]! & ~F_DIRTY;
+      if ((conns.flags[c]! & F_USED) !== 0) tcpOutput(this, c, nowUs);
+    }
+    this.dirtyCount = 0;
+  }
+
+  /** Queue a connection for output at the next flush(). */
+  markDirty(c: number): void {
+    const f = this.conns.flags[c]!;
+    if ((f & F_DIRTY) !== 0) return;
+    this.conns.flags[c] = f | F_DIRTY;
+    this.dirty[this.dirtyCount++] = c;
+  }
+
+  // ---- opening ------------------------------------------------------------------
+
+  /** Passive open (RFC 9293 3.10.1). Returns a listener id or a negative errno. */
+  listen(localIp: number, localPort: number, backlog: number, opts?: ConnOpts): number {
+    if (localPort <= 0 || localPort > 65535) return -EINVAL;
+    const b = backlog > 0 ? backlog : this.cfg.defaultBacklog;
+    const id = this.listeners.add(localIp | 0, localPort, b, opts?.noDelay ?? this.cfg.noDelay, opts?.keepAlive ?? this.cfg.keepAlive);
+    return id === -2 ? -EADDRINUSE : id < 0 ? -EINVAL : id;
+  }
+
+  /** Take the next established connection of a listener; -1 when none (EAGAIN). */
+  accept(listenerId: number): number {
+    const c = this.listeners.popAccept(this, listenerId);
+    if (c < 0) return -1;
+    this.conns.flags[c] = this.conns.flags[c]! | F_APP_OWNED;
+    return c;
+  }
+
+  /** Stop listening: pending connections in the SYN and accept queues are reset. */
+  closeListener(listenerId: number): void {
+    this.listeners.close(this, listenerId, this.nowUs);
+  }
+
+  /** Active open (RFC 9293 3.10.1). localPort 0 picks a randomized ephemeral port (RFC 6056). */
+  connect(nowUs: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, opts?: ConnOpts): number {
+    this.nowUs = nowUs;
+    return activeOpen(this, nowUs, localIp | 0, localPort, remoteIp | 0, remotePort, opts);
+  }
+
+  // ---- data -----------------------------------------------------------------
+
+  /** Queue bytes for sending (RFC 9293 3.10.2). Returns bytes queued (0 when the buffer is full) or a negative errno. */
+  send(c: number, src: Uint8Array, off: number, len: number): number {
+    const conns = this.conns;
+    if (!conns.isUsed(c)) return -EINVAL;
+    const f = conns.flags[c]!;
+    const s = conns.state[c]!;
+    if ((f & F_FIN_QUEUED) !== 0) return -EPIPE;
+    if (s === TcpState.Closed) return conns.errno[c]! !== 0 ? -conns.errno[c]! : -EPIPE;
+    if (s === TcpState.Listen) return -ENOTCONN;
+    if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.SynSent && s !== TcpState.SynReceived) return -EPIPE;
+    const space = this.cfg.sndBufBytes - this.snd.length(c);
+    let n = len < space ? len : space;
+    if (n > 0) n = this.snd.append(c, src, off, n);
+    if (n < len) conns.flags[c] = conns.flags[c]! | F_WANT_WRITABLE;
+    if (n > 0) this.markDirty(c);
+    return n;
+  }
+
+  /** Read bytes (RFC 9293 3.10.3). Returns bytes read, 0 at end of stream, or a negative errno (-EAGAIN when nothing yet). */
+  recv(c: number, dst: Uint8Array, off: number, len: number): number {
+    const conns = this.conns;
+    if (!conns.isUsed(c)) return -EINVAL;
+    const avail = this.rcv.length(c);
+    const n = len < avail ? len : avail;
+    if (n > 0) {
+      this.rcv.copyOut(c, 0, dst, off, n);
+      this.rcv.consume(c, n);
+      conns.flags[c] = conns.flags[c]! & ~F_READABLE_SIGNALLED;
+      // RFC 9293 3.8.6.2.2: tell the peer when the window opened enough.
+      if (windowUpdateDue(this, c)) {
+        conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+        this.markDirty(c);
+      }
+      return n;
+    }
+    if (len === 0) return 0;
+    if ((conns.flags[c]! & F_FIN_RCVD) !== 0) return 0;
+    const s = conns.state[c]!;
+    if (s === TcpState.Closed) return conns.errno[c]! !== 0 ? -conns.errno[c]! : 0;
+    if (s === TcpState.Listen) return -ENOTCONN;
+    return -EAGAIN;
+  }
+
+  /** Half-close: send a FIN after the queued data (RFC 9293 3.10.4 on an open connection). */
+  shutdown(c: number): void {
+    if (!this.conns.isUsed(c)) return;
+    appShutdown(this, c, this.nowUs);
+  }
+
+  /** The application gives up the id: graceful FIN, or RST when unread data remains (RFC 9293 3.10.4, RFC 2525 2.17). */
+  close(c: number): void {
+    if (!this.conns.isUsed(c)) return;
+    if ((this.conns.flags[c]! & (F_APP_OWNED | F_APP_CLOSED)) === F_APP_CLOSED) return;
+    appClose(this, c, this.nowUs);
+  }
+
+  /** The application gives up the id and resets the connection (RFC 9293 3.10.5). */
+  abort(c: number): void {
+    if (!this.conns.isUsed(c)) return;
+    abortConn(this, c, this.nowUs);
+  }
+
+  // ---- options and queries --------------------------------------------------------
+
+  setNoDelay(c: number, on: boolean): void {
+    if (!this.conns.isUsed(c)) return;
+    this.conns.flags[c] = on ? this.conns.flags[c]! | F_NODELAY : this.conns.flags[c]! & ~F_NODELAY;
+    if (on) this.markDirty(c);
+  }
+
+  /** RFC 1122 4.2.3.6 keepalive; idleUs overrides the configured idle time for this connection (not stored: global). */
+  setKeepAlive(c: number, on: boolean): void {
+    if (!this.conns.isUsed(c)) return;
+    this.conns.flags[c] = on ? this.conns.flags[c]! | F_KEEPALIVE : this.conns.flags[c]! & ~F_KEEPALIVE;
+    armKeepalive(this, c, this.nowUs);
+  }
+
+  state(c: number): number {
+    return this.conns.isUsed(c) ? this.conns.state[c]! : TcpState.Closed;
+  }
+
+  /** Free bytes in the send buffer. */
+  sendSpace(c: number): number {
+    if (!this.conns.isUsed(c)) return 0;
+    const s = this.conns.state[c]!;
+    if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.SynSent && s !== TcpState.SynReceived) return 0;
+    if ((this.conns.flags[c]! & F_FIN_QUEUED) !== 0) return 0;
+    return this.cfg.sndBufBytes - this.snd.length(c);
+  }
+
+  /** Bytes buffered in the send buffer (unacknowledged + unsent). */
+  sendQueued(c: number): number {
+    return this.conns.isUsed(c) ? this.snd.length(c) : 0;
+  }
+
+  recvAvailable(c: number): number {
+    return this.conns.isUsed(c) ? this.rcv.length(c) : 0;
+  }
+
+  /** Positive errno of a failed connection, 0 otherwise. */
+  error(c: number): number {
+    return this.conns.isUsed(c) ? this.conns.errno[c]! : 0;
+  }
+
+  localIp(c: number): number {
+    return this.conns.localIp[c]! >>> 0;
+  }
+  localPort(c: number): number {
+    return this.conns.localPort[c]!;
+  }
+  remoteIp(c: number): number {
+    return this.conns.remoteIp[c]! >>> 0;
+  }
+  remotePort(c: number): number {
+    return this.conns.remotePort[c]!;
+  }
+  /** Effective send MSS. */
+  mss(c: number): number {
+    return this.conns.mss[c]!;
+  }
+  cwnd(c: number): number {
+    return this.cc.cwnd(c);
+  }
+  srttUs(c: number): number {
+    return this.rtt.srttUs(c);
+  }
+  rtoUs(c: number): number {
+    return this.rtt.rtoUs(c);
+  }
+
+  /** Connections allocated (any state, TIME-WAIT included). */
+  connectionsInUse(): number {
+    return this.conns.inUse();
+  }
+
+  /** Buffer chunks currently held by all connections. */
+  chunksInUse(): number {
+    return this.pool.inUse();
+  }
+
+  /**
+   * Stack memory per connection, buffers excluded: the connection table, RTT
+   * estimator, congestion control, SACK scoreboard, timer wheel, flow table
+   * and the dirty list, each divided by capacity.
+   */
+  bytesPerConnection(): { total: number; parts: Record<string, number> } {
+    const n = this.cfg.maxConnections;
+    const parts: Record<string, number> = {
+      connTable: ConnTable.bytesPerConn(),
+      rtt: RttEstimator.bytesPerConn,
+      congestion: (this.cc as unknown as { bytesPerConn?: number }).bytesPerConn ?? 0,
+      sack: SackScoreboard.bytesPerConn,
+      timers: TimerWheel.bytesFor(n * TIMER_KINDS) / n,
+      flowTable: FlowTable.bytesFor(n, false) / n,
+      dirtyList: 4,
+    };
+    let total = 0;
+    for (const k in parts) total += parts[k]!;
+    return { total, parts };
+  }
+
+  /** True when `c` is a live id the application may use. */
+  isOpen(c: number): boolean {
+    return this.conns.isUsed(c) && (this.conns.flags[c]! & F_APP_CLOSED) === 0;
+  }
+}
+

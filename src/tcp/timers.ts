@@ -1,0 +1,243 @@
+/**
+ * TCP timers mapped onto the TimerWheel: timer id = connId * 4 + kind, one
+ * pending deadline per id (schedule replaces).
+ *
+ *   RTX   retransmission (RFC 6298), SYN / SYN-ACK retransmission, and the
+ *         persist timer for zero-window probes (RFC 9293 3.8.6.1) — the two are
+ *         never needed at once (F_PERSIST says which one is armed);
+ *   DELACK delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2);
+ *   IDLE  keepalive (RFC 1122 4.2.3.6), FIN-WAIT-2 timeout, TIME-WAIT 2*MSL
+ *         (RFC 9293 3.10.7.4) — one per state, never together;
+ *   CONN  connection-establishment deadline of a half-open connection
+ *         (SYN-RECEIVED: dropped when the final ACK never comes).
+ */
+import {
+  F_ACK_NOW, F_APP_CLOSED, F_DELACK, F_FIN_SENT, F_KEEPALIVE, F_PERSIST, F_RECOVERY, F_RTO_RECOVERY,
+  F_RTT_TIMING, F_USED,
+} from "./conn-table";
+import { ETIMEDOUT } from "./errno";
+import { enterClosed, releaseClosed } from "./lifecycle";
+import { emitSegment, sendPureAck, tcpOutput } from "./output";
+import { sendRstForConn } from "./rst";
+import { TcpState } from "./state";
+import type { TcpLayer } from "./tcp-layer";
+
+export const TIMER_KINDS = 4;
+export const T_RTX = 0;
+export const T_DELACK = 1;
+export const T_IDLE = 2;
+export const T_CONN = 3;
+
+export function armTimer(t: TcpLayer, c: number, kind: number, deadlineUs: number): void {
+  t.wheel.schedule(c * TIMER_KINDS + kind, deadlineUs);
+}
+
+export function cancelTimer(t: TcpLayer, c: number, kind: number): void {
+  t.wheel.cancel(c * TIMER_KINDS + kind);
+}
+
+export function timerPending(t: TcpLayer, c: number, kind: number): boolean {
+  return t.wheel.deadline(c * TIMER_KINDS + kind) >= 0;
+}
+
+export function cancelAllTimers(t: TcpLayer, c: number): void {
+  const base = c * TIMER_KINDS;
+  t.wheel.cancel(base);
+  t.wheel.cancel(base + 1);
+  t.wheel.cancel(base + 2);
+  t.wheel.cancel(base + 3);
+}
+
+/** RFC 6298 (5.1)/(5.3): (re)start the retransmission timer with the current RTO. */
+export function armRtx(t: TcpLayer, c: number, nowUs: number): void {
+  t.conns.flags[c] = t.conns.flags[c]! & ~F_PERSIST;
+  armTimer(t, c, T_RTX, nowUs + t.rtt.rtoUs(c));
+}
+
+/** RFC 6298 (5.1): start the timer only if it is not running. */
+export function ensureRtx(t: TcpLayer, c: number, nowUs: number): void {
+  if ((t.conns.flags[c]! & F_PERSIST) !== 0 || !timerPending(t, c, T_RTX)) armRtx(t, c, nowUs);
+}
+
+/** RFC 9293 3.8.6.1: arm the persist timer (if not already) for a zero or too small window. */
+export function ensurePersist(t: TcpLayer, c: number, nowUs: number): void {
+  const conns = t.conns;
+  if ((conns.flags[c]! & F_PERSIST) !== 0 && timerPending(t, c, T_RTX)) return;
+  conns.flags[c] = conns.flags[c]! | F_PERSIST;
+  armTimer(t, c, T_RTX, nowUs + t.rtt.rtoUs(c));
+}
+
+/** RFC 1122 4.2.3.6: keepalive timer after keepIdleUs of silence (only in ESTABLISHED / CLOSE-WAIT). */
+export function armKeepalive(t: TcpLayer, c: number, nowUs: number): void {
+  const conns = t.conns;
+  const s = conns.state[c]!;
+  if ((conns.flags[c]! & F_KEEPALIVE) === 0 || (s !== TcpState.Established && s !== TcpState.CloseWait)) {
+    if (s === TcpState.Established || s === TcpState.CloseWait) cancelTimer(t, c, T_IDLE);
+    return;
+  }
+  armTimer(t, c, T_IDLE, nowUs + t.cfg.keepIdleUs);
+}
+
+/** Expire every due timer. */
+export function runTimers(t: TcpLayer, nowUs: number): void {
+  const out = t.expired;
+  for (;;) {
+    const n = t.wheel.advance(nowUs, out);
+    for (let i = 0; i < n; i++) {
+      const id = out[i]!;
+      const c = (id / TIMER_KINDS) | 0;
+      if ((t.conns.flags[c]! & F_USED) === 0) continue;
+      switch (id - c * TIMER_KINDS) {
+        case T_RTX:
+          if ((t.conns.flags[c]! & F_PERSIST) !== 0) onPersist(t, c, nowUs);
+          else onRtx(t, c, nowUs);
+          break;
+        case T_DELACK:
+          onDelack(t, c, nowUs);
+          break;
+        case T_IDLE:
+          onIdle(t, c, nowUs);
+          break;
+        default:
+          onConnDeadline(t, c, nowUs);
+          break;
+      }
+    }
+    if (n < out.length) break;
+  }
+}
+
+/** RFC 6298 (5.4)-(5.7), RFC 5681 (4), RFC 9293 3.8.1 (R2: give up). */
+function onRtx(t: TcpLayer, c: number, nowUs: number): void {
+  const conns = t.conns;
+  const s = conns.state[c]!;
+  if (s === TcpState.Closed || s === TcpState.TimeWait || s === TcpState.FinWait2 && conns.sndUna[c] === conns.sndMax[c]) return;
+  const retries = conns.retries[c]!;
+  const limit = s === TcpState.SynSent ? t.cfg.synRetries : s === TcpState.SynReceived ? t.cfg.synAckRetries : t.cfg.dataRetries;
+  if (retries >= limit) {
+    t.counters.connTimeouts++;
+    if (s === TcpState.SynReceived && conns.listener[c]! >= 0) {
+      // A half-open passive connection silently goes away (back to LISTEN, RFC 9293 3.10.7.4).
+      enterClosed(t, c, 0, nowUs);
+      return;
+    }
+    if (s !== TcpState.SynSent) sendRstForConn(t, c);
+    enterClosed(t, c, ETIMEDOUT, nowUs);
+    return;
+  }
+  conns.retries[c] = retries + 1;
+  t.counters.rtoTimeouts++;
+  // (5.5) back off; Karn: do not time a retransmitted segment.
+  t.rtt.backoff(c);
+  conns.flags[c] = conns.flags[c]! & ~F_RTT_TIMING;
+  if (s === TcpState.SynSent || s === TcpState.SynReceived) {
+    // Retransmit the SYN / SYN-ACK (RFC 9293 3.8.1; RFC 6298 (5.7): cwnd drops to 1 segment once data flows).
+    t.counters.retransmits++;
+    emitSegment(t, c, conns.iss[c]!, 0, 0, nowUs, true);
+    armRtx(t, c, nowUs);
+    return;
+  }
+  // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2*SMSS), cwnd = 1 SMSS (LW).
+  const flight = (conns.sndMax[c]! - conns.sndUna[c]!) | 0;
+  t.cc.onRto(c, flight, nowUs);
+  conns.flags[c] = (conns.flags[c]! & ~F_RECOVERY) | F_RTO_RECOVERY;
+  conns.dupAcks[c] = 0;
+  conns.recover[c] = conns.sndMax[c]!;
+  // RFC 2018 8: after a timeout the sender forgets SACK information (the receiver may renege).
+  t.sack.clear(c);
+  // Go back: resend from SND.UNA under the collapsed window.
+  conns.sndNxt[c] = conns.sndUna[c]!;
+  conns.highRxt[c] = conns.sndUna[c]!;
+  if ((conns.flags[c]! & F_FIN_SENT) !== 0 && t.snd.length(c) === 0) conns.flags[c] = conns.flags[c]! & ~F_FIN_SENT;
+  tcpOutput(t, c, nowUs);
+  armRtx(t, c, nowUs);
+}
+
+/** RFC 9293 3.8.6.1 / RFC 1122 4.2.2.17: zero-window probe, backed off, never giving up while acknowledged. */
+function onPersist(t: TcpLayer, c: number, nowUs: number): void {
+  const conns = t.conns;
+  const s = conns.state[c]!;
+  if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.FinWait1 && s !== TcpState.Closing && s !== TcpState.LastAck) {
+    conns.flags[c] = conns.flags[c]! & ~F_PERSIST;
+    return;
+  }
+  const una = conns.sndUna[c]!;
+  const offset = (conns.sndNxt[c]! - una) | 0;
+  const unsent = t.snd.length(c) - offset;
+  if (unsent <= 0) {
+    conns.flags[c] = conns.flags[c]! & ~F_PERSIST;
+    return;
+  }
+  t.counters.persistProbes++;
+  const usable = (una + conns.sndWnd[c]! - conns.sndNxt[c]!) | 0;
+  // Window still closed: send one byte beyond it (the probe); otherwise the sender-SWS override timeout
+  // (RFC 9293 3.8.6.2.1) lets us send what fits now.
+  let len = usable > 0 ? usable : 1;
+  if (len > conns.mss[c]!) len = conns.mss[c]!;
+  if (len > unsent) len = unsent;
+  const seq = conns.sndNxt[c]!;
+  if (emitSegment(t, c, seq, 0x18 /* ACK|PSH */, len, nowUs, false)) {
+    const nxt = (seq + len) | 0;
+    conns.sndNxt[c] = nxt;
+    if (((nxt - conns.sndMax[c]!) | 0) > 0) conns.sndMax[c] = nxt;
+  }
+  t.rtt.backoff(c);
+  conns.flags[c] = conns.flags[c]! | F_PERSIST;
+  armTimer(t, c, T_RTX, nowUs + t.rtt.rtoUs(c));
+}
+
+function onDelack(t: TcpLayer, c: number, nowUs: number): void {
+  const conns = t.conns;
+  if ((conns.flags[c]! & F_DELACK) === 0) return;
+  t.counters.delayedAcks++;
+  conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+  tcpOutput(t, c, nowUs);
+}
+
+function onIdle(t: TcpLayer, c: number, nowUs: number): void {
+  const conns = t.conns;
+  const s = conns.state[c]!;
+  if (s === TcpState.TimeWait) {
+    // RFC 9293 3.10.7.4 / 3.6: 2*MSL elapsed: delete the TCB.
+    enterClosed(t, c, 0, nowUs);
+    return;
+  }
+  if (s === TcpState.FinWait2) {
+    if ((conns.flags[c]! & F_APP_CLOSED) !== 0) {
+      t.counters.finWait2Timeouts++;
+      enterClosed(t, c, 0, nowUs);
+    }
+    return;
+  }
+  if (s === TcpState.Closed) {
+    releaseClosed(t, c);
+    return;
+  }
+  if ((conns.flags[c]! & F_KEEPALIVE) === 0 || (s !== TcpState.Established && s !== TcpState.CloseWait)) return;
+  // RFC 1122 4.2.3.6: probe after the idle time; give up after keepProbes unanswered probes.
+  const idleMs = ((((nowUs / 1000) | 0) - conns.lastRecvMs[c]!) | 0);
+  const needMs = (conns.probes[c]! === 0 ? t.cfg.keepIdleUs : t.cfg.keepIntervalUs) / 1000;
+  if (idleMs < needMs && conns.probes[c]! === 0) {
+    armTimer(t, c, T_IDLE, nowUs + (needMs - idleMs) * 1000);
+    return;
+  }
+  if (conns.probes[c]! >= t.cfg.keepProbes) {
+    t.counters.connTimeouts++;
+    sendRstForConn(t, c);
+    enterClosed(t, c, ETIMEDOUT, nowUs);
+    return;
+  }
+  conns.probes[c] = conns.probes[c]! + 1;
+  t.counters.keepaliveProbes++;
+  // The probe: SEG.SEQ = SND.NXT - 1 with no data, which the peer must answer with an ACK.
+  sendPureAck(t, c, (conns.sndUna[c]! - 1) | 0, nowUs);
+  armTimer(t, c, T_IDLE, nowUs + t.cfg.keepIntervalUs);
+}
+
+function onConnDeadline(t: TcpLayer, c: number, nowUs: number): void {
+  const s = t.conns.state[c]!;
+  if (s === TcpState.SynReceived || s === TcpState.SynSent) {
+    t.counters.connTimeouts++;
+    enterClosed(t, c, ETIMEDOUT, nowUs);
+  }
+}

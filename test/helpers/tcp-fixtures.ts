@@ -1,0 +1,410 @@
+/**
+ * Fixtures for TCP unit tests: a TcpLayer on a virtual clock against a scripted
+ * peer. CaptureTx records every segment the layer sends (parsed back with
+ * TcpView); Peer writes segments (flags, seq, ack, window, options, payload)
+ * into a buffer and feeds them to TcpLayer.input(). Builders put a connection
+ * into a given state: listening(), established(), synSent(), finWait1(), ...
+ */
+import { makeTcpConfig, type TcpConfig } from "../../src/tcp/config";
+import { TcpState } from "../../src/tcp/state";
+import { TcpLayer } from "../../src/tcp/tcp-layer";
+import type { L4Tx } from "../../src/net/l4-tx";
+import { TcpOptions, TcpView, parseTcpOptions } from "../../src/wire/tcp";
+import {
+  writeMssOption, writeSackOption, writeSackPermittedOption, writeTimestampOption, writeWscaleOption,
+} from "../../src/wire/tcp-options";
+
+export const FIN = 0x01;
+export const SYN = 0x02;
+export const RST = 0x04;
+export const PSH = 0x08;
+export const ACK = 0x10;
+export const URG = 0x20;
+
+export const LOCAL_IP = 0x0a000001; // 10.0.0.1
+export const REMOTE_IP = 0x0a000002; // 10.0.0.2
+export const LOCAL_PORT = 80;
+export const REMOTE_PORT = 40000;
+
+/** One segment the layer sent, parsed. */
+export interface Sent {
+  src: number;
+  dst: number;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  wnd: number;
+  urg: number;
+  hdrLen: number;
+  payload: Uint8Array;
+  opts: TcpOptions;
+  checksumOk: boolean;
+}
+
+/** An L4Tx that records segments instead of sending them. */
+export class CaptureTx implements L4Tx {
+  readonly mem = new Uint8Array(4096);
+  readonly dv = new DataView(this.mem.buffer);
+  readonly maxL4Bytes: number;
+  readonly sent: Sent[] = [];
+  /** Make the next n begin() calls fail (no transmit buffer). */
+  failNext = 0;
+  private open = false;
+
+  constructor(mtu = 1500) {
+    this.maxL4Bytes = mtu - 20;
+  }
+
+  begin(): number {
+    if (this.open) throw new Error("CaptureTx: begin() with a packet open");
+    if (this.failNext > 0) {
+      this.failNext--;
+      return -1;
+    }
+    this.open = true;
+    return 64;
+  }
+
+  commit(srcIp: number, dstIp: number, proto: number, l4Len: number, _prio: number): void {
+    if (!this.open) throw new Error("CaptureTx: commit() without begin()");
+    if (proto !== 6) throw new Error("CaptureTx: not TCP");
+    if (l4Len > this.maxL4Bytes) throw new Error("CaptureTx: segment of " + l4Len + " > maxL4Bytes " + this.maxL4Bytes);
+    this.open = false;
+    const v = new TcpView().reset(this.mem, this.dv, 64, l4Len);
+    if (!v.checkLen()) throw new Error("CaptureTx: bad TCP header");
+    const opts = new TcpOptions();
+    parseTcpOptions(this.mem, this.dv, v.optionsOff(), v.optionsLen(), opts);
+    this.sent.push({
+      src: srcIp >>> 0,
+      dst: dstIp >>> 0,
+      srcPort: v.srcPort(),
+      dstPort: v.dstPort(),
+      seq: v.seq(),
+      ack: v.ack(),
+      flags: v.flags(),
+      wnd: v.window(),
+      urg: v.urgentPointer(),
+      hdrLen: v.dataOffset(),
+      payload: this.mem.slice(v.payloadOff(), v.payloadOff() + v.payloadLen()),
+      opts,
+      checksumOk: v.verifyChecksum(srcIp, dstIp),
+    });
+  }
+
+  abort(): void {
+    this.open = false;
+  }
+
+  /** Take (and forget) what was sent since the last take. */
+  take(): Sent[] {
+    return this.sent.splice(0, this.sent.length);
+  }
+
+  last(): Sent {
+    const s = this.sent[this.sent.length - 1];
+    if (s === undefined) throw new Error("nothing sent");
+    return s;
+  }
+}
+
+export interface EventRec {
+  c: number;
+  kind: number;
+  arg: number;
+}
+
+export class EventLog {
+  readonly list: EventRec[] = [];
+  event(c: number, kind: number, arg: number): void {
+    this.list.push({ c, kind, arg });
+  }
+  has(kind: number, c?: number): boolean {
+    return this.list.some((e) => e.kind === kind && (c === undefined || e.c === c));
+  }
+  of(kind: number): EventRec[] {
+    return this.list.filter((e) => e.kind === kind);
+  }
+  clear(): void {
+    this.list.length = 0;
+  }
+}
+
+/** Options a scripted segment carries. */
+export interface SegOpts {
+  mss?: number;
+  wscale?: number;
+  sackOk?: boolean;
+  ts?: [number, number];
+  sack?: [number, number][];
+}
+
+/** A deterministic uint32 generator (xorshift32). */
+export function seededRng(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+/** The layer under test, its clock, capture device and events. */
+export class Harness {
+  readonly tx: CaptureTx;
+  readonly ev = new EventLog();
+  readonly tcp: TcpLayer;
+  readonly cfg: TcpConfig;
+  now = 1_000_000_000; // 1000 s: away from zero
+  private readonly buf = new Uint8Array(70000);
+  private readonly dv = new DataView(this.buf.buffer);
+
+  constructor(cfg?: Partial<TcpConfig>, seed = 1) {
+    this.cfg = makeTcpConfig({ maxConnections: 64, chunkCount: 2048, ...cfg });
+    this.tx = new CaptureTx(this.cfg.mtu);
+    this.tcp = new TcpLayer({ config: this.cfg, tx: this.tx, rng: seededRng(seed), nowUs: this.now, events: this.ev });
+  }
+
+  /** Move the clock by us, run due timers and flush. */
+  advance(us: number): void {
+    this.now += us;
+    this.tcp.timers(this.now);
+    this.tcp.flush(this.now);
+  }
+
+  /** Advance the clock to the next pending deadline (if any, and within maxUs). */
+  runToNextTimer(maxUs = 1e12): boolean {
+    const d = this.tcp.pollAt();
+    if (!Number.isFinite(d) || d - this.now > maxUs) return false;
+    this.advance(Math.max(0, d - this.now));
+    return true;
+  }
+
+  flush(): void {
+    this.tcp.flush(this.now);
+  }
+
+  /** Write a segment from (srcIp:srcPort) to (dstIp:dstPort) and feed it to input(). */
+  inject(
+    flags: number, seq: number, ack: number, opts: SegOpts = {}, payload?: Uint8Array | string, wnd = 65535,
+    srcIp = REMOTE_IP, srcPort = REMOTE_PORT, dstIp = LOCAL_IP, dstPort = LOCAL_PORT, corrupt = false, urg = 0,
+  ): void {
+    const off = 100;
+    const dv = this.dv;
+    let p = off + 20;
+    if (opts.mss !== undefined) p += writeMssOption(dv, p, opts.mss);
+    if (opts.wscale !== undefined) p += writeWscaleOption(dv, p, opts.wscale);
+    if (opts.sackOk) p += writeSackPermittedOption(dv, p);
+    if (opts.ts) p += writeTimestampOption(dv, p, opts.ts[0], opts.ts[1]);
+    if (opts.sack && opts.sack.length > 0) {
+      const l = new Int32Array(opts.sack.map((b) => b[0]));
+      const r = new Int32Array(opts.sack.map((b) => b[1]));
+      p += writeSackOption(dv, p, l, r, opts.sack.length);
+    }
+    const hdr = p - off;
+    const data = typeof payload === "string" ? new TextEncoder().encode(payload) : payload ?? new Uint8Array(0);
+    this.buf.set(data, p);
+    const len = hdr + data.length;
+    dv.setUint16(off, srcPort);
+    dv.setUint16(off + 2, dstPort);
+    dv.setInt32(off + 4, seq | 0);
+    dv.setInt32(off + 8, ack | 0);
+    dv.setUint16(off + 12, ((hdr >>> 2) << 12) | flags);
+    dv.setUint16(off + 14, wnd);
+    dv.setUint16(off + 18, urg);
+    const v = new TcpView().reset(this.buf, dv, off, len);
+    v.fillChecksum(srcIp, dstIp);
+    if (corrupt) this.buf[off + len - 1] ^= 0x5a;
+    this.tcp.input(this.now, this.buf, dv, off, len, srcIp, dstIp);
+  }
+}
+
+export const TS_PEER0 = 5000;
+
+/**
+ * A remote peer talking to the layer: tracks its own sequence numbers.
+ * seq: the peer's next sequence number; ack: what it acknowledges of ours.
+ */
+export class Peer {
+  seq: number;
+  ack = 0;
+  ts = TS_PEER0;
+  useTs: boolean;
+  wnd = 65535;
+  constructor(
+    readonly h: Harness,
+    readonly ip = REMOTE_IP,
+    readonly port = REMOTE_PORT,
+    readonly localIp = LOCAL_IP,
+    readonly localPort = LOCAL_PORT,
+    iss = 0x10000000,
+    useTs = true,
+  ) {
+    this.seq = iss;
+    this.useTs = useTs;
+  }
+
+  /** The timestamp option for our next segment (TSecr = the layer's last TSval seen). */
+  tsOpt(lastSent?: Sent): [number, number] | undefined {
+    if (!this.useTs) return undefined;
+    this.ts++;
+    const ecr = lastSent?.opts.tsPresent ? lastSent.opts.tsVal : 0;
+    return [this.ts, ecr];
+  }
+
+  /** Send a segment; seq advances by payload (+SYN/FIN). */
+  send(flags: number, payload?: Uint8Array | string, opts: SegOpts = {}, extra: { seq?: number; ack?: number; wnd?: number; corrupt?: boolean; urg?: number } = {}): void {
+    const data = typeof payload === "string" ? new TextEncoder().encode(payload) : payload ?? new Uint8Array(0);
+    const o: SegOpts = { ...opts };
+    if (o.ts === undefined && this.useTs) {
+      const last = this.h.tx.sent[this.h.tx.sent.length - 1];
+      o.ts = this.tsOpt(last) ?? undefined;
+    }
+    const seq = extra.seq ?? this.seq;
+    this.h.inject(flags, seq, extra.ack ?? this.ack, o, data, extra.wnd ?? this.wnd, this.ip, this.port, this.localIp, this.localPort, extra.corrupt ?? false, extra.urg ?? 0);
+    if (extra.seq === undefined) this.seq = (this.seq + data.length + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) | 0;
+  }
+
+  /** ACK everything the layer sent so far (ack = its last seq + len). */
+  ackAll(sent: Sent[] = this.h.tx.sent): void {
+    for (const s of sent) {
+      const end = (s.seq + s.payload.length + (s.flags & SYN ? 1 : 0) + (s.flags & FIN ? 1 : 0)) | 0;
+      if (((end - this.ack) | 0) > 0) this.ack = end;
+    }
+  }
+}
+
+export interface Conn {
+  h: Harness;
+  peer: Peer;
+  c: number;
+  /** The layer's ISS. */
+  iss: number;
+}
+
+/** A listener on LOCAL_IP:LOCAL_PORT. */
+export function listening(h: Harness, backlog = 16): number {
+  const l = h.tcp.listen(LOCAL_IP, LOCAL_PORT, backlog);
+  if (l < 0) throw new Error("listen failed " + l);
+  return l;
+}
+
+export interface OpenOpts {
+  /** Active open (connect) instead of passive (listen + accept). */
+  active?: boolean;
+  /** Peer options on its SYN / SYN-ACK. Default: MSS 1460, wscale 7, SACK, timestamps. */
+  peerOpts?: SegOpts;
+  useTs?: boolean;
+  peerIss?: number;
+  cfg?: Partial<TcpConfig>;
+  h?: Harness;
+  peerPort?: number;
+}
+
+export const LINUX_SYN_OPTS: SegOpts = { mss: 1460, wscale: 7, sackOk: true };
+
+/** ESTABLISHED against a scripted peer, by passive open (default) or active open. */
+export function established(o: OpenOpts = {}): Conn {
+  const h = o.h ?? new Harness(o.cfg);
+  const useTs = o.useTs ?? true;
+  const peer = new Peer(h, REMOTE_IP, o.peerPort ?? REMOTE_PORT, LOCAL_IP, LOCAL_PORT, o.peerIss ?? 0x10000000, useTs);
+  const popts = o.peerOpts ?? LINUX_SYN_OPTS;
+  if (o.active) {
+    const c = synSentOn(h, peer);
+    const syn = h.tx.last();
+    peer.ack = (syn.seq + 1) | 0;
+    peer.send(SYN | ACK, undefined, { ...popts });
+    if (h.tcp.state(c) !== TcpState.Established) throw new Error("not established: " + h.tcp.state(c));
+    h.tx.take();
+    h.ev.clear();
+    return { h, peer, c, iss: syn.seq };
+  }
+  const l = h.tcp.listeners.find(LOCAL_IP, LOCAL_PORT) >= 0 ? h.tcp.listeners.find(LOCAL_IP, LOCAL_PORT) : listening(h);
+  peer.send(SYN, undefined, { ...popts });
+  const synAck = h.tx.last();
+  if ((synAck.flags & (SYN | ACK)) !== (SYN | ACK)) throw new Error("no SYN-ACK");
+  peer.ack = (synAck.seq + 1) | 0;
+  peer.send(ACK);
+  const c = h.tcp.accept(l);
+  if (c < 0 || h.tcp.state(c) !== TcpState.Established) throw new Error("not established");
+  h.tx.take();
+  h.ev.clear();
+  return { h, peer, c, iss: synAck.seq };
+}
+
+/** connect() to the peer: SYN-SENT. */
+export function synSentOn(h: Harness, peer: Peer): number {
+  const c = h.tcp.connect(h.now, LOCAL_IP, LOCAL_PORT, peer.ip, peer.port);
+  if (c < 0) throw new Error("connect failed " + c);
+  return c;
+}
+
+export function synSent(o: OpenOpts = {}): Conn {
+  const h = o.h ?? new Harness(o.cfg);
+  const peer = new Peer(h, REMOTE_IP, o.peerPort ?? REMOTE_PORT, LOCAL_IP, LOCAL_PORT, o.peerIss ?? 0x10000000, o.useTs ?? true);
+  const c = synSentOn(h, peer);
+  const syn = h.tx.last();
+  return { h, peer, c, iss: syn.seq };
+}
+
+/** ESTABLISHED, then shutdown(): FIN-WAIT-1 with our FIN sent and not yet acknowledged. */
+export function finWait1(o: OpenOpts = {}): Conn {
+  const k = established(o);
+  k.h.tcp.shutdown(k.c);
+  k.h.flush();
+  k.h.tx.take();
+  return k;
+}
+
+/** FIN-WAIT-2: our FIN acknowledged. */
+export function finWait2(o: OpenOpts = {}): Conn {
+  const k = established(o);
+  k.h.tcp.shutdown(k.c);
+  k.h.flush();
+  k.peer.ackAll(k.h.tx.take());
+  k.peer.send(ACK);
+  k.h.tx.take();
+  return k;
+}
+
+/** CLOSE-WAIT: the peer's FIN received. */
+export function closeWait(o: OpenOpts = {}): Conn {
+  const k = established(o);
+  k.peer.send(FIN | ACK);
+  k.h.tx.take();
+  k.h.ev.clear();
+  return k;
+}
+
+/** TIME-WAIT after an active close. */
+export function timeWait(o: OpenOpts = {}): Conn {
+  const k = finWait2(o);
+  k.peer.send(FIN | ACK);
+  k.h.tx.take();
+  return k;
+}
+
+/** Bytes 0..n-1 of a repeating pattern. */
+export function pattern(n: number, salt = 0): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + salt + (i >> 8)) & 0xff;
+  return b;
+}
+
+/** Read everything readable from c. */
+export function drain(h: Harness, c: number): Uint8Array {
+  const out: number[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = h.tcp.recv(c, buf, 0, buf.length);
+    if (n <= 0) break;
+    for (let i = 0; i < n; i++) out.push(buf[i]!);
+  }
+  return new Uint8Array(out);
+}
+
+export function seqEnd(s: Sent): number {
+  return (s.seq + s.payload.length + (s.flags & SYN ? 1 : 0) + (s.flags & FIN ? 1 : 0)) | 0;
+}

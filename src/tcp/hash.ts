@@ -19,10 +19,11 @@
  */
 
 /*
- * SipHash-2-4 on 64-bit lanes kept as (hi, lo) int32 pairs. The compression
- * loop below runs every round through one copy of the SipRound code: rounds
- * 2b and 2b+1 belong to message block b (v3 ^= m before, v0 ^= m after); the
- * last block is the length block; the 4 finalization rounds follow v2 ^= 0xff.
+ * SipHash-2-4 on 64-bit lanes kept as (hi, lo) int32 pairs. Additions carry
+ * with the int32-only formula carry = ((a & b) | ((a | b) & ~sum)) >>> 31.
+ * Blocks 0..full-1 are message words in pairs, block `full` holds a trailing
+ * odd word and the length byte, and the last pass is the finalization
+ * (v2 ^= 0xff, 4 rounds).
  */
 
 /**
@@ -44,74 +45,70 @@ export function sipHash24(key: Uint32Array, n: number, w0: number, w1: number, w
   let v2hi = k0hi ^ 0x6c796765;
   let v3lo = k1lo ^ 0x79746573;
   let v3hi = k1hi ^ 0x74656462;
-
-  const fullBlocks = n >> 1; // two words make one 64-bit block
-  const blocks = fullBlocks + 1; // plus the block holding the length byte
-  const compressionRounds = blocks * 2;
-  const totalRounds = compressionRounds + 4;
-  let mlo = 0;
-  let mhi = 0;
-  for (let r = 0; r < totalRounds; r++) {
-    if (r < compressionRounds && (r & 1) === 0) {
-      const b = r >> 1;
-      if (b < fullBlocks) {
-        mlo = b === 0 ? w0 | 0 : w2 | 0;
-        mhi = b === 0 ? w1 | 0 : w3 | 0;
-      } else {
-        // Last block: a trailing odd word in the low half, length in bytes in the top byte.
-        mlo = (n & 1) === 0 ? 0 : (n === 1 ? w0 | 0 : w2 | 0);
-        mhi = (n * 4) << 24;
-      }
-      v3lo ^= mlo;
-      v3hi ^= mhi;
+  const full = n >> 1; // two words make one 64-bit block
+  for (let b = 0; b <= full + 1; b++) {
+    let mlo: number;
+    let mhi: number;
+    let rounds = 2; // c = 2 compression rounds per block
+    if (b < full) {
+      mlo = b === 0 ? w0 | 0 : w2 | 0;
+      mhi = b === 0 ? w1 | 0 : w3 | 0;
+    } else if (b === full) {
+      // Last block: a trailing odd word in the low half, the length in bytes in the top byte.
+      mlo = (n & 1) === 0 ? 0 : n === 1 ? w0 | 0 : w2 | 0;
+      mhi = (n * 4) << 24;
+    } else {
+      mlo = 0;
+      mhi = 0;
+      v2lo ^= 0xff;
+      rounds = 4; // d = 4 finalization rounds
     }
-    // SipRound.
-    // v0 += v1
-    let lo = (v0lo + v1lo) | 0;
-    v0hi = (v0hi + v1hi + ((lo >>> 0) < (v0lo >>> 0) ? 1 : 0)) | 0;
-    v0lo = lo;
-    // v1 = rotl(v1, 13) ^ v0
-    let t = v1hi;
-    v1hi = ((v1hi << 13) | (v1lo >>> 19)) ^ v0hi;
-    v1lo = ((v1lo << 13) | (t >>> 19)) ^ v0lo;
-    // v0 = rotl(v0, 32)
-    t = v0hi;
-    v0hi = v0lo;
-    v0lo = t;
-    // v2 += v3
-    lo = (v2lo + v3lo) | 0;
-    v2hi = (v2hi + v3hi + ((lo >>> 0) < (v2lo >>> 0) ? 1 : 0)) | 0;
-    v2lo = lo;
-    // v3 = rotl(v3, 16) ^ v2
-    t = v3hi;
-    v3hi = ((v3hi << 16) | (v3lo >>> 16)) ^ v2hi;
-    v3lo = ((v3lo << 16) | (t >>> 16)) ^ v2lo;
-    // v0 += v3
-    lo = (v0lo + v3lo) | 0;
-    v0hi = (v0hi + v3hi + ((lo >>> 0) < (v0lo >>> 0) ? 1 : 0)) | 0;
-    v0lo = lo;
-    // v3 = rotl(v3, 21) ^ v0
-    t = v3hi;
-    v3hi = ((v3hi << 21) | (v3lo >>> 11)) ^ v0hi;
-    v3lo = ((v3lo << 21) | (t >>> 11)) ^ v0lo;
-    // v2 += v1
-    lo = (v2lo + v1lo) | 0;
-    v2hi = (v2hi + v1hi + ((lo >>> 0) < (v2lo >>> 0) ? 1 : 0)) | 0;
-    v2lo = lo;
-    // v1 = rotl(v1, 17) ^ v2
-    t = v1hi;
-    v1hi = ((v1hi << 17) | (v1lo >>> 15)) ^ v2hi;
-    v1lo = ((v1lo << 17) | (t >>> 15)) ^ v2lo;
-    // v2 = rotl(v2, 32)
-    t = v2hi;
-    v2hi = v2lo;
-    v2lo = t;
-
-    if (r < compressionRounds && (r & 1) === 1) {
-      v0lo ^= mlo;
-      v0hi ^= mhi;
-      if (r === compressionRounds - 1) v2lo ^= 0xff; // finalization starts
+    v3lo ^= mlo;
+    v3hi ^= mhi;
+    for (let r = 0; r < rounds; r++) {
+      // v0 += v1
+      let lo = (v0lo + v1lo) | 0;
+      v0hi = (v0hi + v1hi + (((v0lo & v1lo) | ((v0lo | v1lo) & ~lo)) >>> 31)) | 0;
+      v0lo = lo;
+      // v1 = rotl(v1, 13) ^ v0
+      let t = v1hi;
+      v1hi = ((v1hi << 13) | (v1lo >>> 19)) ^ v0hi;
+      v1lo = ((v1lo << 13) | (t >>> 19)) ^ v0lo;
+      // v0 = rotl(v0, 32)
+      t = v0hi;
+      v0hi = v0lo;
+      v0lo = t;
+      // v2 += v3
+      lo = (v2lo + v3lo) | 0;
+      v2hi = (v2hi + v3hi + (((v2lo & v3lo) | ((v2lo | v3lo) & ~lo)) >>> 31)) | 0;
+      v2lo = lo;
+      // v3 = rotl(v3, 16) ^ v2
+      t = v3hi;
+      v3hi = ((v3hi << 16) | (v3lo >>> 16)) ^ v2hi;
+      v3lo = ((v3lo << 16) | (t >>> 16)) ^ v2lo;
+      // v0 += v3
+      lo = (v0lo + v3lo) | 0;
+      v0hi = (v0hi + v3hi + (((v0lo & v3lo) | ((v0lo | v3lo) & ~lo)) >>> 31)) | 0;
+      v0lo = lo;
+      // v3 = rotl(v3, 21) ^ v0
+      t = v3hi;
+      v3hi = ((v3hi << 21) | (v3lo >>> 11)) ^ v0hi;
+      v3lo = ((v3lo << 21) | (t >>> 11)) ^ v0lo;
+      // v2 += v1
+      lo = (v2lo + v1lo) | 0;
+      v2hi = (v2hi + v1hi + (((v2lo & v1lo) | ((v2lo | v1lo) & ~lo)) >>> 31)) | 0;
+      v2lo = lo;
+      // v1 = rotl(v1, 17) ^ v2
+      t = v1hi;
+      v1hi = ((v1hi << 17) | (v1lo >>> 15)) ^ v2hi;
+      v1lo = ((v1lo << 17) | (t >>> 15)) ^ v2lo;
+      // v2 = rotl(v2, 32)
+      t = v2hi;
+      v2hi = v2lo;
+      v2lo = t;
     }
+    v0lo ^= mlo;
+    v0hi ^= mhi;
   }
   const outLo = (v0lo ^ v1lo ^ v2lo ^ v3lo) >>> 0;
   out[0] = outLo;
@@ -142,32 +139,34 @@ export function halfSipHash24(key: Uint32Array, n: number, w0: number, w1: numbe
   let v1 = k1;
   let v2 = k0 ^ 0x6c796765;
   let v3 = k1 ^ 0x74656462;
-  const blocks = n + 1; // one word per block, then the length block
-  const compressionRounds = blocks * 2;
-  const totalRounds = compressionRounds + 4;
-  let m = 0;
-  for (let r = 0; r < totalRounds; r++) {
-    if (r < compressionRounds && (r & 1) === 0) {
-      const b = r >> 1;
-      m = b === 0 ? w0 | 0 : b === 1 ? w1 | 0 : b === 2 ? w2 | 0 : b === 3 ? w3 | 0 : 0;
-      if (b === n) m = (n * 4) << 24;
-      v3 ^= m;
+  // Blocks 0..n-1 are the words, block n the length byte, then finalization.
+  for (let b = 0; b <= n + 1; b++) {
+    let m: number;
+    let rounds = 2;
+    if (b < n) {
+      m = b === 0 ? w0 | 0 : b === 1 ? w1 | 0 : b === 2 ? w2 | 0 : w3 | 0;
+    } else if (b === n) {
+      m = (n * 4) << 24;
+    } else {
+      m = 0;
+      v2 ^= 0xff;
+      rounds = 4;
     }
-    // HalfSipRound: rotations 5, 16, 8, 7, 13, 16.
-    v0 = (v0 + v1) | 0;
-    v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0;
-    v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0;
-    v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
-    v0 = (v0 + v3) | 0;
-    v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
-    v2 = (v2 + v1) | 0;
-    v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2;
-    v2 = (v2 << 16) | (v2 >>> 16);
-    if (r < compressionRounds && (r & 1) === 1) {
-      v0 ^= m;
-      if (r === compressionRounds - 1) v2 ^= 0xff;
+    v3 ^= m;
+    for (let r = 0; r < rounds; r++) {
+      // HalfSipRound: rotations 5, 16, 8, 7, 13, 16.
+      v0 = (v0 + v1) | 0;
+      v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0;
+      v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0;
+      v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
+      v0 = (v0 + v3) | 0;
+      v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
+      v2 = (v2 + v1) | 0;
+      v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2;
+      v2 = (v2 << 16) | (v2 >>> 16);
     }
+    v0 ^= m;
   }
   return (v1 ^ v3) >>> 0;
 }

@@ -3,12 +3,14 @@
  * encodes what it would otherwise keep (RFC 4987 3.6), and rebuilds the
  * connection from the returning ACK. The layout is the one Linux uses:
  *
- *   ISN = H1(4-tuple) + peerIsn + (count << 24) + ((H2(4-tuple, count) + mssIndex) mod 2^24)
+ *   ISN = H1(4-tuple) + peerIsn + (count << 24) + ((H2(H1, peerIsn, count) + mssIndex) mod 2^24)
  *
  * count is a 64-second counter (nowUs / 64 s); a cookie is accepted while the
  * counter has advanced by at most 1 since it was made (between 64 and 128 s of
  * validity). H1 and H2 are SipHash-2-4 (src/tcp/hash.ts) under the secret with
- * different domain words. The 24-bit field must decode to a valid MSS index,
+ * different domain words; unlike Linux, H2 also covers the peer's ISN, so an
+ * ACK whose sequence number is not the SYN's + 1 fails too. The 24-bit field
+ * must decode to a valid MSS index,
  * so a blind forgery succeeds with probability about 4 / 2^24 per try (times
  * 2/256 for the counter byte).
  *
@@ -44,7 +46,7 @@ const TS_SACK_BIT = 0x10;
 const TS_MUST_BE_ZERO = 0x20;
 
 const DOMAIN_H1 = 0x53594e31; // "SYN1"
-const DOMAIN_H2 = 0x53594e32; // "SYN2": H2 also mixes in the counter (fourth word)
+const DOMAIN_H2 = 0x53594e32; // "SYN2"
 
 const MSS_TABLE_I32 = new Int32Array(MSS_TABLE);
 
@@ -106,7 +108,7 @@ export function encodeCookie(
   const count = Math.floor(nowUs / COOKIE_PERIOD_US);
   const p = ports(localPort, remotePort);
   const h1 = keyedHash(secret, localIp, remoteIp, p, DOMAIN_H1);
-  const h2 = keyedHash(secret, localIp, remoteIp, p, (DOMAIN_H2 ^ (count * 8)) >>> 0);
+  const h2 = keyedHash(secret, h1, peerIsn, count, DOMAIN_H2);
   const idx = mssIndex(mss);
   out.isn = (h1 + peerIsn + ((count & 0xff) << COOKIE_BITS) + ((h2 + idx) & COOKIE_MASK)) | 0;
   out.mss = MSS_TABLE_I32[idx]!;
@@ -156,7 +158,7 @@ export function decodeCookie(
   if (age >= COOKIE_MAX_AGE_PERIODS) return false;
   const made = count - age;
   if (made < 0) return false;
-  const h2 = keyedHash(secret, localIp, remoteIp, p, (DOMAIN_H2 ^ (made * 8)) >>> 0);
+  const h2 = keyedHash(secret, h1, peerIsn, made, DOMAIN_H2);
   const idx = (cookie - h2) & COOKIE_MASK;
   if (idx >= MSS_TABLE_I32.length) return false;
   out.isn = isn;

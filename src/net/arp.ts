@@ -11,6 +11,7 @@ import { ArpView, ARP_LEN, ARP_REPLY, ARP_REQUEST, writeArp } from "../wire/arp"
 import { ETH_HEADER_LEN, ETHERTYPE_ARP, EthernetView } from "../wire/ethernet";
 import { BROADCAST_MAC } from "../wire/mac";
 import { ArpCache, type ArpCacheOptions } from "./arp-cache";
+import type { LocalAddresses } from "./local-addrs";
 import type { NetCounters } from "./counters";
 import type { Device } from "./device";
 import { PRIO_HIGH, type TxQueues } from "./tx-queues";
@@ -47,7 +48,7 @@ export class ArpLayer {
     private readonly tx: TxQueues,
     private readonly counters: NetCounters,
     private readonly mac: Uint8Array,
-    private ip: number,
+    private readonly addrs: LocalAddresses,
     opts: ArpLayerOptions = {},
   ) {
     this.cache = new ArpCache(opts);
@@ -89,7 +90,7 @@ export class ArpLayer {
     else if (op === ARP_REPLY) this.counters.arpRepliesReceived++;
     // RFC 826 packet reception: update an existing entry first (merge flag).
     const merged = senderIp !== 0 && this.cache.update(senderIp, mem, arp.senderMacOff(), nowUs);
-    if ((targetIp | 0) !== (this.ip | 0) || senderIp === 0) {
+    if (!this.addrs.isLocal(targetIp) || senderIp === 0) {
       if (merged) this.release(senderIp, nowUs);
       this.counters.dropArpNotForUs++;
       return false;
@@ -104,7 +105,7 @@ export class ArpLayer {
     const peerMac = this.peerMac;
     const smo = arp.senderMacOff();
     for (let i = 0; i < 6; i++) peerMac[i] = mem[smo + i]!;
-    writeArp(mem, this.dev.dv, off, ARP_REPLY, this.mac, this.ip, peerMac, senderIp);
+    writeArp(mem, this.dev.dv, off, ARP_REPLY, this.mac, targetIp, peerMac, senderIp);
     this.tx.enqueue(handle, frameOff, padFrame(mem, frameOff, ETH_HEADER_LEN + ARP_LEN), PRIO_HIGH);
     this.counters.arpRepliesSent++;
     return true;
@@ -112,12 +113,12 @@ export class ArpLayer {
 
   /** Send an ARP request for `targetIp` (broadcast). False when no buffer. */
   sendRequest(targetIp: number): boolean {
-    return this.sendArp(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, targetIp, this.ip);
+    return this.sendArp(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, targetIp, this.addrs.primary);
   }
 
   /** Gratuitous ARP announcing our address (RFC 5227 3: an ARP request with sender = target = our IP). */
-  announce(): boolean {
-    const ok = this.sendArp(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, this.ip, this.ip);
+  announce(ip: number = this.addrs.primary): boolean {
+    const ok = this.sendArp(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, ip, ip);
     if (ok) this.counters.arpGratuitousSent++;
     return ok;
   }

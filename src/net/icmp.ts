@@ -19,6 +19,7 @@ import {
 } from "../wire/icmp";
 import { IPV4_HEADER_LEN, Ipv4View } from "../wire/ipv4";
 import type { NetCounters } from "./counters";
+import type { LocalAddresses } from "./local-addrs";
 import type { Device } from "./device";
 import { IPPROTO_ICMP } from "./l4-tx";
 import type { Ipv4Output } from "./ipv4-output";
@@ -56,7 +57,7 @@ export class IcmpLayer {
     private readonly out: Ipv4Output,
     private readonly counters: NetCounters,
     private readonly mac: Uint8Array,
-    private readonly localIp: number,
+    private readonly addrs: LocalAddresses,
     opts: { errorsPerSec?: number } = {},
   ) {
     this.ratePerSec = opts.errorsPerSec ?? 1000;
@@ -84,15 +85,16 @@ export class IcmpLayer {
       this.counters.icmpEchoRequests++;
       const ip = this.ip.reset(mem, dv, ipOff, off + len - ipOff);
       const src = ip.srcIp();
-      // Reply from the address the request was sent to only when it is ours
+      const dst = ip.dstIp();
+      // Reply from the address the request was sent to, only when it is ours
       // (never answer broadcasts: RFC 1122 3.2.2.6 makes it optional).
-      if ((ip.dstIp() | 0) !== (this.localIp | 0)) {
+      if (!this.addrs.isLocal(dst)) {
         this.counters.dropIpv4NotForUs++;
         return false;
       }
       icmp.setType(ICMP_ECHO_REPLY);
       icmp.fillChecksum();
-      ip.setSrcIp(this.localIp);
+      ip.setSrcIp(dst);
       ip.setDstIp(src);
       ip.setTtl(64);
       ip.fillChecksum();
@@ -154,6 +156,7 @@ export class IcmpLayer {
     const dv = this.dev.dv;
     const orig = this.ip.reset(mem, dv, ipOff, ipLen);
     const dst = orig.srcIp();
+    const from = this.addrs.isLocal(orig.dstIp()) ? orig.dstIp() : this.addrs.primary;
     const quoteLen = Math.min(ipLen, orig.headerLen() + 8);
     const l4 = this.out.begin();
     if (l4 < 0) return;
@@ -164,7 +167,7 @@ export class IcmpLayer {
     mem.copyWithin(l4 + ICMP_HEADER_LEN, ipOff, ipOff + quoteLen);
     icmp.fillChecksum();
     this.out.nowUs = nowUs;
-    this.out.commit(this.localIp, dst, IPPROTO_ICMP, ICMP_HEADER_LEN + quoteLen, PRIO_HIGH);
+    this.out.commit(from, dst, IPPROTO_ICMP, ICMP_HEADER_LEN + quoteLen, PRIO_HIGH);
     this.counters.icmpUnreachableSent++;
   }
 
@@ -181,7 +184,7 @@ export class IcmpLayer {
     for (let i = 0; i < dataLen; i++) mem[l4 + ICMP_HEADER_LEN + i] = (i + sequence) & 0xff;
     icmp.fillChecksum();
     this.out.nowUs = nowUs;
-    this.out.commit(this.localIp, dstIp, IPPROTO_ICMP, ICMP_HEADER_LEN + dataLen, PRIO_HIGH);
+    this.out.commit(this.addrs.primary, dstIp, IPPROTO_ICMP, ICMP_HEADER_LEN + dataLen, PRIO_HIGH);
     return true;
   }
 }

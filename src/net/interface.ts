@@ -14,6 +14,7 @@ import { ArpLayer, type ArpLayerOptions } from "./arp";
 import { NetCounters } from "./counters";
 import type { Device } from "./device";
 import { IcmpLayer, type IcmpErrorSink } from "./icmp";
+import { LocalAddresses } from "./local-addrs";
 import { Ipv4Output, type RouteConfig } from "./ipv4-output";
 import { IPPROTO_ICMP, IPPROTO_TCP } from "./l4-tx";
 import { PacketBatch } from "./packet-batch";
@@ -43,6 +44,8 @@ export class NetInterface {
   readonly mac: Uint8Array;
   readonly ip: number;
   readonly prefixLen: number;
+  /** Every address we own (the primary `ip` and secondary ranges). */
+  readonly addrs: LocalAddresses;
   private readonly broadcast: number;
   private readonly eth = new EthernetView();
   private readonly ipv4 = new Ipv4View();
@@ -58,11 +61,12 @@ export class NetInterface {
     this.prefixLen = cfg.prefixLen;
     const hostMask = cfg.prefixLen >= 32 ? 0 : 0xffffffff >>> cfg.prefixLen;
     this.broadcast = (this.ip | hostMask) >>> 0;
+    this.addrs = new LocalAddresses(this.ip);
     this.tx = new TxQueues(dev, { classes: cfg.classes ?? 2 });
-    this.arp = new ArpLayer(dev, this.tx, this.counters, this.mac, this.ip, cfg.arp);
+    this.arp = new ArpLayer(dev, this.tx, this.counters, this.mac, this.addrs, cfg.arp);
     const route: RouteConfig = { ip: this.ip, prefixLen: cfg.prefixLen, gateway: (cfg.gateway ?? 0) >>> 0, ttl: cfg.ttl ?? 64 };
     this.out = new Ipv4Output(dev, this.tx, this.arp, this.counters, this.mac, route);
-    this.icmp = new IcmpLayer(dev, this.tx, this.out, this.counters, this.mac, this.ip);
+    this.icmp = new IcmpLayer(dev, this.tx, this.out, this.counters, this.mac, this.addrs);
     this.toFree = new PacketBatch(Math.max(64, dev.caps.maxBurst * 4));
   }
 
@@ -71,7 +75,15 @@ export class NetInterface {
     if (typeof tcp.icmpError === "function") this.icmp.errorSink = tcp as IcmpErrorSink;
   }
 
-  /** Announce our address (gratuitous ARP); call once after the link comes up. */
+  /**
+   * Own `count` more addresses from `first` (same subnet). They answer ARP and
+   * ping and accept TCP; transports may open connections from them.
+   */
+  addAddressRange(first: number, count: number): void {
+    this.addrs.addRange(first, count);
+  }
+
+  /** Announce our primary address (gratuitous ARP); call once after the link comes up. */
   start(nowUs: number): void {
     this.out.nowUs = nowUs;
     this.arp.announce();
@@ -136,7 +148,8 @@ export class NetInterface {
       return false;
     }
     const dst = ip.dstIp() >>> 0;
-    if (dst !== this.ip && dst !== this.broadcast && dst !== 0xffffffff) {
+    const local = this.addrs.isLocal(dst);
+    if (!local && dst !== this.broadcast && dst !== 0xffffffff) {
       c.dropIpv4NotForUs++;
       return false;
     }
@@ -165,7 +178,7 @@ export class NetInterface {
     const l4Len = ip.totalLength() - hl;
     const proto = ip.protocol();
     if (proto === IPPROTO_TCP) {
-      if (dst !== this.ip) {
+      if (!local) {
         c.dropIpv4NotForUs++;
         return false;
       }
@@ -178,7 +191,7 @@ export class NetInterface {
     }
     c.dropIpv4UnknownProtocol++;
     // RFC 1122 3.2.2.1: protocol unreachable, never for broadcasts.
-    if (dst === this.ip) this.icmp.sendError(nowUs, ICMP_DEST_UNREACHABLE, ICMP_CODE_PROTOCOL_UNREACHABLE, off, ip.totalLength());
+    if (local) this.icmp.sendError(nowUs, ICMP_DEST_UNREACHABLE, ICMP_CODE_PROTOCOL_UNREACHABLE, off, ip.totalLength());
     return false;
   }
 

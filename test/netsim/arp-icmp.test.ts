@@ -113,4 +113,19 @@ describe("ARP and ICMP between two stacks over PairDevice", () => {
     expect(l4b).toBeGreaterThan(0);
     expect(p.b.netif.counters.dropIpv4BadChecksum).toBe(1);
   });
+
+  test("secondary address ranges answer ARP and ping from the asked address", () => {
+    const p = new NetPair();
+    p.b.netif.addAddressRange(0x0a000064, 10); // 10.0.0.100-109
+    const got: number[] = [];
+    p.a.netif.icmp.echoSink = { echoReply: (_n, src) => void got.push(src) };
+    p.a.netif.icmp.sendEchoRequest(0, 0x0a000069, 1, 1, 8);
+    p.a.netif.icmp.sendEchoRequest(0, 0x0a00006e, 1, 2, 8); // .110: not ours
+    p.run(5_000_000);
+    expect(got).toEqual([0x0a000069]);
+    expect(p.a.netif.arp.cache.has(0x0a000069, p.clock.nowUs)).toBe(true);
+    expect(p.a.netif.counters.txArpUnresolved).toBe(1);
+    expect(p.b.netif.addrs.count()).toBe(11);
+    expect(p.b.netif.addrs.at(3)).toBe(0x0a000066);
+  });
 });

@@ -66,6 +66,8 @@ export interface ConnectOptions<T> extends CommonOptions<T> {
   port: number;
   /** Local port; 0 or absent for a randomized ephemeral port. */
   localPort?: number;
+  /** Local address (one the interface owns, see NetInterface.addAddressRange); default the primary. */
+  localAddress?: string;
 }
 
 const encoder = new TextEncoder();
@@ -227,7 +229,7 @@ export class TcpSockets implements PollStage {
     if (hostname === undefined || hostname === "0.0.0.0" || hostname === "") return 0;
     const ip = parseIpv4(hostname);
     if (ip === -1) throw new SocketError("EINVAL", 22, `not an IPv4 address: ${hostname}`);
-    if ((ip >>> 0) !== this.stack.netif.ip) throw new SocketError("EADDRNOTAVAIL", 99, `${hostname} is not this interface's address`);
+    if (!this.stack.netif.addrs.isLocal(ip)) throw new SocketError("EADDRNOTAVAIL", 99, `${hostname} is not this interface's address`);
     return ip;
   }
 
@@ -252,7 +254,12 @@ export class TcpSockets implements PollStage {
   connect<T = undefined>(opts: ConnectOptions<T>): Promise<TcpSocket<T>> {
     const rip = parseIpv4(opts.hostname);
     if (rip === -1) return Promise.reject(new SocketError("EINVAL", 22, `not an IPv4 address: ${opts.hostname}`));
-    const c = this.tcp.connect(this.stack.loop.clock(), this.stack.netif.ip, opts.localPort ?? 0, rip, opts.port, { noDelay: opts.noDelay, keepAlive: opts.keepAlive });
+    let lip = this.stack.netif.ip;
+    if (opts.localAddress !== undefined) {
+      lip = parseIpv4(opts.localAddress);
+      if (lip === -1 || !this.stack.netif.addrs.isLocal(lip)) return Promise.reject(new SocketError("EADDRNOTAVAIL", 99, `${opts.localAddress} is not an address of this interface`));
+    }
+    const c = this.tcp.connect(this.stack.loop.clock(), lip, opts.localPort ?? 0, rip, opts.port, { noDelay: opts.noDelay, keepAlive: opts.keepAlive });
     if (c < 0) return Promise.reject(SocketError.from(c, `connect to ${opts.hostname}:${opts.port}`));
     const s = new TcpSocket<T>(this, c, opts.socket, opts.data as T, opts.zeroCopy === true, true);
     this.adopt(c, s);

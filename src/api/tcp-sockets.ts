@@ -71,6 +71,8 @@ export interface ConnectOptions<T> extends CommonOptions<T> {
 }
 
 const encoder = new TextEncoder();
+/** Synthetic event kind: the app released a socket (not a TcpEvent). */
+const EV_RELEASED = 100;
 
 export class TcpSocket<T = undefined> {
   data: T;
@@ -138,6 +140,7 @@ export class TcpSocket<T = undefined> {
     if (data !== undefined) this.write(data);
     this.released = true;
     this.api.tcp.close(this.id);
+    this.api.released(this);
   }
 
   /** Half-close: send FIN after queued data but keep receiving. */
@@ -150,6 +153,7 @@ export class TcpSocket<T = undefined> {
     if (this.released) return;
     this.released = true;
     this.api.tcp.abort(this.id);
+    this.api.released(this);
   }
 
   /** Stop delivering `data`: bytes stay in TCP's receive buffer and its window closes (backpressure). */
@@ -165,7 +169,7 @@ export class TcpSocket<T = undefined> {
   }
 
   /** @internal */ paused = false;
-  /** @internal */ pendingEnd = false;
+  /** @internal */ eofSeen = false;
 
   setNoDelay(on = true): void {
     if (!this.released) this.api.tcp.setNoDelay(this.id, on);
@@ -242,6 +246,15 @@ export class TcpSockets implements PollStage {
     return l;
   }
 
+  /**
+   * @internal The app gave the id back (end/terminate): TCP sends no more events
+   * for it, so `close` fires from the event queue, still in this app phase and
+   * before TCP can reuse the id.
+   */
+  released(s: TcpSocket<any>): void {
+    this.events.event(s.id, EV_RELEASED, 0);
+  }
+
   /** @internal */ wake(id: number): void {
     this.events.event(id, TcpEvent.Readable, 0);
   }
@@ -308,27 +321,23 @@ export class TcpSockets implements PollStage {
         if (r !== null) r(s);
         return;
       }
-      case TcpEvent.Readable: {
+      case TcpEvent.Readable:
         this.deliverData(id);
-        const s = this.sockets[id];
-        if (s !== undefined && s.pendingEnd && !s.paused && !s.isReleased && this.tcp.recvAvailable(id) === 0) {
-          s.pendingEnd = false;
-          this.call(s, "end");
-        }
         return;
-      }
-      case TcpEvent.PeerFin: {
+      case TcpEvent.PeerFin:
+        // deliverData reads to the end of the stream and fires `end` there.
         this.deliverData(id);
-        const s = this.sockets[id];
-        if (s !== undefined && !s.isReleased) {
-          if (s.paused || this.tcp.recvAvailable(id) > 0) s.pendingEnd = true;
-          else this.call(s, "end");
-        }
         return;
-      }
       case TcpEvent.Writable: {
         const s = this.sockets[id];
         if (s !== undefined && !s.isReleased) this.call(s, "drain");
+        return;
+      }
+      case EV_RELEASED: {
+        const s = this.sockets[id];
+        if (s === undefined || !s.isReleased) return;
+        this.fireClose(s, undefined);
+        this.sockets[id] = undefined;
         return;
       }
       case TcpEvent.Closed: {
@@ -359,21 +368,29 @@ export class TcpSockets implements PollStage {
       const s = new TcpSocket(this, c, o.socket, o.data, o.zeroCopy === true, false);
       this.adopt(c, s);
       this.call(s, "open");
-      // Data may have arrived with the handshake's last ACK.
-      if (this.tcp.recvAvailable(c) > 0) this.deliverData(c);
+      // Data (even the peer's FIN) may have arrived before the app took the connection.
+      this.deliverData(c);
     }
   }
 
+  /**
+   * Read everything readable and hand it to `data`; at the end of the stream
+   * (the peer's FIN, every byte before it delivered) fire `end` once.
+   */
   private deliverData(id: number): void {
     const s = this.sockets[id];
     if (s === undefined || s.isReleased || s.paused) return;
     const scratch = this.scratch;
     for (;;) {
       const n = this.tcp.recv(id, scratch, 0, scratch.length);
-      if (n <= 0) {
-        if (n < 0 && n !== -EAGAIN) return;
+      if (n === 0) {
+        if (!s.eofSeen) {
+          s.eofSeen = true;
+          this.call(s, "end");
+        }
         return;
       }
+      if (n < 0) return;
       const h = s.handler.data;
       if (h !== undefined) {
         const view = s.zeroCopy ? scratch.subarray(0, n) : scratch.slice(0, n);

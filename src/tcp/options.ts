@@ -55,9 +55,15 @@ export function negotiate(t: TcpLayer, c: number, o: TcpOptions, offered: number
     f |= F_TS_OK;
     conns.tsRecent[c] = o.tsVal;
     conns.tsRecentMs[c] = (nowUs / 1000) | 0;
+    // RFC 6691 / RFC 7323 3.2: the MSS counts payload only; every segment of this
+    // connection carries the 12-byte timestamp option, so payload per segment shrinks.
+    conns.mss[c] = conns.mss[c]! - TS_OPTION_BYTES;
   }
   conns.flags[c] = f;
 }
+
+/** NOP NOP TS(10): the timestamp option as every segment carries it (RFC 7323 Appendix A). */
+export const TS_OPTION_BYTES = 12;
 
 /**
  * RFC 7323 5.3 R1 (PAWS): a non-RST segment whose TSval is older than TS.Recent is a

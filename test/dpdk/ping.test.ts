@@ -32,7 +32,8 @@ describe.skipIf(skip !== null)("ping, arping and ARP against the Linux kernel", 
       const ping = env.exec(["ping", "-c", "200", "-i", "0.005", "-W", "1", "10.241.0.1"], { timeoutMs: 30_000 });
       expect(lossOf(ping.stdout)).toBe(0);
       const arping = env.exec(["arping", "-c", "3", "-w", "5", "-I", env.nsIf, "10.241.0.1"], { timeoutMs: 10_000 });
-      expect(arping.stdout).toMatch(/Received [1-9]\d* response|reply from 10\.241\.0\.1/i);
+      // Debian's arping (Habets): "3 packets transmitted, 3 packets received".
+      expect(arping.stdout).toMatch(/3 packets transmitted, 3 packets received/);
       expect(arping.stdout.toLowerCase()).toContain(app.stdout.match(/mac ([0-9a-f:]{17})/)![1]!);
     } finally {
       await app.stop();

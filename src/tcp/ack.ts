@@ -142,16 +142,22 @@ function newAck(t: TcpLayer, c: number, ack: number, nowUs: number): void {
   const bufLen = t.snd.length(c);
   const dataAcked = acked > bufLen ? bufLen : acked;
   if (dataAcked > 0) t.snd.consume(c, dataAcked);
-  // RTT (RFC 6298 2, Karn 3): the timed segment, else (RFC 7323 4.1) the echoed timestamp.
+  // RTT (RFC 6298 2, Karn 3): the timed segment (microseconds); else (RFC 7323 4.1) the echoed
+  // timestamp (milliseconds). An echo is unambiguous for retransmitted data too, except after a
+  // lost ACK, when it names an earlier copy and overstates the RTT by at least one RTO interval:
+  // while retransmitted data is being acknowledged, only echoes below the un-backed-off RTO count.
   let sampled = false;
   if ((f & F_RTT_TIMING) !== 0 && ((ack - conns.rttSeq[c]!) | 0) >= 0) {
     t.rtt.sample(c, ((nowUs | 0) - conns.rttStartUs[c]!) | 0);
     conns.flags[c] = conns.flags[c]! & ~F_RTT_TIMING;
     sampled = true;
   }
-  if (!sampled && (f & F_TS_OK) !== 0 && seg.opts.tsPresent && seg.opts.tsEcr !== 0 && (f & (F_RECOVERY | F_RTO_RECOVERY)) !== 0) {
-    const ms = (tsNow(nowUs) - seg.opts.tsEcr) | 0;
-    if (ms >= 0 && ms < 60_000) t.rtt.sample(c, ms * 1000);
+  if (!sampled && (f & F_TS_OK) !== 0 && seg.opts.tsPresent && seg.opts.tsEcr !== 0) {
+    const us = ((tsNow(nowUs) - seg.opts.tsEcr) | 0) * 1000;
+    const ambiguous = (f & (F_RECOVERY | F_RTO_RECOVERY)) !== 0;
+    if (us >= 0 && us < 60_000_000 && (!ambiguous || us < t.rtt.rtoUs(c) / (1 << t.rtt.backoffCount(c)))) {
+      if ((f & F_RTT_TIMING) === 0 || ambiguous) t.rtt.sample(c, us);
+    }
   }
   conns.sndUna[c] = ack;
   if (((conns.sndNxt[c]! - ack) | 0) < 0) conns.sndNxt[c] = ack;
@@ -204,7 +210,7 @@ function dupAck(t: TcpLayer, c: number, mss: number, nowUs: number): void {
   const d = conns.dupAcks[c]!;
   if (d < 255) conns.dupAcks[c] = d + 1;
   const sackLost = (f & F_SACK_OK) !== 0 && t.sack.isLost(c, una, mss);
-  if (d + 1 < DUP_THRESH && !sackLost) return;
+  if (d + 1 < dupThreshold(t, c, mss) && !sackLost) return;
   // RFC 6582 3.2 step 2 / 4.1: no new recovery for losses from before the last one.
   if ((f & F_RTO_RECOVERY) !== 0 && ((una - conns.recover[c]!) | 0) < 0) return;
   cnt.fastRetransmits++;
@@ -223,4 +229,19 @@ function dupAck(t: TcpLayer, c: number, mss: number, nowUs: number): void {
     conns.highRxt[c] = end;
   }
   armRtx(t, c, nowUs);
+}
+
+/**
+ * RFC 5827 Early Retransmit: with fewer than four segments outstanding and no new data
+ * that could be sent, the threshold drops to (outstanding segments - 1).
+ */
+function dupThreshold(t: TcpLayer, c: number, mss: number): number {
+  const conns = t.conns;
+  const flight = (conns.sndMax[c]! - conns.sndUna[c]!) | 0;
+  const oseg = Math.ceil(flight / mss);
+  if (oseg >= DUP_THRESH + 1) return DUP_THRESH;
+  const unsent = t.snd.length(c) - flight;
+  const wndRoom = (conns.sndUna[c]! + conns.sndWnd[c]! - conns.sndMax[c]!) | 0;
+  if (unsent > 0 && wndRoom >= mss) return DUP_THRESH;
+  return oseg > 2 ? oseg - 1 : 1;
 }

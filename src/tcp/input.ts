@@ -194,7 +194,7 @@ function synchronizedInput(t: TcpLayer, c: number, nowUs: number): void {
   const conns = t.conns;
   const seg = t.seg;
   const cnt = t.counters;
-  const fl = seg.flags;
+  let fl = seg.flags;
   const s = conns.state[c]!;
   if (s === TcpState.TimeWait && (fl & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && timeWaitAcceptsSyn(t, c)) {
     // RFC 6191 / RFC 1122 4.2.2.13: a new SYN may reopen a TIME-WAIT connection when its
@@ -210,6 +210,17 @@ function synchronizedInput(t: TcpLayer, c: number, nowUs: number): void {
     // A retransmitted SYN: our SYN-ACK was lost; send it again.
     emitSegment(t, c, conns.iss[c]!, 0, 0, nowUs, true);
     return;
+  }
+  if (
+    s === TcpState.SynReceived && (fl & (TH_SYN | TH_ACK | TH_RST)) === (TH_SYN | TH_ACK) &&
+    ((seg.seq + 1) | 0) === conns.rcvNxt[c] && seg.ack === conns.sndMax[c]
+  ) {
+    // Simultaneous open (RFC 9293 3.5 figure 7): the peer's SYN-ACK repeats its SYN; the exception
+    // to RFC 5961 4.2 that Linux makes. Skip the SYN and process the ACK.
+    fl &= ~TH_SYN;
+    seg.flags = fl;
+    seg.seq = conns.rcvNxt[c]!;
+    seg.origLen -= 1;
   }
   // First: PAWS (RFC 7323 5.3 R1), then the acceptability test.
   if (pawsRejects(t, c, seg, nowUs)) {

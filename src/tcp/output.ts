@@ -124,7 +124,13 @@ export function emitSegment(t: TcpLayer, c: number, seq: number, flags: number, 
     );
   } else {
     if ((f & F_TS_OK) !== 0) p += writeTimestampOption(dv, p, tsNow(nowUs), conns.tsRecent[c]!);
-    if ((f & F_SACK_OK) !== 0 && (fl & TH_RST) === 0) p += writeSackBlocks(t, c, dv, p, (f & F_TS_OK) !== 0 ? 3 : 4);
+    if ((f & F_SACK_OK) !== 0 && (fl & TH_RST) === 0) {
+      // RFC 2018 3: as many blocks as fit in the option space and in the packet next to the payload.
+      let max = (f & F_TS_OK) !== 0 ? 3 : 4;
+      const room = tx.maxL4Bytes - (p - off) - len - 4;
+      if (room < max * 8) max = room >= 8 ? (room >> 3) : 0;
+      if (max > 0) p += writeSackBlocks(t, c, dv, p, max);
+    }
   }
   const hdrLen = p - off;
   const wnd = advertiseWindow(t, c, syn);
@@ -199,7 +205,7 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
   const s = conns.state[c]!;
   if (!canSendData(s)) {
     if ((conns.flags[c]! & F_ACK_NOW) !== 0 && (s === TcpState.TimeWait || s === TcpState.FinWait2)) {
-      sendPureAck(t, c, conns.sndNxt[c]!, nowUs);
+      sendPureAck(t, c, conns.sndMax[c]!, nowUs);
     }
     return;
   }
@@ -234,7 +240,10 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
     if (allowance < 0) allowance = 0;
   }
   // cwnd already includes RFC 5681 3.2 dup-ACK inflation without SACK (congestion.ts onDupAcks).
-  const win = t.cc.cwnd(c);
+  // RFC 3042 Limited Transmit: the first two duplicate ACKs each let one new segment go beyond cwnd.
+  let win = t.cc.cwnd(c);
+  const dups = conns.dupAcks[c]!;
+  if (dups > 0 && (conns.flags[c]! & F_RECOVERY) === 0) win += (dups < 2 ? dups : 2) * mss;
   const sndWnd = conns.sndWnd[c]!;
   const effWnd = win < sndWnd ? win : sndWnd;
   for (;;) {
@@ -283,7 +292,10 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
     advanceNxt(t, c, nxt, len + (fin ? 1 : 0), nowUs, fin);
     sent = true;
   }
-  if (!sent && (conns.flags[c]! & F_ACK_NOW) !== 0) sendPureAck(t, c, conns.sndNxt[c]!, nowUs);
+  // A pure ACK carries SND.MAX, not a rewound SND.NXT: after a go-back the peer's RCV.NXT may be past
+  // SND.NXT, and a segment below RCV.NXT is unacceptable (its ACK field ignored) -- as Linux's
+  // tcp_acceptable_seq().
+  if (!sent && (conns.flags[c]! & F_ACK_NOW) !== 0) sendPureAck(t, c, conns.sndMax[c]!, nowUs);
 }
 
 function advanceNxt(t: TcpLayer, c: number, nxt: number, n: number, nowUs: number, fin: boolean): void {

@@ -30,14 +30,14 @@ export function rstReply(t: TcpLayer, seg: SegInfo): void {
   else emitRst(t, seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, 0, (seg.seq + seg.origLen) | 0, true);
 }
 
-/** RFC 9293 3.10.5 ABORT / a fatal error: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>. */
+/** RFC 9293 3.10.5 ABORT / a fatal error: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (SND.NXT = our SND.MAX). */
 export function sendRstForConn(t: TcpLayer, c: number): void {
   const conns = t.conns;
-  emitRst(t, conns.localIp[c]!, conns.localPort[c]!, conns.remoteIp[c]!, conns.remotePort[c]!, conns.sndNxt[c]!, conns.rcvNxt[c]!, true);
+  emitRst(t, conns.localIp[c]!, conns.localPort[c]!, conns.remoteIp[c]!, conns.remotePort[c]!, conns.sndMax[c]!, conns.rcvNxt[c]!, true);
 }
 
 /**
- * RFC 5961 3.2 / 4.2 / 5.2 challenge ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, at most
+ * RFC 5961 3.2 / 4.2 / 5.2 challenge ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT = our SND.MAX), at most
  * challengeAckLimit per second over all connections (RFC 5961 7); beyond it, nothing is sent.
  */
 export function challengeAck(t: TcpLayer, c: number, nowUs: number): void {
@@ -51,5 +51,5 @@ export function challengeAck(t: TcpLayer, c: number, nowUs: number): void {
   }
   t.challengeCount++;
   t.counters.challengeAcks++;
-  sendPureAck(t, c, t.conns.sndNxt[c]!, nowUs);
+  sendPureAck(t, c, t.conns.sndMax[c]!, nowUs);
 }

@@ -140,14 +140,14 @@ export interface SegOpts {
   sack?: [number, number][];
 }
 
-/** A deterministic uint32 generator (xorshift32). */
+/** A deterministic uint32 generator (mulberry32: consecutive outputs are uncorrelated enough for fault draws). */
 export function seededRng(seed: number): () => number {
-  let x = seed | 0 || 1;
+  let a = seed | 0;
   return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
   };
 }
 
@@ -174,12 +174,32 @@ export class Harness {
     this.tcp.flush(this.now);
   }
 
-  /** Advance the clock to the next pending deadline (if any, and within maxUs). */
+  /**
+   * Advance the clock deadline by deadline (the wheel reports far deadlines at their cascade
+   * points) until a timer did something visible (a segment or an event), up to maxUs ahead.
+   */
   runToNextTimer(maxUs = 1e12): boolean {
-    const d = this.tcp.pollAt();
-    if (!Number.isFinite(d) || d - this.now > maxUs) return false;
-    this.advance(Math.max(0, d - this.now));
-    return true;
+    const limit = this.now + maxUs;
+    const sent = this.tx.sent.length;
+    const evs = this.ev.list.length;
+    for (let i = 0; i < 10000; i++) {
+      const d = this.tcp.pollAt();
+      if (!Number.isFinite(d) || d > limit) return false;
+      this.advance(Math.max(0, d - this.now));
+      if (this.tx.sent.length !== sent || this.ev.list.length !== evs) return true;
+      if (d <= this.now && !Number.isFinite(this.tcp.pollAt())) return false;
+    }
+    return false;
+  }
+
+  /** Advance to the given absolute time, firing timers on the way in order. */
+  runUntil(t: number): void {
+    for (let i = 0; i < 100000; i++) {
+      const d = this.tcp.pollAt();
+      if (!Number.isFinite(d) || d > t) break;
+      this.advance(Math.max(0, d - this.now));
+    }
+    if (t > this.now) this.advance(t - this.now);
   }
 
   flush(): void {
@@ -407,4 +427,147 @@ export function drain(h: Harness, c: number): Uint8Array {
 
 export function seqEnd(s: Sent): number {
   return (s.seq + s.payload.length + (s.flags & SYN ? 1 : 0) + (s.flags & FIN ? 1 : 0)) | 0;
+}
+
+// ---- an in-process link between two TcpLayers (netsim) ----------------------------------
+
+export interface LinkFaults {
+  /** Probability (0..1) that a packet is dropped. */
+  loss?: number;
+  /** Probability that a packet is delivered twice. */
+  dup?: number;
+  /** Probability that a packet is delayed by an extra random amount (reordering). */
+  reorder?: number;
+  /** Probability that one byte of a packet is flipped (the checksum must catch it). */
+  corrupt?: number;
+  /** One-way propagation delay, us. */
+  delayUs?: number;
+  /** Extra delay for reordered packets, up to this many us. */
+  reorderUs?: number;
+  /** Link rate in bit/s (serialization delay); default 1 Gbit/s. */
+  rateBps?: number;
+  /** Drop-tail queue limit, us of queueing delay. */
+  queueUs?: number;
+}
+
+interface InFlight {
+  at: number;
+  seq: number;
+  to: 0 | 1;
+  src: number;
+  dst: number;
+  bytes: Uint8Array;
+}
+
+/** One side's transmitter: copies each committed segment onto the link. */
+class LinkTx implements L4Tx {
+  readonly mem = new Uint8Array(2048);
+  readonly dv = new DataView(this.mem.buffer);
+  readonly maxL4Bytes: number;
+  constructor(private readonly link: TcpLink, private readonly side: 0 | 1, mtu: number) {
+    this.maxL4Bytes = mtu - 20;
+  }
+  begin(): number {
+    return 0;
+  }
+  commit(srcIp: number, dstIp: number, _proto: number, l4Len: number, _prio: number): void {
+    this.link.transmit(this.side, srcIp, dstIp, this.mem.slice(0, l4Len));
+  }
+  abort(): void {}
+}
+
+/**
+ * Two TcpLayers (a = 10.0.0.1, b = 10.0.0.2) joined by a seeded faulty link on a virtual
+ * clock. Deterministic for a given seed.
+ */
+export class TcpLink {
+  now = 1_000_000;
+  readonly a: TcpLayer;
+  readonly b: TcpLayer;
+  readonly evA = new EventLog();
+  readonly evB = new EventLog();
+  readonly ipA = 0x0a000001;
+  readonly ipB = 0x0a000002;
+  private readonly q: InFlight[] = [];
+  private readonly busyUntil = [0, 0];
+  private seqNo = 0;
+  private readonly rnd: () => number;
+  readonly stats = { sent: 0, lost: 0, dup: 0, reordered: 0, corrupted: 0, queueDrops: 0 };
+
+  constructor(readonly faults: LinkFaults = {}, seed = 7, cfg?: Partial<TcpConfig>) {
+    this.rnd = seededRng(seed ^ 0x5bd1e995);
+    const config = makeTcpConfig({ maxConnections: 16, chunkCount: 4096, ...cfg });
+    this.a = new TcpLayer({ config, tx: new LinkTx(this, 0, config.mtu), rng: seededRng(seed), nowUs: this.now, events: this.evA });
+    this.b = new TcpLayer({ config, tx: new LinkTx(this, 1, config.mtu), rng: seededRng(seed + 1), nowUs: this.now, events: this.evB });
+  }
+
+  private chance(p: number | undefined): boolean {
+    return p !== undefined && p > 0 && this.rnd() / 4294967296 < p;
+  }
+
+  transmit(side: 0 | 1, src: number, dst: number, bytes: Uint8Array): void {
+    const f = this.faults;
+    this.stats.sent++;
+    const rate = f.rateBps ?? 1e9;
+    const ser = Math.ceil(((bytes.length + 58) * 8 * 1e6) / rate);
+    const start = Math.max(this.now, this.busyUntil[side]!);
+    if (start - this.now > (f.queueUs ?? 50_000)) {
+      this.stats.queueDrops++;
+      return;
+    }
+    this.busyUntil[side] = start + ser;
+    if (this.chance(f.loss)) {
+      this.stats.lost++;
+      return;
+    }
+    let at = start + ser + (f.delayUs ?? 1000);
+    if (this.chance(f.reorder)) {
+      this.stats.reordered++;
+      at += 1 + Math.floor((this.rnd() / 4294967296) * (f.reorderUs ?? 3000));
+    }
+    if (this.chance(f.corrupt)) {
+      this.stats.corrupted++;
+      const i = this.rnd() % bytes.length;
+      bytes[i] ^= 1 << (this.rnd() & 7);
+    }
+    const to: 0 | 1 = side === 0 ? 1 : 0;
+    this.push({ at, seq: this.seqNo++, to, src, dst, bytes });
+    if (this.chance(f.dup)) {
+      this.stats.dup++;
+      this.push({ at: at + 10, seq: this.seqNo++, to, src, dst, bytes: bytes.slice() });
+    }
+  }
+
+  private push(p: InFlight): void {
+    // Keep q sorted by (at, seq): insertion from the back (mostly appends).
+    let i = this.q.length;
+    while (i > 0 && (this.q[i - 1]!.at > p.at || (this.q[i - 1]!.at === p.at && this.q[i - 1]!.seq > p.seq))) i--;
+    this.q.splice(i, 0, p);
+  }
+
+  /** Next time something happens (a delivery or a timer). */
+  nextEvent(): number {
+    let t = Math.min(this.a.pollAt(), this.b.pollAt());
+    if (this.q.length > 0 && this.q[0]!.at < t) t = this.q[0]!.at;
+    return t;
+  }
+
+  /** Advance to time t: deliver due packets, run timers, flush. */
+  step(t: number): void {
+    if (t > this.now) this.now = t;
+    const now = this.now;
+    while (this.q.length > 0 && this.q[0]!.at <= now) {
+      const p = this.q.shift()!;
+      const dst = p.to === 0 ? this.a : this.b;
+      dst.input(now, p.bytes, new DataView(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength), 0, p.bytes.length, p.src, p.dst);
+    }
+    this.a.timers(now);
+    this.b.timers(now);
+    this.a.flush(now);
+    this.b.flush(now);
+  }
+
+  inFlight(): number {
+    return this.q.length;
+  }
 }

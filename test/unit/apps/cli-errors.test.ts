@@ -1,0 +1,50 @@
+/**
+ * Bad configuration gets one clear line naming the problem and the fix, and
+ * exit code 2; never a stack trace (issue: bring-up, item 7).
+ */
+import { describe, expect, test } from "bun:test";
+import { BUN, ROOT } from "../../helpers/app-process";
+
+function runApp(app: string, args: string[]): { code: number; out: string; err: string } {
+  const r = Bun.spawnSync([BUN, `${ROOT}/apps/${app}.ts`, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+  return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe("apps refuse bad configuration with one line and exit code 2", () => {
+  const cases: [string, string[], RegExp][] = [
+    ["echo", ["--bogus"], /^echo: unknown flag --bogus/],
+    ["echo", ["--vdev", "net_tap0", "--ip", "10.0.0.300/24"], /^echo: --ip 10\.0\.0\.300\/24: expected an IPv4 address/],
+    ["echo", ["--ip", "10.0.0.1/24"], /^echo: no network device: pass --vdev/],
+    ["echo", ["--vdev", "net_tap0", "--ip", "10.0.0.1/24", "--queues", "x"], /^echo: --queues: expected an integer/],
+    ["nc", ["--vdev", "net_tap0", "--ip", "10.0.0.1/24", "host.example", "80"], /^nc: host\.example: expected an IPv4 address/],
+    ["nc", ["--vdev", "net_tap0", "--ip", "10.0.0.1/24"], /^nc: expected HOST PORT/],
+    ["httpd", ["--vdev", "net_tap0", "--ip", "10.0.0.1/24", "--root", "/nonexistent-dir"], /^httpd: --root \/nonexistent-dir: not a directory/],
+    ["echo", ["--config", "/nonexistent.toml"], /^echo: --config \/nonexistent.toml: cannot read the file/],
+  ];
+  for (const [app, args, re] of cases) {
+    test(`${app} ${args.join(" ")}`, () => {
+      const r = runApp(app, args);
+      expect(r.code).toBe(2);
+      const lines = r.err.trim().split("\n");
+      expect(lines.length).toBe(1);
+      expect(lines[0]!).toMatch(re);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    });
+  }
+
+  test.skipIf(!isRoot)("a vdev whose interface does not exist names the interface (root)", () => {
+    const r = runApp("echo", ["--vdev", "net_af_packet0,iface=qsnosuchif0", "--ip", "10.0.0.1/24", "--no-huge"]);
+    expect(r.code).toBe(2);
+    expect(r.err.trim()).toMatch(/^echo: network interface qsnosuchif0 does not exist/);
+    expect(r.err.trim().split("\n").length).toBe(1);
+  });
+
+  test("--help prints the common and the app's own flags and exits 0", () => {
+    const r = runApp("echo", ["--help"]);
+    expect(r.code).toBe(0);
+    for (const f of ["--vdev", "--pci", "--eal", "--ip", "--gw", "--mac", "--no-huge", "--queues", "--pcap", "--config", "--port"]) expect(r.out).toContain(f);
+  });
+});
+if (!isRoot) console.log("skip: vdev interface check needs root");

@@ -2,13 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { ChunkQueues } from "../../../src/mem/chunk-queue";
 import { SlabPool } from "../../../src/mem/slab-pool";
 
-function bytes(n: number, start = 0): Uint8Array {
+function bytes(n: number, start = 0): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = (start + i * 7 + (i >> 8)) & 255;
   return b;
 }
 
-function readAll(cq: ChunkQueues, q: number): Uint8Array {
+function readAll(cq: ChunkQueues, q: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(cq.length(q));
   expect(cq.copyOut(q, 0, out, 0, out.length)).toBe(out.length);
   return out;

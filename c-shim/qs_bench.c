@@ -48,8 +48,11 @@ int qs_bench_reflect(int port, int queue, double seconds, double *out) {
   uint64_t rx = 0, tx = 0, drop = 0, now = t0;
   struct rte_mbuf *m[QS_BENCH_BURST];
   struct rte_mbuf *keep[QS_BENCH_BURST];
+  int guard = qs_ports[port].guard;
   while ((now = rte_rdtsc()) < end) {
+    int g = guard ? qs_guard_enter() : -1;
     uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m, QS_BENCH_BURST);
+    if (g >= 0) qs_guard_exit(g);
     if (n == 0) continue;
     rx += n;
     int k = 0;
@@ -77,6 +80,7 @@ int qs_bench_send(int port, int queue, int pool, double seconds, const uint8_t *
       pool < 0 || pool >= QS_MAX_POOLS || qs_pools[pool].mp == NULL || frame == NULL || len < 14 || len > 1514)
     return qs_fail(EINVAL, "qs_bench_send: bad arguments");
   struct rte_mempool *mp = qs_pools[pool].mp;
+  int guard = qs_ports[port].guard;
   uint64_t hz = rte_get_tsc_hz();
   uint64_t t0 = rte_rdtsc();
   uint64_t end = t0 + (uint64_t)(seconds * (double)hz);
@@ -100,13 +104,15 @@ int qs_bench_send(int port, int queue, int pool, double seconds, const uint8_t *
       }
     }
     /* Unsent frames stay pending: the sender runs at the rate the peer drains. */
+    int g = guard ? qs_guard_enter() : -1;
     uint16_t sent = rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, pend, (uint16_t)npend);
+    uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, back, QS_BENCH_BURST);
+    if (g >= 0) qs_guard_exit(g);
     if (sent > 0) {
       tx += sent;
       npend -= sent;
       if (npend > 0) memmove(pend, pend + sent, (size_t)npend * sizeof(pend[0]));
     }
-    uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, back, QS_BENCH_BURST);
     if (n > 0) {
       rx += n;
       rte_pktmbuf_free_bulk(back, n);

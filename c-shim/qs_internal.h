@@ -25,6 +25,7 @@ struct qs_port {
   char *base;
   size_t span;
   int pool;
+  int guard;                /* bursts take the thread's guard slot (net_memif: see qs_guard.c) */
   uint64_t rx_dropped;      /* updated with relaxed atomics: queues may run on several threads */
   uint64_t tx_unsent;
   uint64_t tx_bad;
@@ -39,5 +40,10 @@ int qs_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 /* Transmit pkts[0..n) with a few retries while the PMD makes progress; free
  * and count what it did not take. Returns the number sent. */
 int qs_tx_mbufs(int port, int queue, struct rte_mbuf **pkts, int n);
+
+/* qs_guard.c: exclusion between bursts and PMD control callbacks. */
+int qs_guard_install(void);
+int qs_guard_enter(void);
+void qs_guard_exit(int slot);
 
 #endif

@@ -76,6 +76,7 @@ int qs_port_setup(int port, int pool, int nrxq, int ntxq, int rxdesc, int txdesc
   p->base = qs_pools[pool].base;
   p->span = qs_pools[pool].span;
   p->pool = pool;
+  p->guard = strcmp(info.driver_name, "net_memif") == 0;
   ret = rte_eth_dev_start(pid);
   if (ret < 0) {
     p->mp = NULL;
@@ -190,7 +191,14 @@ int qs_rx_burst(int port, int queue, uint32_t *words, int capacity, int start) {
   if (room <= 0 || start < 0) return 0;
   if (room > QS_MAX_BURST) room = QS_MAX_BURST;
   struct rte_mbuf *m[QS_MAX_BURST];
-  uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m, (uint16_t)room);
+  uint16_t n;
+  if (p->guard) {
+    int g = qs_guard_enter();
+    n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m, (uint16_t)room);
+    qs_guard_exit(g);
+  } else {
+    n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m, (uint16_t)room);
+  }
   uint32_t *h = words + start, *o = words + capacity + start, *l = words + 2 * capacity + start;
   char *base = p->base;
   struct rte_mempool *mp = p->mp;
@@ -214,11 +222,13 @@ int qs_rx_burst(int port, int queue, uint32_t *words, int capacity, int start) {
 
 int qs_tx_mbufs(int port, int queue, struct rte_mbuf **pkts, int n) {
   int sent = 0;
+  int g = qs_ports[port].guard ? qs_guard_enter() : -1;
   for (int tries = 0; sent < n && tries < 4; tries++) {
     uint16_t k = rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, pkts + sent, (uint16_t)(n - sent));
     if (k == 0) break;
     sent += k;
   }
+  if (g >= 0) qs_guard_exit(g);
   if (unlikely(sent < n)) {
     rte_pktmbuf_free_bulk(pkts + sent, (unsigned)(n - sent));
     __atomic_fetch_add(&qs_ports[port].tx_unsent, (uint64_t)(n - sent), __ATOMIC_RELAXED);

@@ -80,6 +80,9 @@ int qs_eal_init(const char *args, int argc, int flags) {
     if (argv[i] == NULL) return qs_fail(ENOMEM, "qs_eal_init: out of memory");
     p += strlen(p) + 1;
   }
+  /* Before rte_eal_init: the PMD plugins it loads must bind to the guard's wrappers. */
+  if (!(flags & QS_EAL_NO_GUARD) && qs_guard_install() != 0)
+    fprintf(stderr, "qstack_shim: burst guard not installed; a vanishing memif peer may crash this process\n");
   cpu_set_t before;
   int have_mask = sched_getaffinity(0, sizeof(before), &before) == 0;
   int ret = rte_eal_init(argc, argv);

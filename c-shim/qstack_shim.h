@@ -59,6 +59,7 @@ enum qs_stats_index {
 
 /* qs_eal_init flags */
 #define QS_EAL_KEEP_AFFINITY 1  /* do not unpin the calling thread after init */
+#define QS_EAL_NO_GUARD 2       /* do not install the burst guard (qs_guard.c) */
 
 /* qs_region_alloc flags */
 #define QS_REGION_TRY_HUGE 1    /* try MAP_HUGETLB first */
@@ -85,6 +86,8 @@ int qs_has_hugepages(void);     /* 1 unless --no-huge */
 int qs_thread_register(void);   /* rte_thread_register for a Worker thread */
 int qs_lcore_id(void);          /* rte_lcore_id(), -1 for an unregistered thread */
 double qs_tsc_hz(void);
+/* Burst guard (qs_guard.c): out[0] callbacks wrapped, out[1] guarded callback runs, out[2] installed. */
+int qs_guard_stats(double *out);
 
 /* ---- mbuf pool: ONE virtually contiguous chunk ---- */
 /* dataroom includes RTE_PKTMBUF_HEADROOM (like rte_pktmbuf_pool_create). Returns a pool index. */

@@ -188,10 +188,13 @@ export class DpdkDevice implements Device {
   /**
    * Port counters. The shim's own drops are folded in: multi-segment or
    * foreign frames dropped on rx count as ierrors, frames the PMD did not take
-   * and impossible descriptors count as oerrors.
+   * and impossible descriptors count as oerrors. net_memif counts every
+   * refused tx attempt in its oerrors (the shim retries, so one frame would be
+   * counted several times): for it, oerrors is the shim's count alone.
    */
   stats(): DeviceStats {
     const s = this.rawStats();
+    const pmdOerrors = this.driver === "net_memif" ? 0 : s[6]!;
     return {
       ipackets: s[0]!,
       opackets: s[1]!,
@@ -199,7 +202,7 @@ export class DpdkDevice implements Device {
       obytes: s[3]!,
       imissed: s[4]!,
       ierrors: s[5]! + s[8]!,
-      oerrors: s[6]! + s[9]! + s[10]!,
+      oerrors: pmdOerrors + s[9]! + s[10]!,
       rxNoBuf: s[7]!,
     };
   }

@@ -29,6 +29,26 @@ export interface EalOptions {
   keepAffinity?: boolean;
   /** EAL log level (default "notice"). */
   logLevel?: string;
+  /**
+   * Do not install the shim's burst guard (c-shim/qs_guard.c), which keeps PMD
+   * control callbacks (memif connect/disconnect) from running during a burst.
+   */
+  noGuard?: boolean;
+}
+
+export interface GuardStats {
+  /** PMD interrupt callbacks registered through the guard. */
+  wrapped: number;
+  /** Guarded callback runs so far. */
+  calls: number;
+  installed: boolean;
+}
+
+/** Counters of the shim's burst guard. */
+export function guardStats(): GuardStats {
+  const out = new Float64Array(3);
+  shim().qs_guard_stats(out);
+  return { wrapped: out[0]!, calls: out[1]!, installed: out[2] === 1 };
 }
 
 const HUGE_DIR = "/sys/kernel/mm/hugepages/hugepages-2048kB";
@@ -107,7 +127,8 @@ export function initEal(opts: EalOptions): void {
   }
   precheck(opts);
   const argv = ["qstack", ...ealArgs(opts)];
-  const ret = lib.qs_eal_init(cstr(argv.join("\0")), argv.length, opts.keepAffinity ? 1 : 0);
+  const flags = (opts.keepAffinity ? 1 : 0) | (opts.noGuard ? 2 : 0);
+  const ret = lib.qs_eal_init(cstr(argv.join("\0")), argv.length, flags);
   if (ret < 0) {
     const msg = lastError();
     if (!opts.noHuge && /memory|hugepage/i.test(msg)) {

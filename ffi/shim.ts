@@ -29,6 +29,7 @@ export const shimSymbols = {
   qs_thread_register: { args: [], returns: i32 },
   qs_lcore_id: { args: [], returns: i32 },
   qs_tsc_hz: { args: [], returns: f64 },
+  qs_guard_stats: { args: [ptr], returns: i32 },
 
   qs_pool_create: { args: [ptr, i32, i32, i32], returns: i32 },
   qs_pool_base: { args: [i32], returns: ptr },

@@ -130,7 +130,7 @@ describe.skipIf(dpdkSkip !== null)("net_af_packet through the shim (subprocess p
       expect(tx.seenHex).toBe(tx.frameHex);
 
       const rx = await c.waitEv("rx", 15_000);
-      const found = rx.found as Record<string, number | string> | null;
+      const found = rx.found as Record<string, unknown> | null;
       expect(found).not.toBeNull();
       expect(found!.bytesHex).toBe(rx.frameHex);
       expect(found!.len).toBe(60);

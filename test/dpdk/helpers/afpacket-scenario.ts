@@ -57,19 +57,26 @@ function frame(dst: Uint8Array, src: Uint8Array, text: string): Uint8Array {
   return f;
 }
 
-async function readLine(stream: ReadableStream<Uint8Array>, reader: { r?: ReadableStreamDefaultReader<Uint8Array>; buf: string }): Promise<string | null> {
-  reader.r ??= stream.getReader();
-  const dec = new TextDecoder();
-  for (;;) {
-    const nl = reader.buf.indexOf("\n");
-    if (nl >= 0) {
-      const line = reader.buf.slice(0, nl);
-      reader.buf = reader.buf.slice(nl + 1);
-      return line;
+/** Line reader over a subprocess's stdout; keeps its reader and leftover text between calls. */
+class LineReader {
+  private readonly r: { read(): Promise<{ value?: Uint8Array; done?: boolean }> };
+  private buf = "";
+  private readonly dec = new TextDecoder();
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.r = stream.getReader() as unknown as LineReader["r"];
+  }
+  async line(): Promise<string | null> {
+    for (;;) {
+      const nl = this.buf.indexOf("\n");
+      if (nl >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        return line;
+      }
+      const { value, done } = await this.r.read();
+      if (done || value === undefined) return null;
+      this.buf += this.dec.decode(value);
     }
-    const { value, done } = await reader.r.read();
-    if (done) return null;
-    reader.buf += dec.decode(value);
   }
 }
 
@@ -110,8 +117,8 @@ async function main(): Promise<void> {
   const nonce = Math.random().toString(36).slice(2, 10);
   const txFrame = frame(new Uint8Array([255, 255, 255, 255, 255, 255]), dev.caps.mac, `qstack-tx-${nonce}`);
   const recv = Bun.spawn(["ip", "netns", "exec", ns, PYTHON, "-c", pyRecv(nsIf, nonce)], { stdout: "pipe", stderr: "pipe" });
-  const rd: { buf: string } = { buf: "" };
-  const ready = await readLine(recv.stdout, rd);
+  const rd = new LineReader(recv.stdout);
+  const ready = await rd.line();
   const t = new PacketBatch(32);
   let sent = 0;
   if (ready === "ready") {
@@ -121,7 +128,7 @@ async function main(): Promise<void> {
       sent = dev.txBurst(t);
     }
   }
-  const seenHex = await Promise.race([readLine(recv.stdout, rd), Bun.sleep(8000).then(() => null)]);
+  const seenHex = await Promise.race([rd.line(), Bun.sleep(8000).then(() => null)]);
   recv.kill(9);
   emit("tx", { ready, sent, batchCount: t.count, frameHex: hex(txFrame), seenHex });
 

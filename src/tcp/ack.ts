@@ -85,7 +85,9 @@ export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number)
     newAck(t, c, ack, nowUs);
   } else if (
     ack === una && seg.payLen === 0 && (seg.flags & (TH_SYN | TH_FIN)) === 0 && sndMax !== una &&
-    (newWnd === conns.sndWnd[c] || seg.opts.sackCount > 0)
+    (newWnd === conns.sndWnd[c] || seg.opts.sackCount > 0) &&
+    // Answers to zero-window probes are not a loss signal.
+    newWnd !== 0 && (f & F_PERSIST) === 0
   ) {
     dupAck(t, c, mss, nowUs);
   }

@@ -91,6 +91,7 @@ const FIELDS: Field[] = [
   { name: "lastAckSent", bytes: 4 },
   { name: "lastRecvMs", bytes: 4 },
   { name: "finSeq", bytes: 4 },
+  { name: "sndSml", bytes: 4 },
   { name: "link", bytes: 4 },
   { name: "listener", bytes: 4 },
   // uint16 fields
@@ -149,6 +150,8 @@ export class ConnTable {
   readonly lastRecvMs: Int32Array;
   /** The peer's FIN sequence number when it arrived out of order. */
   readonly finSeq: Int32Array;
+  /** End of the last small (< MSS) segment sent: Minshall's Nagle variant. */
+  readonly sndSml: Int32Array;
   /** Free list / accept queue link. */
   readonly link: Int32Array;
   /** Listener id of a passive-open connection (-1 for active opens). */
@@ -224,6 +227,7 @@ export class ConnTable {
     this.lastAckSent = arrays.lastAckSent as Int32Array;
     this.lastRecvMs = arrays.lastRecvMs as Int32Array;
     this.finSeq = arrays.finSeq as Int32Array;
+    this.sndSml = arrays.sndSml as Int32Array;
     this.link = arrays.link as Int32Array;
     this.listener = arrays.listener as Int32Array;
     this.localPort = arrays.localPort as Uint16Array;
@@ -297,6 +301,7 @@ export class ConnTable {
     this.lastAckSent[c] = 0;
     this.lastRecvMs[c] = 0;
     this.finSeq[c] = 0;
+    this.sndSml[c] = 0;
     this.link[c] = -1;
     this.listener[c] = -1;
     this.localPort[c] = 0;

@@ -253,6 +253,7 @@ export function listenInput(t: TcpLayer, l: number, seg: SegInfo, nowUs: number)
   conns.sndNxt[c] = (iss + 1) | 0;
   conns.sndMax[c] = (iss + 1) | 0;
   conns.recover[c] = iss;
+  conns.sndSml[c] = iss;
   conns.state[c] = TcpState.SynReceived;
   conns.flags[c] = conns.flags[c]! | F_IN_SYNQ;
   ls.synCount[l] = ls.synCount[l]! + 1;
@@ -367,6 +368,7 @@ function cookieAck(t: TcpLayer, l: number, seg: SegInfo, nowUs: number): number 
   conns.sndNxt[c] = seg.ack;
   conns.sndMax[c] = seg.ack;
   conns.recover[c] = ck.isn;
+  conns.sndSml[c] = ck.isn;
   conns.sndWnd[c] = seg.wnd << conns.sndWscale[c]!;
   conns.maxSndWnd[c] = conns.sndWnd[c]!;
   conns.sndWl1[c] = seg.seq;

@@ -79,6 +79,7 @@ export function activeOpen(t: TcpLayer, nowUs: number, lip: number, lport: numbe
   conns.sndNxt[c] = (iss + 1) | 0;
   conns.sndMax[c] = (iss + 1) | 0;
   conns.recover[c] = iss;
+  conns.sndSml[c] = iss;
   conns.highRxt[c] = iss;
   conns.lastRecvMs[c] = (nowUs / 1000) | 0;
   conns.state[c] = TcpState.SynSent;

@@ -276,9 +276,9 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
       }
       // RFC 9293 3.8.6.2.1 (c): at least Fs * Max(SND.WND) (Fs = 1/2) can be sent.
       len = usable;
-    } else if (len < mss && isNew && (conns.flags[c]! & F_NODELAY) === 0 && conns.sndMax[c] !== una) {
-      // Nagle (RFC 896, RFC 9293 3.7.4): hold a small segment while data is unacknowledged,
-      // unless it is the last data before our FIN.
+    } else if (len < mss && isNew && (conns.flags[c]! & F_NODELAY) === 0 && ((conns.sndSml[c]! - una) | 0) > 0) {
+      // Nagle (RFC 896, RFC 9293 3.7.4) in Minshall's variant (as Linux): hold a small segment
+      // while an earlier small segment is unacknowledged, unless it is the last data before our FIN.
       if ((conns.flags[c]! & F_FIN_QUEUED) === 0) break;
     }
     const last = len === remaining;
@@ -289,6 +289,7 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
       t.counters.retransmittedBytes += len;
     }
     if (allowance >= 0) allowance -= len;
+    if (len < mss && isNew) conns.sndSml[c] = (nxt + len) | 0;
     advanceNxt(t, c, nxt, len + (fin ? 1 : 0), nowUs, fin);
     sent = true;
   }

@@ -354,8 +354,9 @@ export class TcpLayer {
       rtt: RttEstimator.bytesPerConn,
       congestion: (this.cc as unknown as { bytesPerConn?: number }).bytesPerConn ?? 0,
       sack: SackScoreboard.bytesPerConn,
-      timers: TimerWheel.bytesFor(n * TIMER_KINDS) / n,
-      flowTable: FlowTable.bytesFor(n, false) / n,
+      // Asymptotic per-connection cost of the wheel and flow table (their fixed parts amortised away).
+      timers: TIMER_KINDS * TimerWheel.bytesPerTimer,
+      flowTable: FlowTable.bytesFor(1 << 20, false) / (1 << 20),
       dirtyList: 4,
     };
     let total = 0;

@@ -175,8 +175,11 @@ function onPersist(t: TcpLayer, c: number, nowUs: number): void {
   let len = usable > 0 ? usable : 1;
   if (len > conns.mss[c]!) len = conns.mss[c]!;
   if (len > unsent) len = unsent;
-  const seq = conns.sndNxt[c]!;
-  if (emitSegment(t, c, seq, 0x18 /* ACK|PSH */, len, nowUs, false)) {
+  // An earlier probe not yet accepted is repeated (from SND.UNA) rather than followed by more bytes.
+  const probing = usable <= 0 && conns.sndNxt[c] !== una;
+  const seq = probing ? una : conns.sndNxt[c]!;
+  if (probing && len > conns.sndMax[c]! - una) len = (conns.sndMax[c]! - una) | 0;
+  if (emitSegment(t, c, seq, 0x18 /* ACK|PSH */, len, nowUs, false) && !probing) {
     const nxt = (seq + len) | 0;
     conns.sndNxt[c] = nxt;
     if (((nxt - conns.sndMax[c]!) | 0) > 0) conns.sndMax[c] = nxt;

@@ -1,0 +1,633 @@
+/**
+ * User-level threads with priorities (QStack runs app work in libco
+ * coroutines; we use what JavaScript has). Measured here (bench/sched.ts,
+ * FACTS.md): a generator resume + yield costs ~7 ns, an async function woken
+ * through a promise ~24-65 ns, a hand-written state machine 0.4 ns but it is
+ * not something app code can be written in. So coroutines are generators
+ * (`function*`) that `yield` a command to this scheduler; async functions are
+ * supported too (spawnAsync) for app code that awaits promises (ioredis).
+ *
+ * Commands are plain numbers (no allocation): op in the low 3 bits of
+ * `arg * 8 + op`. A coroutine yields:
+ *   yield;  or  yield YIELD      back to the tail of its class's run queue
+ *   yield SLEEP(us)              sleep `us` microseconds of scheduler time
+ *   yield WAIT(eventId)          wait until signal(eventId) (0 <= eventId < opts.events)
+ *   yield PARK                   wait until wake(id); a wake that came first is kept (a permit)
+ *   yield SETPRIO(p)             move to class p and yield
+ * and the `yield` expression evaluates to the resume value: the value given to
+ * wake / signal (default 1), or 0 after YIELD, SETPRIO or a SLEEP that ran out.
+ * wake(id) also ends a SLEEP or WAIT early.
+ *
+ * Scheduling: one FIFO run queue per class (intrusive lists over Int32Arrays),
+ * class 0 first; within a class strict FIFO, so coroutines that yield take
+ * turns (fairness). `run(nowUs)` resumes ready coroutines until none is ready
+ * or the stack has not polled for `budgetUs` (QStack: 1,000 us): then it
+ * returns so the poll loop can receive (and classify high-priority traffic).
+ * Reading the clock after every resume would cost more than the resume, so
+ * run() reads it after a number of resumes it adapts to span about
+ * `checkEveryUs` (QStack: checked every 200 us; at most `maxCheckSteps`
+ * resumes between reads, which bounds the overshoot when steps get slow).
+ *
+ * Async functions: spawnAsync(fn, prio) calls fn(co) in run() at its first
+ * turn; `await co.yield()`, `co.sleep(us)`, `co.wait(ev)`, `co.park()`,
+ * `co.setPrio(p)` block it like the commands above, and run() resumes it in
+ * priority order by resolving its promise. Its code then runs at the next
+ * microtask checkpoint, after run() returns, so the budget covers the
+ * admission, not the work: run() admits at most `asyncPerRun` async turns.
+ *
+ * Time is injected (`clock`, integer microseconds); tests use a manual clock.
+ */
+import { DeadlineHeap } from "./deadline-heap";
+import type { PollStage } from "./poll-loop";
+
+/** What a coroutine yields: a command number, or nothing (= YIELD). */
+export type Command = number | undefined | void;
+/** A generator coroutine: yields commands, receives resume values. */
+export type Coroutine = Generator<Command, void, number>;
+
+const OP_YIELD = 0;
+const OP_SLEEP = 1;
+const OP_WAIT = 2;
+const OP_PARK = 3;
+const OP_PRIO = 4;
+
+export const YIELD = OP_YIELD;
+export const PARK = OP_PARK;
+export function SLEEP(us: number): number {
+  return (us > 0 ? Math.ceil(us) : 0) * 8 + OP_SLEEP;
+}
+export function WAIT(eventId: number): number {
+  return eventId * 8 + OP_WAIT;
+}
+export function SETPRIO(prio: number): number {
+  return prio * 8 + OP_PRIO;
+}
+
+/** Coroutine states. */
+export const CoState = {
+  Free: 0,
+  Ready: 1,
+  Running: 2,
+  Sleeping: 3,
+  Waiting: 4,
+  Parked: 5,
+  /** An async coroutine whose code runs outside run() (in microtasks or awaiting I/O). */
+  Outside: 6,
+} as const;
+
+const KIND_GEN = 0;
+const KIND_ASYNC = 1;
+const MAX_CLASSES = 8;
+
+export interface SchedulerOptions {
+  /** Priority classes 1..8 (default 2); 0 is the highest. */
+  classes?: number;
+  /** Return to the stack when it has not polled for this long (default 1,000 us). */
+  budgetUs?: number;
+  /** Aim to read the clock this often while running (default 200 us). */
+  checkEveryUs?: number;
+  /** Most resumes between clock reads (default 64). */
+  maxCheckSteps?: number;
+  /** Most async turns admitted per run() (default 32). */
+  asyncPerRun?: number;
+  /** Event ids for WAIT / signal: 0 .. events-1 (default 1024). */
+  events?: number;
+  /** Initial coroutine slots (grows by doubling; default 256). */
+  initialCapacity?: number;
+  /** Monotonic integer microseconds. */
+  clock: () => number;
+  /** A coroutine threw (default: console.error). It is removed. */
+  onError?: (id: number, err: unknown) => void;
+}
+
+/** Handle passed to an async coroutine: its blocking operations. */
+export class AsyncCo {
+  constructor(
+    private readonly sched: Scheduler,
+    readonly id: number,
+  ) {}
+  yield(): Promise<number> {
+    return this.sched.blockAsync(this.id, OP_YIELD);
+  }
+  sleep(us: number): Promise<number> {
+    return this.sched.blockAsync(this.id, SLEEP(us));
+  }
+  wait(eventId: number): Promise<number> {
+    return this.sched.blockAsync(this.id, WAIT(eventId));
+  }
+  park(): Promise<number> {
+    return this.sched.blockAsync(this.id, OP_PARK);
+  }
+  setPrio(prio: number): Promise<number> {
+    return this.sched.blockAsync(this.id, SETPRIO(prio));
+  }
+}
+
+export class Scheduler implements PollStage {
+  readonly classes: number;
+  readonly budgetUs: number;
+  readonly checkEveryUs: number;
+  readonly maxCheckSteps: number;
+  readonly asyncPerRun: number;
+  readonly events: number;
+  private readonly clock: () => number;
+  private readonly onError: (id: number, err: unknown) => void;
+
+  // Per coroutine (index = id); grown together by grow().
+  private cap = 0;
+  private gens: (Coroutine | null)[] = [];
+  private asyncFns: (((co: AsyncCo) => Promise<unknown>) | null)[] = [];
+  private resolvers: (((v: number) => void) | null)[] = [];
+  private rejecters: (((e: unknown) => void) | null)[] = [];
+  private kind: Uint8Array = new Uint8Array(0);
+  private st: Uint8Array = new Uint8Array(0);
+  private prioOf: Uint8Array = new Uint8Array(0);
+  private permit: Uint8Array = new Uint8Array(0);
+  private started: Uint8Array = new Uint8Array(0);
+  private incarnation: Int32Array = new Int32Array(0);
+  private resumeVal: Float64Array = new Float64Array(0);
+  /** List links: a coroutine is on at most one list (a run queue or an event's wait list). */
+  private next: Int32Array = new Int32Array(0);
+  private prev: Int32Array = new Int32Array(0);
+  /** Which list: 0..classes-1 run queues, classes + e for event e, -1 none. */
+  private where: Int32Array = new Int32Array(0);
+  private freeIds: Int32Array = new Int32Array(0);
+  private freeCount = 0;
+  private readonly sleepers: DeadlineHeap;
+
+  /** Heads/tails: run queues 0..classes-1, then one per event id. */
+  private readonly head: Int32Array;
+  private readonly tail: Int32Array;
+  /** Bit c set when run queue c is not empty. */
+  private readyMask = 0;
+
+  private nowUs = 0;
+  private lastPollUs = 0;
+  private checkSteps = 1;
+  private current = -1;
+  private inRun = false;
+
+  /** Live coroutines. */
+  live = 0;
+  /** Resumes, all time. */
+  resumes = 0;
+  /** run() calls that returned because the budget ran out. */
+  budgetYields = 0;
+  /** Clock reads by run(). */
+  clockReads = 0;
+  /** Coroutines that threw. */
+  errors = 0;
+
+  constructor(opts: SchedulerOptions) {
+    const classes = opts.classes ?? 2;
+    if (!Number.isInteger(classes) || classes < 1 || classes > MAX_CLASSES) throw new RangeError(`classes must be 1..${MAX_CLASSES}, got ${classes}`);
+    this.classes = classes;
+    this.budgetUs = opts.budgetUs ?? 1000;
+    this.checkEveryUs = opts.checkEveryUs ?? 200;
+    this.maxCheckSteps = Math.max(1, opts.maxCheckSteps ?? 64);
+    this.asyncPerRun = opts.asyncPerRun ?? 32;
+    this.events = opts.events ?? 1024;
+    if (!(this.budgetUs > 0) || !(this.checkEveryUs > 0)) throw new RangeError("budgetUs and checkEveryUs must be positive");
+    this.clock = opts.clock;
+    this.onError = opts.onError ?? ((id, err) => console.error(`qstack: coroutine ${id} threw:`, err));
+    this.head = new Int32Array(classes + this.events).fill(-1);
+    this.tail = new Int32Array(classes + this.events).fill(-1);
+    const initial = Math.max(4, opts.initialCapacity ?? 256);
+    this.sleepers = new DeadlineHeap(initial);
+    this.grow(initial);
+    this.nowUs = this.lastPollUs = opts.clock();
+  }
+
+  // ---- creating and waking -------------------------------------------------------
+
+  /** Start a generator coroutine in class `prio`, ready to run. Returns its id. */
+  spawn(gen: Coroutine | (() => Coroutine), prio = 0): number {
+    const g = typeof gen === "function" ? gen() : gen;
+    const id = this.allocId(prio);
+    this.kind[id] = KIND_GEN;
+    this.gens[id] = g;
+    this.makeReady(id, 0);
+    return id;
+  }
+
+  /** Start an async coroutine: fn(co) is called at its first turn in run(). Returns its id. */
+  spawnAsync(fn: (co: AsyncCo) => Promise<unknown>, prio = 0): number {
+    const id = this.allocId(prio);
+    this.kind[id] = KIND_ASYNC;
+    this.asyncFns[id] = fn;
+    this.started[id] = 0;
+    this.makeReady(id, 0);
+    return id;
+  }
+
+  /**
+   * Make a parked, waiting or sleeping coroutine ready, resuming with `value`.
+   * On a coroutine that is not blocked, store a permit so its next PARK
+   * returns at once. Returns true when it was blocked.
+   */
+  wake(id: number, value = 1): boolean {
+    if (id < 0 || id >= this.cap) return false;
+    switch (this.st[id]) {
+      case CoState.Sleeping:
+        this.sleepers.remove(id);
+        this.makeReady(id, value);
+        return true;
+      case CoState.Waiting:
+        this.unlink(id);
+        this.makeReady(id, value);
+        return true;
+      case CoState.Parked:
+        this.makeReady(id, value);
+        return true;
+      case CoState.Free:
+        return false;
+      default:
+        this.permit[id] = 1;
+        return false;
+    }
+  }
+
+  /** Wake every coroutine waiting on `eventId`, in the order they began waiting. Returns how many. */
+  signal(eventId: number, value = 1): number {
+    if (eventId < 0 || eventId >= this.events) return 0;
+    const list = this.classes + eventId;
+    let n = 0;
+    let id = this.head[list]!;
+    while (id >= 0) {
+      const nx = this.next[id]!;
+      this.unlink(id);
+      this.makeReady(id, value);
+      n++;
+      id = nx;
+    }
+    return n;
+  }
+
+  /** Change the class of a coroutine; a ready one moves to the tail of its new run queue. */
+  setPrio(id: number, prio: number): void {
+    if (id < 0 || id >= this.cap || this.st[id] === CoState.Free) return;
+    const p = this.clampPrio(prio);
+    this.prioOf[id] = p;
+    if (this.st[id] === CoState.Ready) {
+      this.unlink(id);
+      this.link(id, p);
+    }
+  }
+
+  /** Stop a generator coroutine (its finally blocks run). Async ones get their pending promise rejected. */
+  kill(id: number): boolean {
+    if (id < 0 || id >= this.cap) return false;
+    const s = this.st[id]!;
+    if (s === CoState.Free || id === this.current) return false;
+    this.detach(id);
+    if (this.kind[id] === KIND_GEN) {
+      const g = this.gens[id]!;
+      this.release(id);
+      try {
+        g.return(undefined);
+      } catch (e) {
+        this.errors++;
+        this.onError(id, e);
+      }
+    } else {
+      const rej = this.rejecters[id];
+      this.release(id);
+      if (rej !== null && rej !== undefined) rej(new Error(`coroutine ${id} killed`));
+    }
+    return true;
+  }
+
+  state(id: number): number {
+    return id >= 0 && id < this.cap ? this.st[id]! : CoState.Free;
+  }
+
+  prio(id: number): number {
+    return this.prioOf[id]!;
+  }
+
+  /** The id of the coroutine being resumed (-1 outside one). */
+  get currentId(): number {
+    return this.current;
+  }
+
+  /** Ready coroutines in `cls`, or in all classes. */
+  readyCount(cls = -1): number {
+    let n = 0;
+    for (let c = 0; c < this.classes; c++) {
+      if (cls >= 0 && c !== cls) continue;
+      for (let id = this.head[c]!; id >= 0; id = this.next[id]!) n++;
+    }
+    return n;
+  }
+
+  // ---- running ---------------------------------------------------------------------
+
+  /** The stack has just polled the NIC (start of the budget). */
+  stackPolled(nowUs: number): void {
+    this.lastPollUs = nowUs;
+  }
+
+  /** PollStage: the poll loop has just polled; run coroutines. */
+  poll(nowUs: number): number {
+    this.lastPollUs = nowUs;
+    return this.run(nowUs);
+  }
+
+  /** PollStage: now when something is ready, else the earliest sleeper's deadline. */
+  pollAt(): number {
+    return this.readyMask !== 0 ? this.nowUs : this.sleepers.minDeadline();
+  }
+
+  /**
+   * Resume ready coroutines, highest class first, FIFO within a class, until
+   * none is ready or the budget since stackPolled() is spent. Returns resumes.
+   */
+  run(nowUs: number): number {
+    this.nowUs = nowUs;
+    this.expire(nowUs);
+    const max = this.maxCheckSteps;
+    let steps = 0;
+    let sinceCheck = 0;
+    let lastCheckUs = nowUs;
+    let asyncTurns = 0;
+    this.inRun = true;
+    for (;;) {
+      const m = this.readyMask;
+      if (m === 0) break;
+      const c = 31 - Math.clz32(m & -m);
+      const id = this.head[c]!;
+      if (this.kind[id] === KIND_ASYNC) {
+        if (asyncTurns >= this.asyncPerRun) break;
+        asyncTurns++;
+      }
+      this.unlink(id);
+      this.resume(id);
+      steps++;
+      if (++sinceCheck >= this.checkSteps) {
+        const t = this.clock();
+        this.clockReads++;
+        // Aim the next read about checkEveryUs ahead: grow at most 2x per read, shrink at once.
+        const elapsed = t - lastCheckUs;
+        let k = elapsed > 0 ? Math.floor((sinceCheck * this.checkEveryUs) / elapsed) : max;
+        if (k > 2 * this.checkSteps) k = 2 * this.checkSteps;
+        this.checkSteps = k < 1 ? 1 : k > max ? max : k;
+        sinceCheck = 0;
+        lastCheckUs = t;
+        this.nowUs = t;
+        this.expire(t);
+        if (t - this.lastPollUs >= this.budgetUs) {
+          this.budgetYields++;
+          break;
+        }
+      }
+    }
+    this.inRun = false;
+    this.resumes += steps;
+    return steps;
+  }
+
+  private resume(id: number): void {
+    const v = this.resumeVal[id]!;
+    this.st[id] = CoState.Running;
+    this.current = id;
+    if (this.kind[id] === KIND_GEN) {
+      const g = this.gens[id]!;
+      let r: IteratorResult<Command, void>;
+      try {
+        r = g.next(v);
+      } catch (e) {
+        this.current = -1;
+        this.fail(id, e);
+        return;
+      }
+      this.current = -1;
+      if (r.done === true) {
+        this.release(id);
+        return;
+      }
+      this.apply(id, r.value);
+      return;
+    }
+    if (this.started[id] === 0) {
+      this.started[id] = 1;
+      this.startAsync(id);
+    } else {
+      const res = this.resolvers[id]!;
+      this.resolvers[id] = null;
+      this.rejecters[id] = null;
+      res(v);
+    }
+    this.current = -1;
+    if (this.st[id] === CoState.Running) this.st[id] = CoState.Outside;
+  }
+
+  private startAsync(id: number): void {
+    const fn = this.asyncFns[id]!;
+    this.asyncFns[id] = null;
+    const inc = this.incarnation[id]!;
+    let p: Promise<unknown>;
+    try {
+      p = fn(new AsyncCo(this, id));
+    } catch (e) {
+      this.fail(id, e);
+      return;
+    }
+    p.then(
+      () => {
+        if (this.incarnation[id] === inc) this.release(id);
+      },
+      (e) => {
+        if (this.incarnation[id] === inc) this.fail(id, e);
+      },
+    );
+  }
+
+  /** @internal AsyncCo's operations: block the async coroutine `id` on `cmd`. */
+  blockAsync(id: number, cmd: number): Promise<number> {
+    const s = this.st[id];
+    if (this.kind[id] !== KIND_ASYNC || (s !== CoState.Running && s !== CoState.Outside)) {
+      return Promise.reject(new Error(`coroutine ${id} is not running (already blocked, or ended)`));
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.resolvers[id] = resolve;
+      this.rejecters[id] = reject;
+      this.apply(id, cmd);
+    });
+  }
+
+  /** Carry out the command a coroutine yielded. */
+  private apply(id: number, cmd: Command): void {
+    if (cmd === undefined) {
+      this.makeReady(id, 0);
+      return;
+    }
+    if (typeof cmd !== "number" || !(cmd >= 0)) {
+      this.failCommand(id, cmd);
+      return;
+    }
+    const op = cmd % 8;
+    const arg = (cmd - op) / 8;
+    switch (op) {
+      case OP_YIELD:
+        this.makeReady(id, 0);
+        return;
+      case OP_SLEEP:
+        if (arg <= 0) {
+          this.makeReady(id, 0);
+          return;
+        }
+        this.st[id] = CoState.Sleeping;
+        this.resumeVal[id] = 0;
+        // Inside run() time is the last clock read; outside (async code) read it now.
+        this.sleepers.insert(id, (this.inRun ? this.nowUs : this.clock()) + arg);
+        return;
+      case OP_WAIT:
+        if (arg >= this.events) {
+          this.failCommand(id, cmd);
+          return;
+        }
+        this.st[id] = CoState.Waiting;
+        this.link(id, this.classes + arg);
+        return;
+      case OP_PARK:
+        if (this.permit[id] === 1) {
+          this.permit[id] = 0;
+          this.makeReady(id, 1);
+          return;
+        }
+        this.st[id] = CoState.Parked;
+        return;
+      case OP_PRIO:
+        this.prioOf[id] = this.clampPrio(arg);
+        this.makeReady(id, 0);
+        return;
+      default:
+        this.failCommand(id, cmd);
+    }
+  }
+
+  private failCommand(id: number, cmd: unknown): void {
+    this.fail(id, new RangeError(`coroutine ${id} yielded an invalid command: ${String(cmd)}`));
+  }
+
+  /** Wake sleepers whose deadline has come, earliest first. */
+  private expire(nowUs: number): void {
+    const h = this.sleepers;
+    while (h.size > 0 && h.minDeadline() <= nowUs) this.makeReady(h.popMin(), 0);
+  }
+
+  private makeReady(id: number, value: number): void {
+    this.resumeVal[id] = value;
+    this.link(id, this.prioOf[id]!);
+  }
+
+  private clampPrio(p: number): number {
+    return p >= 0 && p < this.classes ? p | 0 : this.classes - 1;
+  }
+
+  // ---- lists and ids -------------------------------------------------------------------
+
+  private link(id: number, list: number): void {
+    const t = this.tail[list]!;
+    this.prev[id] = t;
+    this.next[id] = -1;
+    if (t < 0) this.head[list] = id;
+    else this.next[t] = id;
+    this.tail[list] = id;
+    this.where[id] = list;
+    if (list < this.classes) {
+      this.st[id] = CoState.Ready;
+      this.readyMask |= 1 << list;
+    }
+  }
+
+  private unlink(id: number): void {
+    const list = this.where[id]!;
+    if (list < 0) return;
+    const p = this.prev[id]!;
+    const n = this.next[id]!;
+    if (p < 0) this.head[list] = n;
+    else this.next[p] = n;
+    if (n < 0) this.tail[list] = p;
+    else this.prev[n] = p;
+    this.where[id] = -1;
+    if (list < this.classes && this.head[list]! < 0) this.readyMask &= ~(1 << list);
+  }
+
+  /** Take `id` off any list or the sleep heap. */
+  private detach(id: number): void {
+    this.unlink(id);
+    this.sleepers.remove(id);
+  }
+
+  private fail(id: number, err: unknown): void {
+    this.errors++;
+    this.detach(id);
+    this.release(id);
+    this.onError(id, err);
+  }
+
+  private allocId(prio: number): number {
+    if (this.freeCount === 0) this.grow(this.cap * 2);
+    const id = this.freeIds[--this.freeCount]!;
+    this.prioOf[id] = this.clampPrio(prio);
+    this.permit[id] = 0;
+    this.resumeVal[id] = 0;
+    this.where[id] = -1;
+    this.live++;
+    return id;
+  }
+
+  private release(id: number): void {
+    if (this.st[id] === CoState.Free) return;
+    this.detach(id);
+    this.st[id] = CoState.Free;
+    this.gens[id] = null;
+    this.asyncFns[id] = null;
+    this.resolvers[id] = null;
+    this.rejecters[id] = null;
+    this.incarnation[id]++;
+    this.freeIds[this.freeCount++] = id;
+    this.live--;
+  }
+
+  private grow(newCap: number): void {
+    const old = this.cap;
+    const u8 = (a: Uint8Array): Uint8Array => {
+      const b = new Uint8Array(newCap);
+      b.set(a);
+      return b;
+    };
+    const i32 = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(newCap);
+      b.set(a);
+      return b;
+    };
+    this.kind = u8(this.kind);
+    this.st = u8(this.st);
+    this.prioOf = u8(this.prioOf);
+    this.permit = u8(this.permit);
+    this.started = u8(this.started);
+    this.incarnation = i32(this.incarnation);
+    const rv = new Float64Array(newCap);
+    rv.set(this.resumeVal);
+    this.resumeVal = rv;
+    this.next = i32(this.next);
+    this.prev = i32(this.prev);
+    this.where = i32(this.where);
+    for (let i = old; i < newCap; i++) this.where[i] = -1;
+    const free = new Int32Array(newCap);
+    free.set(this.freeIds.subarray(0, this.freeCount));
+    // Lowest new id on top of the stack, so ids are handed out 0, 1, 2, ...
+    for (let i = newCap - 1; i >= old; i--) free[this.freeCount++] = i;
+    this.freeIds = free;
+    for (let i = old; i < newCap; i++) {
+      this.gens.push(null);
+      this.asyncFns.push(null);
+      this.resolvers.push(null);
+      this.rejecters.push(null);
+    }
+    this.sleepers.grow(newCap);
+    this.cap = newCap;
+  }
+}

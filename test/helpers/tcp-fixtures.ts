@@ -290,8 +290,9 @@ export class Peer {
   /** ACK everything the layer sent so far (ack = its last seq + len). */
   ackAll(sent: Sent[] = this.h.tx.sent): void {
     for (const s of sent) {
+      if ((s.flags & RST) !== 0) continue;
       const end = (s.seq + s.payload.length + (s.flags & SYN ? 1 : 0) + (s.flags & FIN ? 1 : 0)) | 0;
-      if (((end - this.ack) | 0) > 0) this.ack = end;
+      if ((s.flags & SYN) !== 0 || ((end - this.ack) | 0) > 0) this.ack = end;
     }
   }
 }

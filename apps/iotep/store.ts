@@ -125,12 +125,14 @@ export class RedisDbStore implements IotepStore {
     return this.lastError;
   }
 
+  // ioredis writes a number argument in decimal, which is the key we want,
+  // without us building a string per command; its typings only admit strings.
   get(db: Db, key: number, cb: GetCallback): void {
-    (db === 1 ? this.db1 : this.db2).getBuffer(key, cb);
+    (db === 1 ? this.db1 : this.db2).getBuffer(key as unknown as string, cb);
   }
 
   set(db: Db, key: number, value: Buffer, cb: SetCallback): void {
-    (db === 1 ? this.db1 : this.db2).set(key, value, cb);
+    (db === 1 ? this.db1 : this.db2).set(key as unknown as string, value, cb);
   }
 
   waitReady(timeoutMs: number): Promise<boolean> {

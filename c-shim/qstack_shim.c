@@ -116,6 +116,11 @@ int qs_thread_register(void) {
   return (int)rte_lcore_id();
 }
 
+int qs_thread_unregister(void) {
+  rte_thread_unregister();
+  return 0;
+}
+
 int qs_lcore_id(void) {
   unsigned id = rte_lcore_id();
   return id == LCORE_ID_ANY ? -1 : (int)id;

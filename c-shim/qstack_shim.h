@@ -83,7 +83,8 @@ int qs_eal_init(const char *args, int argc, int flags);
 int qs_eal_cleanup(void);
 int qs_iova_mode_va(void);      /* 1 when IOVA as VA, 0 for PA */
 int qs_has_hugepages(void);     /* 1 unless --no-huge */
-int qs_thread_register(void);   /* rte_thread_register for a Worker thread */
+int qs_thread_register(void);   /* rte_thread_register for a Worker thread; returns its lcore id */
+int qs_thread_unregister(void); /* give the lcore id back (its mempool cache stays with the id) */
 int qs_lcore_id(void);          /* rte_lcore_id(), -1 for an unregistered thread */
 double qs_tsc_hz(void);
 /* Burst guard (qs_guard.c): out[0] callbacks wrapped, out[1] guarded callback runs, out[2] installed. */

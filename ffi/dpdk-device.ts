@@ -50,6 +50,7 @@ export class DpdkDevice implements Device {
   private readonly lib: Shim;
   private readonly owner: boolean;
   private readonly probed: boolean;
+  private registered = false;
   private closed = false;
   private lastBatch: PacketBatch | null = null;
   private lastPtr = 0 as Pointer;
@@ -121,14 +122,17 @@ export class DpdkDevice implements Device {
 
   /**
    * A second view of a port another thread opened (for a Worker serving its
-   * own queue). Registers the calling thread with EAL (mempool cache). close()
-   * on it leaves the port running.
+   * own queue). Registers the calling thread with EAL (mempool cache) unless
+   * it already has an lcore id; close() gives the id back and leaves the port running.
    */
   static attach(port: number, queues = 1, maxBurst = 32): DpdkDevice {
     const lib = shim();
-    if (lib.qs_lcore_id() < 0) check(lib.qs_thread_register(), "rte_thread_register");
+    const register = lib.qs_lcore_id() < 0;
+    if (register) check(lib.qs_thread_register(), "rte_thread_register");
     const pool = check(lib.qs_port_pool(port), `port ${port}`);
-    return new DpdkDevice(lib, port, pool, queues, maxBurst, false, false);
+    const dev = new DpdkDevice(lib, port, pool, queues, maxBurst, false, false);
+    dev.registered = register;
+    return dev;
   }
 
   private ptrOf(batch: PacketBatch): Pointer {
@@ -233,7 +237,10 @@ export class DpdkDevice implements Device {
     if (this.closed) return;
     this.closed = true;
     this.lastBatch = null;
-    if (!this.owner) return;
+    if (!this.owner) {
+      if (this.registered) this.lib.qs_thread_unregister();
+      return;
+    }
     this.lib.qs_port_stop(this.port);
     this.lib.qs_port_close(this.port, this.probed ? 1 : 0);
     this.lib.qs_pool_free(this.pool);

@@ -27,6 +27,7 @@ export const shimSymbols = {
   qs_iova_mode_va: { args: [], returns: i32 },
   qs_has_hugepages: { args: [], returns: i32 },
   qs_thread_register: { args: [], returns: i32 },
+  qs_thread_unregister: { args: [], returns: i32 },
   qs_lcore_id: { args: [], returns: i32 },
   qs_tsc_hz: { args: [], returns: f64 },
   qs_guard_stats: { args: [ptr], returns: i32 },

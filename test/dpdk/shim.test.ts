@@ -123,6 +123,17 @@ describe.skipIf(dpdkSkip !== null)("net_af_packet through the shim (subprocess p
       expect(alloc.availEmpty).toBe(0);
       expect(alloc.availAfter).toBe(open.nbufs);
 
+      const w = await c.waitEv("worker", 15_000);
+      expect(w.error).toBeUndefined();
+      expect(w.mainLcore).toBe(0);
+      expect(w.lcore as number).toBeGreaterThan(0);
+      expect(w.lcoreAfterClose).toBe(-1);
+      expect(w.got).toBe(8);
+      expect(w.memBytes).toBe(w.mainMemBytes);
+      expect(w.patternSeen).toBe(true);
+      // Buffers in a Worker's mempool cache count as available, so only the final count is exact.
+      expect(w.availAfter).toBe(open.nbufs);
+
       const tx = await c.waitEv("tx", 15_000);
       expect(tx.ready).toBe("ready");
       expect(tx.sent).toBe(1);

@@ -7,6 +7,7 @@
 import { initEal } from "../../../ffi/eal";
 import { DpdkDevice } from "../../../ffi/dpdk-device";
 import { LAYOUT } from "../../../ffi/layout";
+import { shim } from "../../../ffi/shim";
 import { ConfigError } from "../../../src/api/errors";
 import { PacketBatch } from "../../../src/net/packet-batch";
 import { emit } from "./child";
@@ -112,6 +113,25 @@ async function main(): Promise<void> {
   const availEmpty = dev.poolAvail();
   dev.free(big);
   emit("alloc", { got, offsOk: offsOk.every(Boolean), availDuring, all, unique: handles.size, inRange, availEmpty, availAfter: dev.poolAvail() });
+
+  // A Worker attaches to the same port and pool: buffers it fills are visible here and freed from here.
+  const worker = new Worker(new URL("./worker-attach.ts", import.meta.url).href);
+  const wr = await new Promise<Record<string, unknown>>((resolve) => {
+    worker.onmessage = (e: MessageEvent<Record<string, unknown>>) => resolve(e.data);
+    worker.postMessage({ port: dev.port });
+  });
+  worker.terminate();
+  let patternSeen = wr.error === undefined;
+  const wb = new PacketBatch(8);
+  const offs = (wr.offs as number[] | undefined) ?? [];
+  const whs = (wr.handles as number[] | undefined) ?? [];
+  for (let i = 0; i < offs.length; i++) {
+    for (let k = 0; k < 16; k++) if (dev.mem[offs[i]! + k] !== ((i * 16 + k) & 0xff)) patternSeen = false;
+    wb.push(whs[i]!, offs[i]!, 16);
+  }
+  const availWithWorkerBufs = dev.poolAvail();
+  dev.free(wb);
+  emit("worker", { ...wr, mainLcore: shim().qs_lcore_id(), mainMemBytes: dev.mem.byteLength, patternSeen, availWithWorkerBufs, availAfter: dev.poolAvail() });
 
   // Transmit a broadcast frame; a raw socket in the namespace must see it byte for byte.
   const nonce = Math.random().toString(36).slice(2, 10);

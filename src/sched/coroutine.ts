@@ -355,13 +355,26 @@ export class Scheduler implements PollStage {
       const m = this.readyMask;
       if (m === 0) break;
       const c = 31 - Math.clz32(m & -m);
-      const id = this.head[c]!;
+      const head = this.head;
+      const id = head[c]!;
       if (this.kind[id] === KIND_ASYNC) {
         if (asyncTurns >= this.asyncPerRun) break;
         asyncTurns++;
+        this.unlink(id);
+        this.resume(id);
+      } else {
+        // Pop the head of run queue c (inline unlink).
+        const nx = this.next[id]!;
+        head[c] = nx;
+        if (nx < 0) {
+          this.tail[c] = -1;
+          this.readyMask = m & ~(1 << c);
+        } else {
+          this.prev[nx] = -1;
+        }
+        this.where[id] = -1;
+        this.resumeGen(id);
       }
-      this.unlink(id);
-      this.resume(id);
       steps++;
       if (++sinceCheck >= this.checkSteps) {
         const t = this.clock();
@@ -384,6 +397,33 @@ export class Scheduler implements PollStage {
     this.inRun = false;
     this.resumes += steps;
     return steps;
+  }
+
+  private resumeGen(id: number): void {
+    this.st[id] = CoState.Running;
+    this.current = id;
+    const g = this.gens[id]!;
+    let r: IteratorResult<Command, void>;
+    try {
+      r = g.next(this.resumeVal[id]!);
+    } catch (e) {
+      this.current = -1;
+      this.fail(id, e);
+      return;
+    }
+    this.current = -1;
+    if (r.done === true) {
+      this.release(id);
+      return;
+    }
+    const cmd = r.value;
+    if (cmd === undefined || cmd === OP_YIELD) {
+      // The common case: back to the tail of its run queue.
+      this.resumeVal[id] = 0;
+      this.link(id, this.prioOf[id]!);
+      return;
+    }
+    this.apply(id, cmd);
   }
 
   private resume(id: number): void {

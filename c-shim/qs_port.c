@@ -48,10 +48,13 @@ int qs_port_setup(int port, int pool, int nrxq, int ntxq, int rxdesc, int txdesc
   struct rte_eth_conf conf;
   memset(&conf, 0, sizeof(conf));
   if (nrxq > 1) {
+    /* RSS where the PMD offers it; virtual PMDs without it (af_packet: kernel
+     * fanout, memif: one ring per queue) spread over their queues themselves. */
     uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-    if (hf == 0) return qs_fail(ENOTSUP, "port %d (%s) cannot spread %d rx queues with RSS", port, info.driver_name, nrxq);
-    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_hf = hf;
+    if (hf != 0) {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_hf = hf;
+    }
   }
   /* Our mbufs always have refcnt 1 and come from one pool per port. */
   if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;

@@ -4,7 +4,8 @@
  * epoll_wait(2): ids are registered with an interest mask, the stack reports
  * readiness, and `wait` hands back (id, events) pairs. What differs:
  *
- * - Each registration has a class, 0 (highest) .. classes-1. Ready ids wait on
+ * - Each registration has a class, 0 (highest) .. classes-1, and each notify
+ *   may carry its own (the class of the packet behind it). Ready ids wait on
  *   one FIFO list per class, and `wait` returns higher classes first.
  * - Batch sizes: one call returns at most `highBatch` class-0 events and at
  *   most `lowBatch` events of the other classes (both default to `max`).
@@ -109,6 +110,8 @@ export class EventPoll {
   readonly classes: number;
   private readonly state: Uint8Array;
   private readonly prio: Uint8Array;
+  /** Class of the ready list the id is on (QUEUED), or it goes back to after this wait (REPORTED). */
+  private readonly qcls: Uint8Array;
   /** Events reported for the id: interest | EPOLLERR | EPOLLHUP (0 when disarmed by EPOLLONESHOT). */
   private readonly mask: Int32Array;
   /** EPOLLET / EPOLLONESHOT as registered. */
@@ -148,6 +151,7 @@ export class EventPoll {
     this.classes = classes;
     this.state = new Uint8Array(cap);
     this.prio = new Uint8Array(cap);
+    this.qcls = new Uint8Array(cap);
     this.mask = new Int32Array(cap);
     this.flags = new Int32Array(cap);
     this.interest = new Int32Array(cap);
@@ -170,7 +174,7 @@ export class EventPoll {
     const st = this.state[id]!;
     if (op === "del") {
       if (st === FREE) return -ENOENT;
-      if (st === QUEUED || st === REPORTED) this.unlink(id, st === QUEUED ? this.prio[id]! : this.classes);
+      if (st === QUEUED || st === REPORTED) this.unlink(id, st === QUEUED ? this.qcls[id]! : this.classes);
       this.state[id] = FREE;
       this.readyBits[id] = 0;
       this.mask[id] = 0;
@@ -188,11 +192,12 @@ export class EventPoll {
       return -ENOENT;
     }
     const cur = this.state[id]!;
-    if (cur === QUEUED && this.prio[id] !== prio) {
-      this.unlink(id, this.prio[id]!);
+    if (cur === QUEUED && this.qcls[id] !== prio) {
+      this.unlink(id, this.qcls[id]!);
       this.state[id] = IDLE;
     }
     this.prio[id] = prio;
+    if (cur === REPORTED) this.qcls[id] = prio;
     this.interest[id] = events & ~FLAG_BITS;
     this.flags[id] = events & FLAG_BITS;
     this.mask[id] = (events & ~FLAG_BITS) | ALWAYS;
@@ -202,8 +207,15 @@ export class EventPoll {
     return 0;
   }
 
-  /** The stack: `events` became true for `id` (ORed into its readiness). Unregistered ids are ignored. */
-  notify(id: number, events: number): void {
+  /**
+   * The stack: `events` became true for `id` (ORed into its readiness).
+   * `prio` (optional) is the class of this event, e.g. the class the
+   * classifier gave the segment that made the socket readable (QStack: an
+   * event carries its packet's priority); without it the registration's class
+   * is used. An id already queued in a lower class moves up to the tail of
+   * the event's class; it never moves down. Unregistered ids are ignored.
+   */
+  notify(id: number, events: number, prio = -1): void {
     this.notifies++;
     if (id < 0 || id >= this.capacity || this.state[id] === FREE) {
       this.ignored++;
@@ -211,7 +223,19 @@ export class EventPoll {
     }
     const r = this.readyBits[id]! | events;
     this.readyBits[id] = r;
-    if (this.state[id] === IDLE && (r & this.mask[id]!) !== 0) this.link(id, this.prio[id]!);
+    if ((r & this.mask[id]!) === 0) return;
+    const c = prio < 0 ? this.prio[id]! : prio < this.classes ? prio : this.classes - 1;
+    const st = this.state[id]!;
+    if (st === IDLE) {
+      this.link(id, c);
+    } else if (st === QUEUED) {
+      if (c < this.qcls[id]!) {
+        this.unlink(id, this.qcls[id]!);
+        this.link(id, c);
+      }
+    } else if (c < this.qcls[id]!) {
+      this.qcls[id] = c; // REPORTED: requeued in this class when the wait ends
+    }
   }
 
   /** The stack: `events` no longer hold for `id` (e.g. EPOLLIN once the receive buffer is empty). */
@@ -220,7 +244,7 @@ export class EventPoll {
     const r = this.readyBits[id]! & ~events;
     this.readyBits[id] = r;
     if (this.state[id] === QUEUED && (r & this.mask[id]!) === 0) {
-      this.unlink(id, this.prio[id]!);
+      this.unlink(id, this.qcls[id]!);
       this.state[id] = IDLE;
     }
   }
@@ -323,9 +347,14 @@ export class EventPoll {
     return this.data[id]!;
   }
 
-  /** The class of a registered id. */
+  /** The class a registered id was given by ctl. */
   prioOf(id: number): number {
     return this.prio[id]!;
+  }
+
+  /** The class of the ready list the id is on, or -1 when it is not queued. */
+  queuedClass(id: number): number {
+    return this.state[id] === QUEUED ? this.qcls[id]! : -1;
   }
 
   /** The readiness bits recorded for `id`. */
@@ -354,6 +383,7 @@ export class EventPoll {
     this.len[c]++;
     if (c < this.classes) {
       this.state[id] = QUEUED;
+      this.qcls[id] = c;
       const was = this.nonEmpty;
       this.nonEmpty = was | (1 << c);
       if (was === 0 && !this.inWait) this.becameReady();
@@ -386,6 +416,8 @@ export class EventPoll {
     if ((fl & EPOLLET) !== 0) this.readyBits[id] = this.readyBits[id]! & ~ev;
     if ((fl & EPOLLONESHOT) !== 0) this.mask[id] = 0;
     this.link(id, this.classes);
+    // Back in its own class unless a notify during this wait raises it.
+    this.qcls[id] = this.prio[id]!;
     this.reported[c]++;
     return ev;
   }
@@ -399,7 +431,7 @@ export class EventPoll {
     this.len[r] = 0;
     while (id >= 0) {
       const nx = this.next[id]!;
-      if ((this.readyBits[id]! & this.mask[id]!) !== 0) this.link(id, this.prio[id]!);
+      if ((this.readyBits[id]! & this.mask[id]!) !== 0) this.link(id, this.qcls[id]!);
       else this.state[id] = IDLE;
       id = nx;
     }

@@ -123,6 +123,49 @@ describe("EventPoll priority", () => {
     expect(order).toEqual([1, 0, 2, 3]);
   });
 
+  test("per-event class: a notify may carry its packet's class; a queued id moves up, never down", () => {
+    const ep = new EventPoll({ capacity: 8 });
+    for (const i of [1, 2, 3]) ep.ctl("add", i, EPOLLIN, LOW);
+    ep.ctl("add", 4, EPOLLIN, HIGH);
+    ep.notify(1, EPOLLIN);
+    ep.notify(2, EPOLLIN);
+    ep.notify(3, EPOLLIN, HIGH); // a request arrived on a low-registered connection
+    ep.notify(4, EPOLLIN, LOW); // a heartbeat on a high-registered one
+    expect(ep.queuedClass(3)).toBe(HIGH);
+    expect(ep.queuedClass(4)).toBe(LOW);
+    ep.notify(2, EPOLLIN, HIGH); // queued low, now a high event: moves up (to the tail of high)
+    ep.notify(3, EPOLLIN, LOW); // queued high: stays high
+    expect(ep.queuedClass(2)).toBe(HIGH);
+    expect(ep.queuedClass(3)).toBe(HIGH);
+    ep.notify(5, EPOLLIN, 7); // unregistered: ignored
+    expect(ids(waitAll(ep, 2))).toEqual([3, 2]);
+    // Level-triggered ids go back to their registered class after the report.
+    expect(ep.queuedClass(3)).toBe(LOW);
+    expect(ep.queuedClass(2)).toBe(LOW);
+    expect(ids(waitAll(ep))).toEqual([1, 4, 3, 2]);
+    // A class beyond the last is the last.
+    ep.clear(1, EPOLLIN);
+    ep.notify(1, EPOLLIN, 99);
+    expect(ep.queuedClass(1)).toBe(LOW);
+  });
+
+  test("per-event class during a wait: a reported id raised by a notify comes back in the higher class", () => {
+    let pulls = 0;
+    const ep = new EventPoll({
+      capacity: 8,
+      pull: (e) => {
+        if (++pulls === 2) e.notify(1, EPOLLIN, HIGH);
+      },
+    });
+    for (const i of [1, 2]) {
+      ep.ctl("add", i, EPOLLIN, LOW);
+      ep.notify(i, EPOLLIN);
+    }
+    expect(ids(waitAll(ep))).toEqual([1, 2]);
+    expect(ep.queuedClass(1)).toBe(HIGH);
+    expect(ep.queuedClass(2)).toBe(LOW);
+  });
+
   test("mod moves a queued id to its new class", () => {
     const ep = new EventPoll({ capacity: 8 });
     ep.ctl("add", 1, EPOLLIN, LOW);
@@ -284,7 +327,7 @@ describe("EventPoll allocation", () => {
     const out = new Int32Array(128);
     const round = (): void => {
       for (let k = 0; k < 50; k++) {
-        for (let i = 0; i < cap; i += 3) ep.notify(i, EPOLLIN);
+        for (let i = 0; i < cap; i += 3) ep.notify(i, EPOLLIN, i % 5 === 0 ? 0 : -1);
         while (ep.wait(out, 64, { highBatch: 16, lowBatch: 8 }) > 0) {
           for (let i = 0; i < 64; i++) ep.clear(out[2 * i]!, EPOLLIN);
         }

@@ -37,43 +37,13 @@
  *
  * Time is injected (`clock`, integer microseconds); tests use a manual clock.
  */
+import { AsyncCo } from "./async-co";
+import { CoState, OP_PARK, OP_PRIO, OP_SLEEP, OP_WAIT, OP_YIELD, type Command, type Coroutine } from "./coroutine-commands";
 import { DeadlineHeap } from "./deadline-heap";
 import type { PollStage } from "./poll-loop";
 
-/** What a coroutine yields: a command number, or nothing (= YIELD). */
-export type Command = number | undefined | void;
-/** A generator coroutine: yields commands, receives resume values. */
-export type Coroutine = Generator<Command, void, number>;
-
-const OP_YIELD = 0;
-const OP_SLEEP = 1;
-const OP_WAIT = 2;
-const OP_PARK = 3;
-const OP_PRIO = 4;
-
-export const YIELD = OP_YIELD;
-export const PARK = OP_PARK;
-export function SLEEP(us: number): number {
-  return (us > 0 ? Math.ceil(us) : 0) * 8 + OP_SLEEP;
-}
-export function WAIT(eventId: number): number {
-  return eventId * 8 + OP_WAIT;
-}
-export function SETPRIO(prio: number): number {
-  return prio * 8 + OP_PRIO;
-}
-
-/** Coroutine states. */
-export const CoState = {
-  Free: 0,
-  Ready: 1,
-  Running: 2,
-  Sleeping: 3,
-  Waiting: 4,
-  Parked: 5,
-  /** An async coroutine whose code runs outside run() (in microtasks or awaiting I/O). */
-  Outside: 6,
-} as const;
+export { AsyncCo } from "./async-co";
+export { CoState, PARK, SETPRIO, SLEEP, WAIT, YIELD, type Command, type Coroutine } from "./coroutine-commands";
 
 const KIND_GEN = 0;
 const KIND_ASYNC = 1;
@@ -98,29 +68,6 @@ export interface SchedulerOptions {
   clock: () => number;
   /** A coroutine threw (default: console.error). It is removed. */
   onError?: (id: number, err: unknown) => void;
-}
-
-/** Handle passed to an async coroutine: its blocking operations. */
-export class AsyncCo {
-  constructor(
-    private readonly sched: Scheduler,
-    readonly id: number,
-  ) {}
-  yield(): Promise<number> {
-    return this.sched.blockAsync(this.id, OP_YIELD);
-  }
-  sleep(us: number): Promise<number> {
-    return this.sched.blockAsync(this.id, SLEEP(us));
-  }
-  wait(eventId: number): Promise<number> {
-    return this.sched.blockAsync(this.id, WAIT(eventId));
-  }
-  park(): Promise<number> {
-    return this.sched.blockAsync(this.id, OP_PARK);
-  }
-  setPrio(prio: number): Promise<number> {
-    return this.sched.blockAsync(this.id, SETPRIO(prio));
-  }
 }
 
 export class Scheduler implements PollStage {
@@ -633,29 +580,18 @@ export class Scheduler implements PollStage {
 
   private grow(newCap: number): void {
     const old = this.cap;
-    const u8 = (a: Uint8Array): Uint8Array => {
-      const b = new Uint8Array(newCap);
-      b.set(a);
-      return b;
-    };
-    const i32 = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(newCap);
-      b.set(a);
-      return b;
-    };
-    this.kind = u8(this.kind);
-    this.st = u8(this.st);
-    this.prioOf = u8(this.prioOf);
-    this.permit = u8(this.permit);
-    this.started = u8(this.started);
-    this.incarnation = i32(this.incarnation);
+    this.kind = grownU8(this.kind, newCap);
+    this.st = grownU8(this.st, newCap);
+    this.prioOf = grownU8(this.prioOf, newCap);
+    this.permit = grownU8(this.permit, newCap);
+    this.started = grownU8(this.started, newCap);
+    this.incarnation = grownI32(this.incarnation, newCap, 0);
+    this.next = grownI32(this.next, newCap, 0);
+    this.prev = grownI32(this.prev, newCap, 0);
+    this.where = grownI32(this.where, newCap, -1);
     const rv = new Float64Array(newCap);
     rv.set(this.resumeVal);
     this.resumeVal = rv;
-    this.next = i32(this.next);
-    this.prev = i32(this.prev);
-    this.where = i32(this.where);
-    for (let i = old; i < newCap; i++) this.where[i] = -1;
     const free = new Int32Array(newCap);
     free.set(this.freeIds.subarray(0, this.freeCount));
     // Lowest new id on top of the stack, so ids are handed out 0, 1, 2, ...
@@ -670,4 +606,17 @@ export class Scheduler implements PollStage {
     this.sleepers.grow(newCap);
     this.cap = newCap;
   }
+}
+
+function grownU8(a: Uint8Array, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  b.set(a);
+  return b;
+}
+
+function grownI32(a: Int32Array, n: number, fill: number): Int32Array {
+  const b = new Int32Array(n);
+  if (fill !== 0) b.fill(fill, a.length);
+  b.set(a);
+  return b;
 }

@@ -6,6 +6,7 @@ import { helpText, parseArgs, STACK_FLAGS, type FlagSpec, type ParsedArgs } from
 import { ConfigError, EXIT_CONFIG } from "../src/api/errors";
 import { openDevice } from "../src/api/open-device";
 import { Stack } from "../src/api/stack";
+import { classifierFromSpec } from "../src/api/classifier-spec";
 import { stackConfigFrom, type StackConfig } from "../src/api/stack-config";
 import { TcpSockets } from "../src/api/tcp-sockets";
 import type { TcpConfig } from "../src/tcp/config";
@@ -74,6 +75,7 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   const cfg = stackConfigFrom(values);
   const dev = await openDevice(cfg);
   const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
+  if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
   const sockets = new TcpSockets(stack, tcp);
   const loop = stack.run();
   let closed = false;

@@ -44,6 +44,7 @@ export const STACK_FLAGS: FlagSpec[] = [
   { name: "queues", type: "int", arg: "N", default: 1, min: 1, max: 64, help: "rx/tx queues (RSS spreads flows over them)" },
   { name: "pcap", type: "string", arg: "FILE", help: "record every frame to a pcap file (Wireshark-readable)" },
   { name: "pcap-max-mb", type: "int", arg: "MB", min: 0, help: "make the pcap file a ring of at most MB megabytes" },
+  { name: "classify", type: "string", arg: "SPEC", help: "priority classifier: iotep, port:P[,P], dscp:D[,D] or byte:OFFSET=VALUE (high class first)" },
   { name: "busy-poll", type: "bool", help: "poll without ever sleeping (a dedicated core; lowest latency)" },
   { name: "idle-spin-us", type: "int", arg: "US", default: 2000, min: 0, help: "keep polling this long after the last packet before sleeping" },
   { name: "config", type: "string", arg: "FILE", help: "read settings from a TOML file (flags override it)" },

@@ -5,6 +5,7 @@
 import { parseCidr, parseIpv4 } from "../wire/ip-addr";
 import { parseMac } from "../wire/mac";
 import type { FlagValues } from "./cli";
+import { classifierFromSpec } from "./classifier-spec";
 import { ConfigError } from "./errors";
 
 export interface StackConfig {
@@ -21,6 +22,8 @@ export interface StackConfig {
   pcapMaxBytes: number;
   busyPoll: boolean;
   idleSpinUs: number;
+  /** --classify SPEC, or null. */
+  classify: string | null;
 }
 
 /** Split an --eal string into arguments (whitespace-separated; quotes group). */
@@ -62,6 +65,7 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
     if (mac === null) throw new ConfigError(`--mac ${macArg}: expected a MAC address like 02:00:00:00:00:01`);
   }
   const pcapMb = (v["pcap-max-mb"] as number | undefined) ?? 0;
+  if (typeof v["classify"] === "string") classifierFromSpec(v["classify"] as string);
   return {
     vdevs,
     pci,
@@ -76,5 +80,6 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
     pcapMaxBytes: pcapMb * 1024 * 1024,
     busyPoll: v["busy-poll"] === true,
     idleSpinUs: (v["idle-spin-us"] as number | undefined) ?? 2000,
+    classify: (v["classify"] as string | undefined) ?? null,
   };
 }

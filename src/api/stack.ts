@@ -6,6 +6,7 @@
 import type { Device } from "../net/device";
 import { NetInterface, type InterfaceConfig, type TransportInput } from "../net/interface";
 import { PacketBatch } from "../net/packet-batch";
+import type { Classifier } from "../sched/classifier";
 import { PollLoop, type PollLoopOptions, type PollStage } from "../sched/poll-loop";
 
 /** What a transport offers the loop (TcpLayer implements it). */
@@ -20,6 +21,8 @@ export class Stack implements PollStage {
   readonly loop: PollLoop;
   private readonly rx: PacketBatch;
   private transport: Transport | null = null;
+  private classifier: Classifier | null = null;
+  private classRx: PacketBatch[] = [];
   /** App work run each round between transport timers and flush. */
   private readonly appStages: PollStage[] = [];
   private started = false;
@@ -33,6 +36,16 @@ export class Stack implements PollStage {
     this.rx = new PacketBatch(dev.caps.maxBurst);
     this.loop = new PollLoop(loopOpts);
     this.loop.add(this);
+  }
+
+  /**
+   * Classify frames right after the rx burst and process the classes in order,
+   * class 0 (highest) first (issue: priority end to end).
+   */
+  setClassifier(c: Classifier | null): void {
+    this.classifier = c;
+    this.classRx = [];
+    if (c !== null) for (let i = 0; i < c.classes; i++) this.classRx.push(new PacketBatch(this.dev.caps.maxBurst));
   }
 
   setTransport(t: Transport): void {
@@ -53,7 +66,16 @@ export class Stack implements PollStage {
     const rx = this.rx;
     const n = this.dev.rxBurst(rx);
     let work = n;
-    if (n > 0) this.netif.receive(nowUs, rx);
+    if (n > 0) {
+      const cl = this.classifier;
+      if (cl === null) {
+        this.netif.receive(nowUs, rx);
+      } else {
+        const out = this.classRx;
+        cl.classifyBatch(this.dev.mem, this.dev.dv, rx, out);
+        for (let c = 0; c < out.length; c++) if (out[c]!.count > 0) this.netif.receive(nowUs, out[c]!);
+      }
+    }
     this.netif.service(nowUs);
     const t = this.transport;
     if (t !== null) t.timers(nowUs);

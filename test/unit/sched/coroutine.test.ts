@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { heapStats } from "bun:jsc";
 import { CoState, PARK, SETPRIO, SLEEP, Scheduler, WAIT, YIELD, type Coroutine } from "../../../src/sched/coroutine";
 import { DeadlineHeap } from "../../../src/sched/deadline-heap";
+import { EPOLLET, EPOLLIN, EventPoll } from "../../../src/sched/event-poll";
 
 /** A manual clock in integer microseconds. */
 class ManualClock {
@@ -414,6 +415,40 @@ describe("Scheduler async coroutines", () => {
     await Bun.sleep(0);
     expect((errors[0] as Error).message).toBe("late");
     expect(s.live).toBe(0);
+  });
+});
+
+describe("Scheduler with EventPoll", () => {
+  test("a coroutine event loop: parks on an event id when nothing is ready, onReady wakes it, high events first", () => {
+    const clk = new ManualClock();
+    const s = sched(clk, { events: 4 });
+    const EP_READY = 0;
+    const ep = new EventPoll({ capacity: 64, onReady: () => s.signal(EP_READY) });
+    const handled: number[] = [];
+    let parks = 0;
+    const loop = s.spawn(function* (): Coroutine {
+      const out = new Int32Array(16);
+      for (;;) {
+        const n = ep.wait(out, 8, { lowBatch: 1 });
+        if (n === 0) {
+          parks++;
+          yield WAIT(EP_READY);
+          continue;
+        }
+        for (let i = 0; i < n; i++) handled.push(out[2 * i]!);
+        yield; // let other coroutines (and, on budget, the stack) run between batches
+      }
+    }, 0);
+    for (let id = 0; id < 6; id++) ep.ctl("add", id, EPOLLIN | EPOLLET, id < 2 ? 0 : 1);
+    s.run(0);
+    expect(parks).toBe(1);
+    expect(s.state(loop)).toBe(CoState.Waiting);
+    // The stack delivers: lows first, then highs (all in one receive phase).
+    for (const id of [2, 3, 4, 0, 5, 1]) ep.notify(id, EPOLLIN);
+    expect(s.state(loop)).toBe(CoState.Ready);
+    s.run(0);
+    expect(handled).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(parks).toBe(2);
   });
 });
 

@@ -58,3 +58,54 @@ export class EventQueue {
     return true;
   }
 }
+
+/**
+ * Event queues per priority class (QStack's prioritized events): `event()`
+ * files an event under the class given by `classOf()` at the time it is raised
+ * (the class of the frame being processed), and `pop()` always takes from the
+ * highest non-empty class, so a high event raised while lows are being
+ * delivered still comes out before the remaining lows.
+ */
+export class PriorityEventQueues {
+  readonly queues: EventQueue[];
+  /** Events popped per class. */
+  readonly delivered: Float64Array;
+
+  constructor(
+    readonly classes: number,
+    private readonly classOf: () => number,
+    capacityPow2 = 1024,
+  ) {
+    this.queues = [];
+    for (let i = 0; i < classes; i++) this.queues.push(new EventQueue(capacityPow2));
+    this.delivered = new Float64Array(classes);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (let i = 0; i < this.queues.length; i++) n += this.queues[i]!.size;
+    return n;
+  }
+
+  event(id: number, kind: number, arg: number): void {
+    let c = this.classOf();
+    if (c < 0 || c >= this.classes) c = this.classes - 1;
+    this.queues[c]!.event(id, kind, arg);
+  }
+
+  /** File an event under an explicit class. */
+  eventIn(cls: number, id: number, kind: number, arg: number): void {
+    this.queues[cls < this.classes ? cls : this.classes - 1]!.event(id, kind, arg);
+  }
+
+  pop(out: Int32Array): boolean {
+    const q = this.queues;
+    for (let c = 0; c < q.length; c++) {
+      if (q[c]!.pop(out)) {
+        this.delivered[c]++;
+        return true;
+      }
+    }
+    return false;
+  }
+}

@@ -26,6 +26,14 @@ export class Stack implements PollStage {
   /** App work run each round between transport timers and flush. */
   private readonly appStages: PollStage[] = [];
   private started = false;
+  /**
+   * The priority class of the frames being processed right now (0 = highest):
+   * the classifier's class during receive, the lowest class otherwise
+   * (timers, app work). Events raised by TCP are filed under it.
+   */
+  rxClass = 0;
+  /** Number of priority classes (1 without a classifier). */
+  classes = 1;
 
   constructor(
     readonly dev: Device,
@@ -46,6 +54,8 @@ export class Stack implements PollStage {
     this.classifier = c;
     this.classRx = [];
     if (c !== null) for (let i = 0; i < c.classes; i++) this.classRx.push(new PacketBatch(this.dev.caps.maxBurst));
+    this.classes = c === null ? 1 : c.classes;
+    this.rxClass = this.classes - 1;
   }
 
   setTransport(t: Transport): void {
@@ -73,7 +83,12 @@ export class Stack implements PollStage {
       } else {
         const out = this.classRx;
         cl.classifyBatch(this.dev.mem, this.dev.dv, rx, out);
-        for (let c = 0; c < out.length; c++) if (out[c]!.count > 0) this.netif.receive(nowUs, out[c]!);
+        for (let c = 0; c < out.length; c++) {
+          if (out[c]!.count === 0) continue;
+          this.rxClass = c;
+          this.netif.receive(nowUs, out[c]!);
+        }
+        this.rxClass = this.classes - 1;
       }
     }
     this.netif.service(nowUs);

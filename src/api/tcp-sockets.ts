@@ -16,7 +16,8 @@ import { TcpState } from "../tcp/state";
 import { cryptoRng } from "../net/seeded-rng";
 import { formatIpv4, parseIpv4 } from "../wire/ip-addr";
 import type { PollStage } from "../sched/poll-loop";
-import { EventQueue } from "./event-queue";
+import { PriorityEventQueues } from "./event-queue";
+import { MAX_CLASSES } from "../net/tx-queues";
 import type { Stack } from "./stack";
 
 /** A socket failure with its POSIX name (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ...). */
@@ -210,7 +211,8 @@ export class TcpListener<T = undefined> {
 
 export class TcpSockets implements PollStage {
   readonly tcp: TcpLayer;
-  readonly events = new EventQueue(4096);
+  /** Events per priority class; delivered highest class first (QStack's prioritized events). */
+  readonly events: PriorityEventQueues;
   private readonly sockets: (TcpSocket<any> | undefined)[] = [];
   private readonly listeners: (TcpListener<any> | undefined)[] = [];
   private readonly ev = new Int32Array(3);
@@ -224,6 +226,7 @@ export class TcpSockets implements PollStage {
     config: Partial<TcpConfig> = {},
     opts: { rng?: () => number } = {},
   ) {
+    this.events = new PriorityEventQueues(MAX_CLASSES, () => stack.rxClass, 4096);
     this.tcp = new TcpLayer({ config: makeTcpConfig(config), tx: stack.netif.out, rng: opts.rng ?? cryptoRng(), nowUs: stack.loop.clock(), events: this.events });
     stack.setTransport(this.tcp);
     stack.addAppStage(this);
@@ -252,7 +255,7 @@ export class TcpSockets implements PollStage {
    * before TCP can reuse the id.
    */
   released(s: TcpSocket<any>): void {
-    this.events.event(s.id, EV_RELEASED, 0);
+    this.events.eventIn(0, s.id, EV_RELEASED, 0);
   }
 
   /** @internal */ wake(id: number): void {

@@ -96,11 +96,11 @@ export function cdfText(series: Series[], info: Record<string, string | number>)
       .map(([k, v]) => `${k}:${v}`)
       .join(","),
   );
-  lines.push(series.map((s) => `${s.name}_num:${s.h.totalCount}`).join(","));
+  lines.push(series.map((s) => `${s.name.replace(/\W+/g, "_")}_num:${s.h.totalCount}`).join(","));
   lines.push(`CDF(ms): ${series.map((s) => s.name.padStart(12)).join("; ")}`);
   for (const q of CDF_QUANTILES) {
     const label = q > 0.99 && q < 1 ? q.toFixed(4) : q.toFixed(2);
-    const cols = series.map((s) => (s.h.totalCount > 0 ? ms(q >= 1 ? s.h.maxValue : s.h.getValueAtPercentile(q * 100)) : "-").padStart(12));
+    const cols = series.map((s) => (s.h.totalCount > 0 ? ms(s.h.getValueAtPercentile(q * 100)) : "-").padStart(12));
     lines.push(`${label}: ${cols.join("; ")}`);
   }
   return lines.join("\n") + "\n";
@@ -120,7 +120,7 @@ export function cdfPoints(h: Histogram, steps = 200): [number, number][] {
     const q = f <= 0.5 ? 0.9 * (f / 0.5) : 1 - 0.1 * Math.pow(0.001, (f - 0.5) / 0.5);
     out.push([h.getValueAtPercentile(q * 100), q]);
   }
-  out.push([h.maxValue, 1]);
+  out.push([h.getValueAtPercentile(100), 1]);
   return out;
 }
 

@@ -53,7 +53,10 @@ export interface ReplySink {
 export interface IotepServerOptions {
   msgLen: number;
   store: IotepStore;
-  sink: ReplySink;
+  /** Where replies go; may also be set later through `server.sink`. */
+  sink?: ReplySink;
+  /** Added to the connection id to form the Redis key (one range per process when several serve one Redis). */
+  keyBase?: number;
   /** Monotonic clock, integer microseconds (latency of messages inside the server). */
   clockUs?: () => number;
   /** Wall clock in ms (the reply's Date header). */
@@ -174,7 +177,9 @@ export class IotepServer implements FrameSink {
   readonly heartbeatSlots: number;
 
   private readonly store: IotepStore;
-  private readonly sink: ReplySink;
+  /** Where replies go (set by the transport). */
+  sink: ReplySink;
+  private readonly keyBase: number;
   private readonly clockUs: () => number;
   private readonly wallMs: () => number;
   private readonly schedule: (f: () => void) => void;
@@ -216,7 +221,8 @@ export class IotepServer implements FrameSink {
     checkMsgLen(opts.msgLen);
     this.msgLen = opts.msgLen;
     this.store = opts.store;
-    this.sink = opts.sink;
+    this.sink = opts.sink ?? { reply: () => false };
+    this.keyBase = opts.keyBase ?? 0;
     this.clockUs = opts.clockUs ?? monotonicUs;
     this.wallMs = opts.wallMs ?? Date.now;
     this.schedule = opts.schedule ?? ((f) => void setImmediate(f));
@@ -360,14 +366,15 @@ export class IotepServer implements FrameSink {
       return;
     }
     this.sStage[s] = STAGE_GET1;
-    this.store.get(1, conn, this.onGet1[s]!);
+    this.store.get(1, this.keyBase + conn, this.onGet1[s]!);
   }
 
   private issueNext(s: number): void {
     const stage = this.sStage[s];
-    if (stage === STAGE_GET1) this.store.get(1, this.sConn[s]!, this.onGet1[s]!);
-    else if (stage === STAGE_SET) this.store.set(1, this.sConn[s]!, this.sValue[s]!, this.onSet[s]!);
-    else if (stage === STAGE_GET2) this.store.get(2, this.sConn[s]!, this.onGet2[s]!);
+    const key = this.keyBase + this.sConn[s]!;
+    if (stage === STAGE_GET1) this.store.get(1, key, this.onGet1[s]!);
+    else if (stage === STAGE_SET) this.store.set(1, key, this.sValue[s]!, this.onSet[s]!);
+    else if (stage === STAGE_GET2) this.store.get(2, key, this.onGet2[s]!);
   }
 
   private ready(s: number, stage: number): void {

@@ -1,0 +1,245 @@
+/**
+ * The iotepserver logic (server.ts) on two transports:
+ *
+ *  - our stack: TcpSockets.listen with zero-copy data views; the connection id
+ *    is the TCP connection id (already a small reusable index);
+ *  - Bun's kernel sockets (Bun.listen), for the baseline: ids come from an
+ *    IdPool (a free list on an Int32Array), so the server logic sees the same
+ *    small integer ids on both.
+ *
+ * Replies that the send buffer cannot take at once are not lost: the number
+ * of reply bytes still owed per connection is kept (a Uint32Array), and the
+ * rest is written on `drain`. Every reply is the same 146 bytes apart from the
+ * Date, so the owed bytes are re-created from the current reply.
+ */
+import type { Socket, TCPSocketListener } from "bun";
+import type { TcpListener, TcpSocket, TcpSockets } from "../../src/api/tcp-sockets";
+import { REPLY_LEN, ReplyBuilder } from "./protocol";
+import type { IotepServer, ReplySink } from "./server";
+
+/** Small integer ids with reuse (free list). */
+export class IdPool {
+  private free: Int32Array;
+  private freeCount = 0;
+  private next = 0;
+  constructor(initial = 1024) {
+    this.free = new Int32Array(Math.max(1, initial));
+  }
+  take(): number {
+    if (this.freeCount > 0) return this.free[--this.freeCount]!;
+    return this.next++;
+  }
+  give(id: number): void {
+    if (this.freeCount === this.free.length) {
+      const f = new Int32Array(this.free.length * 2);
+      f.set(this.free);
+      this.free = f;
+    }
+    this.free[this.freeCount++] = id;
+  }
+  /** Ids handed out and not given back. */
+  get inUse(): number {
+    return this.next - this.freeCount;
+  }
+}
+
+/** Owed reply bytes per connection, written when the socket drains. */
+class OwedReplies {
+  private owed = new Uint32Array(1024);
+  private readonly fill = new ReplyBuilder();
+  /** Replies that could not be written at all (socket closing). */
+  lost = 0;
+
+  reset(conn: number): void {
+    if (conn < this.owed.length) this.owed[conn] = 0;
+  }
+
+  has(conn: number): boolean {
+    return conn < this.owed.length && this.owed[conn]! > 0;
+  }
+
+  add(conn: number, bytes: number): void {
+    if (conn >= this.owed.length) {
+      let n = this.owed.length;
+      while (n <= conn) n *= 2;
+      const o = new Uint32Array(n);
+      o.set(this.owed);
+      this.owed = o;
+    }
+    this.owed[conn] = this.owed[conn]! + bytes;
+  }
+
+  /** Write what is owed with `write(buf, off, len) -> written`; returns true when nothing is owed any more. */
+  flush(conn: number, write: (buf: Uint8Array, off: number, len: number) => number): boolean {
+    if (conn >= this.owed.length) return true;
+    let owe = this.owed[conn]!;
+    const buf = this.fill.at(Date.now());
+    while (owe > 0) {
+      const inReply = owe % REPLY_LEN === 0 ? REPLY_LEN : owe % REPLY_LEN;
+      const off = REPLY_LEN - inReply;
+      const n = write(buf, off, inReply);
+      if (n < 0) {
+        this.lost++;
+        owe = 0;
+        break;
+      }
+      owe -= n;
+      if (n < inReply) break;
+    }
+    this.owed[conn] = owe;
+    return owe === 0;
+  }
+}
+
+export interface ServedHandle {
+  /** Stop accepting new connections. */
+  stopListening(): void;
+  /** Close every open connection (graceful FIN). */
+  closeAll(): void;
+  readonly openConnections: number;
+  readonly port: number;
+}
+
+/** Serve `server` on our stack's TCP (TcpSockets). */
+export function serveOnStack(server: IotepServer, sockets: TcpSockets, port: number, backlog = 65535): ServedHandle & ReplySink {
+  const open: (TcpSocket | undefined)[] = [];
+  const owed = new OwedReplies();
+  let openCount = 0;
+  let listener: TcpListener | null = null;
+  const handle = {
+    port,
+    get openConnections() {
+      return openCount;
+    },
+    reply(conn: number, buf: Uint8Array, len: number): boolean {
+      const s = open[conn];
+      if (s === undefined) return false;
+      if (owed.has(conn)) {
+        owed.add(conn, len);
+        return true;
+      }
+      const n = s.write(buf, 0, len);
+      if (n < 0) return false;
+      if (n < len) owed.add(conn, len - n);
+      return true;
+    },
+    stopListening() {
+      listener?.stop();
+      listener = null;
+    },
+    closeAll() {
+      for (const s of open) if (s !== undefined) s.end();
+    },
+  };
+  listener = sockets.listen<undefined>({
+    port,
+    backlog,
+    zeroCopy: true,
+    noDelay: true,
+    socket: {
+      open(s) {
+        open[s.id] = s;
+        openCount++;
+        owed.reset(s.id);
+        server.open(s.id);
+      },
+      data(s, d) {
+        server.data(s.id, d, 0, d.length);
+      },
+      drain(s) {
+        owed.flush(s.id, (b, off, len) => s.write(b, off, len));
+      },
+      end(s) {
+        s.end();
+      },
+      close(s) {
+        if (open[s.id] === s) {
+          open[s.id] = undefined;
+          openCount--;
+          server.close(s.id);
+        }
+      },
+    },
+  });
+  return handle;
+}
+
+interface KernelConn {
+  id: number;
+}
+
+/** Serve `server` on Bun's kernel TCP sockets (Bun.listen); `reusePort` lets several processes share the port. */
+export function serveOnKernel(server: IotepServer, hostname: string, port: number, opts: { reusePort?: boolean } = {}): ServedHandle & ReplySink {
+  const ids = new IdPool(4096);
+  const open: (Socket<KernelConn> | undefined)[] = [];
+  const owed = new OwedReplies();
+  let openCount = 0;
+  let listener: TCPSocketListener<KernelConn> | null = null;
+  // Bun.listen takes reusePort (SO_REUSEPORT) at runtime; its typings lack it.
+  const reuse = (opts.reusePort === true ? { reusePort: true } : {}) as object;
+  listener = Bun.listen<KernelConn>({
+    ...reuse,
+    hostname,
+    port,
+    data: { id: -1 },
+    socket: {
+      open(s) {
+        const id = ids.take();
+        s.data = { id };
+        open[id] = s;
+        openCount++;
+        owed.reset(id);
+        s.setNoDelay(true);
+        server.open(id);
+      },
+      data(s, d) {
+        server.data(s.data.id, d, 0, d.length);
+      },
+      drain(s) {
+        owed.flush(s.data.id, (b, off, len) => s.write(b, off, len));
+      },
+      end(s) {
+        s.end();
+      },
+      close(s) {
+        const id = s.data.id;
+        if (id >= 0 && open[id] === s) {
+          open[id] = undefined;
+          openCount--;
+          server.close(id);
+          ids.give(id);
+          s.data.id = -1;
+        }
+      },
+      error() {
+        // a reset connection; close follows
+      },
+    },
+  });
+  const boundPort = listener.port;
+  return {
+    port: boundPort,
+    get openConnections() {
+      return openCount;
+    },
+    reply(conn: number, buf: Uint8Array, len: number): boolean {
+      const s = open[conn];
+      if (s === undefined) return false;
+      if (owed.has(conn)) {
+        owed.add(conn, len);
+        return true;
+      }
+      const n = s.write(buf, 0, len);
+      if (n < 0) return false;
+      if (n < len) owed.add(conn, len - n);
+      return true;
+    },
+    stopListening() {
+      listener?.stop(false);
+      listener = null;
+    },
+    closeAll() {
+      for (const s of open) if (s !== undefined) s.end();
+    },
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * iotepserver: QStack's IoT endpoint benchmark server (DESIGN.md "iotep
+ * workload"). Serves fixed-length messages on --port; per message three Redis
+ * commands keyed by the connection id; requests (byte 5 = 0x01) get the
+ * 146-byte reply, heartbeats get nothing. Requests go first at every stage.
+ *
+ *   bun run iotepserver --vdev net_memif0,... --ip 10.0.0.1/24 --redis-socket /run/redis.sock
+ *   bun run iotepserver --kernel --port 8080 --redis-socket /tmp/redis.sock     (Bun.listen baseline)
+ *
+ * Ctrl+C (or SIGTERM, or --duration) stops accepting, lets the messages in
+ * Redis finish (up to 2 s), closes connections and Redis, prints the final
+ * counters, and writes --stats-json if asked.
+ */
+import { writeFileSync } from "node:fs";
+import { ConfigError } from "../src/api/errors";
+import { formatIpv4 } from "../src/wire/ip-addr";
+import { onStopSignal, parseAppArgs, runMain, startStack, type RunningStack } from "./common";
+import { formatSummary, summarize } from "./iotep/latency";
+import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
+import { IotepServer } from "./iotep/server";
+import { serveOnKernel, serveOnStack, type ServedHandle } from "./iotep/server-transports";
+import { RedisClusterStore, RedisDbStore, parseClusterNodes, type IotepStore } from "./iotep/store";
+
+const spec = {
+  name: "iotepserver",
+  usage: "bun run iotepserver [stack flags | --kernel] [--port N] [-l LEN] [--redis-socket PATH | --redis HOST:PORT | --redis-cluster HOST:PORT,...]",
+  about: "QStack's iotep benchmark server: fixed-length messages, three Redis commands each, 146-byte replies to requests (high priority first).",
+  flags: [
+    { name: "port", short: "p", type: "int" as const, arg: "N", default: 80, min: 0, max: 65535, help: "TCP port (0 with --kernel: any free port)" },
+    { name: "length", short: "l", type: "int" as const, arg: "LEN", default: DEFAULT_MSG_LEN, min: MIN_MSG_LEN, max: MAX_MSG_LEN, help: "message length in bytes" },
+    { name: "redis-socket", type: "string" as const, arg: "PATH", help: "local redis-server Unix socket" },
+    { name: "redis", type: "string" as const, arg: "HOST:PORT", help: "redis-server over TCP (default 127.0.0.1:6379 when no other Redis flag is given)" },
+    { name: "redis-cluster", type: "string" as const, arg: "HOST:PORT,...", help: "Redis Cluster seed nodes (ioredis Cluster client)" },
+    { name: "redis-timeout-ms", type: "int" as const, arg: "MS", default: 2000, min: 1, help: "fail a Redis command after this long" },
+    { name: "kernel", type: "bool" as const, help: "serve on Bun's kernel sockets (Bun.listen) instead of our stack: the baseline" },
+    { name: "listen", type: "string" as const, arg: "ADDR", default: "0.0.0.0", help: "address to bind with --kernel" },
+    { name: "reuse-port", type: "bool" as const, help: "with --kernel: SO_REUSEPORT, so several server processes share the port" },
+    { name: "key-base", type: "int" as const, arg: "N", default: 0, min: 0, help: "added to connection ids to form Redis keys (one range per process)" },
+    { name: "slots", type: "int" as const, arg: "N", default: 512, min: 1, max: 1 << 20, help: "messages worked on in Redis at once" },
+    { name: "heartbeat-slots", type: "int" as const, arg: "N", min: 1, help: "of those, at most N heartbeats (default 3/4 of --slots)" },
+    { name: "queue", type: "int" as const, arg: "N", default: 65536, min: 1, help: "waiting messages per class before new ones are dropped" },
+    { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
+    { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
+    { name: "stats-json", type: "string" as const, arg: "FILE", help: "write the final counters and latency summaries as JSON" },
+  ],
+};
+
+function makeStore(v: Record<string, unknown>): IotepStore {
+  const sock = v["redis-socket"] as string | undefined;
+  const tcp = v["redis"] as string | undefined;
+  const cluster = v["redis-cluster"] as string | undefined;
+  const given = [sock, tcp, cluster].filter((x) => x !== undefined).length;
+  if (given > 1) throw new ConfigError("give only one of --redis-socket, --redis and --redis-cluster");
+  const opts = { commandTimeoutMs: v["redis-timeout-ms"] as number };
+  if (cluster !== undefined) {
+    const nodes = parseClusterNodes(cluster);
+    if (nodes === null) throw new ConfigError(`--redis-cluster ${cluster}: expected HOST:PORT[,HOST:PORT...] like 127.0.0.1:7000,127.0.0.1:7001`);
+    return new RedisClusterStore(nodes, opts);
+  }
+  if (sock !== undefined) return new RedisDbStore(sock, opts);
+  const t = tcp ?? "127.0.0.1:6379";
+  if (!/^[^:\s]+:\d{1,5}$/.test(t)) throw new ConfigError(`--redis ${t}: expected HOST:PORT like 127.0.0.1:6379`);
+  return new RedisDbStore(t, opts);
+}
+
+runMain("iotepserver", async () => {
+  const args = parseAppArgs(spec);
+  const v = args.values;
+  const kernel = v["kernel"] === true;
+  const msgLen = v["length"] as number;
+  const port = v["port"] as number;
+  if (!kernel && port === 0) throw new ConfigError("--port 0 is only for --kernel; give the port to serve on our stack");
+  const store = makeStore(v);
+  let rs: RunningStack | null = null;
+  const server = new IotepServer({
+    msgLen,
+    store,
+    slots: v["slots"] as number,
+    heartbeatSlots: v["heartbeat-slots"] as number | undefined,
+    queueCapacity: v["queue"] as number,
+    keyBase: v["key-base"] as number,
+  });
+  let served: ServedHandle;
+  let where: string;
+  if (kernel) {
+    const h = serveOnKernel(server, v["listen"] as string, port, { reusePort: v["reuse-port"] === true });
+    server.sink = h;
+    served = h;
+    where = `kernel sockets ${v["listen"]}:${h.port}`;
+  } else {
+    rs = await startStack(v);
+    const h = serveOnStack(server, rs.sockets, port);
+    server.sink = h;
+    served = h;
+    where = `our stack ${formatIpv4(rs.cfg.ip)}:${port} dev ${rs.stack.dev.caps.name}`;
+  }
+  const ready = await store.waitReady(3000);
+  console.log(`iotepserver: listening on ${where}, ${msgLen}-byte messages, ${store.describe()}${ready ? "" : " (not reachable yet; retrying, messages fail until it is)"}`);
+
+  // Status line.
+  const tty = process.stdout.isTTY === true;
+  const every = (v["status-interval"] as number | undefined) ?? (tty ? 1 : 10);
+  let last = { ...server.counters };
+  let lastT = performance.now();
+  const status = (): string => {
+    const c = server.counters;
+    const now = performance.now();
+    const dt = Math.max(1e-3, (now - lastT) / 1000);
+    const rate = (a: number, b: number): string => ((a - b) / dt).toFixed(0);
+    const s =
+      `conns ${served.openConnections} | msg/s ${rate(c.messages, last.messages)} (req ${rate(c.requests, last.requests)}) | ` +
+      `replies ${c.replies} | failed ${c.failedRequests + c.failedHeartbeats} | in redis ${server.inFlight} | queued ${server.queuedRequests}/${server.queuedHeartbeats} | ` +
+      `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(summarize(server.latencyHigh).p99Us / 1000).toFixed(3)} ms`;
+    last = { ...c };
+    lastT = now;
+    return s;
+  };
+  const timer =
+    every > 0
+      ? setInterval(() => {
+          if (tty) process.stdout.write(`\r\x1b[K${status()}`);
+          else console.log(`iotepserver: ${status()}`);
+        }, every * 1000)
+      : null;
+
+  const duration = v["duration"] as number | undefined;
+  const reason = await Promise.race([onStopSignal(), duration !== undefined ? Bun.sleep(duration * 1000).then(() => "duration") : new Promise<string>(() => {})]);
+  if (timer !== null) clearInterval(timer);
+  if (tty && every > 0) process.stdout.write("\n");
+  served.stopListening();
+  const drained = await server.whenIdle(2000);
+  served.closeAll();
+  await store.close();
+  if (rs !== null) {
+    // Let the FINs go out before the device closes.
+    await Bun.sleep(50);
+    await rs.shutdown();
+  }
+  const c = server.counters;
+  const hi = summarize(server.latencyHigh);
+  const lo = summarize(server.latencyLow);
+  console.log(
+    `iotepserver: stopped (${reason}${drained ? "" : ", gave up waiting for Redis"}): ${c.accepted} connections, ${c.messages} messages ` +
+      `(${c.requests} requests, ${c.heartbeats} heartbeats, ${c.other} other), ${c.replies} replies, ` +
+      `failed ${c.failedRequests} requests + ${c.failedHeartbeats} heartbeats (${c.dropped} dropped, ${c.redisErrors} Redis errors), ${c.repliesLost} replies lost`,
+  );
+  console.log(`iotepserver: in-server latency  requests: ${formatSummary(hi)}`);
+  console.log(`iotepserver: in-server latency heartbeats: ${formatSummary(lo)}`);
+  const statsFile = v["stats-json"] as string | undefined;
+  if (statsFile !== undefined) {
+    writeFileSync(
+      statsFile,
+      JSON.stringify(
+        {
+          transport: kernel ? "kernel" : "qstack",
+          msgLen,
+          counters: { ...c },
+          latencyUs: { request: hi, heartbeat: lo },
+          stack: rs !== null ? { net: rs.stack.netif.counters.snapshot(), tcp: { ...rs.sockets.tcp.counters } } : undefined,
+        },
+        null,
+        2,
+      ),
+    );
+  }
+  return 0;
+});

@@ -1,0 +1,253 @@
+/**
+ * mcc: the iotep load generator with MCC's flags (QStack's client), on our
+ * stack or, with --kernel, on Bun's kernel sockets (the baseline).
+ *
+ *   bun run mcc --vdev net_memif0,... --ip 10.0.0.2/24 --dest 10.0.0.1 -c 100000 -s 20 -e 60 -r 0.05
+ *   bun run mcc --kernel --dest 127.0.0.1 --port 8080 -c 5000 -s 5 -e 10 --duration 20
+ *
+ * Opens -c connections over -s seconds (progress bar), waits -w seconds,
+ * then sends -b messages per second (default c/e: each connection once per
+ * epoch, staggered) for --duration seconds, a fraction -r of them requests.
+ * Prints a live status line, then the latency table; writes mcc.json,
+ * cdf.txt and mcc.html (the CDF plot) under --out.
+ *
+ * Only requests are answered, so the client sees request latency only; the
+ * server's view of both classes (--stats-json of iotepserver) and the wire
+ * view (monitor) complete the picture; bench/iotep puts them side by side.
+ */
+import { ConfigError } from "../src/api/errors";
+import { monotonicUs } from "../src/api/clock";
+import { formatIpv4, parseIpv4 } from "../src/wire/ip-addr";
+import { onStopSignal, parseAppArgs, runMain, startStack, type RunningStack } from "./common";
+import { kernelClient, stackClient, type ClientTransport } from "./iotep/client-transports";
+import { Generator } from "./iotep/generator";
+import { summarize } from "./iotep/latency";
+import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
+import { latencyTable, textTable, writeResults } from "./iotep/results";
+
+const spec = {
+  name: "mcc",
+  usage: "bun run mcc [stack flags | --kernel] --dest IP [-c N] [-s S] [-w S] [-e S] [-b N] [-l LEN] [-r R] [--duration S]",
+  about: "iotep load generator (MCC's flags): many persistent connections, one message per connection per epoch, request latency in HDR histograms.",
+  flags: [
+    { name: "connections", short: "c", type: "int" as const, arg: "N", default: 1000, min: 1, max: 100_000_000, help: "concurrent connections" },
+    { name: "setup", short: "s", type: "number" as const, arg: "S", default: 10, min: 0, help: "seconds over which the connections are opened" },
+    { name: "wait", short: "w", type: "number" as const, arg: "S", default: 1, min: 0, help: "seconds to wait after the setup time before sending" },
+    { name: "epoch", short: "e", type: "number" as const, arg: "S", default: 60, min: 0.001, help: "seconds between two messages of one connection" },
+    { name: "block", short: "b", type: "int" as const, arg: "N", min: 1, help: "messages per second, i.e. connections per block (default c/e)" },
+    { name: "length", short: "l", type: "int" as const, arg: "LEN", default: DEFAULT_MSG_LEN, min: MIN_MSG_LEN, max: MAX_MSG_LEN, help: "message length in bytes" },
+    { name: "ratio", short: "r", type: "number" as const, arg: "R", default: 0.05, min: 0, max: 1, help: "fraction of messages that are requests (high priority)" },
+    { name: "dest", type: "string" as const, arg: "IP", help: "server address (default 127.0.0.1 with --kernel)" },
+    { name: "port", type: "int" as const, arg: "N", default: 80, min: 1, max: 65535, help: "server port" },
+    { name: "ips", type: "string" as const, arg: "N|A,B,..|A-B", help: "client source addresses: a count, a list or a range (--kernel; our stack owns one address for now)" },
+    { name: "duration", type: "number" as const, arg: "S", min: 0, help: "seconds of sending (default: one epoch)" },
+    { name: "smp", type: "int" as const, arg: "N", default: 1, min: 1, max: 64, help: "application threads (only 1 is supported yet)" },
+    { name: "kernel", type: "bool" as const, help: "use Bun's kernel sockets (Bun.connect) instead of our stack: the baseline" },
+    { name: "out", type: "string" as const, arg: "DIR", default: "iotep-out", help: "directory for mcc.json, cdf.txt and mcc.html" },
+    { name: "seed", type: "int" as const, arg: "N", default: 1, help: "seed of the request/heartbeat choice" },
+    { name: "max-connecting", type: "int" as const, arg: "N", default: 1024, min: 1, help: "handshakes outstanding at once" },
+    { name: "drain", type: "number" as const, arg: "S", default: 2, min: 0, help: "seconds to wait for outstanding replies after sending" },
+    { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
+    { name: "max-conns", type: "int" as const, arg: "N", min: 1, help: "TCP connection table size on our stack (default c + 1024)" },
+  ],
+};
+
+/** --ips: "N" (N consecutive addresses from `base`), "A,B,C", or "A-B". */
+export function parseIps(s: string, base: number): string[] {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n < 1 || n > 65536) throw new ConfigError(`--ips ${s}: a count must be 1..65536`);
+    return Array.from({ length: n }, (_, k) => formatIpv4((base + k) >>> 0));
+  }
+  const range = /^([\d.]+)-([\d.]+)$/.exec(s);
+  if (range !== null) {
+    const a = parseIpv4(range[1]!);
+    const b = parseIpv4(range[2]!);
+    if (a === -1 || b === -1 || b >>> 0 < a >>> 0 || (b >>> 0) - (a >>> 0) > 65535) throw new ConfigError(`--ips ${s}: expected a range like 127.0.0.2-127.0.0.9`);
+    return Array.from({ length: (b >>> 0) - (a >>> 0) + 1 }, (_, k) => formatIpv4(((a >>> 0) + k) >>> 0));
+  }
+  const list = s.split(",").map((x) => x.trim());
+  for (const x of list) if (parseIpv4(x) === -1) throw new ConfigError(`--ips ${s}: "${x}" is not an IPv4 address`);
+  return list;
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const f = total > 0 ? done / total : 1;
+  const n = Math.round(f * width);
+  return `[${"#".repeat(n)}${".".repeat(width - n)}] ${(f * 100).toFixed(0).padStart(3)}%`;
+}
+
+runMain("mcc", async () => {
+  const args = parseAppArgs(spec);
+  const v = args.values;
+  const kernel = v["kernel"] === true;
+  const c = v["connections"] as number;
+  const epochS = v["epoch"] as number;
+  const durationS = (v["duration"] as number | undefined) ?? epochS;
+  const msgLen = v["length"] as number;
+  const port = v["port"] as number;
+  if ((v["smp"] as number) !== 1) throw new ConfigError("--smp: only 1 application thread is supported yet; run several mcc processes with disjoint --ips instead");
+  const dest = (v["dest"] as string | undefined) ?? (kernel ? "127.0.0.1" : undefined);
+  if (dest === undefined) throw new ConfigError("no server address: pass --dest A.B.C.D (the iotepserver's IP)");
+  if (parseIpv4(dest) === -1) throw new ConfigError(`--dest ${dest}: expected an IPv4 address`);
+  const ipsArg = v["ips"] as string | undefined;
+
+  let rs: RunningStack | null = null;
+  let transport: ClientTransport;
+  let where: string;
+  if (kernel) {
+    const ips = ipsArg === undefined ? [] : parseIps(ipsArg, parseIpv4("127.0.0.2") >>> 0);
+    if (c > 19_000 && ips.length === 0) console.log("mcc: note: one kernel process holds at most ~20,000 sockets here (open-file limit) and ~28,000 ports per source address");
+    transport = kernelClient(dest, port, ips);
+    where = `kernel sockets${ips.length > 0 ? ` from ${ips.length} source address(es)` : ""}`;
+  } else {
+    const maxConns = (v["max-conns"] as number | undefined) ?? c + 1024;
+    rs = await startStack(v, { maxConnections: maxConns, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024 });
+    if (ipsArg !== undefined) {
+      const ips = parseIps(ipsArg, rs.cfg.ip);
+      if (ips.length > 1 || ips[0] !== formatIpv4(rs.cfg.ip)) throw new ConfigError(`--ips ${ipsArg}: our stack owns one address (--ip) for now; leave --ips out`);
+    }
+    if (c > 64_000) console.log("mcc: note: one source address gives at most ~64,000 connections to one server port");
+    transport = stackClient(rs.sockets, dest, port);
+    where = `our stack ${formatIpv4(rs.cfg.ip)} dev ${rs.stack.dev.caps.name}`;
+  }
+  const gen = new Generator(
+    {
+      conns: c,
+      setupS: v["setup"] as number,
+      waitS: v["wait"] as number,
+      epochS,
+      perSecond: v["block"] as number | undefined,
+      msgLen,
+      ratio: v["ratio"] as number,
+      durationS,
+      drainS: v["drain"] as number,
+      maxConnecting: v["max-connecting"] as number,
+      tickUs: kernel ? 1000 : 0,
+      seed: v["seed"] as number,
+    },
+    transport,
+  );
+  transport.bind(gen);
+  console.log(
+    `mcc: ${c} connections to ${dest}:${port} over ${v["setup"]} s via ${where}; then ${gen.perSecond} messages/s (${msgLen} bytes, ${((v["ratio"] as number) * 100).toFixed(1)} % requests) for ${durationS} s`,
+  );
+
+  // Drive the generator: a poll stage on our stack (timed by the loop), a timer with kernel sockets.
+  const t0 = monotonicUs();
+  gen.start(t0);
+  let finished!: () => void;
+  const done = new Promise<void>((r) => (finished = r));
+  if (rs !== null) {
+    let nextAt = t0;
+    rs.stack.addAppStage({
+      poll(nowUs) {
+        if (nowUs < nextAt) return 0;
+        nextAt = gen.tick(nowUs);
+        if (nextAt === Number.POSITIVE_INFINITY) finished();
+        return 1;
+      },
+      pollAt() {
+        return nextAt;
+      },
+    });
+  } else {
+    const step = (): void => {
+      const now = monotonicUs();
+      const next = gen.tick(now);
+      if (next === Number.POSITIVE_INFINITY) return finished();
+      setTimeout(step, Math.max(0, (next - monotonicUs()) / 1000));
+    };
+    step();
+  }
+
+  // Progress while connecting, then a live status line.
+  const tty = process.stdout.isTTY === true;
+  const every = (v["status-interval"] as number | undefined) ?? (tty ? 1 : 10);
+  let lastDecile = -1;
+  let last = { ...gen.counters };
+  let lastT = performance.now();
+  const show = (): void => {
+    const ct = gen.counters;
+    let line: string;
+    if (gen.phase === "connecting") {
+      const settled = ct.connected + ct.connectFailed;
+      line = `connecting ${bar(settled, gen.shardConns)} ${ct.connected}/${gen.shardConns} open, ${ct.connectFailed} failed, ${gen.connectingNow} in handshake`;
+      if (!tty) {
+        const dec = Math.floor((settled / gen.shardConns) * 10);
+        if (dec === lastDecile) return;
+        lastDecile = dec;
+      }
+    } else {
+      const now = performance.now();
+      const dt = Math.max(1e-3, (now - lastT) / 1000);
+      const r = summarize(gen.rttHigh);
+      line =
+        `${gen.phase} | open ${gen.openConnections} | sent/s ${((ct.sent - last.sent) / dt).toFixed(0)} (req ${((ct.sentRequests - last.sentRequests) / dt).toFixed(0)}) | ` +
+        `replies ${ct.replies} | unanswered ${ct.unanswered} | skipped ${ct.skipped} | req p50 ${(r.p50Us / 1000).toFixed(3)} p99 ${(r.p99Us / 1000).toFixed(3)} ms`;
+      last = { ...ct };
+      lastT = now;
+    }
+    if (tty) process.stdout.write(`\r\x1b[K${line}`);
+    else console.log(`mcc: ${line}`);
+  };
+  let lastShown = 0;
+  const progressTimer = setInterval(() => {
+    const now = performance.now();
+    if (gen.phase === "connecting") show();
+    else if (every > 0 && now - lastShown >= every * 1000 - 100) {
+      lastShown = now;
+      show();
+    }
+  }, tty ? 250 : 1000);
+  const stop = onStopSignal().then((sig) => sig);
+  const reason = await Promise.race([done.then(() => "done"), stop]);
+  clearInterval(progressTimer);
+  if (tty) process.stdout.write("\n");
+  if (reason !== "done") {
+    console.log(`mcc: ${reason}: stopping early`);
+    gen.tick(Number.MAX_SAFE_INTEGER);
+  }
+  // Let the closes go out.
+  await Bun.sleep(100);
+  if (rs !== null) await rs.shutdown();
+
+  const ct = gen.counters;
+  const series = [{ name: "request (client)", h: gen.rttHigh }];
+  const table = latencyTable("mcc: request round trip at the client (from the scheduled send time, ms)", series);
+  console.log(textTable(table));
+  const lag = summarize(gen.sendLag);
+  console.log(
+    `mcc: ${ct.connected}/${c} connected (${ct.connectFailed} failed, ${ct.closedEarly} closed early); sent ${ct.sent} (${ct.sentRequests} requests, ${ct.sentHeartbeats} heartbeats; ${ct.skipped} skipped, ${ct.sendFailed} failed); ` +
+      `${ct.replies} replies, ${ct.unanswered} requests unanswered, ${ct.badReplies} bad replies; generator lag p99 ${(lag.p99Us / 1000).toFixed(3)} ms`,
+  );
+  const params = {
+    transport: kernel ? "kernel" : "qstack",
+    connections: c,
+    setupS: v["setup"] as number,
+    waitS: v["wait"] as number,
+    epochS,
+    perSecond: gen.perSecond,
+    msgLen,
+    ratio: v["ratio"] as number,
+    durationS,
+    dest: `${dest}:${port}`,
+  };
+  const out = writeResults({
+    dir: v["out"] as string,
+    base: "mcc",
+    title: `iotep client view: ${c} connections, ${gen.perSecond} msg/s, ${kernel ? "kernel sockets" : "QStack for Bun"}`,
+    params,
+    series,
+    tables: [{ caption: "Counters", header: Object.keys(ct), rows: [Object.values(ct)] }],
+    notes: [
+      "Latency is measured from each request's scheduled send time (coordinated omission corrected); heartbeats get no reply, so the client sees requests only.",
+      `Generator send lag: p50 ${(lag.p50Us / 1000).toFixed(3)} ms, p99 ${(lag.p99Us / 1000).toFixed(3)} ms, max ${(lag.maxUs / 1000).toFixed(3)} ms.`,
+    ],
+    json: { counters: { ...ct }, sendLagUs: lag, reason },
+    cdfInfo: { connections: ct.connected, requests: ct.sentRequests, replies: ct.replies, unanswered: ct.unanswered },
+    plainCdfName: true,
+  });
+  console.log(`mcc: wrote ${out.json}, ${out.cdf}, ${out.html}`);
+  return ct.connected === 0 ? 1 : 0;
+});

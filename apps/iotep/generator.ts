@@ -218,6 +218,11 @@ export class Generator implements FrameSink {
     return this.sendStartUs + (tick > 0 ? Math.ceil(exact / tick) * tick : exact);
   }
 
+  /** Is global message j inside the sending window (by its exact, unquantized time)? */
+  private inWindow(j: number): boolean {
+    return this.sendStartUs + j * this.intervalUs < this.sendEndUs;
+  }
+
   /** Do everything due by `nowUs`. Returns the time of the next thing to do (us), or +Infinity when done. */
   tick(nowUs: number): number {
     this.nowUs = nowUs;
@@ -245,19 +250,24 @@ export class Generator implements FrameSink {
       if (this.phase === "connecting" && this.nextConn >= c && this.connecting === 0) this.phase = "waiting";
       return Math.min(next, this.sendStartUs);
     }
-    if (nowUs < this.sendEndUs) {
+    if (this.inWindow(this.nextMsg)) {
       this.phase = "sending";
       for (;;) {
         const j = this.nextMsg;
+        if (!this.inWindow(j)) break;
         const due = this.dueOf(j);
-        if (due > nowUs || due >= this.sendEndUs) {
-          next = Math.min(next, due < this.sendEndUs ? due : this.sendEndUs);
+        if (due > nowUs) {
+          next = Math.min(next, due);
           break;
         }
         this.sendOne(j % c, due, nowUs);
         this.nextMsg = this.firstMsgFrom(j + 1);
       }
-      return next;
+      if (this.inWindow(this.nextMsg)) return next;
+    }
+    if (nowUs < this.sendEndUs) {
+      this.phase = "sending";
+      return Math.min(next, this.sendEndUs);
     }
     if (nowUs < this.drainEndUs && this.outstanding() > 0) {
       this.phase = "draining";

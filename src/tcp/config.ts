@@ -110,6 +110,7 @@ export function makeTcpConfig(over?: Partial<TcpConfig>): TcpConfig {
     const v = c[pos[i]!] as number;
     if (!Number.isInteger(v) || v <= 0) throw new RangeError("tcp config: " + pos[i] + " must be a positive integer");
   }
+  if (c.maxListeners > 32767) throw new RangeError("tcp config: maxListeners must be <= 32767");
   if (c.mtu < 68 + 40) throw new RangeError("tcp config: mtu must be >= 108");
   if (c.cc !== "cubic" && c.cc !== "newreno") throw new RangeError("tcp config: cc must be \"cubic\" or \"newreno\"");
   if (c.ephemeralLo < 1024 || c.ephemeralHi > 65535 || c.ephemeralLo > c.ephemeralHi) {

@@ -68,6 +68,14 @@ export type CongestionControlName = "cubic" | "newreno";
 export interface CongestionOptions {
   /** Initial window in segments; 10 gives exactly RFC 6928's min(10*MSS, max(2*MSS, 14600)). */
   initialWindowSegments?: number;
+  /** Memory to carve the per-connection arrays from (src/mem/carve.ts); default: a fresh ArrayBuffer. */
+  backing?: ArrayBuffer;
+  byteOffset?: number;
+}
+
+/** Bytes the per-connection state of `name` takes for `capacity` connections. */
+export function congestionBytesFor(name: CongestionControlName, capacity: number): number {
+  return name === "cubic" ? Cubic.bytesFor(capacity) : NewReno.bytesFor(capacity);
 }
 
 /** The congestion control algorithm `name` for `capacity` connections. */

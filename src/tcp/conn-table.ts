@@ -59,6 +59,8 @@ export const F_READABLE_SIGNALLED = 1 << 22;
 export const F_USED = 1 << 23;
 /** Loss recovery after an RTO: sndNxt was rewound to sndUna (go-back-N). */
 export const F_RTO_RECOVERY = 1 << 24;
+/** The MAIN timer id carries an idle-kind timer (keepalive, FIN-WAIT-2, TIME-WAIT), not RTX/persist (timers.ts). */
+export const F_TMR_IDLE = 1 << 25;
 
 interface Field {
   name: string;
@@ -72,7 +74,6 @@ const FIELDS: Field[] = [
   { name: "remoteIp", bytes: 4 },
   { name: "flags", bytes: 4 },
   { name: "iss", bytes: 4 },
-  { name: "irs", bytes: 4 },
   { name: "sndUna", bytes: 4 },
   { name: "sndNxt", bytes: 4 },
   { name: "sndMax", bytes: 4 },
@@ -93,8 +94,8 @@ const FIELDS: Field[] = [
   { name: "finSeq", bytes: 4 },
   { name: "sndSml", bytes: 4 },
   { name: "link", bytes: 4 },
-  { name: "listener", bytes: 4 },
-  // uint16 fields
+  // 16-bit fields
+  { name: "listener", bytes: 2 },
   { name: "localPort", bytes: 2 },
   { name: "remotePort", bytes: 2 },
   { name: "mss", bytes: 2 },
@@ -122,7 +123,6 @@ export class ConnTable {
   readonly flags: Int32Array;
   /** RFC 9293 3.3.1 send sequence variables. sndMax: highest sequence sent + 1 (sndNxt rewinds on RTO). */
   readonly iss: Int32Array;
-  readonly irs: Int32Array;
   readonly sndUna: Int32Array;
   readonly sndNxt: Int32Array;
   readonly sndMax: Int32Array;
@@ -154,8 +154,8 @@ export class ConnTable {
   readonly sndSml: Int32Array;
   /** Free list / accept queue link. */
   readonly link: Int32Array;
-  /** Listener id of a passive-open connection (-1 for active opens). */
-  readonly listener: Int32Array;
+  /** Listener id of a passive-open connection (-1 for active opens); TcpConfig.maxListeners <= 32767. */
+  readonly listener: Int16Array;
   readonly localPort: Uint16Array;
   readonly remotePort: Uint16Array;
   /** Effective send MSS (RFC 9293 3.7.1, RFC 1122 4.2.2.6), clamped to our MTU and lowered by ICMP. */
@@ -196,10 +196,11 @@ export class ConnTable {
     this.buffer = backing ?? new ArrayBuffer(need);
     if (this.buffer.byteLength - byteOffset < need) throw new RangeError("ConnTable backing too small");
     let off = byteOffset;
-    const arrays: Record<string, Int32Array | Uint16Array | Uint8Array> = {};
+    const arrays: Record<string, Int32Array | Int16Array | Uint16Array | Uint8Array> = {};
     for (let i = 0; i < FIELDS.length; i++) {
       const f = FIELDS[i]!;
       if (f.bytes === 4) arrays[f.name] = new Int32Array(this.buffer, off, capacity);
+      else if (f.name === "listener") arrays[f.name] = new Int16Array(this.buffer, off, capacity);
       else if (f.bytes === 2) arrays[f.name] = new Uint16Array(this.buffer, off, capacity);
       else arrays[f.name] = new Uint8Array(this.buffer, off, capacity);
       off += align8(f.bytes * capacity);
@@ -208,7 +209,6 @@ export class ConnTable {
     this.remoteIp = arrays.remoteIp as Int32Array;
     this.flags = arrays.flags as Int32Array;
     this.iss = arrays.iss as Int32Array;
-    this.irs = arrays.irs as Int32Array;
     this.sndUna = arrays.sndUna as Int32Array;
     this.sndNxt = arrays.sndNxt as Int32Array;
     this.sndMax = arrays.sndMax as Int32Array;
@@ -229,7 +229,7 @@ export class ConnTable {
     this.finSeq = arrays.finSeq as Int32Array;
     this.sndSml = arrays.sndSml as Int32Array;
     this.link = arrays.link as Int32Array;
-    this.listener = arrays.listener as Int32Array;
+    this.listener = arrays.listener as Int16Array;
     this.localPort = arrays.localPort as Uint16Array;
     this.remotePort = arrays.remotePort as Uint16Array;
     this.mss = arrays.mss as Uint16Array;
@@ -282,7 +282,6 @@ export class ConnTable {
     this.remoteIp[c] = 0;
     this.flags[c] = 0;
     this.iss[c] = 0;
-    this.irs[c] = 0;
     this.sndUna[c] = 0;
     this.sndNxt[c] = 0;
     this.sndMax[c] = 0;

@@ -23,10 +23,12 @@
  * spurious congestion events (4.9) are not implemented; ECN is not used.
  *
  * Per connection (struct of arrays): cwnd, ssthresh, W_max, cwnd_prior,
- * cwnd_epoch (Int32Array, bytes), the epoch start time and W_est (Float64Array),
- * the MSS (Uint16Array), flags (Uint8Array): 39 bytes (`Cubic.bytesPerConn`).
+ * cwnd_epoch (Int32Array, bytes), the epoch start time (Int32Array, ms, wrapping:
+ * t is exact to 1 ms and an epoch may last 24 days), W_est (Float64Array), the MSS
+ * (Uint16Array), flags (Uint8Array): 35 bytes (`Cubic.bytesPerConn`).
  */
 
+import { arrayBytes, Carver } from "../mem/carve";
 import type { CongestionControl, CongestionOptions } from "./congestion";
 import {
   CC_F_RTO_PENDING,
@@ -45,8 +47,11 @@ export const CUBIC_BETA = 0.7;
 /** alpha_cubic = 3 * (1 - beta) / (1 + beta) (RFC 9438 4.3, Figure 4). */
 export const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
 
+/** flags bit: a congestion avoidance stage is under way (epochStartMs is valid). */
+const CUBIC_F_EPOCH = 4;
+
 export class Cubic implements CongestionControl {
-  static readonly bytesPerConn = 4 * 5 + 8 * 2 + 2 + 1;
+  static readonly bytesPerConn = 4 * 6 + 8 + 2 + 1;
   readonly name = "cubic";
   readonly bytesPerConn = Cubic.bytesPerConn;
   readonly capacity: number;
@@ -59,8 +64,8 @@ export class Cubic implements CongestionControl {
   private readonly cwndPriorB: Int32Array;
   /** cwnd_epoch: cwnd at the start of the current congestion avoidance stage, bytes. */
   private readonly cwndEpochB: Int32Array;
-  /** t_epoch in us; -1 = no congestion avoidance stage under way. */
-  private readonly epochStartUs: Float64Array;
+  /** t_epoch in ms (low 32 bits), valid while CUBIC_F_EPOCH is set. */
+  private readonly epochStartMs: Int32Array;
   /** W_est in bytes (fractional). */
   private readonly wEstB: Float64Array;
   private readonly mssB: Uint16Array;
@@ -69,15 +74,16 @@ export class Cubic implements CongestionControl {
   constructor(capacity: number, opts: CongestionOptions = {}) {
     this.capacity = capacity;
     this.initialWindowSegments = opts.initialWindowSegments ?? 10;
-    this.cwndB = new Int32Array(capacity);
-    this.ssthreshB = new Int32Array(capacity);
-    this.wMaxB = new Int32Array(capacity);
-    this.cwndPriorB = new Int32Array(capacity);
-    this.cwndEpochB = new Int32Array(capacity);
-    this.epochStartUs = new Float64Array(capacity);
-    this.wEstB = new Float64Array(capacity);
-    this.mssB = new Uint16Array(capacity);
-    this.flags = new Uint8Array(capacity);
+    const m = new Carver("Cubic", Cubic.bytesFor(capacity), opts.backing, opts.byteOffset);
+    this.wEstB = m.f64(capacity);
+    this.cwndB = m.i32(capacity);
+    this.ssthreshB = m.i32(capacity);
+    this.wMaxB = m.i32(capacity);
+    this.cwndPriorB = m.i32(capacity);
+    this.cwndEpochB = m.i32(capacity);
+    this.epochStartMs = m.i32(capacity);
+    this.mssB = m.u16(capacity);
+    this.flags = m.u8(capacity);
   }
 
   init(id: number, mssBytes: number, _nowUs: number): void {
@@ -87,7 +93,7 @@ export class Cubic implements CongestionControl {
     this.wMaxB[id] = 0;
     this.cwndPriorB[id] = 0;
     this.cwndEpochB[id] = 0;
-    this.epochStartUs[id] = -1;
+    this.epochStartMs[id] = 0;
     this.wEstB[id] = 0;
     this.flags[id] = 0;
   }
@@ -136,11 +142,11 @@ export class Cubic implements CongestionControl {
     // RFC 9438 5.8: no growth while application limited.
     if (!cwndLimited(cwnd, flightBytes + ackedBytes, mss, false)) return;
 
-    let epoch = this.epochStartUs[id]!;
-    if (epoch < 0) {
+    const nowMs = Math.floor(nowUs / 1000) | 0;
+    if ((f & CUBIC_F_EPOCH) === 0) {
       // A congestion avoidance stage begins (RFC 9438 4.2): t_epoch, cwnd_epoch, W_max, W_est.
-      epoch = nowUs;
-      this.epochStartUs[id] = nowUs;
+      this.flags[id] = f | CUBIC_F_EPOCH;
+      this.epochStartMs[id] = nowMs;
       this.cwndEpochB[id] = cwnd;
       // No W_max (no loss yet, or after a timeout, 4.8/4.10), or already above it: K = 0, W_max = cwnd_epoch.
       if (this.wMaxB[id]! <= cwnd) this.wMaxB[id] = cwnd;
@@ -151,7 +157,7 @@ export class Cubic implements CongestionControl {
     const wMaxSeg = this.wMaxB[id]! / mssF;
     const diff = wMaxSeg - this.cwndEpochB[id]! / mssF;
     const k = diff > 0 ? Math.cbrt(diff / CUBIC_C) : 0; // Figure 2
-    let tSec = (nowUs - epoch) / 1e6;
+    let tSec = ((nowMs - this.epochStartMs[id]!) | 0) / 1000;
     if (tSec < 0) tSec = 0;
 
     // Reno-friendly estimate, 4.3 Figure 4 (in bytes: alpha * acked * MSS / cwnd).
@@ -189,7 +195,7 @@ export class Cubic implements CongestionControl {
     if (ss < 2 * mss) ss = 2 * mss; // ssthresh and cwnd at least 2 MSS
     this.ssthreshB[id] = ss;
     this.cwndB[id] = ss; // 4.6: cwnd = ssthresh (RFC 6675 5 step (4.2))
-    this.epochStartUs[id] = -1;
+    this.flags[id] = this.flags[id]! & ~CUBIC_F_EPOCH;
   }
 
   onDupAcks(id: number, count: number): void {
@@ -210,7 +216,7 @@ export class Cubic implements CongestionControl {
   exitRecovery(id: number, _nowUs: number): void {
     // RFC 6582 3.2 step 3 (2); the next ACK starts a new congestion avoidance stage.
     this.cwndB[id] = this.ssthreshB[id]!;
-    this.epochStartUs[id] = -1;
+    this.flags[id] = this.flags[id]! & ~CUBIC_F_EPOCH;
   }
 
   onRto(id: number, flightBytes: number, _nowUs: number): void {
@@ -225,25 +231,24 @@ export class Cubic implements CongestionControl {
     }
     this.cwndB[id] = mss; // RFC 5681 3.1: LW = 1 SMSS
     this.wMaxB[id] = 0; // 4.8: the next stage uses K = 0, W_max = cwnd_epoch
-    this.epochStartUs[id] = -1;
-    this.flags[id] = f | CC_F_RTO_PENDING | CC_F_SS_AFTER_RTO;
+    this.flags[id] = (f & ~CUBIC_F_EPOCH) | CC_F_RTO_PENDING | CC_F_SS_AFTER_RTO;
   }
 
   onIdleRestart(id: number, _nowUs: number, _rtoUs: number): void {
     // RFC 5681 4.1 restart window; the idle time does not count toward t (RFC 9438 5.8).
     const iw = initialWindow(this.mssB[id]!, this.initialWindowSegments);
     if (this.cwndB[id]! > iw) this.cwndB[id] = iw;
-    this.epochStartUs[id] = -1;
+    this.flags[id] = this.flags[id]! & ~CUBIC_F_EPOCH;
   }
 
   setMss(id: number, mss: number): void {
     this.mssB[id] = mss;
     if (this.cwndB[id]! < mss) this.cwndB[id] = mss;
-    this.epochStartUs[id] = -1; // K is in segments: start a new stage with the new unit
+    this.flags[id] = this.flags[id]! & ~CUBIC_F_EPOCH; // K is in segments: start a new stage with the new unit
   }
 
   /** Bytes of typed-array state for `capacity` connections. */
   static bytesFor(capacity: number): number {
-    return capacity * Cubic.bytesPerConn;
+    return arrayBytes(8, capacity) + 6 * arrayBytes(4, capacity) + arrayBytes(2, capacity) + arrayBytes(1, capacity);
   }
 }

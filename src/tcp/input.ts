@@ -95,7 +95,6 @@ function synSentInput(t: TcpLayer, c: number, nowUs: number): void {
   }
   if ((fl & TH_SYN) === 0) return;
   // Fourth: the SYN.
-  conns.irs[c] = seg.seq;
   conns.rcvNxt[c] = (seg.seq + 1) | 0;
   negotiate(t, c, seg.opts, conns.flags[c]!, nowUs);
   t.cc.setMss(c, conns.mss[c]!);
@@ -206,8 +205,8 @@ function synchronizedInput(t: TcpLayer, c: number, nowUs: number): void {
     else rstReply(t, seg);
     return;
   }
-  if (s === TcpState.SynReceived && (fl & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && seg.seq === conns.irs[c]) {
-    // A retransmitted SYN: our SYN-ACK was lost; send it again.
+  if (s === TcpState.SynReceived && (fl & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && seg.seq === ((conns.rcvNxt[c]! - 1) | 0)) {
+    // A retransmitted SYN (its sequence number is IRS = RCV.NXT - 1 here): our SYN-ACK was lost; send it again.
     emitSegment(t, c, conns.iss[c]!, 0, 0, nowUs, true);
     return;
   }

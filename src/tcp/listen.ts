@@ -276,7 +276,6 @@ function initPassive(t: TcpLayer, c: number, l: number, seg: SegInfo, nowUs: num
   conns.remotePort[c] = seg.srcPort;
   conns.listener[c] = l;
   conns.flags[c] = conns.flags[c]! | t.listeners.connFlags[l]!;
-  conns.irs[c] = seg.seq;
   conns.rcvNxt[c] = (seg.seq + 1) | 0;
   conns.lastAckSent[c] = conns.rcvNxt[c]!;
   conns.lastRecvMs[c] = (nowUs / 1000) | 0;

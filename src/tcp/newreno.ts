@@ -12,6 +12,7 @@
  * See src/tcp/congestion.ts for who does what.
  */
 
+import { arrayBytes, Carver } from "../mem/carve";
 import type { CongestionControl, CongestionOptions } from "./congestion";
 
 /** "Arbitrarily high" initial ssthresh, RFC 5681 3.1. */
@@ -77,11 +78,12 @@ export class NewReno implements CongestionControl {
   constructor(capacity: number, opts: CongestionOptions = {}) {
     this.capacity = capacity;
     this.initialWindowSegments = opts.initialWindowSegments ?? 10;
-    this.cwndB = new Int32Array(capacity);
-    this.ssthreshB = new Int32Array(capacity);
-    this.bytesAcked = new Int32Array(capacity);
-    this.mssB = new Uint16Array(capacity);
-    this.flags = new Uint8Array(capacity);
+    const m = new Carver("NewReno", NewReno.bytesFor(capacity), opts.backing, opts.byteOffset);
+    this.cwndB = m.i32(capacity);
+    this.ssthreshB = m.i32(capacity);
+    this.bytesAcked = m.i32(capacity);
+    this.mssB = m.u16(capacity);
+    this.flags = m.u8(capacity);
   }
 
   init(id: number, mssBytes: number, _nowUs: number): void {
@@ -184,6 +186,6 @@ export class NewReno implements CongestionControl {
 
   /** Bytes of typed-array state for `capacity` connections. */
   static bytesFor(capacity: number): number {
-    return capacity * NewReno.bytesPerConn;
+    return 3 * arrayBytes(4, capacity) + arrayBytes(2, capacity) + arrayBytes(1, capacity);
   }
 }

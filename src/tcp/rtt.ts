@@ -25,7 +25,12 @@ export interface RttOptions {
   initialRtoUs?: number;
   /** Clock granularity G in (2.2)/(2.3). Default 1 ms. */
   granularityUs?: number;
+  /** Memory to carve the arrays from (see src/mem/carve.ts); default: a fresh ArrayBuffer. */
+  backing?: ArrayBuffer;
+  byteOffset?: number;
 }
+
+import { arrayBytes, Carver } from "../mem/carve";
 
 /** flags bit: at least one RTT measurement has been made. */
 const F_SAMPLED = 1;
@@ -61,10 +66,11 @@ export class RttEstimator {
     if (!(this.minRtoUs > 0 && this.minRtoUs <= this.maxRtoUs && this.maxRtoUs < 0x7fffffff)) {
       throw new RangeError("RttEstimator: need 0 < minRtoUs <= maxRtoUs < 2^31 us");
     }
-    this.srtt = new Int32Array(capacity);
-    this.rttvar = new Int32Array(capacity);
-    this.backoffExp = new Uint8Array(capacity);
-    this.flags = new Uint8Array(capacity);
+    const m = new Carver("RttEstimator", RttEstimator.bytesFor(capacity), opts.backing, opts.byteOffset);
+    this.srtt = m.i32(capacity);
+    this.rttvar = m.i32(capacity);
+    this.backoffExp = m.u8(capacity);
+    this.flags = m.u8(capacity);
   }
 
   /** Forget everything about connection `id`: RTO back to the initial value, (2.1). */
@@ -166,6 +172,6 @@ export class RttEstimator {
 
   /** Bytes the typed arrays of an estimator for `capacity` connections take. */
   static bytesFor(capacity: number): number {
-    return capacity * RttEstimator.bytesPerConn;
+    return 2 * arrayBytes(4, capacity) + 2 * arrayBytes(1, capacity);
   }
 }

@@ -3,9 +3,13 @@
  * loss recovery: IsLost, SetPipe, NextSeg).
  *
  * Per connection up to 4 SACKed ranges [left, right) as int32 sequence numbers,
- * sorted, disjoint and not adjacent, all above SND.UNA (struct of arrays:
- * lefts/rights Int32Array(capacity * 4), count Uint8Array): 33 bytes per
- * connection (`SackScoreboard.bytesPerConn`).
+ * sorted, disjoint and not adjacent, all above SND.UNA. The ranges live in a side
+ * table: a record (4 lefts, 4 rights, a count: 33 B, plus 4 B of free list) is taken
+ * from a fixed pool only while a connection holds SACK information and given back
+ * when the cumulative ACK covers it (or on clear()); every connection keeps only a
+ * record index: 4 bytes per connection (`SackScoreboard.bytesPerConn`).
+ * When the pool is empty the new blocks are ignored (counted in `exhausted`): the
+ * sender then recovers as without SACK, which RFC 2018 8 allows (SACK is advisory).
  *
  * When more than 4 ranges would be known, the scoreboard keeps the three lowest
  * (the holes next to SND.UNA are the next to repair) and the highest (it decides
@@ -33,42 +37,97 @@ export const DUP_THRESH = 3;
 /** Most SACK blocks one update() looks at (a SACK option holds at most 4, RFC 2018 3). */
 const MAX_BLOCKS = 8;
 
+export interface SackScoreboardOptions {
+  /** Connections that can hold SACK ranges at once (default: capacity). */
+  records?: number;
+  /** Memory to carve the scoreboard from; default: a fresh ArrayBuffer. */
+  backing?: ArrayBuffer;
+  /** Where it starts inside `backing`; a multiple of 8. */
+  byteOffset?: number;
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
 export class SackScoreboard {
-  static readonly bytesPerConn = SACK_MAX_RANGES * 4 * 2 + 1;
+  /** Bytes per connection (the record index); records cost `bytesPerRecord` each. */
+  static readonly bytesPerConn = 4;
+  static readonly bytesPerRecord = SACK_MAX_RANGES * 4 * 2 + 1 + 4;
 
   readonly capacity: number;
+  readonly records: number;
+  /** update() calls whose blocks were ignored because no record was free. */
+  exhausted = 0;
+  /** Record index per connection, -1 for none. */
+  private readonly rec: Int32Array;
   private readonly lefts: Int32Array;
   private readonly rights: Int32Array;
+  /** Ranges held per record. */
   private readonly counts: Uint8Array;
+  /** Free records: a stack. */
+  private readonly freeRecs: Int32Array;
+  private freeTop: number;
   /** update() scratch: offsets from SND.UNA, kept sorted. */
   private readonly scratchLo = new Int32Array(SACK_MAX_RANGES + MAX_BLOCKS);
   private readonly scratchHi = new Int32Array(SACK_MAX_RANGES + MAX_BLOCKS);
 
-  constructor(capacity: number) {
-    this.capacity = capacity;
-    this.lefts = new Int32Array(capacity * SACK_MAX_RANGES);
-    this.rights = new Int32Array(capacity * SACK_MAX_RANGES);
-    this.counts = new Uint8Array(capacity);
+  static bytesFor(capacity: number, records = capacity): number {
+    return align8(4 * capacity) + 2 * align8(4 * SACK_MAX_RANGES * records) + align8(records) + align8(4 * records);
   }
 
-  /** Forget all SACK information (new connection; RFC 6675 5.1 after an RTO). */
+  constructor(capacity: number, opts: SackScoreboardOptions = {}) {
+    const records = opts.records ?? capacity;
+    if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError("SackScoreboard capacity must be a positive integer");
+    if (!Number.isInteger(records) || records < 0) throw new RangeError("SackScoreboard records must be a non-negative integer");
+    const base = opts.byteOffset ?? 0;
+    const need = SackScoreboard.bytesFor(capacity, records);
+    const buf = opts.backing ?? new ArrayBuffer(base + need);
+    if (base % 8 !== 0 || buf.byteLength < base + need) throw new RangeError("SackScoreboard backing too small or misaligned");
+    this.capacity = capacity;
+    this.records = records;
+    let off = base;
+    this.rec = new Int32Array(buf, off, capacity);
+    off += align8(4 * capacity);
+    this.lefts = new Int32Array(buf, off, SACK_MAX_RANGES * records);
+    off += align8(4 * SACK_MAX_RANGES * records);
+    this.rights = new Int32Array(buf, off, SACK_MAX_RANGES * records);
+    off += align8(4 * SACK_MAX_RANGES * records);
+    this.counts = new Uint8Array(buf, off, records);
+    off += align8(records);
+    this.freeRecs = new Int32Array(buf, off, records);
+    this.rec.fill(-1);
+    for (let i = 0; i < records; i++) this.freeRecs[i] = records - 1 - i;
+    this.freeTop = records;
+  }
+
+  /** Forget all SACK information (new connection; RFC 6675 5.1 after an RTO); the record goes back to the pool. */
   clear(id: number): void {
-    this.counts[id] = 0;
+    const r = this.rec[id]!;
+    if (r < 0) return;
+    this.rec[id] = -1;
+    this.freeRecs[this.freeTop++] = r;
   }
 
   /** Number of SACKed ranges held (0..4). */
   count(id: number): number {
-    return this.counts[id]!;
+    const r = this.rec[id]!;
+    return r < 0 ? 0 : this.counts[r]!;
+  }
+
+  /** Records in use (connections holding SACK ranges). */
+  recordsInUse(): number {
+    return this.records - this.freeTop;
   }
 
   /** Left edge of range i (0 = lowest). */
   left(id: number, i: number): number {
-    return this.lefts[id * SACK_MAX_RANGES + i]!;
+    return this.lefts[this.rec[id]! * SACK_MAX_RANGES + i]!;
   }
 
   /** Right edge (exclusive) of range i. */
   right(id: number, i: number): number {
-    return this.rights[id * SACK_MAX_RANGES + i]!;
+    return this.rights[this.rec[id]! * SACK_MAX_RANGES + i]!;
   }
 
   /**
@@ -81,11 +140,12 @@ export class SackScoreboard {
   update(id: number, sndUna: number, lefts: Int32Array, rights: Int32Array, n: number, sndNxt?: number): void {
     const lo = this.scratchLo;
     const hi = this.scratchHi;
-    const base = id * SACK_MAX_RANGES;
+    let rec = this.rec[id]!;
+    let base = rec * SACK_MAX_RANGES;
     const limit = sndNxt === undefined ? 0x7fffffff : (sndNxt - sndUna) | 0;
     let m = 0;
     // Existing ranges, trimmed to SND.UNA (RFC 6675 5: cumulative ACK supersedes SACK).
-    const have = this.counts[id]!;
+    const have = rec < 0 ? 0 : this.counts[rec]!;
     for (let i = 0; i < have; i++) {
       const r = (this.rights[base + i]! - sndUna) | 0;
       if (r <= 0) continue;
@@ -122,17 +182,31 @@ export class SackScoreboard {
       hi[SACK_MAX_RANGES - 1] = hi[k - 1]!;
       k = SACK_MAX_RANGES;
     }
+    if (k === 0) {
+      this.clear(id);
+      return;
+    }
+    if (rec < 0) {
+      if (this.freeTop === 0) {
+        this.exhausted++;
+        return;
+      }
+      rec = this.freeRecs[--this.freeTop]!;
+      this.rec[id] = rec;
+      base = rec * SACK_MAX_RANGES;
+    }
     for (let i = 0; i < k; i++) {
       this.lefts[base + i] = (sndUna + lo[i]!) | 0;
       this.rights[base + i] = (sndUna + hi[i]!) | 0;
     }
-    this.counts[id] = k;
+    this.counts[rec] = k;
   }
 
   /** Whether sequence number `seq` lies in a SACKed range. */
   isSacked(id: number, seq: number): boolean {
-    const base = id * SACK_MAX_RANGES;
-    const n = this.counts[id]!;
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
     for (let i = 0; i < n; i++) {
       if (((seq - this.lefts[base + i]!) | 0) >= 0 && ((seq - this.rights[base + i]!) | 0) < 0) return true;
     }
@@ -141,8 +215,9 @@ export class SackScoreboard {
 
   /** SACKed bytes above sndUna. */
   sackedBytes(id: number, sndUna: number): number {
-    const base = id * SACK_MAX_RANGES;
-    const n = this.counts[id]!;
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
     let sum = 0;
     for (let i = 0; i < n; i++) {
       const r = (this.rights[base + i]! - sndUna) | 0;
@@ -160,8 +235,9 @@ export class SackScoreboard {
    * Only meaningful when count(id) > 0 (returns 0 otherwise).
    */
   highestSacked(id: number): number {
-    const n = this.counts[id]!;
-    return n === 0 ? 0 : this.rights[id * SACK_MAX_RANGES + n - 1]!;
+    const rec = this.rec[id]!;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
+    return n === 0 ? 0 : this.rights[rec * SACK_MAX_RANGES + n - 1]!;
   }
 
   /**
@@ -170,8 +246,9 @@ export class SackScoreboard {
    * sequence number is not lost.
    */
   isLost(id: number, seq: number, mss: number): boolean {
-    const base = id * SACK_MAX_RANGES;
-    const n = this.counts[id]!;
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
     let ranges = 0;
     let bytes = 0;
     for (let i = n - 1; i >= 0; i--) {
@@ -193,8 +270,9 @@ export class SackScoreboard {
    * is the same for the whole hole.
    */
   pipe(id: number, sndUna: number, sndNxt: number, mss: number, highRxt: number): number {
-    const base = id * SACK_MAX_RANGES;
-    const n = this.counts[id]!;
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
     const end = (sndNxt - sndUna) | 0;
     if (end <= 0) return 0;
     let rxt = (highRxt - sndUna) | 0;
@@ -245,8 +323,9 @@ export class SackScoreboard {
    * A caller that handles new data itself can stop when out[0] == sndNxt.
    */
   nextSeg(id: number, sndUna: number, sndNxt: number, highRxt: number, mss: number, out: Int32Array, canSendNew = true): boolean {
-    const base = id * SACK_MAX_RANGES;
-    const n = this.counts[id]!;
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
     let start = (highRxt - sndUna) | 0;
     if (start < 0) start = 0;
     let above = this.sackedBytes(id, sndUna);
@@ -278,17 +357,14 @@ export class SackScoreboard {
 
   /** Index of the lowest range that ends above sndUna (ranges are sorted; lower ones are stale). */
   private firstAbove(id: number, sndUna: number): number {
-    const base = id * SACK_MAX_RANGES;
-    const n = this.counts[id]!;
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
     let i = 0;
     while (i < n && ((this.rights[base + i]! - sndUna) | 0) <= 0) i++;
     return i;
   }
 
-  /** Bytes of typed-array state for `capacity` connections. */
-  static bytesFor(capacity: number): number {
-    return capacity * SackScoreboard.bytesPerConn;
-  }
 }
 
 /** Insert [l, r) into the sorted (by l) scratch lists of length m; returns m + 1. */

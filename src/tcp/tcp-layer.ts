@@ -12,6 +12,7 @@
  * application still holds it, the id stays allocated in state CLOSED with its
  * errno until close().
  */
+import { heapMemory, type MemoryProvider } from "../mem/carve";
 import { ChunkQueues } from "../mem/chunk-queue";
 import { FlowTable } from "../mem/flow-table";
 import { SlabPool } from "../mem/slab-pool";
@@ -20,7 +21,7 @@ import type { TcpEventSink } from "./events";
 import { TcpView } from "../wire/tcp";
 import type { TcpConfig } from "./config";
 import { wscaleFor } from "./config";
-import { type CongestionControl, createCongestionControl } from "./congestion";
+import { type CongestionControl, congestionBytesFor, createCongestionControl } from "./congestion";
 import {
   ConnTable, F_ACK_NOW, F_APP_CLOSED, F_APP_OWNED, F_DIRTY, F_FIN_QUEUED, F_FIN_RCVD, F_KEEPALIVE, F_NODELAY,
   F_READABLE_SIGNALLED, F_USED, F_WANT_WRITABLE,
@@ -48,6 +49,24 @@ export type { TcpEventSink } from "./events";
 export interface ConnOpts {
   noDelay?: boolean;
   keepAlive?: boolean;
+}
+
+export type { MemoryProvider } from "../mem/carve";
+
+/** One block of memory the TcpLayer asks its provider for. */
+export interface MemoryPart {
+  name: string;
+  bytes: number;
+  /** Whether the block grows with maxConnections (false: the buffer pool). */
+  perConnection: boolean;
+}
+
+/**
+ * Side-table records (SACK scoreboards, out-of-order receive ranges) for n
+ * connections: only connections with outstanding loss or reordering hold one.
+ */
+export function sideRecords(n: number): number {
+  return Math.min(n, Math.max(256, Math.ceil(n / 16)));
 }
 
 export class TcpLayer {
@@ -93,7 +112,11 @@ export class TcpLayer {
   challengeCount = 0;
   nowUs: number;
 
-  constructor(opts: { config: TcpConfig; tx: L4Tx; rng: () => number; nowUs: number; events: TcpEventSink }) {
+  /**
+   * `memory` hands out the blocks of memoryPlan(config) (one call per block, in
+   * that order; e.g. hugepage regions); default: fresh ArrayBuffers.
+   */
+  constructor(opts: { config: TcpConfig; tx: L4Tx; rng: () => number; nowUs: number; events: TcpEventSink; memory?: MemoryProvider }) {
     const cfg = opts.config;
     this.cfg = cfg;
     this.tx = opts.tx;
@@ -101,15 +124,35 @@ export class TcpLayer {
     this.rng = opts.rng;
     this.nowUs = opts.nowUs;
     const n = cfg.maxConnections;
-    this.conns = new ConnTable(n);
-    this.pool = new SlabPool({ objBytes: cfg.chunkBytes, count: cfg.chunkCount });
-    this.snd = new ChunkQueues({ queues: n, pool: this.pool, maxRanges: 1 });
-    this.rcv = new ChunkQueues({ queues: n, pool: this.pool, maxRanges: cfg.maxOooRanges });
-    this.wheel = new TimerWheel({ capacity: n * TIMER_KINDS, tickUs: cfg.timerTickUs, nowUs: opts.nowUs });
-    this.rtt = new RttEstimator(n, { minRtoUs: cfg.minRtoUs, maxRtoUs: cfg.maxRtoUs, initialRtoUs: cfg.initialRtoUs, granularityUs: cfg.timerTickUs });
-    this.cc = createCongestionControl(cfg.cc, n);
-    this.sack = new SackScoreboard(n);
-    this.flows = new FlowTable({ capacity: n, keys: this.conns, seed: this.rng() | 0 });
+    const mem = opts.memory ?? heapMemory;
+    const plan = TcpLayer.memoryPlan(cfg);
+    let part = 0;
+    const take = (): { buffer: ArrayBuffer; offset: number } => {
+      const p = plan[part++]!;
+      return mem(p.bytes, p.name);
+    };
+    let m = take();
+    this.conns = new ConnTable(n, m.buffer, m.offset);
+    m = take();
+    this.pool = new SlabPool({ objBytes: cfg.chunkBytes, count: cfg.chunkCount, backing: m.buffer, byteOffset: m.offset });
+    m = take();
+    this.snd = new ChunkQueues({ queues: n, pool: this.pool, maxRanges: 1, oooRecords: 0, backing: m.buffer, byteOffset: m.offset });
+    m = take();
+    this.rcv = new ChunkQueues({ queues: n, pool: this.pool, maxRanges: cfg.maxOooRanges, oooRecords: sideRecords(n), backing: m.buffer, byteOffset: m.offset });
+    m = take();
+    this.wheel = new TimerWheel({ capacity: n * TIMER_KINDS, tickUs: cfg.timerTickUs, nowUs: opts.nowUs, compact: true, backing: m.buffer, byteOffset: m.offset });
+    m = take();
+    this.rtt = new RttEstimator(n, {
+      minRtoUs: cfg.minRtoUs, maxRtoUs: cfg.maxRtoUs, initialRtoUs: cfg.initialRtoUs, granularityUs: cfg.timerTickUs, backing: m.buffer, byteOffset: m.offset,
+    });
+    m = take();
+    this.cc = createCongestionControl(cfg.cc, n, { backing: m.buffer, byteOffset: m.offset });
+    m = take();
+    this.sack = new SackScoreboard(n, { records: sideRecords(n), backing: m.buffer, byteOffset: m.offset });
+    m = take();
+    this.flows = new FlowTable({ capacity: n, keys: this.conns, seed: this.rng() | 0, backing: m.buffer, byteOffset: m.offset });
+    m = take();
+    this.dirty = new Int32Array(m.buffer, m.offset, n);
     this.listeners = new Listeners(cfg.maxListeners);
     this.isn = new IsnGenerator(this.randomWords(4));
     this.ports = new EphemeralPorts({ lo: cfg.ephemeralLo, hi: cfg.ephemeralHi, secret: this.randomWords(4) });
@@ -117,7 +160,36 @@ export class TcpLayer {
     this.portProbe = new PortProbe(this);
     this.rcvWscale = cfg.windowScaling ? wscaleFor(cfg.rcvBufBytes) : 0;
     this.ourMss = Math.min(cfg.mtu, this.tx.maxL4Bytes + 20) - 40;
-    this.dirty = new Int32Array(n);
+  }
+
+  /** The memory blocks a TcpLayer for `cfg` takes (tables sized for maxConnections, and the buffer pool). */
+  static memoryPlan(cfg: TcpConfig): MemoryPart[] {
+    const n = cfg.maxConnections;
+    const side = sideRecords(n);
+    return [
+      { name: "tcp-conns", bytes: ConnTable.bytesFor(n), perConnection: true },
+      { name: "tcp-chunks", bytes: SlabPool.bytesFor(cfg.chunkBytes, cfg.chunkCount), perConnection: false },
+      { name: "tcp-sndq", bytes: ChunkQueues.bytesFor({ queues: n, poolCount: cfg.chunkCount, maxRanges: 1, oooRecords: 0 }), perConnection: true },
+      { name: "tcp-rcvq", bytes: ChunkQueues.bytesFor({ queues: n, poolCount: cfg.chunkCount, maxRanges: cfg.maxOooRanges, oooRecords: side }), perConnection: true },
+      { name: "tcp-timers", bytes: TimerWheel.bytesFor(n * TIMER_KINDS, true), perConnection: true },
+      { name: "tcp-rtt", bytes: RttEstimator.bytesFor(n), perConnection: true },
+      { name: "tcp-cc", bytes: congestionBytesFor(cfg.cc, n), perConnection: true },
+      { name: "tcp-sack", bytes: SackScoreboard.bytesFor(n, side), perConnection: true },
+      { name: "tcp-flows", bytes: FlowTable.bytesFor(n, false), perConnection: true },
+      { name: "tcp-dirty", bytes: 4 * n, perConnection: true },
+    ];
+  }
+
+  /** Total bytes of memoryPlan(cfg): [tables, buffer pool]. */
+  static memoryBytes(cfg: TcpConfig): { tables: number; buffers: number } {
+    const plan = TcpLayer.memoryPlan(cfg);
+    let tables = 0;
+    let buffers = 0;
+    for (let i = 0; i < plan.length; i++) {
+      if (plan[i]!.perConnection) tables += plan[i]!.bytes;
+      else buffers += plan[i]!.bytes;
+    }
+    return { tables, buffers };
   }
 
   private randomWords(k: number): Uint32Array {
@@ -343,25 +415,27 @@ export class TcpLayer {
   }
 
   /**
-   * Stack memory per connection, buffers excluded: the connection table, RTT
-   * estimator, congestion control, SACK scoreboard, timer wheel, flow table
-   * and the dirty list, each divided by capacity.
+   * Stack memory per connection, buffers excluded: each table's bytes (as
+   * allocated, for maxConnections, side tables and fixed parts included) divided
+   * by maxConnections. The chunk links of the buffer pool are in `bufferPool`,
+   * not in the total.
    */
-  bytesPerConnection(): { total: number; parts: Record<string, number> } {
+  bytesPerConnection(): { total: number; parts: Record<string, number>; bufferPool: number } {
+    const plan = TcpLayer.memoryPlan(this.cfg);
     const n = this.cfg.maxConnections;
-    const parts: Record<string, number> = {
-      connTable: ConnTable.bytesPerConn(),
-      rtt: RttEstimator.bytesPerConn,
-      congestion: (this.cc as unknown as { bytesPerConn?: number }).bytesPerConn ?? 0,
-      sack: SackScoreboard.bytesPerConn,
-      // Asymptotic per-connection cost of the wheel and flow table (their fixed parts amortised away).
-      timers: TIMER_KINDS * TimerWheel.bytesPerTimer,
-      flowTable: FlowTable.bytesFor(1 << 20, false) / (1 << 20),
-      dirtyList: 4,
-    };
+    const parts: Record<string, number> = {};
     let total = 0;
-    for (const k in parts) total += parts[k]!;
-    return { total, parts };
+    let bufferPool = 0;
+    for (let i = 0; i < plan.length; i++) {
+      const p = plan[i]!;
+      if (!p.perConnection) {
+        bufferPool += p.bytes / n;
+        continue;
+      }
+      parts[p.name] = p.bytes / n;
+      total += p.bytes / n;
+    }
+    return { total, parts, bufferPool };
   }
 
   /** True when `c` is a live id the application may use. */

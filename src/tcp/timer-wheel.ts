@@ -28,6 +28,12 @@
  * jump in (virtual) time costs per non-empty slot, not per tick.
  *
  * Memory: 16 bytes per id (deadline Float64 + next + prev Int32) plus ~12 KiB.
+ * With `compact: true` the deadline is kept as the low 32 bits of its expiry tick
+ * (Int32; the full tick is recovered relative to the current tick, and "not
+ * pending" is a -1 list link): 12 bytes per id. deadline() then returns the end of
+ * the expiry tick (the deadline rounded up to a tick), and a deadline more than
+ * 2^31 - 2 ticks ahead (24.8 days at 1 ms ticks) is clamped to that tick (TCP's
+ * longest timer is the 2 h keepalive).
  */
 
 const LEVELS = 4;
@@ -49,7 +55,12 @@ export interface TimerWheelOptions {
   backing?: ArrayBuffer;
   /** Where the wheel starts inside `backing`; must be a multiple of 8. */
   byteOffset?: number;
+  /** Keep deadlines as Int32 ticks (12 B per id instead of 16; see the file comment). */
+  compact?: boolean;
 }
+
+/** Furthest a compact wheel schedules ahead of the current tick, in ticks. */
+const MAX_REL_TICK = 0x7ffffffe;
 
 function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
@@ -66,8 +77,11 @@ export class TimerWheel {
   /** Number of ids with a pending deadline. */
   pending = 0;
 
-  /** Deadline (us) per id; -1 when not pending. */
+  readonly compact: boolean;
+  /** Deadline (us) per id; -1 when not pending (empty when compact). */
   private readonly deadlineUs: Float64Array;
+  /** Compact mode: low 32 bits of the expiry tick per id (empty otherwise); next[id] = -1 when not pending. */
+  private readonly expiryTick: Int32Array;
   /** List links for ids [0, capacity) and sentinels [capacity, capacity + SENTINELS). */
   private readonly next: Int32Array;
   private readonly prev: Int32Array;
@@ -85,12 +99,14 @@ export class TimerWheel {
   private base2 = 0;
   private base3 = 0;
 
-  static bytesFor(capacity: number): number {
-    return align8(8 * capacity) + 2 * align8(4 * (capacity + SENTINELS)) + LEVELS * WORDS_PER_LEVEL * 4;
+  static bytesFor(capacity: number, compact = false): number {
+    return align8((compact ? 4 : 8) * capacity) + 2 * align8(4 * (capacity + SENTINELS)) + LEVELS * WORDS_PER_LEVEL * 4;
   }
 
   /** Bytes per timer id, excluding the fixed ~12 KiB of sentinels and bitmap. */
   static readonly bytesPerTimer = 16;
+  /** The same for a compact wheel. */
+  static readonly bytesPerTimerCompact = 12;
 
   constructor(opts: TimerWheelOptions) {
     const capacity = opts.capacity;
@@ -101,23 +117,33 @@ export class TimerWheel {
     if (!Number.isFinite(opts.nowUs) || opts.nowUs < 0) throw new RangeError("TimerWheel nowUs must be a finite non-negative number");
     const base = opts.byteOffset ?? 0;
     if (!Number.isInteger(base) || base < 0 || base % 8 !== 0) throw new RangeError("TimerWheel byteOffset must be a non-negative multiple of 8");
-    const need = TimerWheel.bytesFor(capacity);
+    const compact = opts.compact === true;
+    const need = TimerWheel.bytesFor(capacity, compact);
     const buf = opts.backing ?? new ArrayBuffer(base + need);
     if (buf.byteLength < base + need) {
       throw new RangeError(`TimerWheel backing too small: need ${need} bytes at offset ${base}, have ${buf.byteLength - base}`);
     }
     this.capacity = capacity;
     this.tickUs = opts.tickUs;
+    this.compact = compact;
     const nodes = capacity + SENTINELS;
     let off = base;
-    this.deadlineUs = new Float64Array(buf, off, capacity);
-    off += align8(8 * capacity);
+    if (compact) {
+      this.deadlineUs = new Float64Array(0);
+      this.expiryTick = new Int32Array(buf, off, capacity);
+      off += align8(4 * capacity);
+    } else {
+      this.deadlineUs = new Float64Array(buf, off, capacity);
+      this.expiryTick = new Int32Array(0);
+      this.deadlineUs.fill(-1);
+      off += align8(8 * capacity);
+    }
     this.next = new Int32Array(buf, off, nodes);
     off += align8(4 * nodes);
     this.prev = new Int32Array(buf, off, nodes);
     off += align8(4 * nodes);
     this.occupied = new Int32Array(buf, off, LEVELS * WORDS_PER_LEVEL);
-    this.deadlineUs.fill(-1);
+    if (compact) this.next.fill(-1, 0, capacity);
     for (let s = capacity; s < nodes; s++) {
       this.next[s] = s;
       this.prev[s] = s;
@@ -134,26 +160,54 @@ export class TimerWheel {
   schedule(id: number, deadlineUs: number): void {
     if (!(id >= 0 && id < this.capacity)) throw new RangeError("TimerWheel.schedule: id out of range");
     const d = deadlineUs > 0 ? deadlineUs : 0;
-    if (this.deadlineUs[id]! >= 0) this.unlink(id);
+    if (this.isPending(id)) this.unlink(id);
     else this.pending++;
-    this.deadlineUs[id] = d;
+    let t = Math.ceil(d / this.tickUs);
+    if (this.compact) {
+      if (t - this.curTick > MAX_REL_TICK) t = this.curTick + MAX_REL_TICK;
+      this.expiryTick[id] = t | 0;
+    } else {
+      this.deadlineUs[id] = d;
+    }
     if (d <= this.lastNowUs) this.linkTail(this.due, id);
-    else this.placeTick(id, Math.ceil(d / this.tickUs));
+    else this.placeTick(id, t);
+  }
+
+  private isPending(id: number): boolean {
+    return this.compact ? this.next[id] !== -1 : this.deadlineUs[id]! >= 0;
+  }
+
+  private clearDeadline(id: number): void {
+    if (this.compact) this.next[id] = -1;
+    else this.deadlineUs[id] = -1;
+  }
+
+  /** The expiry tick of a pending id. */
+  private tickOf(id: number): number {
+    if (!this.compact) return Math.ceil(this.deadlineUs[id]! / this.tickUs);
+    const cur = this.curTick;
+    return cur + ((this.expiryTick[id]! - (cur | 0)) | 0);
   }
 
   /** Cancel timer `id` if pending. */
   cancel(id: number): void {
     if (!(id >= 0 && id < this.capacity)) return;
-    if (this.deadlineUs[id]! < 0) return;
+    if (!this.isPending(id)) return;
     this.unlink(id);
-    this.deadlineUs[id] = -1;
+    this.clearDeadline(id);
     this.pending--;
   }
 
-  /** The pending deadline of `id` in us (as scheduled), or -1. */
+  /** The pending deadline of `id` in us (as scheduled; compact: rounded up to its tick), or -1. */
   deadline(id: number): number {
     if (!(id >= 0 && id < this.capacity)) return -1;
+    if (this.compact) return this.next[id] === -1 ? -1 : this.tickOf(id) * this.tickUs;
     return this.deadlineUs[id]!;
+  }
+
+  /** Whether `id` has a pending deadline. */
+  isScheduled(id: number): boolean {
+    return id >= 0 && id < this.capacity && this.isPending(id);
   }
 
   /**
@@ -285,10 +339,9 @@ export class TimerWheel {
     const last = this.prev[s]!;
     this.next[s] = s;
     this.prev[s] = s;
-    const tickUs = this.tickUs;
     for (;;) {
       const nx = this.next[id]!;
-      this.placeTick(id, Math.ceil(this.deadlineUs[id]! / tickUs));
+      this.placeTick(id, this.tickOf(id));
       if (id === last) break;
       id = nx;
     }
@@ -319,7 +372,7 @@ export class TimerWheel {
       const nx = this.next[id]!;
       this.next[due] = nx;
       this.prev[nx] = due;
-      this.deadlineUs[id] = -1;
+      this.clearDeadline(id);
       this.pending--;
       out[n++] = id;
     }

@@ -1,19 +1,23 @@
 /**
- * TCP timers mapped onto the TimerWheel: timer id = connId * 4 + kind, one
+ * TCP timers mapped onto the TimerWheel: two timer ids per connection, one
  * pending deadline per id (schedule replaces).
  *
- *   RTX   retransmission (RFC 6298), SYN / SYN-ACK retransmission, and the
- *         persist timer for zero-window probes (RFC 9293 3.8.6.1) — the two are
- *         never needed at once (F_PERSIST says which one is armed);
- *   DELACK delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2);
- *   IDLE  keepalive (RFC 1122 4.2.3.6), FIN-WAIT-2 timeout, TIME-WAIT 2*MSL
- *         (RFC 9293 3.10.7.4) — one per state, never together;
- *   CONN  connection-establishment deadline of a half-open connection
- *         (SYN-RECEIVED: dropped when the final ACK never comes).
+ *   MAIN (id 2c)   one of, by what the connection is doing:
+ *     - retransmission (RFC 6298), SYN / SYN-ACK retransmission, or the persist
+ *       timer for zero-window probes (RFC 9293 3.8.6.1; F_PERSIST says which);
+ *     - keepalive (RFC 1122 4.2.3.6), FIN-WAIT-2 timeout, TIME-WAIT 2*MSL
+ *       (RFC 9293 3.10.7.4) — the "idle" kinds, F_TMR_IDLE set.
+ *     Only one is ever needed: keepalive probes only an idle connection (nothing
+ *     outstanding), so while the retransmission or persist timer runs it replaces
+ *     keepalive, and keepalive is re-armed when that timer stops; FIN-WAIT-2 and
+ *     TIME-WAIT have nothing left to retransmit.
+ *   DELACK (id 2c+1) delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2), which may run
+ *     alongside a retransmission timer.
+ * 24 bytes per connection with the compact wheel (2 ids x 12 B).
  */
 import {
   F_ACK_NOW, F_APP_CLOSED, F_DELACK, F_FIN_SENT, F_KEEPALIVE, F_PERSIST, F_RECOVERY, F_RTO_RECOVERY,
-  F_RTT_TIMING, F_USED,
+  F_RTT_TIMING, F_TMR_IDLE, F_USED,
 } from "./conn-table";
 import { ETIMEDOUT } from "./errno";
 import { enterClosed, releaseClosed } from "./lifecycle";
@@ -22,30 +26,53 @@ import { sendRstForConn } from "./rst";
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
 
-export const TIMER_KINDS = 4;
+/** Timer ids per connection. */
+export const TIMER_KINDS = 2;
+/** Logical timers (the MAIN id carries T_RTX or T_IDLE). */
 export const T_RTX = 0;
 export const T_DELACK = 1;
 export const T_IDLE = 2;
-export const T_CONN = 3;
 
 export function armTimer(t: TcpLayer, c: number, kind: number, deadlineUs: number): void {
-  t.wheel.schedule(c * TIMER_KINDS + kind, deadlineUs);
+  const conns = t.conns;
+  if (kind === T_DELACK) {
+    t.wheel.schedule(c * TIMER_KINDS + 1, deadlineUs);
+    return;
+  }
+  if (kind === T_IDLE) conns.flags[c] = conns.flags[c]! | F_TMR_IDLE;
+  else conns.flags[c] = conns.flags[c]! & ~F_TMR_IDLE;
+  t.wheel.schedule(c * TIMER_KINDS, deadlineUs);
 }
 
+/** Cancel a logical timer; the MAIN id is cancelled only when it carries that kind. Stopping RTX re-arms keepalive. */
 export function cancelTimer(t: TcpLayer, c: number, kind: number): void {
-  t.wheel.cancel(c * TIMER_KINDS + kind);
+  if (kind === T_DELACK) {
+    t.wheel.cancel(c * TIMER_KINDS + 1);
+    return;
+  }
+  const idle = (t.conns.flags[c]! & F_TMR_IDLE) !== 0;
+  if (kind === T_IDLE) {
+    if (!idle) return;
+    t.conns.flags[c] = t.conns.flags[c]! & ~F_TMR_IDLE;
+    t.wheel.cancel(c * TIMER_KINDS);
+    return;
+  }
+  if (idle || !t.wheel.isScheduled(c * TIMER_KINDS)) return;
+  t.wheel.cancel(c * TIMER_KINDS);
+  armKeepalive(t, c, t.nowUs);
 }
 
 export function timerPending(t: TcpLayer, c: number, kind: number): boolean {
-  return t.wheel.deadline(c * TIMER_KINDS + kind) >= 0;
+  if (kind === T_DELACK) return t.wheel.isScheduled(c * TIMER_KINDS + 1);
+  if (!t.wheel.isScheduled(c * TIMER_KINDS)) return false;
+  return ((t.conns.flags[c]! & F_TMR_IDLE) !== 0) === (kind === T_IDLE);
 }
 
 export function cancelAllTimers(t: TcpLayer, c: number): void {
   const base = c * TIMER_KINDS;
   t.wheel.cancel(base);
   t.wheel.cancel(base + 1);
-  t.wheel.cancel(base + 2);
-  t.wheel.cancel(base + 3);
+  t.conns.flags[c] = t.conns.flags[c]! & ~F_TMR_IDLE;
 }
 
 /** RFC 6298 (5.1)/(5.3): (re)start the retransmission timer with the current RTO. */
@@ -67,14 +94,19 @@ export function ensurePersist(t: TcpLayer, c: number, nowUs: number): void {
   armTimer(t, c, T_RTX, nowUs + t.rtt.rtoUs(c));
 }
 
-/** RFC 1122 4.2.3.6: keepalive timer after keepIdleUs of silence (only in ESTABLISHED / CLOSE-WAIT). */
+/**
+ * RFC 1122 4.2.3.6: keepalive timer after keepIdleUs of silence (only in ESTABLISHED / CLOSE-WAIT).
+ * Left alone while the retransmission or persist timer runs (see the file comment).
+ */
 export function armKeepalive(t: TcpLayer, c: number, nowUs: number): void {
   const conns = t.conns;
   const s = conns.state[c]!;
-  if ((conns.flags[c]! & F_KEEPALIVE) === 0 || (s !== TcpState.Established && s !== TcpState.CloseWait)) {
-    if (s === TcpState.Established || s === TcpState.CloseWait) cancelTimer(t, c, T_IDLE);
+  if (s !== TcpState.Established && s !== TcpState.CloseWait) return;
+  if ((conns.flags[c]! & F_KEEPALIVE) === 0) {
+    cancelTimer(t, c, T_IDLE);
     return;
   }
+  if ((conns.flags[c]! & F_TMR_IDLE) === 0 && t.wheel.isScheduled(c * TIMER_KINDS)) return;
   armTimer(t, c, T_IDLE, nowUs + t.cfg.keepIdleUs);
 }
 
@@ -85,22 +117,19 @@ export function runTimers(t: TcpLayer, nowUs: number): void {
     const n = t.wheel.advance(nowUs, out);
     for (let i = 0; i < n; i++) {
       const id = out[i]!;
-      const c = (id / TIMER_KINDS) | 0;
-      if ((t.conns.flags[c]! & F_USED) === 0) continue;
-      switch (id - c * TIMER_KINDS) {
-        case T_RTX:
-          if ((t.conns.flags[c]! & F_PERSIST) !== 0) onPersist(t, c, nowUs);
-          else onRtx(t, c, nowUs);
-          break;
-        case T_DELACK:
-          onDelack(t, c, nowUs);
-          break;
-        case T_IDLE:
-          onIdle(t, c, nowUs);
-          break;
-        default:
-          onConnDeadline(t, c, nowUs);
-          break;
+      const c = id >> 1;
+      const f = t.conns.flags[c]!;
+      if ((f & F_USED) === 0) continue;
+      if ((id & 1) !== 0) {
+        onDelack(t, c, nowUs);
+      } else if ((f & F_TMR_IDLE) !== 0) {
+        t.conns.flags[c] = f & ~F_TMR_IDLE;
+        onIdle(t, c, nowUs);
+      } else {
+        if ((f & F_PERSIST) !== 0) onPersist(t, c, nowUs);
+        else onRtx(t, c, nowUs);
+        // The timer stopped for good: keepalive takes the id back.
+        if ((t.conns.flags[c]! & F_USED) !== 0 && !t.wheel.isScheduled(id)) armKeepalive(t, c, nowUs);
       }
     }
     if (n < out.length) break;
@@ -235,12 +264,4 @@ function onIdle(t: TcpLayer, c: number, nowUs: number): void {
   // The probe: SEG.SEQ = SND.NXT - 1 with no data, which the peer must answer with an ACK.
   sendPureAck(t, c, (conns.sndUna[c]! - 1) | 0, nowUs);
   armTimer(t, c, T_IDLE, nowUs + t.cfg.keepIntervalUs);
-}
-
-function onConnDeadline(t: TcpLayer, c: number, nowUs: number): void {
-  const s = t.conns.state[c]!;
-  if (s === TcpState.SynReceived || s === TcpState.SynSent) {
-    t.counters.connTimeouts++;
-    enterClosed(t, c, ETIMEDOUT, nowUs);
-  }
 }

@@ -205,16 +205,18 @@ describe("TimerWheel basics", () => {
  * the first advance whose now >= ceil(d / tick) * tick, or at the next advance if d was
  * already <= the latest now when it was scheduled.
  */
-function modelRun(seed: number, tickUs: number, startUs: number, ops: number, partial: boolean): void {
+function modelRun(seed: number, tickUs: number, startUs: number, ops: number, partial: boolean, compact = false): void {
   const r = rng(seed);
   const cap = 64;
-  const w = new TimerWheel({ capacity: cap, tickUs, nowUs: startUs });
+  const w = new TimerWheel({ capacity: cap, tickUs, nowUs: startUs, compact });
+  // A compact wheel reports the deadline rounded up to its tick.
+  const reported = (d: number): number => (compact ? Math.ceil(d / tickUs) * tickUs : d);
   const model = new Map<number, { d: number; past: boolean }>();
   let now = startUs;
   const span = (): number => {
     const k = r();
     const ticks =
-      k < 0.35 ? Math.floor(r() * 300) : k < 0.6 ? Math.floor(r() * 70_000) : k < 0.8 ? Math.floor(r() * 2 ** 25) : k < 0.9 ? Math.floor(r() * 2 ** 34) : 1;
+      k < 0.35 ? Math.floor(r() * 300) : k < 0.6 ? Math.floor(r() * 70_000) : k < 0.8 ? Math.floor(r() * 2 ** 25) : k < 0.9 ? Math.floor(r() * (compact ? 2 ** 29 : 2 ** 34)) : 1;
     return ticks * tickUs + Math.floor(r() * tickUs);
   };
   const fireAt = (e: { d: number; past: boolean }): number => (e.past ? -Infinity : Math.ceil(e.d / tickUs) * tickUs);
@@ -261,7 +263,7 @@ function modelRun(seed: number, tickUs: number, startUs: number, ops: number, pa
     expect(w.pending).toBe(model.size);
     let min = Infinity;
     for (const [id, e] of model) {
-      expect(w.deadline(id)).toBe(e.d);
+      expect(w.deadline(id)).toBe(reported(e.d));
       const f = e.past ? now : fireAt(e);
       if (f < min) min = f;
     }
@@ -278,6 +280,31 @@ describe("TimerWheel against a model", () => {
   });
   test("random, tick 7 us (not a power of two), with partial advances", () => {
     for (let seed = 21; seed <= 26; seed++) modelRun(seed, 7, 123_456_789, 3000, true);
+  });
+  test("compact wheel (Int32 expiry ticks): random, tick 1000 us and 7 us, clock far from zero", () => {
+    for (let seed = 31; seed <= 36; seed++) modelRun(seed, 1000, 1_700_000_000_000_000 + seed * 777, 3000, true, true);
+    for (let seed = 41; seed <= 44; seed++) modelRun(seed, 7, 123_456_789, 3000, true, true);
+  });
+  test("compact wheel: 12 B per id, deadlines past 2^31 - 2 ticks ahead are clamped, tick numbers wrap 2^32", () => {
+    expect(TimerWheel.bytesFor(1 << 20, true) - TimerWheel.bytesFor(1 << 20, false)).toBe(-4 * (1 << 20));
+    const w = new TimerWheel({ capacity: 4, tickUs: 1, nowUs: 10, compact: true });
+    w.schedule(1, 10 + 2 ** 33);
+    expect(w.deadline(1)).toBe(10 + 0x7ffffffe);
+    expect(w.isScheduled(1)).toBe(true);
+    expect(drain(w, 10 + 0x7ffffffd)).toEqual([]);
+    expect(drain(w, 10 + 0x7ffffffe)).toEqual([1]);
+    expect(w.isScheduled(1)).toBe(false);
+    // Far past 2^32 ticks (the low 32 bits wrap): still exact.
+    const t0 = 3 * 2 ** 32 - 5;
+    expect(drain(w, t0)).toEqual([]);
+    w.schedule(2, t0 + 100);
+    w.schedule(3, t0 + 2 ** 31 - 100);
+    expect(w.deadline(2)).toBe(t0 + 100);
+    expect(drain(w, t0)).toEqual([]);
+    expect(drain(w, t0 + 100)).toEqual([2]);
+    expect(w.deadline(3)).toBe(t0 + 2 ** 31 - 100);
+    expect(drain(w, t0 + 2 ** 31 - 101)).toEqual([]);
+    expect(drain(w, t0 + 2 ** 31 - 100)).toEqual([3]);
   });
 });
 

@@ -240,7 +240,7 @@ describe("recovery mechanics shared with NewReno", () => {
     expect(cc.cwnd(0)).toBe(10_000);
   });
 
-  test("bytes per connection: 39", () => {
-    expect(Cubic.bytesPerConn).toBe(39);
+  test("bytes per connection: 35", () => {
+    expect(Cubic.bytesPerConn).toBe(35);
   });
 });

@@ -201,8 +201,31 @@ describe("RFC 6675 NextSeg", () => {
 });
 
 describe("size", () => {
-  test("bytes per connection: 33", () => {
-    expect(SackScoreboard.bytesPerConn).toBe(33);
+  test("bytes per connection: a 4-byte record index; records (33 B + free list) only while SACK ranges are held", () => {
+    expect(SackScoreboard.bytesPerConn).toBe(4);
+    expect(SackScoreboard.bytesPerRecord).toBe(37);
+  });
+
+  test("side table: a record is taken on the first SACK block, returned when SND.UNA covers it; exhaustion ignores blocks", () => {
+    const sb = new SackScoreboard(3, { records: 1 });
+    expect(sb.recordsInUse()).toBe(0);
+    ack(sb, 0, 1000, [[2000, 3000]]);
+    expect(sb.recordsInUse()).toBe(1);
+    expect(ranges(sb, 0)).toEqual([[2000, 3000]]);
+    // Pool empty: connection 1's blocks are ignored (counted), connection 0 keeps its ranges.
+    ack(sb, 1, 5000, [[6000, 7000]]);
+    expect(sb.count(1)).toBe(0);
+    expect(sb.exhausted).toBe(1);
+    expect(ranges(sb, 0)).toEqual([[2000, 3000]]);
+    // The cumulative ACK passes the range: the record goes back and connection 1 can have it.
+    ack(sb, 0, 3000, []);
+    expect(sb.count(0)).toBe(0);
+    expect(sb.recordsInUse()).toBe(0);
+    ack(sb, 1, 5000, [[6000, 7000]]);
+    expect(ranges(sb, 1)).toEqual([[6000, 7000]]);
+    sb.clear(1);
+    expect(sb.recordsInUse()).toBe(0);
+    expect(sb.isLost(1, S(5000), 100)).toBe(false);
   });
 });
 

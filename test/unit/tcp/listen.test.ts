@@ -120,6 +120,31 @@ describe("keepalive (RFC 1122 4.2.3.6)", () => {
     expect(k.h.tcp.counters.keepaliveProbes).toBe(4);
     expect(k.h.ev.of(TcpEvent.Closed)[0]!.arg).toBe(-110);
   });
+
+  test("shares the connection's main timer id with retransmission: data in flight defers it, the final ACK re-arms it", () => {
+    const k = established({ cfg: { keepIdleUs: 10_000_000, keepIntervalUs: 1_000_000, keepProbes: 3 } });
+    k.h.tcp.setKeepAlive(k.c, true);
+    k.h.advance(5_000_000);
+    const data = new TextEncoder().encode("hello");
+    expect(k.h.tcp.send(k.c, data, 0, data.length)).toBe(5);
+    k.h.flush();
+    const sent = k.h.tx.take();
+    expect(sent.length).toBe(1);
+    // The retransmission timer now holds the id: the next deadline is one RTO away, not the keepalive.
+    expect(k.h.tcp.pollAt()).toBeLessThanOrEqual(k.h.now + k.h.tcp.rtoUs(k.c) + 1000);
+    k.peer.ackAll(sent);
+    k.h.advance(1000);
+    k.peer.send(ACK);
+    const tAck = k.h.now;
+    // All acknowledged: keepalive again, keepIdle after the ACK; no retransmission happened.
+    k.h.runToNextTimer();
+    const p = k.h.tx.take();
+    expect(p.length).toBe(1);
+    expect(p[0]!.payload.length).toBe(0);
+    expect(k.h.now - tAck).toBeGreaterThanOrEqual(10_000_000);
+    expect(k.h.tcp.counters.keepaliveProbes).toBe(1);
+    expect(k.h.tcp.counters.retransmits).toBe(0);
+  });
 });
 
 describe("ICMP errors (RFC 1122 4.2.3.9, RFC 1191)", () => {

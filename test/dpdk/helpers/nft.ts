@@ -21,6 +21,12 @@
  * - duplication: the same netdev egress chain, `numgen random mod 100 < P dup to <dev>`
  *   (before the loss rule, so a duplicate can also be lost).
  * Only TCP is touched, so ARP keeps working.
+ *
+ * Linux TCP always builds GSO packets (since 4.19, whatever ethtool says) and
+ * they are cut into wire-sized frames only after the egress hook; a rule there
+ * would drop or duplicate a whole burst of up to 64 KB at once. So the device's
+ * gso_max_segs is set to 1 while the faults are on: every packet the egress
+ * chain sees is one frame on the wire.
  */
 import { randomBytes } from "node:crypto";
 import { must, run } from "./netns";
@@ -85,10 +91,13 @@ export function applyKernelFaults(prefix: string[], opts: KernelFaultOptions): K
   const inet = `qsloss${sfx}`;
   const netdev = `qsfault${sfx}`;
   const blackhole = `qsbh${sfx}`;
+  const gsoSegs = /gso_max_segs (\d+)/.exec(must([...prefix, "ip", "-d", "link", "show", opts.dev]))?.[1] ?? "65535";
+  must([...prefix, "ip", "link", "set", "dev", opts.dev, "gso_max_segs", "1"]);
   must([...prefix, "ip", "link", "add", blackhole, "type", "veth", "peer", "name", `${blackhole}p`]);
   const r = run([...prefix, "nft", "-f", "-"], { input: faultRuleset(opts, inet, netdev, blackhole) });
   if (r.code !== 0) {
     run([...prefix, "ip", "link", "del", blackhole]);
+    run([...prefix, "ip", "link", "set", "dev", opts.dev, "gso_max_segs", gsoSegs]);
     throw new Error(`nft failed (${r.code}): ${r.stderr.trim()}`);
   }
   let removed = false;
@@ -118,6 +127,7 @@ export function applyKernelFaults(prefix: string[], opts: KernelFaultOptions): K
       run([...prefix, "nft", "delete", "table", "inet", inet]);
       run([...prefix, "nft", "delete", "table", "netdev", netdev]);
       run([...prefix, "ip", "link", "del", blackhole]);
+      run([...prefix, "ip", "link", "set", "dev", opts.dev, "gso_max_segs", gsoSegs]);
     },
   };
 }

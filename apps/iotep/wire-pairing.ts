@@ -1,0 +1,286 @@
+/**
+ * Wire-level request latency, like HCMonitor: from frames seen at the
+ * server's NIC (each with its timestamp), pair every request with its reply
+ * per flow and record reply time - request time.
+ *
+ *   request: client -> server, message bytes 5..6 = 01 02 (the priority byte
+ *            and the label at offset 6)
+ *   reply:   server -> client, reply byte 6 = 03 (bytes 5..6 of "HTTP/1.1"
+ *            become '1' 0x03)
+ *   heartbeats (00 02, byte 8 = 08) are counted; they get no reply.
+ *
+ * Unlike HCMonitor, which looks at the start of every segment, message
+ * boundaries are followed through the TCP sequence space: per flow the
+ * sequence number of the next message start (client side, -l bytes apart) and
+ * of the next reply start (server side, 146 bytes apart) is kept, so messages
+ * split across segments or coalesced into one are still found, and
+ * retransmitted bytes are recognised and skipped (the first transmission's
+ * time counts, as HCMonitor does). A request's time is that of the segment
+ * holding its first byte. Replies answer a flow's requests in order (the
+ * server works on one connection's messages one after another), so each flow
+ * keeps a FIFO of outstanding request times.
+ *
+ * Sequence comparisons use src/wire/seq.ts (RFC 9293 3.4 modular
+ * arithmetic). Flows are keyed by the client's address and port (the server
+ * is one address and --port).
+ */
+import { FrameInfo, parseFrameInfo } from "../../src/sched/classifier";
+import { IPPROTO_TCP } from "../../src/net/l4-tx";
+import { TCP_RST, TCP_SYN, TcpView } from "../../src/wire/tcp";
+import { seqAdd, seqGe, seqLe, seqLt, seqSub } from "../../src/wire/seq";
+import { newLatencyHistogram, recordUs, type Histogram } from "./latency";
+import { HB_MARK, LABEL_REPLY, LABEL_REQUEST, OFF_HB_MARK, OFF_LABEL, OFF_PRIO, PRIO_HIGH, PRIO_LOW, REPLY_LEN } from "./protocol";
+
+export class WireCounters {
+  frames = 0;
+  /** Frames that are not IPv4/TCP to or from the server port. */
+  ignored = 0;
+  dataSegments = 0;
+  flows = 0;
+  requests = 0;
+  heartbeats = 0;
+  /** Client messages with neither label pattern. */
+  otherMessages = 0;
+  replies = 0;
+  paired = 0;
+  /** Replies with no outstanding request on their flow. */
+  unpairedReplies = 0;
+  /** Segments whose bytes were all seen before. */
+  retransmissions = 0;
+  /** Message starts whose label bytes were in a later segment (not classified). */
+  splitLabels = 0;
+}
+
+export interface WirePairerOptions {
+  /** The server's TCP port. */
+  serverPort: number;
+  /** Client message length (-l). */
+  msgLen: number;
+}
+
+export class WirePairer {
+  readonly counters = new WireCounters();
+  /** Request -> reply at the wire, us. */
+  readonly latencyHigh: Histogram = newLatencyHistogram();
+  private readonly info = new FrameInfo();
+  private readonly tcp = new TcpView();
+  private readonly flowIndex = new Map<number, number>();
+  private n = 0;
+  private cap = 0;
+  // Per flow (struct of arrays).
+  private cInit = new Uint8Array(0);
+  private cNext = new Int32Array(0);
+  private cHigh = new Int32Array(0);
+  private sInit = new Uint8Array(0);
+  private sNext = new Int32Array(0);
+  private sHigh = new Int32Array(0);
+  private pHead = new Int32Array(0);
+  private pTail = new Int32Array(0);
+  // Outstanding requests: a pool of linked nodes.
+  private nodeT = new Float64Array(1024);
+  private nodeNext = new Int32Array(1024);
+  private freeNode = -1;
+  private nodesUsed = 0;
+
+  constructor(private readonly opts: WirePairerOptions) {
+    if (!Number.isInteger(opts.msgLen) || opts.msgLen < 9) throw new RangeError(`bad message length ${opts.msgLen}`);
+  }
+
+  private grow(): void {
+    const cap = this.cap === 0 ? 1024 : this.cap * 2;
+    const g8 = (a: Uint8Array): Uint8Array => {
+      const b = new Uint8Array(cap);
+      b.set(a);
+      return b;
+    };
+    const g32 = (a: Int32Array, fill = 0): Int32Array => {
+      const b = new Int32Array(cap).fill(fill);
+      b.set(a);
+      return b;
+    };
+    this.cInit = g8(this.cInit);
+    this.sInit = g8(this.sInit);
+    this.cNext = g32(this.cNext);
+    this.cHigh = g32(this.cHigh);
+    this.sNext = g32(this.sNext);
+    this.sHigh = g32(this.sHigh);
+    this.pHead = g32(this.pHead, -1);
+    this.pTail = g32(this.pTail, -1);
+    this.cap = cap;
+  }
+
+  private flow(clientIp: number, clientPort: number): number {
+    const key = (clientIp >>> 0) * 65536 + clientPort;
+    let f = this.flowIndex.get(key);
+    if (f === undefined) {
+      if (this.n === this.cap) this.grow();
+      f = this.n++;
+      this.flowIndex.set(key, f);
+      this.counters.flows++;
+    }
+    return f;
+  }
+
+  private resetFlow(f: number): void {
+    this.cInit[f] = 0;
+    this.sInit[f] = 0;
+    let x = this.pHead[f]!;
+    while (x >= 0) {
+      const nx = this.nodeNext[x]!;
+      this.releaseNode(x);
+      x = nx;
+    }
+    this.pHead[f] = this.pTail[f] = -1;
+  }
+
+  private takeNode(): number {
+    if (this.freeNode >= 0) {
+      const x = this.freeNode;
+      this.freeNode = this.nodeNext[x]!;
+      return x;
+    }
+    if (this.nodesUsed === this.nodeT.length) {
+      const t = new Float64Array(this.nodeT.length * 2);
+      t.set(this.nodeT);
+      const nx = new Int32Array(this.nodeNext.length * 2);
+      nx.set(this.nodeNext);
+      this.nodeT = t;
+      this.nodeNext = nx;
+    }
+    return this.nodesUsed++;
+  }
+
+  private releaseNode(x: number): void {
+    this.nodeNext[x] = this.freeNode;
+    this.freeNode = x;
+  }
+
+  private pushRequest(f: number, tsUs: number): void {
+    const x = this.takeNode();
+    this.nodeT[x] = tsUs;
+    this.nodeNext[x] = -1;
+    const tail = this.pTail[f]!;
+    if (tail >= 0) this.nodeNext[tail] = x;
+    else this.pHead[f] = x;
+    this.pTail[f] = x;
+  }
+
+  /** Time of the oldest outstanding request of flow f, removed; -1 if none. */
+  private popRequest(f: number): number {
+    const x = this.pHead[f]!;
+    if (x < 0) return -1;
+    const t = this.nodeT[x]!;
+    this.pHead[f] = this.nodeNext[x]!;
+    if (this.pHead[f]! < 0) this.pTail[f] = -1;
+    this.releaseNode(x);
+    return t;
+  }
+
+  /** One frame seen at time `tsUs` (us). */
+  process(tsUs: number, buf: Uint8Array, dv: DataView, off: number, len: number): void {
+    const c = this.counters;
+    c.frames++;
+    const info = this.info;
+    if (!parseFrameInfo(buf, dv, off, len, info) || info.l4Proto !== IPPROTO_TCP) {
+      c.ignored++;
+      return;
+    }
+    const port = this.opts.serverPort;
+    const toServer = info.dstPort === port;
+    const fromServer = info.srcPort === port;
+    if (!toServer && !fromServer) {
+      c.ignored++;
+      return;
+    }
+    const t = this.tcp.reset(buf, dv, info.l4Off, info.payloadOff - info.l4Off);
+    const flags = t.flags();
+    const f = toServer ? this.flow(info.srcIp, info.srcPort) : this.flow(info.dstIp, info.dstPort);
+    if ((flags & (TCP_SYN | TCP_RST)) !== 0) {
+      // A new connection on this 4-tuple (or its end): forget the old one.
+      if ((flags & TCP_SYN) !== 0 && toServer) this.resetFlow(f);
+      return;
+    }
+    const plen = info.payloadLen;
+    if (plen <= 0) return;
+    c.dataSegments++;
+    if (toServer) this.clientData(f, tsUs, buf, info.payloadOff, plen, t.seq());
+    else this.serverData(f, tsUs, buf, info.payloadOff, plen, t.seq());
+  }
+
+  private clientData(f: number, tsUs: number, buf: Uint8Array, p: number, plen: number, seq: number): void {
+    const c = this.counters;
+    const end = seqAdd(seq, plen);
+    if (this.cInit[f] === 0) {
+      this.cInit[f] = 1;
+      this.cNext[f] = seq;
+      this.cHigh[f] = seq;
+    } else if (seqLe(end, this.cHigh[f]!)) {
+      c.retransmissions++;
+      return;
+    }
+    const L = this.opts.msgLen;
+    let m = this.cNext[f]!;
+    while (seqLt(m, end)) {
+      if (seqGe(m, seq)) {
+        const o = p + seqSub(m, seq);
+        const room = seqSub(end, m);
+        if (room > OFF_LABEL) {
+          const prio = buf[o + OFF_PRIO];
+          const label = buf[o + OFF_LABEL];
+          if (prio === PRIO_HIGH && label === LABEL_REQUEST) {
+            c.requests++;
+            this.pushRequest(f, tsUs);
+          } else if (prio === PRIO_LOW && label === LABEL_REQUEST && (room <= OFF_HB_MARK || buf[o + OFF_HB_MARK] === HB_MARK)) {
+            c.heartbeats++;
+          } else {
+            c.otherMessages++;
+          }
+        } else {
+          c.splitLabels++;
+        }
+      }
+      m = seqAdd(m, L);
+    }
+    this.cNext[f] = m;
+    this.cHigh[f] = end;
+  }
+
+  private serverData(f: number, tsUs: number, buf: Uint8Array, p: number, plen: number, seq: number): void {
+    const c = this.counters;
+    const end = seqAdd(seq, plen);
+    if (this.sInit[f] === 0) {
+      this.sInit[f] = 1;
+      this.sNext[f] = seq;
+      this.sHigh[f] = seq;
+    } else if (seqLe(end, this.sHigh[f]!)) {
+      c.retransmissions++;
+      return;
+    }
+    let m = this.sNext[f]!;
+    while (seqLt(m, end)) {
+      if (seqGe(m, seq)) {
+        const o = p + seqSub(m, seq);
+        if (seqSub(end, m) > OFF_LABEL && buf[o + OFF_LABEL] === LABEL_REPLY) {
+          c.replies++;
+          const reqT = this.popRequest(f);
+          if (reqT >= 0) {
+            c.paired++;
+            recordUs(this.latencyHigh, tsUs - reqT);
+          } else {
+            c.unpairedReplies++;
+          }
+        }
+      }
+      m = seqAdd(m, REPLY_LEN);
+    }
+    this.sNext[f] = m;
+    this.sHigh[f] = end;
+  }
+
+  /** Requests still waiting for a reply. */
+  outstanding(): number {
+    let n = 0;
+    for (let f = 0; f < this.n; f++) for (let x = this.pHead[f]!; x >= 0; x = this.nodeNext[x]!) n++;
+    return n;
+  }
+}

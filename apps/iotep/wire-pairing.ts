@@ -68,17 +68,17 @@ export class WirePairer {
   private n = 0;
   private cap = 0;
   // Per flow (struct of arrays).
-  private cInit = new Uint8Array(0);
-  private cNext = new Int32Array(0);
-  private cHigh = new Int32Array(0);
-  private sInit = new Uint8Array(0);
-  private sNext = new Int32Array(0);
-  private sHigh = new Int32Array(0);
-  private pHead = new Int32Array(0);
-  private pTail = new Int32Array(0);
+  private cInit: Uint8Array = new Uint8Array(0);
+  private cNext: Int32Array = new Int32Array(0);
+  private cHigh: Int32Array = new Int32Array(0);
+  private sInit: Uint8Array = new Uint8Array(0);
+  private sNext: Int32Array = new Int32Array(0);
+  private sHigh: Int32Array = new Int32Array(0);
+  private pHead: Int32Array = new Int32Array(0);
+  private pTail: Int32Array = new Int32Array(0);
   // Outstanding requests: a pool of linked nodes.
-  private nodeT = new Float64Array(1024);
-  private nodeNext = new Int32Array(1024);
+  private nodeT: Float64Array = new Float64Array(1024);
+  private nodeNext: Int32Array = new Int32Array(1024);
   private freeNode = -1;
   private nodesUsed = 0;
 

@@ -7,6 +7,7 @@ import { ConfigError, EXIT_CONFIG } from "../src/api/errors";
 import { openDevice } from "../src/api/open-device";
 import { Stack } from "../src/api/stack";
 import { classifierFromSpec } from "../src/api/classifier-spec";
+import { checkCapacity, planCapacity, readMemoryInfo, regionMemory, type CapacityPlan } from "../src/api/capacity";
 import { stackConfigFrom, type StackConfig } from "../src/api/stack-config";
 import { TcpSockets } from "../src/api/tcp-sockets";
 import type { TcpConfig } from "../src/tcp/config";
@@ -64,6 +65,11 @@ export interface RunningStack {
   cfg: StackConfig;
   stack: Stack;
   sockets: TcpSockets;
+  /** The capacity the stack was sized for (--max-conns, --buf-mb) and the memory it took. */
+  capacity: CapacityPlan;
+  /** Bytes of stack memory regions taken (tables + buffers) and how many of them are hugepages. */
+  regionBytes: number;
+  hugeRegionBytes: number;
   /** Resolves when the poll loop has stopped. */
   loop: Promise<void>;
   /** Stop the loop and release the device. */
@@ -73,16 +79,28 @@ export interface RunningStack {
 /** Open the device the flags name, bring the stack and TCP up, and start polling. */
 export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}): Promise<RunningStack> {
   const cfg = stackConfigFrom(values);
+  const plan = planCapacity(cfg.capacity, tcp);
   const dev = await openDevice(cfg);
+  // Checked after EAL took its own hugepages, against what is left (src/api/capacity.ts).
+  try {
+    checkCapacity(plan, readMemoryInfo());
+  } catch (e) {
+    dev.close();
+    throw e;
+  }
+  const mem = await regionMemory(cfg.noHuge);
   const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
   if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
-  const sockets = new TcpSockets(stack, tcp);
+  const sockets = new TcpSockets(stack, plan.tcp, { memory: mem.provider });
   const loop = stack.run();
   let closed = false;
   return {
     cfg,
     stack,
     sockets,
+    capacity: plan,
+    regionBytes: mem.bytes(),
+    hugeRegionBytes: mem.hugeBytes(),
     loop,
     async shutdown() {
       if (closed) return;

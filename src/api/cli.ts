@@ -47,6 +47,9 @@ export const STACK_FLAGS: FlagSpec[] = [
   { name: "classify", type: "string", arg: "SPEC", help: "priority classifier: iotep, port:P[,P], dscp:D[,D] or byte:OFFSET=VALUE (high class first)" },
   { name: "busy-poll", type: "bool", help: "poll without ever sleeping (a dedicated core; lowest latency)" },
   { name: "idle-spin-us", type: "int", arg: "US", default: 2000, min: 0, help: "keep polling this long after the last packet before sleeping" },
+  { name: "max-conns", type: "int", arg: "N", min: 1, max: 100_000_000, help: "connections the stack holds at once (tables sized and checked against free memory at start; default 65536)" },
+  { name: "buf-mb", type: "int", arg: "MB", min: 1, help: "send/receive buffer pool shared by all connections (default 32)" },
+  { name: "huge-budget-mb", type: "int", arg: "MB", min: 1, help: "most hugepage memory the stack's tables and buffers may take (default: what is free)" },
   { name: "config", type: "string", arg: "FILE", help: "read settings from a TOML file (flags override it)" },
 ];
 

@@ -5,6 +5,7 @@
 import { parseCidr, parseIpv4 } from "../wire/ip-addr";
 import { parseMac } from "../wire/mac";
 import type { FlagValues } from "./cli";
+import { type Capacity, capacityFrom } from "./capacity";
 import { classifierFromSpec } from "./classifier-spec";
 import { ConfigError } from "./errors";
 
@@ -24,6 +25,8 @@ export interface StackConfig {
   idleSpinUs: number;
   /** --classify SPEC, or null. */
   classify: string | null;
+  /** --max-conns, --buf-mb, --huge-budget-mb (src/api/capacity.ts). */
+  capacity: Capacity;
 }
 
 /** Split an --eal string into arguments (whitespace-separated; quotes group). */
@@ -66,6 +69,7 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
   }
   const pcapMb = (v["pcap-max-mb"] as number | undefined) ?? 0;
   if (typeof v["classify"] === "string") classifierFromSpec(v["classify"] as string);
+  const capacity = capacityFrom(v);
   return {
     vdevs,
     pci,
@@ -81,5 +85,6 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
     busyPoll: v["busy-poll"] === true,
     idleSpinUs: (v["idle-spin-us"] as number | undefined) ?? 2000,
     classify: (v["classify"] as string | undefined) ?? null,
+    capacity,
   };
 }

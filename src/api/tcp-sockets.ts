@@ -9,7 +9,7 @@
  * Uint8Array per delivery, like Bun; with `zeroCopy: true` it receives a view
  * of a scratch buffer that is valid only during the callback.
  */
-import { TcpEvent, TcpLayer } from "../tcp/tcp-layer";
+import { type MemoryProvider, TcpEvent, TcpLayer } from "../tcp/tcp-layer";
 import { makeTcpConfig, type TcpConfig } from "../tcp/config";
 import { EAGAIN, errnoName } from "../tcp/errno";
 import { TcpState } from "../tcp/state";
@@ -224,10 +224,12 @@ export class TcpSockets implements PollStage {
   constructor(
     private readonly stack: Stack,
     config: Partial<TcpConfig> = {},
-    opts: { rng?: () => number } = {},
+    opts: { rng?: () => number; memory?: MemoryProvider } = {},
   ) {
     this.events = new PriorityEventQueues(MAX_CLASSES, () => stack.rxClass, 4096);
-    this.tcp = new TcpLayer({ config: makeTcpConfig(config), tx: stack.netif.out, rng: opts.rng ?? cryptoRng(), nowUs: stack.loop.clock(), events: this.events });
+    this.tcp = new TcpLayer({
+      config: makeTcpConfig(config), tx: stack.netif.out, rng: opts.rng ?? cryptoRng(), nowUs: stack.loop.clock(), events: this.events, memory: opts.memory,
+    });
     stack.setTransport(this.tcp);
     stack.addAppStage(this);
   }

@@ -373,6 +373,11 @@ export class TcpLayer {
     return this.conns.isUsed(c) ? this.rcv.length(c) : 0;
   }
 
+  /** True once the peer's FIN arrived in order (recv returns 0 after the buffer drains). */
+  peerFinReceived(c: number): boolean {
+    return this.conns.isUsed(c) && (this.conns.flags[c]! & F_FIN_RCVD) !== 0;
+  }
+
   /** Positive errno of a failed connection, 0 otherwise. */
   error(c: number): number {
     return this.conns.isUsed(c) ? this.conns.errno[c]! : 0;

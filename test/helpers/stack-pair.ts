@@ -5,7 +5,9 @@
  */
 import { Stack } from "../../src/api/stack";
 import { TcpSockets } from "../../src/api/tcp-sockets";
+import { TcpEpoll } from "../../src/api/tcp-epoll";
 import type { TcpConfig } from "../../src/tcp/config";
+import type { Classifier } from "../../src/sched/classifier";
 import { ManualClock, PairDevice, type FaultConfig } from "../../src/net/pair-device";
 import { SeededRng } from "../../src/net/seeded-rng";
 
@@ -19,9 +21,12 @@ export class StackPair {
   readonly a: Stack;
   readonly b: Stack;
   readonly sa: TcpSockets;
+  /** B's sockets API (absent when B uses the epoll API). */
   readonly sb: TcpSockets;
+  /** B's epoll API, with `bApi: "epoll"`. */
+  readonly eb: TcpEpoll | null = null;
 
-  constructor(opts: { faults?: FaultConfig; faultsBtoA?: FaultConfig; seed?: number; nbufs?: number; tcp?: Partial<TcpConfig> } = {}) {
+  constructor(opts: { faults?: FaultConfig; faultsBtoA?: FaultConfig; seed?: number; nbufs?: number; tcp?: Partial<TcpConfig>; bApi?: "sockets" | "epoll"; classifyB?: Classifier } = {}) {
     const [da, db] = PairDevice.create({ clock: this.clock, seed: opts.seed ?? 1, faults: opts.faults ?? { delayUs: 100 }, faultsBtoA: opts.faultsBtoA, nbufs: opts.nbufs });
     this.devA = da;
     this.devB = db;
@@ -31,7 +36,13 @@ export class StackPair {
     const rngA = new SeededRng((opts.seed ?? 1) * 7 + 1);
     const rngB = new SeededRng((opts.seed ?? 1) * 7 + 2);
     this.sa = new TcpSockets(this.a, opts.tcp ?? {}, { rng: () => rngA.nextU32() });
-    this.sb = new TcpSockets(this.b, opts.tcp ?? {}, { rng: () => rngB.nextU32() });
+    if (opts.classifyB) this.b.setClassifier(opts.classifyB);
+    if (opts.bApi === "epoll") {
+      this.eb = new TcpEpoll(this.b, opts.tcp ?? {}, { rng: () => rngB.nextU32() });
+      this.sb = undefined as unknown as TcpSockets;
+    } else {
+      this.sb = new TcpSockets(this.b, opts.tcp ?? {}, { rng: () => rngB.nextU32() });
+    }
   }
 
   settle(): void {

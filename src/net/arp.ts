@@ -40,7 +40,8 @@ export class ArpLayer {
   private readonly pHop: Int32Array;
   private readonly pPrio: Uint8Array;
   private pCount = 0;
-  private readonly retryIps = new Int32Array(64);
+  /** Scratch for the retry pass: room for every cache slot, so no pending address is ever skipped. */
+  private readonly retryIps: Int32Array;
   private readonly peerMac = new Uint8Array(6);
 
   constructor(
@@ -52,6 +53,7 @@ export class ArpLayer {
     opts: ArpLayerOptions = {},
   ) {
     this.cache = new ArpCache(opts);
+    this.retryIps = new Int32Array(this.cache.capacity);
     this.pendCap = opts.pendingCapacity ?? 256;
     this.perHop = opts.pendingPerHop ?? 32;
     this.pHandle = new Uint32Array(this.pendCap);
@@ -97,6 +99,7 @@ export class ArpLayer {
     }
     if (!merged) this.cache.learn(senderIp, mem, arp.senderMacOff(), nowUs);
     this.release(senderIp, nowUs);
+    this.counters.arpAccepted++;
     if (op !== ARP_REQUEST) return false;
     // Turn the request into the reply in place: swap sender/target, set our MAC.
     const eth = this.eth.reset(mem, this.dev.dv, frameOff, ETH_HEADER_LEN);

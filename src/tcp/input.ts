@@ -262,7 +262,6 @@ function synchronizedInput(t: TcpLayer, c: number, nowUs: number): void {
     return;
   }
   trimToWindow(t, c);
-  updateTsRecent(t, c, seg, origSeq, nowUs);
   // Fourth: a SYN in a synchronized state (RFC 5961 4.2): challenge ACK, drop.
   if ((seg.flags & TH_SYN) !== 0) {
     challengeAck(t, c, nowUs);
@@ -271,6 +270,9 @@ function synchronizedInput(t: TcpLayer, c: number, nowUs: number): void {
   // Fifth: the ACK field. Without ACK the segment is dropped.
   if ((fl & TH_ACK) === 0) return;
   if (!ackInput(t, c, origSeq, nowUs)) return;
+  // RFC 7323 4.3: TS.Recent moves only for a segment that passed every RFC 5961 check (its SYN,
+  // RST and ACK were acceptable), as Linux does; a blind SYN or bad ACK must not poison PAWS.
+  updateTsRecent(t, c, seg, origSeq, nowUs);
   // Sixth: URG. Urgent data is delivered inline as part of the stream (RFC 6093 5); only counted.
   if ((fl & TH_URG) !== 0) cnt.urgentSegments++;
   // Seventh: segment text.

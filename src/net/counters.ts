@@ -2,6 +2,11 @@
  * Named counters of the network layer: one field per event or drop reason, so
  * an increment on the per-packet path is a plain property write. `snapshot()`
  * turns them into a plain record for status lines, metrics and tests.
+ *
+ * Receive accounting: every received frame ends in exactly one `drop*` counter
+ * or one of arpAccepted / icmpAccepted / tcpDelivered, so
+ * rxFrames == totalDrops() + arpAccepted + icmpAccepted + tcpDelivered.
+ * (Transmit-side losses are `tx*`, never `drop*`.)
  */
 export class NetCounters {
   // Received frames
@@ -32,7 +37,13 @@ export class NetCounters {
   dropIcmpTruncated = 0;
   dropIcmpBadChecksum = 0;
   dropIcmpUnhandledType = 0;
-  dropIcmpRateLimited = 0;
+  // Received frames handed on (every received frame ends in exactly one drop* counter or one of these)
+  /** ARP packets processed (learned and/or answered). */
+  arpAccepted = 0;
+  /** ICMP messages processed (echo answered, error passed to the transport, echo reply taken). */
+  icmpAccepted = 0;
+  /** IPv4 datagrams handed to TCP (which counts its own drops). */
+  tcpDelivered = 0;
   // Transmit side
   txFrames = 0;
   txNoBuffer = 0;
@@ -40,6 +51,8 @@ export class NetCounters {
   txArpUnresolved = 0;
   txNoRoute = 0;
   txDeviceDropped = 0;
+  /** ICMP errors we did not send because of the rate limit (RFC 1812 4.3.2.8). */
+  txIcmpErrorRateLimited = 0;
   // ARP activity
   arpRequestsSent = 0;
   arpRepliesSent = 0;

@@ -106,6 +106,7 @@ export class IcmpLayer {
       this.out.nowUs = nowUs;
       this.out.sendFrame(handle, frameOff, off + len - frameOff, src, PRIO_HIGH);
       this.counters.icmpEchoReplies++;
+      this.counters.icmpAccepted++;
       return true;
     }
     if (type === ICMP_DEST_UNREACHABLE || type === ICMP_TIME_EXCEEDED) {
@@ -116,12 +117,14 @@ export class IcmpLayer {
         this.counters.dropIcmpTruncated++;
         return false;
       }
+      this.counters.icmpAccepted++;
       if (this.errorSink !== null) {
         this.errorSink.icmpError(nowUs, type, icmp.code(), icmp.nextHopMtu(), mem, dv, off + ICMP_HEADER_LEN, len - ICMP_HEADER_LEN);
       }
       return false;
     }
     if (type === ICMP_ECHO_REPLY) {
+      this.counters.icmpAccepted++;
       if (this.echoSink !== null) {
         const ip = this.ip.reset(mem, dv, ipOff, off + len - ipOff);
         this.echoSink.echoReply(nowUs, ip.srcIp() >>> 0, icmp.identifier(), icmp.sequence(), len - ICMP_HEADER_LEN);
@@ -149,7 +152,7 @@ export class IcmpLayer {
    */
   sendError(nowUs: number, type: number, code: number, ipOff: number, ipLen: number): void {
     if (!this.takeToken(nowUs)) {
-      this.counters.dropIcmpRateLimited++;
+      this.counters.txIcmpErrorRateLimited++;
       return;
     }
     const mem = this.dev.mem;

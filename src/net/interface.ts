@@ -183,6 +183,7 @@ export class NetInterface {
         return false;
       }
       if (this.tcp !== null) {
+        c.tcpDelivered++;
         this.tcp.input(nowUs, mem, dv, l4Off, l4Len, src, dst);
         return false;
       }

@@ -36,10 +36,12 @@ const spec = {
     { name: "listen", type: "string" as const, arg: "ADDR", default: "0.0.0.0", help: "address to bind with --kernel" },
     { name: "reuse-port", type: "bool" as const, help: "with --kernel: SO_REUSEPORT, so several server processes share the port" },
     { name: "key-base", type: "int" as const, arg: "N", default: 0, min: 0, help: "added to connection ids to form Redis keys (one range per process)" },
+    { name: "max-conns", type: "int" as const, arg: "N", default: 65536, min: 16, help: "TCP connection table size on our stack" },
     { name: "slots", type: "int" as const, arg: "N", default: 512, min: 1, max: 1 << 20, help: "messages worked on in Redis at once" },
     { name: "heartbeat-slots", type: "int" as const, arg: "N", min: 1, help: "of those, at most N heartbeats (default 3/4 of --slots)" },
     { name: "queue", type: "int" as const, arg: "N", default: 65536, min: 1, help: "waiting messages per class before new ones are dropped" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
+    { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
     { name: "stats-json", type: "string" as const, arg: "FILE", help: "write the final counters and latency summaries as JSON" },
   ],
@@ -88,20 +90,36 @@ runMain("iotepserver", async () => {
     served = h;
     where = `kernel sockets ${v["listen"]}:${h.port}`;
   } else {
-    rs = await startStack(v);
+    // QStack's classification (payload byte 5 == 0x01 -> high) unless told otherwise.
+    if (v["classify"] === undefined) v["classify"] = "iotep";
+    rs = await startStack(v, { maxConnections: v["max-conns"] as number, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
     const h = serveOnStack(server, rs.sockets, port);
     server.sink = h;
     served = h;
-    where = `our stack ${formatIpv4(rs.cfg.ip)}:${port} dev ${rs.stack.dev.caps.name}`;
+    where = `our stack ${formatIpv4(rs.cfg.ip)}:${port} dev ${rs.stack.dev.caps.name}, classify ${v["classify"]}`;
   }
   const ready = await store.waitReady(3000);
   console.log(`iotepserver: listening on ${where}, ${msgLen}-byte messages, ${store.describe()}${ready ? "" : " (not reachable yet; retrying, messages fail until it is)"}`);
+
+  // Warm-up: clear the in-server histograms S seconds after the first message.
+  const warmupS = v["warmup"] as number;
+  if (warmupS > 0) {
+    const watch = setInterval(() => {
+      if (server.counters.messages === 0) return;
+      clearInterval(watch);
+      setTimeout(() => {
+        server.latencyHigh.reset();
+        server.latencyLow.reset();
+      }, warmupS * 1000);
+    }, 10);
+  }
 
   // Status line.
   const tty = process.stdout.isTTY === true;
   const every = (v["status-interval"] as number | undefined) ?? (tty ? 1 : 10);
   let last = { ...server.counters };
   let lastT = performance.now();
+  let lastRounds = rs?.stack.loop.rounds ?? 0;
   const status = (): string => {
     const c = server.counters;
     const now = performance.now();
@@ -110,7 +128,9 @@ runMain("iotepserver", async () => {
     const s =
       `conns ${served.openConnections} | msg/s ${rate(c.messages, last.messages)} (req ${rate(c.requests, last.requests)}) | ` +
       `replies ${c.replies} | failed ${c.failedRequests + c.failedHeartbeats} | in redis ${server.inFlight} | queued ${server.queuedRequests}/${server.queuedHeartbeats} | ` +
-      `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(summarize(server.latencyHigh).p99Us / 1000).toFixed(3)} ms`;
+      `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(summarize(server.latencyHigh).p99Us / 1000).toFixed(3)} ms` +
+      (rs !== null ? ` | poll rounds/s ${rate(rs.stack.loop.rounds, lastRounds)}` : "");
+    if (rs !== null) lastRounds = rs.stack.loop.rounds;
     last = { ...c };
     lastT = now;
     return s;

@@ -40,7 +40,8 @@ const spec = {
     { name: "dest", type: "string" as const, arg: "IP", help: "server address (default 127.0.0.1 with --kernel)" },
     { name: "port", type: "int" as const, arg: "N", default: 80, min: 1, max: 65535, help: "server port" },
     { name: "ips", type: "string" as const, arg: "N|A,B,..|A-B", help: "client source addresses: a count, a list or a range (--kernel; our stack owns one address for now)" },
-    { name: "duration", type: "number" as const, arg: "S", min: 0, help: "seconds of sending (default: one epoch)" },
+    { name: "duration", type: "number" as const, arg: "S", min: 0, help: "seconds of measured sending (default: one epoch)" },
+    { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "seconds of sending before the measured part (not recorded; lets the JIT warm up)" },
     { name: "smp", type: "int" as const, arg: "N", default: 1, min: 1, max: 64, help: "application threads (only 1 is supported yet)" },
     { name: "kernel", type: "bool" as const, help: "use Bun's kernel sockets (Bun.connect) instead of our stack: the baseline" },
     { name: "out", type: "string" as const, arg: "DIR", default: "iotep-out", help: "directory for mcc.json, cdf.txt and mcc.html" },
@@ -121,6 +122,7 @@ runMain("mcc", async () => {
       msgLen,
       ratio: v["ratio"] as number,
       durationS,
+      warmupS: v["warmup"] as number,
       drainS: v["drain"] as number,
       maxConnecting: v["max-connecting"] as number,
       tickUs: kernel ? 1000 : 0,
@@ -130,7 +132,7 @@ runMain("mcc", async () => {
   );
   transport.bind(gen);
   console.log(
-    `mcc: ${c} connections to ${dest}:${port} over ${v["setup"]} s via ${where}; then ${gen.perSecond} messages/s (${msgLen} bytes, ${((v["ratio"] as number) * 100).toFixed(1)} % requests) for ${durationS} s`,
+    `mcc: ${c} connections to ${dest}:${port} over ${v["setup"]} s via ${where}; then ${gen.perSecond} messages/s (${msgLen} bytes, ${((v["ratio"] as number) * 100).toFixed(1)} % requests) for ${durationS} s${(v["warmup"] as number) > 0 ? ` after ${v["warmup"]} s of warm-up` : ""}`,
   );
 
   // Drive the generator: a poll stage on our stack (timed by the loop), a timer with kernel sockets.
@@ -231,6 +233,7 @@ runMain("mcc", async () => {
     msgLen,
     ratio: v["ratio"] as number,
     durationS,
+    warmupS: v["warmup"] as number,
     dest: `${dest}:${port}`,
   };
   const out = writeResults({

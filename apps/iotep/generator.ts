@@ -13,6 +13,9 @@
  *  - replies (146 bytes, byte 6 = 0x03) are framed per connection and paired
  *    with that connection's outstanding request.
  *
+ * An optional warm-up (sending that is not measured) comes first, so the
+ * JIT has compiled the hot paths on both sides before anything is recorded.
+ *
  * Latency is measured from the request's SCHEDULED send time (coordinated
  * omission corrected, as wrk2 does): if the generator falls behind, the delay
  * counts as latency instead of silently thinning the samples. The schedule is
@@ -52,8 +55,10 @@ export interface GeneratorOptions {
   msgLen: number;
   /** -r: fraction of messages that are requests (high priority). */
   ratio: number;
-  /** Seconds of sending. */
+  /** Seconds of sending that is measured. */
   durationS: number;
+  /** Seconds of sending before that, not measured (JIT warm-up; default 0). */
+  warmupS?: number;
   /** After sending, how long to wait for outstanding replies (s, default 2). */
   drainS?: number;
   /** Handshakes outstanding at once (default 1024). */
@@ -124,6 +129,8 @@ export class Generator implements FrameSink {
   private t0 = 0;
   private setupUs = 0;
   private sendStartUs = 0;
+  /** Requests scheduled before this are not measured (warm-up). */
+  private measureFromUs = 0;
   private sendEndUs = 0;
   private drainEndUs = 0;
   private readonly intervalUs: number;
@@ -151,6 +158,7 @@ export class Generator implements FrameSink {
       ratio: opts.ratio,
       durationS: opts.durationS,
       drainS: opts.drainS ?? 2,
+      warmupS: opts.warmupS ?? 0,
       maxConnecting: opts.maxConnecting ?? 1024,
       tickUs: opts.tickUs ?? 0,
       seed: opts.seed ?? 1,
@@ -197,16 +205,22 @@ export class Generator implements FrameSink {
     return this.connecting;
   }
 
-  /** Time sending starts / ends (us, on the clock passed to start). */
-  get sendWindow(): [number, number] {
-    return [this.sendStartUs, this.sendEndUs];
+  /** Time sending starts, measuring starts and sending ends (us, on the clock passed to start). */
+  get sendWindow(): [number, number, number] {
+    return [this.sendStartUs, this.measureFromUs, this.sendEndUs];
+  }
+
+  /** Is the run past its warm-up? */
+  get measuring(): boolean {
+    return this.nowUs >= this.measureFromUs;
   }
 
   start(nowUs: number): void {
     this.t0 = nowUs;
     this.setupUs = this.opts.setupS * 1e6;
     this.sendStartUs = nowUs + this.setupUs + this.opts.waitS * 1e6;
-    this.sendEndUs = this.sendStartUs + this.opts.durationS * 1e6;
+    this.measureFromUs = this.sendStartUs + this.opts.warmupS * 1e6;
+    this.sendEndUs = this.measureFromUs + this.opts.durationS * 1e6;
     this.drainEndUs = this.sendEndUs + this.opts.drainS * 1e6;
     this.nowUs = nowUs;
   }
@@ -291,7 +305,7 @@ export class Generator implements FrameSink {
       return;
     }
     ct.sent++;
-    recordUs(this.sendLag, nowUs - dueUs);
+    if (dueUs >= this.measureFromUs) recordUs(this.sendLag, nowUs - dueUs);
     if (high) {
       ct.sentRequests++;
       if (this.reqPending[i] === 1) ct.unanswered++;
@@ -365,6 +379,7 @@ export class Generator implements FrameSink {
     }
     this.reqPending[i] = 0;
     this.counters.replies++;
-    recordUs(this.rttHigh, this.nowUs - this.reqDueUs[i]!);
+    const due = this.reqDueUs[i]!;
+    if (due >= this.measureFromUs) recordUs(this.rttHigh, this.nowUs - due);
   }
 }

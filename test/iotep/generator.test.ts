@@ -168,6 +168,23 @@ describe("measurement", () => {
     for (const s of t.sends) expect(s.t % 1000).toBe(0);
   });
 
+  test("warm-up: messages are sent but their latency is not recorded", () => {
+    const { t, g, run } = make({ conns: 10, setupS: 0, waitS: 0, epochS: 1, durationS: 1, warmupS: 1, ratio: 1, drainS: 0 });
+    g.start(0);
+    run(1_500_000);
+    expect(t.sends.length).toBe(16); // 0, 0.1, ..., 1.5 s: warm-up does not shorten the measured part
+    const g2 = make({ conns: 2, setupS: 0, waitS: 0, epochS: 1, durationS: 1, warmupS: 1, ratio: 1 });
+    g2.g.start(0);
+    g2.run(0);
+    g2.g.data(0, reply, 0, REPLY_LEN, 50); // answers the warm-up request at t=0
+    expect(g2.g.counters.replies).toBe(1);
+    expect(g2.g.rttHigh.totalCount).toBe(0);
+    g2.run(1_000_000);
+    g2.g.data(0, reply, 0, REPLY_LEN, 1_000_050); // answers the first measured request
+    expect(g2.g.rttHigh.totalCount).toBe(1);
+    expect(g2.g.rttHigh.maxValue).toBe(50);
+  });
+
   test("a reply without an outstanding request is counted as bad", () => {
     const { g } = make({ conns: 1, setupS: 0, waitS: 0, ratio: 0 });
     g.start(0);

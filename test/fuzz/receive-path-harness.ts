@@ -45,7 +45,7 @@ export class ConnHarness {
   readonly ctx: FrameContext;
   victim!: Client;
   sentinel!: Client;
-  private readonly batch = new PacketBatch(32);
+  readonly batch = new PacketBatch(32);
   private id = 0;
 
   constructor(seed: number, tcp: Record<string, unknown> = {}) {

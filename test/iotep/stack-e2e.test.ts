@@ -1,0 +1,94 @@
+/**
+ * End to end on our stack: iotepserver and mcc as two processes joined by
+ * net_memif (DPDK, --no-huge), a real redis-server, 10,000 connections; the
+ * server records a pcap (--pcap) and the wire monitor pairs it. Every request
+ * must be answered, the three views must agree on the counts, and Redis must
+ * hold one key per connection.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { shimBuilt } from "../../ffi/shim";
+import { AppProcess } from "../helpers/app-process";
+import { RedisServer, redisAvailable } from "../helpers/redis";
+import { isRoot } from "../dpdk/helpers/netns";
+
+const skip = !redisAvailable()
+  ? "redis-server is not installed (apt-get install redis-server)"
+  : !shimBuilt()
+    ? "the DPDK shim is not built (run npm run setup)"
+    : !isRoot
+      ? "not root (DPDK vdevs need root here)"
+      : null;
+if (skip) console.log(`skipping the iotep run on our stack: ${skip}`);
+
+describe.skipIf(skip !== null)("iotep on our stack over net_memif", () => {
+  let redis: RedisServer;
+  let dir: string;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    dir = mkdtempSync(join(tmpdir(), "iotep-stack-"));
+  });
+  afterAll(async () => {
+    await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("10,000 connections: client, server, wire and Redis agree", async () => {
+    const conns = 10_000;
+    const sock = join(dir, "memif.sock");
+    const memif = (role: string): string => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
+    const pcap = join(dir, "server.pcap");
+    const server = new AppProcess("iotepserver", [
+      "--vdev", memif("server"), "--ip", "10.77.0.1/24", "--no-huge", "--port", "80",
+      "--redis-socket", redis.socketPath, "--status-interval", "0", "--stats-json", join(dir, "server.json"), "--pcap", pcap,
+    ]);
+    let client: AppProcess | null = null;
+    try {
+      await server.waitFor(/iotepserver: listening on our stack/, 30_000);
+      const out = join(dir, "out");
+      client = new AppProcess("mcc", [
+        "--vdev", memif("client"), "--ip", "10.77.0.2/24", "--no-huge", "--dest", "10.77.0.1", "--port", "80",
+        "-c", String(conns), "-s", "3", "-w", "0.5", "-e", "2", "--warmup", "1", "--duration", "2", "-r", "0.25",
+        "--out", out, "--status-interval", "0",
+      ]);
+      const code = await Promise.race([client.exited, Bun.sleep(120_000).then(() => -999)]);
+      if (code === -999) await client.stop(1000);
+      expect(code).toBe(0);
+      const res = JSON.parse(readFileSync(join(out, "mcc.json"), "utf8"));
+      const ct = res.counters;
+      expect(ct.connected).toBe(conns);
+      // 5000 messages/s for 1 s of warm-up + 2 s measured.
+      expect(ct.sent).toBe(15_000);
+      expect(ct.skipped).toBe(0);
+      expect(ct.replies).toBe(ct.sentRequests);
+      expect(ct.unanswered).toBe(0);
+      expect(ct.badReplies).toBe(0);
+      expect(res.latencyUs["request (client)"].count).toBeGreaterThan(0);
+
+      expect(await server.stop(15_000)).toBe(0);
+      const st = JSON.parse(readFileSync(join(dir, "server.json"), "utf8"));
+      expect(st.transport).toBe("qstack");
+      expect(st.counters.accepted).toBe(conns);
+      expect(st.counters.messages).toBe(ct.sent);
+      expect(st.counters.requests).toBe(ct.sentRequests);
+      expect(st.counters.replies).toBe(ct.sentRequests);
+      expect(st.counters.failedRequests + st.counters.failedHeartbeats).toBe(0);
+      expect(await redis.cli("-n", "1", "DBSIZE")).toBe(String(conns));
+
+      // The wire view from the server's own pcap.
+      const mon = new AppProcess("monitor", ["--read", pcap, "--port", "80", "--out", join(dir, "wire")]);
+      expect(await mon.exited).toBe(0);
+      const wire = JSON.parse(readFileSync(join(dir, "wire", "monitor.json"), "utf8"));
+      expect(wire.counters.flows).toBe(conns);
+      expect(wire.counters.requests).toBe(ct.sentRequests);
+      expect(wire.counters.heartbeats).toBe(ct.sentHeartbeats);
+      expect(wire.counters.paired).toBe(ct.sentRequests);
+      expect(wire.unanswered).toBe(0);
+    } finally {
+      if (client !== null && client.proc.exitCode === null) await client.stop(3000);
+      if (server.proc.exitCode === null) await server.stop(3000);
+    }
+  }, 180_000);
+});

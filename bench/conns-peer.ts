@@ -1,0 +1,179 @@
+/**
+ * One side of bench/conns (a child process): our stack over net_memif, with a
+ * ConnServer or ConnGenerator stage (bench/conns-stage.ts) on TcpLayer directly.
+ * Talks JSON lines: writes {ev: ...} messages on stdout, reads commands on stdin.
+ *
+ *   bun bench/conns-peer.ts '<json options>'
+ *
+ * options: role ("server" | "generator"), sock (memif socket path), conns, setupS,
+ * epochS, holdS, ips (generator address count), noHuge, bufMb, maxConns.
+ * Server commands: "mem" (report memory), "stop". The generator runs its phases
+ * by itself: ready -> setup -> established -> hold -> held (+ memory) -> close -> done.
+ */
+import { heapStats } from "bun:jsc";
+import * as hdr from "hdr-histogram-js";
+import { checkCapacity, planCapacity, readMemoryInfo, regionMemory } from "../src/api/capacity";
+import { parseArgs, STACK_FLAGS } from "../src/api/cli";
+import { ConfigError } from "../src/api/errors";
+import { openDevice } from "../src/api/open-device";
+import { Stack } from "../src/api/stack";
+import { stackConfigFrom } from "../src/api/stack-config";
+import { TcpLayer } from "../src/tcp/tcp-layer";
+import { formatIpv4, parseIpv4 } from "../src/wire/ip-addr";
+import { ConnGenerator, ConnServer } from "./conns-stage";
+
+interface PeerOpts {
+  role: "server" | "generator";
+  sock: string;
+  conns: number;
+  setupS: number;
+  epochS: number;
+  holdS: number;
+  ips: number;
+  noHuge: boolean;
+  bufMb: number;
+  maxConns: number;
+}
+
+export const SERVER_IP = "10.77.0.1";
+export const GEN_IP = "10.77.0.2";
+/** Generator source addresses: 10.77.1.0 + k. */
+export const GEN_FIRST = "10.77.1.0";
+export const PORT = 5001;
+export const PORT_LO = 1024;
+export const PORT_HI = 65535;
+
+function emit(m: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(m) + "\n");
+}
+
+function memNow(): { rss: number; heap: number; heapObjects: number } {
+  Bun.gc(true);
+  const h = heapStats();
+  return { rss: process.memoryUsage().rss, heap: h.heapSize, heapObjects: h.objectCount };
+}
+
+async function main(): Promise<void> {
+  const o = JSON.parse(process.argv[2]!) as PeerOpts;
+  const isServer = o.role === "server";
+  const flags = [
+    "--vdev", `net_memif0,role=${isServer ? "server" : "client"},id=0,socket=${o.sock},socket-abstract=no`,
+    "--ip", `${isServer ? SERVER_IP : GEN_IP}/16`,
+    "--max-conns", String(o.maxConns), "--buf-mb", String(o.bufMb), "--busy-poll",
+  ];
+  if (o.noHuge) flags.push("--no-huge");
+  const cfg = stackConfigFrom(parseArgs(flags, STACK_FLAGS).values);
+  // Small buffers: a held connection carries one 16-byte message per epoch.
+  const plan = planCapacity(cfg.capacity, { noDelay: true, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, synQueueSize: 4096, timeWaitUs: 60_000_000 });
+  const dev = await openDevice(cfg, { nbufs: 65535 });
+  checkCapacity(plan, readMemoryInfo());
+  const mem = await regionMemory(cfg.noHuge);
+  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: 0 }, { busyPoll: true });
+  let ring: { event(c: number, k: number, a: number): void } = { event() {} };
+  const sink = { event: (c: number, k: number, a: number) => ring.event(c, k, a) };
+  const rng = () => (Math.random() * 4294967296) | 0;
+  const t0 = performance.now();
+  const tcp = new TcpLayer({ config: plan.tcp, tx: stack.netif.out, rng, nowUs: stack.loop.clock(), events: sink, memory: mem.provider });
+  const buildMs = performance.now() - t0;
+  stack.setTransport(tcp);
+  const base = memNow();
+  const common = {
+    regionBytes: mem.bytes(),
+    hugeBytes: mem.hugeBytes(),
+    tableBytes: plan.tableBytes,
+    bufferBytes: plan.bufferBytes,
+    bytesPerConnPlan: plan.bytesPerConn,
+    buildMs,
+    base,
+  };
+  const linkUp = (dev as unknown as { linkUp?: () => boolean }).linkUp?.bind(dev) ?? (() => true);
+  const loop = stack.run();
+  const clock = stack.loop.clock;
+
+  if (isServer) {
+    const srv = new ConnServer(tcp);
+    ring = srv.ring;
+    stack.addAppStage(srv);
+    srv.listen(parseIpv4(SERVER_IP), PORT);
+    emit({ ev: "ready", ...common });
+    const timer = setInterval(() => emit({ ev: "progress", accepted: srv.accepted, inUse: tcp.connectionsInUse(), messages: srv.messages }), 500);
+    for await (const line of console) {
+      const cmd = line.trim();
+      if (cmd === "mem") {
+        emit({ ev: "mem", mem: memNow(), accepted: srv.accepted, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse() });
+      } else if (cmd === "stop") {
+        clearInterval(timer);
+        emit({
+          ev: "done", accepted: srv.accepted, messages: srv.messages, peerClosed: srv.peerClosed, resets: srv.resets, inUse: tcp.connectionsInUse(),
+          chunks: tcp.chunksInUse(), ringDropped: srv.ring.dropped, counters: { ...tcp.counters },
+        });
+        break;
+      }
+    }
+    await stack.stop();
+    await loop;
+    return;
+  }
+
+  // Generator.
+  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const epochUs = o.epochS * 1e6;
+  const gen = new ConnGenerator(tcp, {
+    conns: o.conns, setupS: o.setupS, epochS: o.epochS,
+    firstIp: parseIpv4(GEN_FIRST), ipCount: o.ips, portLo: PORT_LO, portHi: PORT_HI,
+    dstIp: parseIpv4(SERVER_IP), dstPort: PORT,
+    // Corrected for coordinated omission: each connection is due once per epoch.
+    onRtt: (us) => hist.recordValueWithExpectedInterval(Math.max(1, Math.round(us)), epochUs),
+  });
+  ring = gen.ring;
+  stack.addAppStage(gen);
+  stack.netif.addAddressRange(parseIpv4(GEN_FIRST), o.ips);
+  const linkEnd = Date.now() + 10_000;
+  while (!linkUp() && Date.now() < linkEnd) await Bun.sleep(5);
+  emit({ ev: "ready", link: linkUp(), ...common, firstIp: GEN_FIRST, lastIp: formatIpv4((parseIpv4(GEN_FIRST) + o.ips - 1) >>> 0) });
+  const progress = (phase: string) =>
+    emit({ ev: "progress", phase, opened: gen.opened, established: gen.established, failed: gen.failed, openErrors: gen.openErrors, sent: gen.sent, received: gen.received, cleanClosed: gen.cleanClosed });
+  gen.startSetup(clock());
+  const setupDeadline = Date.now() + (o.setupS + 30) * 1000;
+  while (gen.established + gen.failed < o.conns && Date.now() < setupDeadline) {
+    await Bun.sleep(250);
+    progress("setup");
+  }
+  const setupUs = (gen.setupEndUs > 0 ? gen.setupEndUs : clock()) - gen.setupStartUs;
+  emit({ ev: "established", established: gen.established, failed: gen.failed, openErrors: gen.openErrors, setupUs, rate: gen.established / (setupUs / 1e6) });
+  gen.startHold(clock());
+  const holdEnd = Date.now() + o.holdS * 1000;
+  while (Date.now() < holdEnd) {
+    await Bun.sleep(250);
+    progress("hold");
+  }
+  // Still-open connections at the end of the hold: "held".
+  const held = gen.established - gen.resets;
+  const genMem = memNow();
+  emit({
+    ev: "held", held, sent: gen.sent, received: gen.received, mem: genMem, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse(),
+    p50: hist.getValueAtPercentile(50), p99: hist.getValueAtPercentile(99), p999: hist.getValueAtPercentile(99.9), max: hist.maxValue, count: hist.totalCount,
+  });
+  // Wait for the parent's go to close (it measures the server first).
+  for await (const line of console) if (line.trim() === "close") break;
+  gen.startClose();
+  const closeDeadline = Date.now() + 60_000;
+  while (gen.cleanClosed + gen.resets < gen.established && Date.now() < closeDeadline) {
+    await Bun.sleep(250);
+    progress("close");
+  }
+  emit({
+    ev: "done", established: gen.established, cleanClosed: gen.cleanClosed, resets: gen.resets, failed: gen.failed, sent: gen.sent, received: gen.received,
+    ringDropped: gen.ring.dropped, counters: { ...tcp.counters },
+  });
+  await stack.stop();
+  await loop;
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    emit({ ev: "error", message: (e as Error).message, config: e instanceof ConfigError });
+    process.exit(e instanceof ConfigError ? 2 : 1);
+  },
+);

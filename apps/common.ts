@@ -11,6 +11,12 @@ import { checkCapacity, planCapacity, readMemoryInfo, regionMemory, type Capacit
 import { stackConfigFrom, type StackConfig } from "../src/api/stack-config";
 import { TcpSockets } from "../src/api/tcp-sockets";
 import type { TcpConfig } from "../src/tcp/config";
+import { TcpState } from "../src/tcp/state";
+import type { TcpLayer } from "../src/tcp/tcp-layer";
+import { Logger } from "../src/api/log";
+import { StackMetrics, startMetricsServer, type MetricsServer } from "../src/api/metrics";
+import { StatusLine } from "../src/api/status-line";
+import { formatIpv4 } from "../src/wire/ip-addr";
 
 export interface AppSpec {
   name: string;
@@ -72,8 +78,69 @@ export interface RunningStack {
   hugeRegionBytes: number;
   /** Resolves when the poll loop has stopped. */
   loop: Promise<void>;
-  /** Stop the loop and release the device. */
-  shutdown(): Promise<void>;
+  /** Structured logger (--log-level, --log-format). */
+  log: Logger;
+  /** The Prometheus endpoint (--metrics-port), or null. */
+  metrics: MetricsServer | null;
+  /** The live status line (on terminals unless --status=false), or null. */
+  status: StatusLine | null;
+  /**
+   * Graceful stop (--shutdown drain|reset, --shutdown-timeout-ms): stop accepting,
+   * drain or reset the connections, stop the loop, flush the pcap, stop the
+   * metrics endpoint and release the device. Idempotent.
+   */
+  shutdown(reason?: string): Promise<ShutdownReport>;
+}
+
+export interface ShutdownReport {
+  mode: "drain" | "reset";
+  /** Connections that finished cleanly (FIN exchanged, data acknowledged). */
+  drained: number;
+  /** Connections reset (reset mode, or left over when the drain timed out). */
+  reset: number;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/** States in which a connection still has something to deliver or acknowledge. */
+function busyState(s: number): boolean {
+  return s === TcpState.Established || s === TcpState.CloseWait || s === TcpState.FinWait1 || s === TcpState.Closing ||
+    s === TcpState.LastAck || s === TcpState.SynSent || s === TcpState.SynReceived;
+}
+
+/**
+ * Stop accepting, then drain (half-close every open connection and wait until
+ * each has its data and FIN acknowledged) or reset; connections still busy at
+ * the deadline are reset. The poll loop keeps running meanwhile.
+ */
+export async function drainConnections(tcp: TcpLayer, mode: "drain" | "reset", timeoutMs: number): Promise<ShutdownReport> {
+  const t0 = Date.now();
+  for (let l = 0; l < tcp.cfg.maxListeners; l++) if (tcp.listeners.isOpen(l)) tcp.closeListener(l);
+  const n = tcp.cfg.maxConnections;
+  const open: number[] = [];
+  for (let c = 0; c < n; c++) if (tcp.conns.isUsed(c) && busyState(tcp.state(c))) open.push(c);
+  let reset = 0;
+  let timedOut = false;
+  if (mode === "drain") {
+    for (const c of open) if (tcp.state(c) === TcpState.Established || tcp.state(c) === TcpState.CloseWait) tcp.shutdown(c);
+    const deadline = t0 + timeoutMs;
+    while (open.some((c) => tcp.conns.isUsed(c) && busyState(tcp.state(c)))) {
+      if (Date.now() >= deadline) {
+        timedOut = true;
+        break;
+      }
+      await Bun.sleep(2);
+    }
+  }
+  for (const c of open) {
+    if (tcp.conns.isUsed(c) && busyState(tcp.state(c))) {
+      tcp.abort(c);
+      reset++;
+    }
+  }
+  // Give the loop a round to put the last segments (FIN-ACKs, RSTs) on the wire.
+  await Bun.sleep(5);
+  return { mode, drained: open.length - reset, reset, timedOut, durationMs: Date.now() - t0 };
 }
 
 /** Open the device the flags name, bring the stack and TCP up, and start polling. */
@@ -92,8 +159,31 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
   if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
   const sockets = new TcpSockets(stack, plan.tcp, { memory: mem.provider });
+  const ops = cfg.ops;
+  const log = new Logger({ level: ops.logLevel, format: ops.logFormat });
   const loop = stack.run();
-  let closed = false;
+  let metrics: MetricsServer | null = null;
+  if (ops.metricsPort !== null) {
+    const sm = new StackMetrics({
+      net: stack.netif.counters,
+      tcp: sockets.tcp.counters,
+      device: dev,
+      gauges: {
+        tcp_connections: { help: "TCP connections allocated (any state)", value: () => sockets.tcp.connectionsInUse() },
+        tcp_buffer_chunks_in_use: { help: "send/receive buffer chunks held", value: () => sockets.tcp.chunksInUse() },
+        arp_pending_frames: { help: "frames waiting for ARP resolution", value: () => stack.netif.arp.pending() },
+      },
+    });
+    metrics = startMetricsServer(sm, { port: ops.metricsPort, hostname: ops.metricsHost });
+    log.info("metrics endpoint up", { url: metrics.url });
+  }
+  let status: StatusLine | null = null;
+  if (ops.statusLine && process.stderr.isTTY) {
+    status = new StatusLine({ net: stack.netif.counters, tcp: sockets.tcp.counters, device: dev, connections: () => sockets.tcp.connectionsInUse() });
+    status.start();
+  }
+  log.debug("stack up", { dev: dev.caps.name, ip: formatIpv4(cfg.ip), prefixLen: cfg.prefixLen, maxConns: plan.tcp.maxConnections });
+  let closing: Promise<ShutdownReport> | null = null;
   return {
     cfg,
     stack,
@@ -102,12 +192,28 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
     regionBytes: mem.bytes(),
     hugeRegionBytes: mem.hugeBytes(),
     loop,
-    async shutdown() {
-      if (closed) return;
-      closed = true;
-      await stack.stop();
-      await loop;
-      stack.close();
+    log,
+    metrics,
+    status,
+    shutdown(reason = "shutdown") {
+      if (closing !== null) return closing;
+      closing = (async () => {
+        status?.stop();
+        log.info("stopping", { reason, mode: ops.shutdown, timeoutMs: ops.shutdownTimeoutMs });
+        const rep = await drainConnections(sockets.tcp, ops.shutdown, ops.shutdownTimeoutMs);
+        await stack.stop();
+        await loop;
+        const c = stack.netif.counters;
+        // Closing the device flushes the pcap file and releases the DPDK port.
+        stack.close();
+        if (metrics !== null) await metrics.stop();
+        log.info("stopped", {
+          reason, mode: rep.mode, drained: rep.drained, reset: rep.reset, timedOut: rep.timedOut, ms: rep.durationMs,
+          rxFrames: c.rxFrames, txFrames: c.txFrames, drops: c.totalDrops(),
+        });
+        return rep;
+      })();
+      return closing;
     },
   };
 }

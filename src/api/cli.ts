@@ -50,6 +50,13 @@ export const STACK_FLAGS: FlagSpec[] = [
   { name: "max-conns", type: "int", arg: "N", min: 1, max: 100_000_000, help: "connections the stack holds at once (tables sized and checked against free memory at start; default 65536)" },
   { name: "buf-mb", type: "int", arg: "MB", min: 1, help: "send/receive buffer pool shared by all connections (default 32)" },
   { name: "huge-budget-mb", type: "int", arg: "MB", min: 1, help: "most hugepage memory the stack's tables and buffers may take (default: what is free)" },
+  { name: "metrics-port", type: "int", arg: "N", min: 0, max: 65535, help: "serve Prometheus metrics on this kernel TCP port at /metrics (0: any free port)" },
+  { name: "metrics-host", type: "string", arg: "ADDR", default: "127.0.0.1", help: "address the metrics port binds (0.0.0.0 for every interface)" },
+  { name: "log-level", type: "string", arg: "LEVEL", default: "info", help: "log records at or above: error, warn, info or debug" },
+  { name: "log-format", type: "string", arg: "FMT", default: "text", help: "log lines as text or json (one JSON object per line)" },
+  { name: "status", type: "bool", default: true, help: "one-line live status on a terminal (--status=false turns it off)" },
+  { name: "shutdown", type: "string", arg: "MODE", default: "drain", help: "on SIGINT/SIGTERM: drain (FIN, wait for data to be acknowledged) or reset (RST at once)" },
+  { name: "shutdown-timeout-ms", type: "int", arg: "MS", default: 5000, min: 0, help: "longest a drain may take before the rest is reset" },
   { name: "config", type: "string", arg: "FILE", help: "read settings from a TOML file (flags override it)" },
 ];
 

@@ -8,6 +8,7 @@ import type { FlagValues } from "./cli";
 import { type Capacity, capacityFrom } from "./capacity";
 import { classifierFromSpec } from "./classifier-spec";
 import { ConfigError } from "./errors";
+import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "./log";
 
 export interface StackConfig {
   vdevs: string[];
@@ -27,6 +28,36 @@ export interface StackConfig {
   classify: string | null;
   /** --max-conns, --buf-mb, --huge-budget-mb (src/api/capacity.ts). */
   capacity: Capacity;
+  /** Operations: --metrics-port/--metrics-host, --log-level/--log-format, --status, --shutdown, --shutdown-timeout-ms. */
+  ops: OpsConfig;
+}
+
+export interface OpsConfig {
+  /** Kernel TCP port for /metrics, or null when off. */
+  metricsPort: number | null;
+  metricsHost: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  statusLine: boolean;
+  shutdown: "drain" | "reset";
+  shutdownTimeoutMs: number;
+}
+
+/** The operations part of the stack flags (defaults when absent). */
+export function opsConfigFrom(v: FlagValues): OpsConfig {
+  const mode = (v["shutdown"] as string | undefined) ?? "drain";
+  if (mode !== "drain" && mode !== "reset") throw new ConfigError(`--shutdown ${mode}: expected drain or reset`);
+  const host = (v["metrics-host"] as string | undefined) ?? "127.0.0.1";
+  if (parseIpv4(host) === -1) throw new ConfigError(`--metrics-host ${host}: expected an IPv4 address like 127.0.0.1 or 0.0.0.0`);
+  return {
+    metricsPort: typeof v["metrics-port"] === "number" ? (v["metrics-port"] as number) : null,
+    metricsHost: host,
+    logLevel: parseLogLevel((v["log-level"] as string | undefined) ?? "info"),
+    logFormat: parseLogFormat((v["log-format"] as string | undefined) ?? "text"),
+    statusLine: v["status"] !== false,
+    shutdown: mode,
+    shutdownTimeoutMs: (v["shutdown-timeout-ms"] as number | undefined) ?? 5000,
+  };
 }
 
 /** Split an --eal string into arguments (whitespace-separated; quotes group). */
@@ -86,5 +117,6 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
     idleSpinUs: (v["idle-spin-us"] as number | undefined) ?? 2000,
     classify: (v["classify"] as string | undefined) ?? null,
     capacity,
+    ops: opsConfigFrom(v),
   };
 }

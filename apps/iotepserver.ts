@@ -17,6 +17,7 @@ import { formatIpv4 } from "../src/wire/ip-addr";
 import { onStopSignal, parseAppArgs, runMain, startStack, type RunningStack } from "./common";
 import { formatSummary, summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
+import { encodeHistogram } from "./iotep/results";
 import { IotepServer } from "./iotep/server";
 import { serveOnKernel, serveOnStack, type ServedHandle } from "./iotep/server-transports";
 import { RedisClusterStore, RedisDbStore, parseClusterNodes, type IotepStore } from "./iotep/store";
@@ -176,6 +177,7 @@ runMain("iotepserver", async () => {
           msgLen,
           counters: { ...c },
           latencyUs: { request: hi, heartbeat: lo },
+          histograms: { request: encodeHistogram(server.latencyHigh), heartbeat: encodeHistogram(server.latencyLow) },
           stack: rs !== null ? { net: rs.stack.netif.counters.snapshot(), tcp: { ...rs.sockets.tcp.counters } } : undefined,
         },
         null,

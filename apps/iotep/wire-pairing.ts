@@ -56,6 +56,8 @@ export interface WirePairerOptions {
   serverPort: number;
   /** Client message length (-l). */
   msgLen: number;
+  /** Requests in the first warmupUs after the first message seen are paired but not recorded. */
+  warmupUs?: number;
 }
 
 export class WirePairer {
@@ -81,6 +83,8 @@ export class WirePairer {
   private nodeNext: Int32Array = new Int32Array(1024);
   private freeNode = -1;
   private nodesUsed = 0;
+  /** Requests before this time are not recorded (-1: not known yet). */
+  private measureFromUs = -1;
 
   constructor(private readonly opts: WirePairerOptions) {
     if (!Number.isInteger(opts.msgLen) || opts.msgLen < 9) throw new RangeError(`bad message length ${opts.msgLen}`);
@@ -227,6 +231,7 @@ export class WirePairer {
         if (room > OFF_LABEL) {
           const prio = buf[o + OFF_PRIO];
           const label = buf[o + OFF_LABEL];
+          if (this.measureFromUs < 0) this.measureFromUs = tsUs + (this.opts.warmupUs ?? 0);
           if (prio === PRIO_HIGH && label === LABEL_REQUEST) {
             c.requests++;
             this.pushRequest(f, tsUs);
@@ -265,7 +270,7 @@ export class WirePairer {
           const reqT = this.popRequest(f);
           if (reqT >= 0) {
             c.paired++;
-            recordUs(this.latencyHigh, tsUs - reqT);
+            if (reqT >= this.measureFromUs) recordUs(this.latencyHigh, tsUs - reqT);
           } else {
             c.unpairedReplies++;
           }

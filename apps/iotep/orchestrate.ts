@@ -1,0 +1,187 @@
+/**
+ * Runs a whole iotep experiment as separate processes, for bench/iotep and
+ * `npm start`: a redis-server of its own (Unix socket in a temp dir) unless
+ * one is given, iotepserver, mcc and (for our stack) the wire monitor on the
+ * server's pcap. Our stack runs as two processes joined by net_memif; the
+ * kernel baseline as two processes over loopback. Returns the JSON each
+ * process wrote.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const BUN = process.execPath;
+
+/** A child process whose output is collected and can be waited on for a pattern. */
+export class Proc {
+  readonly p: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  out = "";
+  private waiters: { re: RegExp; res: (m: RegExpMatchArray) => void }[] = [];
+  readonly exited: Promise<number>;
+
+  constructor(
+    readonly name: string,
+    cmd: string[],
+    private readonly echo: ((line: string) => void) | null = null,
+  ) {
+    this.p = Bun.spawn(cmd, { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" }) as Bun.Subprocess<"ignore", "pipe", "pipe">;
+    void this.pump(this.p.stdout);
+    void this.pump(this.p.stderr);
+    this.exited = this.p.exited;
+  }
+
+  private async pump(s: ReadableStream<Uint8Array>): Promise<void> {
+    const dec = new TextDecoder();
+    let partial = "";
+    for await (const chunk of s) {
+      const t = dec.decode(chunk, { stream: true });
+      this.out += t;
+      if (this.echo !== null) {
+        partial += t;
+        const lines = partial.split("\n");
+        partial = lines.pop()!;
+        for (const l of lines) this.echo(l);
+      }
+      for (let i = this.waiters.length - 1; i >= 0; i--) {
+        const m = this.out.match(this.waiters[i]!.re);
+        if (m) this.waiters.splice(i, 1)[0]!.res(m);
+      }
+    }
+  }
+
+  waitFor(re: RegExp, ms: number): Promise<RegExpMatchArray> {
+    const m = this.out.match(re);
+    if (m) return Promise.resolve(m);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.name}: no ${re} within ${ms} ms; output:\n${this.out.slice(-3000)}`)), ms);
+      this.waiters.push({
+        re,
+        res: (mm) => {
+          clearTimeout(t);
+          resolve(mm);
+        },
+      });
+      void this.exited.then((code) =>
+        setTimeout(() => {
+          clearTimeout(t);
+          reject(new Error(`${this.name} exited (${code}) before ${re}; output:\n${this.out.slice(-3000)}`));
+        }, 50),
+      );
+    });
+  }
+
+  async stop(graceMs = 10_000): Promise<number> {
+    if (this.p.exitCode !== null) return this.p.exitCode;
+    this.p.kill("SIGTERM");
+    const t = setTimeout(() => this.p.kill("SIGKILL"), graceMs);
+    const code = await this.exited;
+    clearTimeout(t);
+    return code;
+  }
+}
+
+/** A redis-server of our own on a Unix socket; nothing persisted. */
+export async function startRedis(dir: string): Promise<{ socket: string; stop: () => Promise<void> }> {
+  const socket = join(dir, "redis.sock");
+  const p = new Proc("redis-server", ["redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"]);
+  const end = Date.now() + 5000;
+  while (!existsSync(socket)) {
+    if (p.p.exitCode !== null || Date.now() > end) throw new Error(`redis-server did not start:\n${p.out}`);
+    await Bun.sleep(20);
+  }
+  return {
+    socket,
+    stop: async () => {
+      await p.stop(3000);
+    },
+  };
+}
+
+export interface IotepRunOptions {
+  transport: "qstack" | "kernel";
+  conns: number;
+  setupS: number;
+  waitS: number;
+  epochS: number;
+  warmupS: number;
+  durationS: number;
+  ratio: number;
+  msgLen: number;
+  /** Redis Unix socket to use; a private redis-server is started when absent. */
+  redisSocket?: string;
+  /** Record the server's frames and run the wire monitor (our stack only). */
+  wire: boolean;
+  /** Extra stack flags for both sides (e.g. --busy-poll). */
+  stackFlags?: string[];
+  /** Use hugepages (default: --no-huge). */
+  huge?: boolean;
+  /** Called with each output line, prefixed by the process name. */
+  echo?: (line: string) => void;
+  /** Directory for the results (JSON, cdf.txt, html); a temp dir when absent. */
+  outDir?: string;
+}
+
+export interface IotepRunResult {
+  transport: "qstack" | "kernel";
+  client: Record<string, any>;
+  server: Record<string, any>;
+  wire: Record<string, any> | null;
+  outDir: string;
+}
+
+/** Run one side (our stack or the kernel) end to end. */
+export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
+  const tmp = mkdtempSync(join(tmpdir(), `iotep-${o.transport}-`));
+  const outDir = o.outDir ?? join(tmp, "out");
+  const echo = (name: string) => (o.echo ? (l: string) => o.echo!(`[${o.transport} ${name}] ${l}`) : null);
+  let redis: { socket: string; stop: () => Promise<void> } | null = null;
+  let server: Proc | null = null;
+  let client: Proc | null = null;
+  try {
+    const redisSocket = o.redisSocket ?? (redis = await startRedis(tmp)).socket;
+    const serverJson = join(outDir, "server.json");
+    const common = ["--status-interval", "0"];
+    const gen = ["-c", String(o.conns), "-s", String(o.setupS), "-w", String(o.waitS), "-e", String(o.epochS), "--warmup", String(o.warmupS), "--duration", String(o.durationS), "-r", String(o.ratio), "-l", String(o.msgLen), "--out", outDir];
+    const srvArgs = ["--redis-socket", redisSocket, "-l", String(o.msgLen), "--stats-json", serverJson, "--warmup", String(o.warmupS)];
+    let pcap: string | null = null;
+    if (o.transport === "kernel") {
+      server = new Proc("iotepserver", [BUN, join(ROOT, "apps", "iotepserver.ts"), "--kernel", "--listen", "127.0.0.1", "--port", "0", ...srvArgs, ...common], echo("server"));
+      const m = await server.waitFor(/listening on kernel sockets 127\.0\.0\.1:(\d+)/, 30_000);
+      client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--kernel", "--dest", "127.0.0.1", "--port", m[1]!, ...gen, ...common], echo("mcc"));
+    } else {
+      const sock = join(tmp, "memif.sock");
+      const memif = (role: string): string => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
+      const huge = o.huge ? [] : ["--no-huge"];
+      pcap = o.wire ? join(tmp, "server.pcap") : null;
+      server = new Proc(
+        "iotepserver",
+        [BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...(o.stackFlags ?? []), ...common],
+        echo("server"),
+      );
+      await server.waitFor(/iotepserver: listening on our stack/, 60_000);
+      client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...(o.stackFlags ?? []), ...common], echo("mcc"));
+    }
+    const code = await client.exited;
+    if (code !== 0) throw new Error(`mcc (${o.transport}) exited with ${code}:\n${client.out.slice(-3000)}`);
+    const sc = await server.stop(20_000);
+    if (sc !== 0) throw new Error(`iotepserver (${o.transport}) exited with ${sc}:\n${server.out.slice(-3000)}`);
+    const clientRes = JSON.parse(readFileSync(join(outDir, "mcc.json"), "utf8"));
+    const serverRes = JSON.parse(readFileSync(serverJson, "utf8"));
+    let wire: Record<string, any> | null = null;
+    if (pcap !== null) {
+      const mon = new Proc("monitor", [BUN, join(ROOT, "apps", "monitor.ts"), "--read", pcap, "--port", "80", "-l", String(o.msgLen), "--warmup", String(o.warmupS), "--out", join(outDir, "wire")], echo("monitor"));
+      const mc = await mon.exited;
+      if (mc !== 0) throw new Error(`monitor exited with ${mc}:\n${mon.out.slice(-3000)}`);
+      wire = JSON.parse(readFileSync(join(outDir, "wire", "monitor.json"), "utf8"));
+    }
+    return { transport: o.transport, client: clientRes, server: serverRes, wire, outDir };
+  } finally {
+    if (client !== null) await client.stop(3000);
+    if (server !== null) await server.stop(3000);
+    if (redis !== null) await redis.stop();
+    // Keep the results; drop the rest (pcap, sockets).
+    for (const f of ["server.pcap", "memif.sock", "redis.sock"]) rmSync(join(tmp, f), { force: true });
+    if (o.outDir !== undefined) rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -165,6 +165,17 @@ export class ArpCache {
     return 1;
   }
 
+  /**
+   * When a request for `ip` is next due: the retry time of an outstanding
+   * request, or -Infinity when the address has no entry (it was evicted: ask now).
+   */
+  retryDueUs(ip: number): number {
+    const s = this.find(ip);
+    if (s < 0) return Number.NEGATIVE_INFINITY;
+    if (this.state[s] === RESOLVED) return Number.POSITIVE_INFINITY;
+    return this.lastRequestUs[s]! + this.retryUs;
+  }
+
   /** Earliest time an outstanding request needs a retry, or +Infinity. */
   nextRetryUs(): number {
     let t = Number.POSITIVE_INFINITY;

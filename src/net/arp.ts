@@ -53,8 +53,8 @@ export class ArpLayer {
     opts: ArpLayerOptions = {},
   ) {
     this.cache = new ArpCache(opts);
-    this.retryIps = new Int32Array(this.cache.capacity);
     this.pendCap = opts.pendingCapacity ?? 256;
+    this.retryIps = new Int32Array(this.pendCap);
     this.perHop = opts.pendingPerHop ?? 32;
     this.pHandle = new Uint32Array(this.pendCap);
     this.pOff = new Uint32Array(this.pendCap);
@@ -210,13 +210,39 @@ export class ArpLayer {
   /** Retry outstanding requests and give up on silent next hops. Call once per poll round when pending() > 0. */
   service(nowUs: number): void {
     if (this.pCount === 0) return;
-    const n = this.cache.pendingIps(this.retryIps);
+    // Work from the held frames, not the cache: an entry evicted while frames
+    // wait for it must still be asked for again (or given up on).
+    const n = this.pendingHops();
     for (let i = 0; i < n; i++) this.solicit(nowUs, this.retryIps[i]!);
+  }
+
+  /** Distinct next hops of the held frames, into retryIps; returns how many. */
+  private pendingHops(): number {
+    let n = 0;
+    for (let i = 0; i < this.pCount; i++) {
+      const hop = this.pHop[i]!;
+      let seen = false;
+      for (let k = 0; k < n; k++) {
+        if (this.retryIps[k] === hop) {
+          seen = true;
+          break;
+        }
+      }
+      if (!seen) this.retryIps[n++] = hop;
+    }
+    return n;
   }
 
   /** Next time service() has work, or +Infinity. */
   pollAt(): number {
-    return this.pCount === 0 ? Number.POSITIVE_INFINITY : this.cache.nextRetryUs();
+    if (this.pCount === 0) return Number.POSITIVE_INFINITY;
+    const n = this.pendingHops();
+    let at = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const due = this.cache.retryDueUs(this.retryIps[i]!);
+      if (due < at) at = due;
+    }
+    return at;
   }
 
   /** Free every held frame (shutdown). */

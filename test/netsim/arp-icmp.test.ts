@@ -129,3 +129,19 @@ describe("ARP and ICMP between two stacks over PairDevice", () => {
     expect(p.b.netif.addrs.at(3)).toBe(0x0a000066);
   });
 });
+
+describe("ARP cache eviction while frames wait", () => {
+  test("frames held for an evicted next hop are still retried and then dropped and counted", () => {
+    const p = new NetPair({ faults: { loss: 1 } });
+    // A tiny cache: resolving many other addresses evicts the first one's entry.
+    const arp = p.a.netif.arp;
+    p.a.netif.icmp.sendEchoRequest(0, IP_B, 1, 1, 8);
+    for (let i = 0; i < 200; i++) arp.cache.learn(0x0a000010 + i, new Uint8Array(6), 0, 0);
+    expect(arp.pending()).toBe(1);
+    p.run(10_000_000);
+    expect(arp.pending()).toBe(0);
+    expect(p.a.netif.counters.txArpUnresolved).toBe(1);
+    p.a.netif.close();
+    expect(p.a.dev.buffersFree()).toBe(p.a.dev.nbufs);
+  });
+});

@@ -28,6 +28,7 @@ const spec = {
   about: "QStack's iotep benchmark server: fixed-length messages, three Redis commands each, 146-byte replies to requests (high priority first).",
   flags: [
     { name: "port", short: "p", type: "int" as const, arg: "N", default: 80, min: 0, max: 65535, help: "TCP port (0 with --kernel: any free port)" },
+    { name: "ports", type: "int" as const, arg: "N", default: 1, min: 1, max: 1024, help: "listen on N consecutive ports from --port (more client connections per client address)" },
     { name: "length", short: "l", type: "int" as const, arg: "LEN", default: DEFAULT_MSG_LEN, min: MIN_MSG_LEN, max: MAX_MSG_LEN, help: "message length in bytes" },
     { name: "redis-socket", type: "string" as const, arg: "PATH", help: "local redis-server Unix socket" },
     { name: "redis", type: "string" as const, arg: "HOST:PORT", help: "redis-server over TCP (default 127.0.0.1:6379 when no other Redis flag is given)" },
@@ -86,18 +87,18 @@ runMain("iotepserver", async () => {
   let served: ServedHandle;
   let where: string;
   if (kernel) {
-    const h = serveOnKernel(server, v["listen"] as string, port, { reusePort: v["reuse-port"] === true });
+    const h = serveOnKernel(server, v["listen"] as string, port, { reusePort: v["reuse-port"] === true, ports: v["ports"] as number });
     server.sink = h;
     served = h;
-    where = `kernel sockets ${v["listen"]}:${h.port}`;
+    where = `kernel sockets ${v["listen"]}:${h.port}${(v["ports"] as number) > 1 && port !== 0 ? `-${h.port + (v["ports"] as number) - 1}` : ""}`;
   } else {
     // QStack's classification (payload byte 5 == 0x01 -> high) unless told otherwise.
     if (v["classify"] === undefined) v["classify"] = "iotep";
     rs = await startStack(v, { maxConnections: v["max-conns"] as number, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
-    const h = serveOnStack(server, rs.sockets, port);
+    const h = serveOnStack(server, rs.sockets, port, v["ports"] as number);
     server.sink = h;
     served = h;
-    where = `our stack ${formatIpv4(rs.cfg.ip)}:${port} dev ${rs.stack.dev.caps.name}, classify ${v["classify"]}`;
+    where = `our stack ${formatIpv4(rs.cfg.ip)}:${port}${(v["ports"] as number) > 1 ? `-${port + (v["ports"] as number) - 1}` : ""} dev ${rs.stack.dev.caps.name}, classify ${v["classify"]}`;
   }
   const ready = await store.waitReady(3000);
   console.log(`iotepserver: listening on ${where}, ${msgLen}-byte messages, ${store.describe()}${ready ? "" : " (not reachable yet; retrying, messages fail until it is)"}`);

@@ -39,6 +39,7 @@ const spec = {
     { name: "ratio", short: "r", type: "number" as const, arg: "R", default: 0.05, min: 0, max: 1, help: "fraction of messages that are requests (high priority)" },
     { name: "dest", type: "string" as const, arg: "IP", help: "server address (default 127.0.0.1 with --kernel)" },
     { name: "port", type: "int" as const, arg: "N", default: 80, min: 1, max: 65535, help: "server port" },
+    { name: "ports", type: "int" as const, arg: "N", default: 1, min: 1, max: 1024, help: "spread connections over N server ports from --port (iotepserver --ports N)" },
     { name: "ips", type: "string" as const, arg: "N|A,B,..|A-B", help: "client source addresses: a count, a list or a range (--kernel; our stack owns one address for now)" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "seconds of measured sending (default: one epoch)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "seconds of sending before the measured part (not recorded; lets the JIT warm up)" },
@@ -87,6 +88,8 @@ runMain("mcc", async () => {
   const durationS = (v["duration"] as number | undefined) ?? epochS;
   const msgLen = v["length"] as number;
   const port = v["port"] as number;
+  const nports = v["ports"] as number;
+  if (port + nports - 1 > 65535) throw new ConfigError(`--port ${port} --ports ${nports}: the ports run past 65535`);
   if ((v["smp"] as number) !== 1) throw new ConfigError("--smp: only 1 application thread is supported yet; run several mcc processes with disjoint --ips instead");
   const dest = (v["dest"] as string | undefined) ?? (kernel ? "127.0.0.1" : undefined);
   if (dest === undefined) throw new ConfigError("no server address: pass --dest A.B.C.D (the iotepserver's IP)");
@@ -99,17 +102,18 @@ runMain("mcc", async () => {
   if (kernel) {
     const ips = ipsArg === undefined ? [] : parseIps(ipsArg, parseIpv4("127.0.0.2") >>> 0);
     if (c > 19_000 && ips.length === 0) console.log("mcc: note: one kernel process holds at most ~20,000 sockets here (open-file limit) and ~28,000 ports per source address");
-    transport = kernelClient(dest, port, ips);
+    transport = kernelClient(dest, port, nports, ips);
     where = `kernel sockets${ips.length > 0 ? ` from ${ips.length} source address(es)` : ""}`;
   } else {
     const maxConns = (v["max-conns"] as number | undefined) ?? c + 1024;
-    rs = await startStack(v, { maxConnections: maxConns, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024 });
+    // The whole unprivileged port range: ~64,500 connections per server port and source address.
+    rs = await startStack(v, { maxConnections: maxConns, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, ephemeralLo: 1024, ephemeralHi: 65535 });
     if (ipsArg !== undefined) {
       const ips = parseIps(ipsArg, rs.cfg.ip);
       if (ips.length > 1 || ips[0] !== formatIpv4(rs.cfg.ip)) throw new ConfigError(`--ips ${ipsArg}: our stack owns one address (--ip) for now; leave --ips out`);
     }
-    if (c > 64_000) console.log("mcc: note: one source address gives at most ~64,000 connections to one server port");
-    transport = stackClient(rs.sockets, dest, port);
+    if (c / nports > 64_000) console.log(`mcc: note: one source address gives at most ~64,500 connections per server port; use --ports ${Math.ceil(c / 60_000)} (and iotepserver --ports)`);
+    transport = stackClient(rs.sockets, dest, port, nports);
     where = `our stack ${formatIpv4(rs.cfg.ip)} dev ${rs.stack.dev.caps.name}`;
   }
   const gen = new Generator(
@@ -234,7 +238,7 @@ runMain("mcc", async () => {
     ratio: v["ratio"] as number,
     durationS,
     warmupS: v["warmup"] as number,
-    dest: `${dest}:${port}`,
+    dest: `${dest}:${port}${nports > 1 ? `-${port + nports - 1}` : ""}`,
   };
   const out = writeResults({
     dir: v["out"] as string,

@@ -26,6 +26,7 @@ const spec = {
   flags: [
     { name: "read", short: "r", type: "string" as const, arg: "FILE", help: "pcap file to analyse (classic pcap, e.g. from --pcap)" },
     { name: "port", short: "p", type: "int" as const, arg: "N", default: 80, min: 1, max: 65535, help: "the server's TCP port" },
+    { name: "ports", type: "int" as const, arg: "N", default: 1, min: 1, max: 32, help: "the server listens on N consecutive ports from --port (up to 32)" },
     { name: "length", short: "l", type: "int" as const, arg: "LEN", default: DEFAULT_MSG_LEN, min: MIN_MSG_LEN, max: MAX_MSG_LEN, help: "request message length" },
     { name: "out", type: "string" as const, arg: "DIR", default: "iotep-out", help: "directory for monitor.json, cdf.txt and monitor.html" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "do not measure requests in the first S seconds after the first message (as mcc --warmup)" },
@@ -40,7 +41,7 @@ runMain("monitor", async () => {
   if (!existsSync(file)) throw new ConfigError(`--read ${file}: no such file`);
   const port = v["port"] as number;
   const msgLen = v["length"] as number;
-  const pairer = new WirePairer({ serverPort: port, msgLen, warmupUs: (v["warmup"] as number) * 1e6 });
+  const pairer = new WirePairer({ serverPort: port, serverPorts: v["ports"] as number, msgLen, warmupUs: (v["warmup"] as number) * 1e6 });
   let res;
   try {
     res = readPcap(file, (ts, buf, dv, off, cap) => pairer.process(ts, buf, dv, off, cap));

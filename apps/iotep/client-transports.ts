@@ -53,8 +53,8 @@ export interface ClientTransport extends GenTransport {
   bind(gen: Generator): void;
 }
 
-/** Our stack: one TcpSockets.connect per connection, zero-copy receive. */
-export function stackClient(sockets: TcpSockets, host: string, port: number, clockUs: () => number = monotonicUs): ClientTransport {
+/** Our stack: one TcpSockets.connect per connection, zero-copy receive; connection i goes to port + i mod ports. */
+export function stackClient(sockets: TcpSockets, host: string, port: number, ports = 1, clockUs: () => number = monotonicUs): ClientTransport {
   const open: (TcpSocket<number> | undefined)[] = [];
   const pending = new PendingWrites();
   let gen: Generator | null = null;
@@ -66,7 +66,7 @@ export function stackClient(sockets: TcpSockets, host: string, port: number, clo
       sockets
         .connect<number>({
           hostname: host,
-          port,
+          port: port + (i % ports),
           data: i,
           zeroCopy: true,
           noDelay: true,
@@ -108,8 +108,12 @@ interface KConn {
   i: number;
 }
 
-/** Bun's kernel sockets. `sourceIps`: client addresses to bind, used round-robin (node:net); empty = let the kernel choose (Bun.connect). */
-export function kernelClient(host: string, port: number, sourceIps: string[] = [], clockUs: () => number = monotonicUs): ClientTransport {
+/**
+ * Bun's kernel sockets; connection i goes to port + i mod ports. `sourceIps`:
+ * client addresses to bind, used round-robin (node:net); empty = let the
+ * kernel choose (Bun.connect).
+ */
+export function kernelClient(host: string, port: number, ports = 1, sourceIps: string[] = [], clockUs: () => number = monotonicUs): ClientTransport {
   let gen: Generator | null = null;
   const bunSocks: (Socket<KConn> | undefined)[] = [];
   const netSocks: (NetSocket | undefined)[] = [];
@@ -121,7 +125,7 @@ export function kernelClient(host: string, port: number, sourceIps: string[] = [
     },
     connect(i) {
       if (useNet) {
-        const s = netConnect({ host, port, localAddress: sourceIps[i % sourceIps.length], noDelay: true });
+        const s = netConnect({ host, port: port + (i % ports), localAddress: sourceIps[i % sourceIps.length], noDelay: true });
         let opened = false;
         s.on("connect", () => {
           opened = true;
@@ -140,7 +144,7 @@ export function kernelClient(host: string, port: number, sourceIps: string[] = [
       }
       Bun.connect<KConn>({
         hostname: host,
-        port,
+        port: port + (i % ports),
         data: { i },
         socket: {
           open(s) {

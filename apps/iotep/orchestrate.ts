@@ -142,8 +142,10 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     const redisSocket = o.redisSocket ?? (redis = await startRedis(tmp)).socket;
     const serverJson = join(outDir, "server.json");
     const common = ["--status-interval", "0"];
-    const gen = ["-c", String(o.conns), "-s", String(o.setupS), "-w", String(o.waitS), "-e", String(o.epochS), "--warmup", String(o.warmupS), "--duration", String(o.durationS), "-r", String(o.ratio), "-l", String(o.msgLen), "--out", outDir];
-    const srvArgs = ["--redis-socket", redisSocket, "-l", String(o.msgLen), "--stats-json", serverJson, "--warmup", String(o.warmupS)];
+    // One source address reaches ~64,500 connections per server port: spread over enough ports.
+    const nports = o.transport === "qstack" ? Math.max(1, Math.ceil(o.conns / 60_000)) : 1;
+    const gen = ["--ports", String(nports), "-c", String(o.conns), "-s", String(o.setupS), "-w", String(o.waitS), "-e", String(o.epochS), "--warmup", String(o.warmupS), "--duration", String(o.durationS), "-r", String(o.ratio), "-l", String(o.msgLen), "--out", outDir];
+    const srvArgs = ["--ports", String(nports), "--redis-socket", redisSocket, "-l", String(o.msgLen), "--stats-json", serverJson, "--warmup", String(o.warmupS)];
     let pcap: string | null = null;
     if (o.transport === "kernel") {
       server = new Proc("iotepserver", [BUN, join(ROOT, "apps", "iotepserver.ts"), "--kernel", "--listen", "127.0.0.1", "--port", "0", ...srvArgs, ...common], echo("server"));
@@ -170,7 +172,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     const serverRes = JSON.parse(readFileSync(serverJson, "utf8"));
     let wire: Record<string, any> | null = null;
     if (pcap !== null) {
-      const mon = new Proc("monitor", [BUN, join(ROOT, "apps", "monitor.ts"), "--read", pcap, "--port", "80", "-l", String(o.msgLen), "--warmup", String(o.warmupS), "--out", join(outDir, "wire")], echo("monitor"));
+      const mon = new Proc("monitor", [BUN, join(ROOT, "apps", "monitor.ts"), "--read", pcap, "--port", "80", "--ports", String(nports), "-l", String(o.msgLen), "--warmup", String(o.warmupS), "--out", join(outDir, "wire")], echo("monitor"));
       const mc = await mon.exited;
       if (mc !== 0) throw new Error(`monitor exited with ${mc}:\n${mon.out.slice(-3000)}`);
       wire = JSON.parse(readFileSync(join(outDir, "wire", "monitor.json"), "utf8"));

@@ -12,8 +12,8 @@
  * rest is written on `drain`. Every reply is the same 146 bytes apart from the
  * Date, so the owed bytes are re-created from the current reply.
  */
-import type { Socket, TCPSocketListener } from "bun";
-import type { TcpListener, TcpSocket, TcpSockets } from "../../src/api/tcp-sockets";
+import type { Socket, SocketHandler as BunSocketHandler, TCPSocketListener } from "bun";
+import type { SocketHandler, TcpListener, TcpSocket, TcpSockets } from "../../src/api/tcp-sockets";
 import { REPLY_LEN, ReplyBuilder } from "./protocol";
 import type { IotepServer, ReplySink } from "./server";
 
@@ -100,12 +100,12 @@ export interface ServedHandle {
   readonly port: number;
 }
 
-/** Serve `server` on our stack's TCP (TcpSockets). */
-export function serveOnStack(server: IotepServer, sockets: TcpSockets, port: number, backlog = 65535): ServedHandle & ReplySink {
+/** Serve `server` on our stack's TCP (TcpSockets), on `ports` consecutive ports from `port`. */
+export function serveOnStack(server: IotepServer, sockets: TcpSockets, port: number, ports = 1, backlog = 65535): ServedHandle & ReplySink {
   const open: (TcpSocket | undefined)[] = [];
   const owed = new OwedReplies();
   let openCount = 0;
-  let listener: TcpListener | null = null;
+  const listeners: TcpListener[] = [];
   const handle = {
     port,
     get openConnections() {
@@ -124,43 +124,38 @@ export function serveOnStack(server: IotepServer, sockets: TcpSockets, port: num
       return true;
     },
     stopListening() {
-      listener?.stop();
-      listener = null;
+      for (const l of listeners) l.stop();
+      listeners.length = 0;
     },
     closeAll() {
       for (const s of open) if (s !== undefined) s.end();
     },
   };
-  listener = sockets.listen<undefined>({
-    port,
-    backlog,
-    zeroCopy: true,
-    noDelay: true,
-    socket: {
-      open(s) {
-        open[s.id] = s;
-        openCount++;
-        owed.reset(s.id);
-        server.open(s.id);
-      },
-      data(s, d) {
-        server.data(s.id, d, 0, d.length);
-      },
-      drain(s) {
-        owed.flush(s.id, (b, off, len) => s.write(b, off, len));
-      },
-      end(s) {
-        s.end();
-      },
-      close(s) {
-        if (open[s.id] === s) {
-          open[s.id] = undefined;
-          openCount--;
-          server.close(s.id);
-        }
-      },
+  const handlers = {
+    open(s: TcpSocket) {
+      open[s.id] = s;
+      openCount++;
+      owed.reset(s.id);
+      server.open(s.id);
     },
-  });
+    data(s: TcpSocket, d: Uint8Array) {
+      server.data(s.id, d, 0, d.length);
+    },
+    drain(s: TcpSocket) {
+      owed.flush(s.id, (b, off, len) => s.write(b, off, len));
+    },
+    end(s: TcpSocket) {
+      s.end();
+    },
+    close(s: TcpSocket) {
+      if (open[s.id] === s) {
+        open[s.id] = undefined;
+        openCount--;
+        server.close(s.id);
+      }
+    },
+  } satisfies SocketHandler<undefined>;
+  for (let k = 0; k < ports; k++) listeners.push(sockets.listen<undefined>({ port: port + k, backlog, zeroCopy: true, noDelay: true, socket: handlers }));
   return handle;
 }
 
@@ -168,55 +163,55 @@ interface KernelConn {
   id: number;
 }
 
-/** Serve `server` on Bun's kernel TCP sockets (Bun.listen); `reusePort` lets several processes share the port. */
-export function serveOnKernel(server: IotepServer, hostname: string, port: number, opts: { reusePort?: boolean } = {}): ServedHandle & ReplySink {
+/**
+ * Serve `server` on Bun's kernel TCP sockets (Bun.listen), on `ports`
+ * consecutive ports from `port` (port 0: one port the kernel picks);
+ * `reusePort` lets several processes share the ports.
+ */
+export function serveOnKernel(server: IotepServer, hostname: string, port: number, opts: { reusePort?: boolean; ports?: number } = {}): ServedHandle & ReplySink {
   const ids = new IdPool(4096);
   const open: (Socket<KernelConn> | undefined)[] = [];
   const owed = new OwedReplies();
   let openCount = 0;
-  let listener: TCPSocketListener<KernelConn> | null = null;
+  const listeners: TCPSocketListener<KernelConn>[] = [];
   // Bun.listen takes reusePort (SO_REUSEPORT) at runtime; its typings lack it.
   const reuse = (opts.reusePort === true ? { reusePort: true } : {}) as object;
-  listener = Bun.listen<KernelConn>({
-    ...reuse,
-    hostname,
-    port,
-    data: { id: -1 },
-    socket: {
-      open(s) {
-        const id = ids.take();
-        s.data = { id };
-        open[id] = s;
-        openCount++;
-        owed.reset(id);
-        s.setNoDelay(true);
-        server.open(id);
-      },
-      data(s, d) {
-        server.data(s.data.id, d, 0, d.length);
-      },
-      drain(s) {
-        owed.flush(s.data.id, (b, off, len) => s.write(b, off, len));
-      },
-      end(s) {
-        s.end();
-      },
-      close(s) {
-        const id = s.data.id;
-        if (id >= 0 && open[id] === s) {
-          open[id] = undefined;
-          openCount--;
-          server.close(id);
-          ids.give(id);
-          s.data.id = -1;
-        }
-      },
-      error() {
-        // a reset connection; close follows
-      },
+  const socket: BunSocketHandler<KernelConn> = {
+    open(s) {
+      const id = ids.take();
+      s.data = { id };
+      open[id] = s;
+      openCount++;
+      owed.reset(id);
+      s.setNoDelay(true);
+      server.open(id);
     },
-  });
-  const boundPort = listener.port;
+    data(s, d) {
+      server.data(s.data.id, d, 0, d.length);
+    },
+    drain(s) {
+      owed.flush(s.data.id, (b, off, len) => s.write(b, off, len));
+    },
+    end(s) {
+      s.end();
+    },
+    close(s) {
+      const id = s.data.id;
+      if (id >= 0 && open[id] === s) {
+        open[id] = undefined;
+        openCount--;
+        server.close(id);
+        ids.give(id);
+        s.data.id = -1;
+      }
+    },
+    error() {
+      // a reset connection; close follows
+    },
+  };
+  const n = port === 0 ? 1 : (opts.ports ?? 1);
+  for (let k = 0; k < n; k++) listeners.push(Bun.listen<KernelConn>({ ...reuse, hostname, port: port === 0 ? 0 : port + k, data: { id: -1 }, socket }));
+  const boundPort = listeners[0]!.port;
   return {
     port: boundPort,
     get openConnections() {
@@ -235,8 +230,8 @@ export function serveOnKernel(server: IotepServer, hostname: string, port: numbe
       return true;
     },
     stopListening() {
-      listener?.stop(false);
-      listener = null;
+      for (const l of listeners) l.stop(false);
+      listeners.length = 0;
     },
     closeAll() {
       for (const s of open) if (s !== undefined) s.end();

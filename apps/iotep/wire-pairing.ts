@@ -54,6 +54,8 @@ export class WireCounters {
 export interface WirePairerOptions {
   /** The server's TCP port. */
   serverPort: number;
+  /** The server listens on this many consecutive ports from serverPort (default 1). */
+  serverPorts?: number;
   /** Client message length (-l). */
   msgLen: number;
   /** Requests in the first warmupUs after the first message seen are paired but not recorded. */
@@ -88,6 +90,8 @@ export class WirePairer {
 
   constructor(private readonly opts: WirePairerOptions) {
     if (!Number.isInteger(opts.msgLen) || opts.msgLen < 9) throw new RangeError(`bad message length ${opts.msgLen}`);
+    const np = opts.serverPorts ?? 1;
+    if (!Number.isInteger(np) || np < 1 || np > 32) throw new RangeError(`serverPorts must be 1..32, got ${np}`);
   }
 
   private grow(): void {
@@ -113,8 +117,9 @@ export class WirePairer {
     this.cap = cap;
   }
 
-  private flow(clientIp: number, clientPort: number): number {
-    const key = (clientIp >>> 0) * 65536 + clientPort;
+  private flow(clientIp: number, clientPort: number, serverPort: number): number {
+    // 48 bits of client address and port, times the server port offset: exact in a double below 2^53 for up to 32 ports.
+    const key = ((clientIp >>> 0) * 65536 + clientPort) * 32 + ((serverPort - this.opts.serverPort) & 31);
     let f = this.flowIndex.get(key);
     if (f === undefined) {
       if (this.n === this.cap) this.grow();
@@ -190,15 +195,16 @@ export class WirePairer {
       return;
     }
     const port = this.opts.serverPort;
-    const toServer = info.dstPort === port;
-    const fromServer = info.srcPort === port;
+    const nports = this.opts.serverPorts ?? 1;
+    const toServer = info.dstPort - port >= 0 && info.dstPort - port < nports;
+    const fromServer = info.srcPort - port >= 0 && info.srcPort - port < nports;
     if (!toServer && !fromServer) {
       c.ignored++;
       return;
     }
     const t = this.tcp.reset(buf, dv, info.l4Off, info.payloadOff - info.l4Off);
     const flags = t.flags();
-    const f = toServer ? this.flow(info.srcIp, info.srcPort) : this.flow(info.dstIp, info.dstPort);
+    const f = toServer ? this.flow(info.srcIp, info.srcPort, info.dstPort) : this.flow(info.dstIp, info.dstPort, info.srcPort);
     if ((flags & (TCP_SYN | TCP_RST)) !== 0) {
       // A new connection on this 4-tuple (or its end): forget the old one.
       if ((flags & TCP_SYN) !== 0 && toServer) this.resetFlow(f);

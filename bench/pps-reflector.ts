@@ -27,34 +27,36 @@ export interface ReflectResult {
 }
 
 /**
- * The TypeScript reflect loop: rx burst -> Ethernet checkLen/EtherType ->
- * IPv4 checkLen (version, IHL, lengths) -> switch on protocol -> swap MACs
- * and addresses (the header checksum is invariant under the swap) -> tx burst.
- * The clock is read once per 64 polls.
+ * The TypeScript reflect path, one burst at a time: rx burst -> Ethernet
+ * checkLen/EtherType -> IPv4 checkLen (version, IHL, lengths) -> switch on
+ * protocol -> swap MACs and addresses (the header checksum is invariant under
+ * the swap) -> tx burst. Views and batches are made once and reused.
  */
-export function reflectTs(dev: DpdkDevice, seconds: number): ReflectResult {
-  const rxb = new PacketBatch(32);
-  const txb = new PacketBatch(32);
-  const dropb = new PacketBatch(32);
-  const eth = new EthernetView();
-  const ip = new Ipv4View();
-  const mem = dev.mem;
-  const dv = dev.dv;
-  let rx = 0;
-  let tx = 0;
-  let drop = 0;
-  let polls = 0;
-  const t0 = performance.now();
-  const endMs = t0 + seconds * 1000;
-  let now = t0;
-  for (;;) {
-    if ((++polls & 63) === 0) {
-      now = performance.now();
-      if (now >= endMs) break;
-    }
+export class TsReflector {
+  rx = 0;
+  tx = 0;
+  drop = 0;
+  private readonly rxb = new PacketBatch(32);
+  private readonly txb = new PacketBatch(32);
+  private readonly dropb = new PacketBatch(32);
+  private readonly eth = new EthernetView();
+  private readonly ip = new Ipv4View();
+
+  constructor(private readonly dev: DpdkDevice) {}
+
+  /** One rx burst reflected; returns the frames received. */
+  burst(): number {
+    const dev = this.dev;
+    const rxb = this.rxb;
+    const txb = this.txb;
+    const dropb = this.dropb;
+    const eth = this.eth;
+    const ip = this.ip;
+    const mem = dev.mem;
+    const dv = dev.dv;
     const n = dev.rxBurst(rxb);
-    if (n === 0) continue;
-    rx += n;
+    if (n === 0) return 0;
+    this.rx += n;
     const off = rxb.off;
     const len = rxb.len;
     const handle = rxb.handle;
@@ -88,15 +90,32 @@ export function reflectTs(dev: DpdkDevice, seconds: number): ReflectResult {
     const k = txb.count;
     if (k > 0) {
       const sent = dev.txBurst(txb);
-      tx += sent;
-      drop += k - sent;
+      this.tx += sent;
+      this.drop += k - sent;
     }
     if (dropb.count > 0) {
-      drop += dropb.count;
+      this.drop += dropb.count;
       dev.free(dropb);
     }
+    return n;
   }
-  return { rx, tx, drop, seconds: (now - t0) / 1000 };
+}
+
+/** TsReflector for `seconds`; the clock is read once per 64 polls. */
+export function reflectTs(dev: DpdkDevice, seconds: number): ReflectResult {
+  const r = new TsReflector(dev);
+  let polls = 0;
+  const t0 = performance.now();
+  const endMs = t0 + seconds * 1000;
+  let now = t0;
+  for (;;) {
+    if ((++polls & 63) === 0) {
+      now = performance.now();
+      if (now >= endMs) break;
+    }
+    r.burst();
+  }
+  return { rx: r.rx, tx: r.tx, drop: r.drop, seconds: (now - t0) / 1000 };
 }
 
 function reflectC(dev: DpdkDevice, seconds: number): ReflectResult {

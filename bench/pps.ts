@@ -7,8 +7,12 @@
  * over the stack's wire views or in C (qs_bench_reflect). Both sides run in
  * the same invocation, alternating per round after a warm-up; the table shows
  * each round and the medians, and the ratio TS/C (target >= 0.5).
+ * A second, single-process variant (bench/pps-loop.ts) runs sender and
+ * reflector bursts alternately on one thread: it needs one core instead of
+ * two and its rate per CPU second stays meaningful on a busy machine.
  *
- *   bun bench/pps.ts [--seconds N] [--warmup N] [--rounds N] [--no-huge|--huge] [--pin] [--json FILE]
+ *   bun bench/pps.ts [--seconds N] [--warmup N] [--rounds N] [--mode procs|loop|both]
+ *                    [--no-huge|--huge] [--pin] [--json FILE]
  */
 import { execSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +23,7 @@ import { shimBuilt } from "../ffi/shim";
 import { spawnProc, type Ev, type Proc } from "./pps-ipc";
 
 interface Args {
+  mode: "procs" | "loop" | "both";
   seconds: number;
   warmup: number;
   rounds: number;
@@ -27,13 +32,13 @@ interface Args {
   json: string | null;
 }
 
-function usage(msg: string): never {
-  console.error(`${msg}\nusage: bun bench/pps.ts [--seconds N] [--warmup N] [--rounds N] [--no-huge|--huge] [--pin] [--json FILE]`);
-  process.exit(2);
+function usage(msg: string, code = 2): never {
+  (code === 0 ? console.log : console.error)(`${msg}\nusage: bun bench/pps.ts [--seconds N] [--warmup N] [--rounds N] [--mode procs|loop|both] [--no-huge|--huge] [--pin] [--json FILE]`);
+  process.exit(code);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 5, warmup: 3, rounds: 2, huge: hugepagesFree() >= 64, pin: false, json: null };
+  const a: Args = { mode: "both", seconds: 4, warmup: 3, rounds: 2, huge: hugepagesFree() >= 64, pin: false, json: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const num = () => {
@@ -47,8 +52,13 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--no-huge") a.huge = false;
     else if (k === "--huge") a.huge = true;
     else if (k === "--pin") a.pin = true;
+    else if (k === "--mode") {
+      const m = argv[++i];
+      if (m !== "procs" && m !== "loop" && m !== "both") usage("--mode is procs, loop or both");
+      a.mode = m;
+    }
     else if (k === "--json") a.json = argv[++i] ?? usage("--json needs a file name");
-    else if (k === "--help" || k === "-h") usage("bench/pps: TypeScript vs C reflect loop over net_memif");
+    else if (k === "--help" || k === "-h") usage("bench/pps: TypeScript vs C reflect loop over net_memif", 0);
     else usage(`unknown argument ${k}`);
   }
   return a;
@@ -92,6 +102,92 @@ function median(xs: number[]): number {
 
 const f2 = (x: number) => x.toFixed(2);
 
+type Side = "ts" | "c";
+type Round = Record<Side, Ev>;
+
+/** Rounds alternate the order of the sides so drift does not favour one. */
+async function rounds(p: Proc, args: Args): Promise<Round[]> {
+  const out: Round[] = [];
+  const budget = (args.warmup + args.seconds) * 2000 + 30_000;
+  for (let r = 0; r < args.rounds; r++) {
+    const order: Side[] = r % 2 === 0 ? ["ts", "c"] : ["c", "ts"];
+    const got: Partial<Round> = {};
+    for (const side of order) {
+      p.send(`${side} ${args.warmup} ${args.seconds}`);
+      got[side] = await p.next("result", budget);
+    }
+    out.push(got as Round);
+  }
+  return out;
+}
+
+/** Two processes: C sender (memif client) and the reflector under test (memif server). */
+async function runProcs(args: Args, sock: string, mode: string, procs: Proc[]): Promise<{ rounds: Round[]; sender: Ev }> {
+  const refl = spawnProc("reflector", join(import.meta.dir, "pps-reflector.ts"), [sock, mode, ...(args.pin ? ["0"] : [])]);
+  procs.push(refl);
+  const ro = await refl.next("open", 30_000);
+  const send = spawnProc("sender", join(import.meta.dir, "pps-sender.ts"), [sock, mode, ...(args.pin ? ["1"] : [])]);
+  procs.push(send);
+  await send.next("open", 30_000);
+  await Promise.all([refl.next("link", 20_000), send.next("link", 20_000)]);
+  send.send(`send ${String(ro.mac)}`);
+  await send.next("sending", 10_000);
+  const rs = await rounds(refl, args);
+  send.send("stop");
+  const sender = await send.next("stopped", 10_000);
+  // Clean shutdown: neither side is bursting now; the reflector closes, then the sender.
+  refl.send("close");
+  await refl.next("closed", 10_000);
+  send.send("close");
+  await send.next("closed", 10_000);
+  await Promise.all([refl.exited(), send.exited()]);
+  return { rounds: rs, sender };
+}
+
+/** One process, one thread: sender and reflector alternate bursts. */
+async function runLoop(args: Args, sock: string, mode: string, procs: Proc[]): Promise<Round[]> {
+  const loop = spawnProc("loop", join(import.meta.dir, "pps-loop.ts"), [sock, mode]);
+  procs.push(loop);
+  await loop.next("link", 30_000);
+  const rs = await rounds(loop, args);
+  loop.send("close");
+  await loop.next("closed", 10_000);
+  await loop.exited();
+  return rs;
+}
+
+interface Summary {
+  tsRxMpps: number;
+  cRxMpps: number;
+  ratio: number;
+  tsRxMppsPerCpu: number;
+  cRxMppsPerCpu: number;
+  ratioPerCpu: number;
+}
+
+function summarize(rs: Round[]): Summary {
+  const ts = median(rs.map((x) => x.ts.rxMpps as number));
+  const c = median(rs.map((x) => x.c.rxMpps as number));
+  const tsCpu = median(rs.map((x) => x.ts.rxMppsPerCpu as number));
+  const cCpu = median(rs.map((x) => x.c.rxMppsPerCpu as number));
+  return { tsRxMpps: ts, cRxMpps: c, ratio: ts / c, tsRxMppsPerCpu: tsCpu, cRxMppsPerCpu: cCpu, ratioPerCpu: tsCpu / cCpu };
+}
+
+function printRounds(title: string, rs: Round[], s: Summary): void {
+  console.log("");
+  console.log(title);
+  console.log("round  side  rx Mpps  warm-up rx Mpps  CPU s  rx Mpps per CPU s");
+  rs.forEach((x, i) => {
+    for (const [name, e] of [["TS", x.ts], ["C", x.c]] as const) {
+      console.log(
+        `${String(i + 1).padEnd(7)}${name.padEnd(6)}${f2(e.rxMpps as number).padStart(7)}  ${f2(e.warmupRxMpps as number).padStart(15)}  ${f2(e.cpuSeconds as number).padStart(5)}  ${f2(e.rxMppsPerCpu as number).padStart(17)}`,
+      );
+    }
+  });
+  console.log(`median rx Mpps: TS ${f2(s.tsRxMpps)}, C ${f2(s.cRxMpps)}; ratio TS/C ${f2(s.ratio)} (target >= 0.5)`);
+  console.log(`median rx Mpps per CPU second: TS ${f2(s.tsRxMppsPerCpu)}, C ${f2(s.cRxMppsPerCpu)}; ratio TS/C ${f2(s.ratioPerCpu)}`);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) usage("bench/pps needs root (DPDK vdevs)");
@@ -104,69 +200,43 @@ async function main(): Promise<void> {
   const cleanup = () => {
     for (const p of procs) p.kill();
     rmSync(sock, { force: true });
+    rmSync(`${sock}.loop`, { force: true });
   };
   process.on("exit", cleanup);
   try {
-    const refl = spawnProc("reflector", join(import.meta.dir, "pps-reflector.ts"), [sock, mode, ...(args.pin ? ["0"] : [])]);
-    procs.push(refl);
-    const ro = await refl.next("open", 30_000);
-    const send = spawnProc("sender", join(import.meta.dir, "pps-sender.ts"), [sock, mode, ...(args.pin ? ["1"] : [])]);
-    procs.push(send);
-    await send.next("open", 30_000);
-    await Promise.all([refl.next("link", 20_000), send.next("link", 20_000)]);
-    send.send(`send ${String(ro.mac)}`);
-    await send.next("sending", 10_000);
-
-    const rounds: { ts: Ev; c: Ev }[] = [];
-    const budget = (args.warmup + args.seconds) * 1000 + 30_000;
-    for (let r = 0; r < args.rounds; r++) {
-      const order = r % 2 === 0 ? (["ts", "c"] as const) : (["c", "ts"] as const);
-      const got: Partial<Record<"ts" | "c", Ev>> = {};
-      for (const side of order) {
-        refl.send(`${side} ${args.warmup} ${args.seconds}`);
-        got[side] = await refl.next("result", budget);
-      }
-      rounds.push({ ts: got.ts!, c: got.c! });
-    }
-    send.send("stop");
-    const sent = await send.next("stopped", 10_000);
-    // Clean shutdown: neither side is bursting now; the reflector closes, then the sender.
-    refl.send("close");
-    await refl.next("closed", 10_000);
-    send.send("close");
-    await send.next("closed", 10_000);
-    await Promise.all([refl.exited(), send.exited()]);
-
-    const tsM = median(rounds.map((x) => x.ts.rxMpps as number));
-    const cM = median(rounds.map((x) => x.c.rxMpps as number));
-    const ratio = tsM / cM;
-    const tsCpu = median(rounds.map((x) => x.ts.rxMppsPerCpu as number));
-    const cCpu = median(rounds.map((x) => x.c.rxMppsPerCpu as number));
-    const params = { frameBytes: 64, burst: 32, link: "net_memif (copy mode)", seconds: args.seconds, warmup: args.warmup, rounds: args.rounds, hugepages: args.huge, pinned: args.pin };
-    console.log("bench/pps: reflect 64-byte Ethernet/IPv4/UDP frames over net_memif (rx -> parse -> demux -> swap -> tx)");
+    const params = {
+      frameBytes: 64,
+      burst: 32,
+      link: "net_memif (copy mode)",
+      mode: args.mode,
+      seconds: args.seconds,
+      warmup: args.warmup,
+      rounds: args.rounds,
+      hugepages: args.huge,
+      pinned: args.pin,
+    };
+    console.log("bench/pps: reflect 64-byte Ethernet/IPv4/UDP frames over net_memif (rx -> parse -> demux on protocol -> swap -> tx)");
     console.log(`machine: nproc ${mach.nproc}, ${mach.cpu}, load ${(mach.loadavg as number[]).join(" ")}; bun ${mach.bun}; DPDK ${mach.dpdk}; commit ${mach.commit}`);
     console.log(`params: ${Object.entries(params).map(([k, v]) => `${k} ${v}`).join(", ")}`);
-    console.log("");
-    console.log("round  side  rx Mpps  tx Mpps  drops      warm-up rx Mpps  CPU s  rx Mpps per CPU s");
-    rounds.forEach((x, i) => {
-      for (const [name, e] of [["TS", x.ts], ["C", x.c]] as const) {
-        console.log(
-          `${String(i + 1).padEnd(7)}${name.padEnd(6)}${f2(e.rxMpps as number).padStart(7)}  ${f2(e.txMpps as number).padStart(7)}  ${String(e.drop).padEnd(11)}${f2(e.warmupRxMpps as number).padStart(15)}  ${f2(e.cpuSeconds as number).padStart(5)}  ${f2(e.rxMppsPerCpu as number).padStart(17)}`,
-        );
-      }
-    });
-    console.log("");
-    console.log(`median rx Mpps: TS ${f2(tsM)}, C ${f2(cM)}; ratio TS/C ${f2(ratio)} (target >= 0.5)`);
-    console.log(`median rx Mpps per CPU second: TS ${f2(tsCpu)}, C ${f2(cCpu)}; ratio ${f2(tsCpu / cCpu)}`);
     if ((mach.loadavg as number[])[0]! > (mach.nproc as number) - 1.5) {
-      console.log(`warning: load average ${(mach.loadavg as number[])[0]} on ${mach.nproc} CPUs at start: other processes compete with the two pollers, figures are low and noisy`);
+      console.log(`warning: load average ${(mach.loadavg as number[])[0]} on ${mach.nproc} CPUs: other processes compete with the pollers; the two-process figures suffer most`);
     }
-    console.log(`sender (C): offered ${f2(sent.txMpps as number)} Mpps over ${f2(sent.seconds as number)} s, ${sent.nobuf} empty-pool rounds`);
+    const result: Record<string, unknown> = { bench: "pps", machine: mach, params, target: 0.5 };
+    if (args.mode !== "loop") {
+      const p = await runProcs(args, sock, mode, procs);
+      const s = summarize(p.rounds);
+      printRounds("two processes: C sender -> reflector (TS or C), each on its own core when the machine is free", p.rounds, s);
+      console.log(`sender (C): offered ${f2(p.sender.txMpps as number)} Mpps over ${f2(p.sender.seconds as number)} s`);
+      result.procs = { rounds: p.rounds, median: s, sender: p.sender };
+    }
+    if (args.mode !== "procs") {
+      const rs = await runLoop(args, `${sock}.loop`, mode, procs);
+      const s = summarize(rs);
+      printRounds("one process, one thread: C sender burst + reflect burst (TS or C) per iteration (sender cost in both)", rs, s);
+      result.loop = { rounds: rs, median: s };
+    }
     if (args.json) {
-      writeFileSync(
-        args.json,
-        JSON.stringify({ bench: "pps", machine: mach, params, rounds, median: { tsRxMpps: tsM, cRxMpps: cM, tsRxMppsPerCpu: tsCpu, cRxMppsPerCpu: cCpu }, ratio, ratioPerCpu: tsCpu / cCpu, target: 0.5, sender: sent }, null, 2) + "\n",
-      );
+      writeFileSync(args.json, JSON.stringify(result, null, 2) + "\n");
       console.log(`wrote ${args.json}`);
     }
   } catch (e) {

@@ -75,6 +75,47 @@ int qs_bench_reflect(int port, int queue, double seconds, double *out) {
   return 0;
 }
 
+int qs_bench_reflect_burst(int port, int queue) {
+  if ((unsigned)port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL) return qs_fail(EINVAL, "qs_bench_reflect_burst: bad port");
+  struct rte_mbuf *m[QS_BENCH_BURST];
+  struct rte_mbuf *keep[QS_BENCH_BURST];
+  int g = qs_ports[port].guard ? qs_guard_enter() : -1;
+  uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m, QS_BENCH_BURST);
+  if (g >= 0) qs_guard_exit(g);
+  int k = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    if (likely(m[i]->nb_segs == 1 && qs_reflect_one(m[i]))) keep[k++] = m[i];
+    else rte_pktmbuf_free(m[i]);
+  }
+  if (k > 0) qs_tx_mbufs(port, queue, keep, k);
+  return n;
+}
+
+/* One sender iteration for single-process loops: top up to a burst of copies
+ * of `frame`, transmit, free what came back. out: [tx, rx] accumulated. */
+int qs_bench_send_burst(int port, int queue, int pool, const uint8_t *frame, int len, double *out) {
+  if ((unsigned)port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL || pool < 0 || pool >= QS_MAX_POOLS ||
+      qs_pools[pool].mp == NULL || frame == NULL || len < 14 || len > 1514 || out == NULL)
+    return qs_fail(EINVAL, "qs_bench_send_burst: bad arguments");
+  struct rte_mbuf *m[QS_BENCH_BURST];
+  if (rte_pktmbuf_alloc_bulk(qs_pools[pool].mp, m, QS_BENCH_BURST) != 0) return 0;
+  for (int i = 0; i < QS_BENCH_BURST; i++) {
+    memcpy(rte_pktmbuf_mtod(m[i], uint8_t *), frame, (size_t)len);
+    m[i]->data_len = (uint16_t)len;
+    m[i]->pkt_len = (uint32_t)len;
+  }
+  int g = qs_ports[port].guard ? qs_guard_enter() : -1;
+  uint16_t sent = rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, m, QS_BENCH_BURST);
+  struct rte_mbuf *back[QS_BENCH_BURST];
+  uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, back, QS_BENCH_BURST);
+  if (g >= 0) qs_guard_exit(g);
+  if (sent < QS_BENCH_BURST) rte_pktmbuf_free_bulk(m + sent, QS_BENCH_BURST - sent);
+  if (n > 0) rte_pktmbuf_free_bulk(back, n);
+  out[0] += sent;
+  out[1] += n;
+  return sent;
+}
+
 int qs_bench_send(int port, int queue, int pool, double seconds, const uint8_t *frame, int len, double *out) {
   if ((unsigned)port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL || out == NULL || !(seconds > 0) ||
       pool < 0 || pool >= QS_MAX_POOLS || qs_pools[pool].mp == NULL || frame == NULL || len < 14 || len > 1514)

@@ -14,7 +14,10 @@
  * definitions. Each callback is registered through a trampoline that takes
  * every burst slot lock before calling it. A guarded burst (ports whose PMD
  * is net_memif) holds its thread's slot lock for the duration of the PMD
- * call. EAL itself is linked BIND_NOW and keeps its own internal bindings.
+ * call, and so do stop and close of such ports (memif's stop disconnects
+ * too, so it must not interleave with a disconnect the peer triggered); a
+ * callback unregistered meanwhile is skipped. EAL itself is linked BIND_NOW
+ * and keeps its own internal bindings.
  * Cost: one uncontended atomic exchange and one store per guarded burst.
  */
 #define _GNU_SOURCE
@@ -46,6 +49,7 @@ struct qs_wrap {
   void *arg;
   rte_intr_unregister_callback_fn ucb;
   int dead;                         /* set once EAL has dropped it; freed by the next reap */
+  int cancelled;                    /* unregistered while its trampoline waited for the locks */
 };
 
 static pthread_mutex_t qs_wrap_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -92,8 +96,13 @@ static void qs_unlock_all(void) {
 static void qs_trampoline(void *p) {
   struct qs_wrap *w = p;
   qs_lock_all();
-  __atomic_fetch_add(&qs_guarded_calls, 1, __ATOMIC_RELAXED);
-  w->cb(w->arg);
+  /* A guarded port stop/close (which holds a slot lock) may have unregistered
+   * this callback while we waited: EAL saw it "active" and deferred the
+   * removal, but the device behind it is gone. Running it now would touch freed state. */
+  if (!__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE)) {
+    __atomic_fetch_add(&qs_guarded_calls, 1, __ATOMIC_RELAXED);
+    w->cb(w->arg);
+  }
   qs_unlock_all();
 }
 
@@ -215,8 +224,12 @@ int rte_intr_callback_unregister_pending(const struct rte_intr_handle *h, rte_in
     seen = 1;
     w->ucb = ucb;
     int r = real_pending(h, qs_trampoline, w, qs_ucb_trampoline);
-    if (r > 0) total += r;
-    else if (r < 0) err = r;
+    if (r > 0) {
+      __atomic_store_n(&w->cancelled, 1, __ATOMIC_RELEASE);
+      total += r;
+    } else if (r < 0) {
+      err = r;
+    }
   }
   pthread_mutex_unlock(&qs_wrap_lock);
   if (!seen) return real_pending(h, cb, arg, ucb);

@@ -164,7 +164,10 @@ int qs_port_stats_reset(int port) {
 
 int qs_port_stop(int port) {
   if (!qs_port_ok(port)) return qs_fail(ENODEV, "no port %d", port);
+  /* Guarded ports (memif) stop under the guard: see qs_guard.c. memif's stop never waits for the interrupt thread. */
+  int g = qs_ports[port].guard ? qs_guard_enter() : -1;
   int ret = rte_eth_dev_stop((uint16_t)port);
+  if (g >= 0) qs_guard_exit(g);
   if (ret < 0) return qs_fail(-ret, "rte_eth_dev_stop(%d): %s", port, rte_strerror(-ret));
   return 0;
 }
@@ -174,7 +177,9 @@ int qs_port_close(int port, int remove) {
   struct rte_eth_dev_info info;
   struct rte_device *dev = NULL;
   if (rte_eth_dev_info_get((uint16_t)port, &info) == 0) dev = info.device;
+  int g = qs_ports[port].guard ? qs_guard_enter() : -1;
   int ret = rte_eth_dev_close((uint16_t)port);
+  if (g >= 0) qs_guard_exit(g);
   memset(&qs_ports[port], 0, sizeof(qs_ports[port]));
   if (ret < 0) return qs_fail(-ret, "rte_eth_dev_close(%d): %s", port, rte_strerror(-ret));
   if (remove && dev != NULL) {

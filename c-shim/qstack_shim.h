@@ -131,5 +131,9 @@ int qs_region_is_huge(void *addr);              /* 1 hugetlb, 0 normal pages, <0
 int qs_bench_reflect(int port, int queue, double seconds, double *out);
 /* Flood copies of `frame` (len bytes) for `seconds`, freeing whatever comes back. */
 int qs_bench_send(int port, int queue, int pool, double seconds, const uint8_t *frame, int len, double *out);
+/* Single iterations of the two loops above, for a loop run from TypeScript in one process.
+ * reflect_burst returns frames received; send_burst adds [sent, received back] to out[0..1]. */
+int qs_bench_reflect_burst(int port, int queue);
+int qs_bench_send_burst(int port, int queue, int pool, const uint8_t *frame, int len, double *out);
 
 #endif

@@ -65,6 +65,8 @@ export const shimSymbols = {
 
   qs_bench_reflect: { args: [i32, i32, f64, ptr], returns: i32 },
   qs_bench_send: { args: [i32, i32, i32, f64, ptr, i32, ptr], returns: i32 },
+  qs_bench_reflect_burst: { args: [i32, i32], returns: i32 },
+  qs_bench_send_burst: { args: [i32, i32, i32, ptr, i32, ptr], returns: i32 },
 } as const;
 
 function load() {

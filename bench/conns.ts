@@ -209,6 +209,7 @@ async function runStack(): Promise<Record<string, unknown>> {
       closedCleanly: gDone.cleanClosed, resets: gDone.resets + sDone.resets, serverAccepted: sDone.accepted, serverInUseAfterClose: sDone.inUse,
       server: { mem: sm, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
       ringDropped: gDone.ringDropped + sDone.ringDropped,
+      counters: { generator: gDone.counters, server: sDone.counters },
     };
   } finally {
     for (const p of [gen, server]) if (p && p.proc.exitCode === null) setTimeout(() => p.proc.kill(), 5000);

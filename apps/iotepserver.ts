@@ -137,6 +137,15 @@ runMain("iotepserver", async () => {
     lastT = now;
     return s;
   };
+  // Peak memory and connections (sampled each second) for the per-connection cost.
+  let peakRss = process.memoryUsage.rss();
+  let peakConns = 0;
+  const sampler = setInterval(() => {
+    const r = process.memoryUsage.rss();
+    if (r > peakRss) peakRss = r;
+    if (served.openConnections > peakConns) peakConns = served.openConnections;
+  }, 1000);
+  const idleRss = peakRss;
   const timer =
     every > 0
       ? setInterval(() => {
@@ -148,6 +157,7 @@ runMain("iotepserver", async () => {
   const duration = v["duration"] as number | undefined;
   const reason = await Promise.race([onStopSignal(), duration !== undefined ? Bun.sleep(duration * 1000).then(() => "duration") : new Promise<string>(() => {})]);
   if (timer !== null) clearInterval(timer);
+  clearInterval(sampler);
   if (tty && every > 0) process.stdout.write("\n");
   served.stopListening();
   const drained = await server.whenIdle(2000);
@@ -177,6 +187,7 @@ runMain("iotepserver", async () => {
           transport: kernel ? "kernel" : "qstack",
           msgLen,
           counters: { ...c },
+          memory: { idleRssBytes: idleRss, peakRssBytes: peakRss, peakConnections: peakConns, bytesPerConnection: peakConns > 0 ? Math.round((peakRss - idleRss) / peakConns) : null },
           latencyUs: { request: hi, heartbeat: lo },
           histograms: { request: encodeHistogram(server.latencyHigh), heartbeat: encodeHistogram(server.latencyLow) },
           stack: rs !== null ? { net: rs.stack.netif.counters.snapshot(), tcp: { ...rs.sockets.tcp.counters } } : undefined,

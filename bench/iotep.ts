@@ -125,6 +125,8 @@ runMain("bench iotep", async () => {
     replies: r.client.counters.replies,
     unanswered: r.client.counters.unanswered,
     serverFailed: r.server.counters.failedRequests + r.server.counters.failedHeartbeats,
+    serverPeakRssMiB: Math.round((r.server.memory?.peakRssBytes ?? 0) / 2 ** 20),
+    serverBytesPerConn: r.server.memory?.bytesPerConnection ?? null,
   });
   console.log("");
   console.log(`qstack: ${JSON.stringify(count(ours))}`);
@@ -142,7 +144,7 @@ runMain("bench iotep", async () => {
     subtitle: `${machine.cpu} x${machine.cores}, Bun ${machine.bun}, commit ${machine.commit}`,
     params: { ...params, ...machine },
     series: all,
-    tables: [{ caption: "Counts", header: ["side", "connections", "sent", "requests", "replies", "unanswered", "server failed"], rows: [["qstack", ...Object.values(count(ours))], ...(kernel ? [["kernel", ...Object.values(count(kernel))]] : [])] }],
+    tables: [{ caption: "Counts", header: ["side", "connections", "sent", "requests", "replies", "unanswered", "server failed", "server peak RSS MiB", "server B/conn"], rows: [["qstack", ...Object.values(count(ours))], ...(kernel ? [["kernel", ...Object.values(count(kernel))]] : [])] }],
     notes: [
       "client request: round trip at the generator from the scheduled send time (coordinated omission corrected); wire request: request frame to reply frame at the server's rx/tx bursts (pcap); server: arrival to completion inside the server, per class.",
       "Heartbeats get no reply, so only the server sees their latency.",

@@ -52,8 +52,17 @@ export class DpdkDevice implements Device {
   private readonly probed: boolean;
   private registered = false;
   private closed = false;
-  private lastBatch: PacketBatch | null = null;
-  private lastPtr = 0 as Pointer;
+  // Pointers of the last few batches (a stack alternates rx, tx and free
+  // batches every round), then a WeakMap: ptr() is never called per burst.
+  private b0: PacketBatch | null = null;
+  private b1: PacketBatch | null = null;
+  private b2: PacketBatch | null = null;
+  private b3: PacketBatch | null = null;
+  private p0 = 0 as Pointer;
+  private p1 = 0 as Pointer;
+  private p2 = 0 as Pointer;
+  private p3 = 0 as Pointer;
+  private nextSlot = 0;
   private readonly ptrs = new WeakMap<PacketBatch, Pointer>();
   private readonly statsBuf = new Float64Array(STATS_N);
 
@@ -136,18 +145,42 @@ export class DpdkDevice implements Device {
   }
 
   private ptrOf(batch: PacketBatch): Pointer {
+    if (batch === this.b0) return this.p0;
+    if (batch === this.b1) return this.p1;
+    if (batch === this.b2) return this.p2;
+    if (batch === this.b3) return this.p3;
+    return this.ptrSlow(batch);
+  }
+
+  private ptrSlow(batch: PacketBatch): Pointer {
     let p = this.ptrs.get(batch);
     if (p === undefined) {
       p = ptr(batch.words);
       this.ptrs.set(batch, p);
     }
-    this.lastBatch = batch;
-    this.lastPtr = p;
+    switch (this.nextSlot) {
+      case 0:
+        this.b0 = batch;
+        this.p0 = p;
+        break;
+      case 1:
+        this.b1 = batch;
+        this.p1 = p;
+        break;
+      case 2:
+        this.b2 = batch;
+        this.p2 = p;
+        break;
+      default:
+        this.b3 = batch;
+        this.p3 = p;
+    }
+    this.nextSlot = (this.nextSlot + 1) & 3;
     return p;
   }
 
   rxBurst(batch: PacketBatch, queue = 0): number {
-    const p = batch === this.lastBatch ? this.lastPtr : this.ptrOf(batch);
+    const p = this.ptrOf(batch);
     const n = this.lib.qs_rx_burst(this.port, queue, p, batch.capacity, batch.count);
     if (n > 0) {
       batch.count += n;
@@ -160,7 +193,7 @@ export class DpdkDevice implements Device {
   txBurst(batch: PacketBatch, queue = 0): number {
     const count = batch.count;
     if (count === 0) return 0;
-    const p = batch === this.lastBatch ? this.lastPtr : this.ptrOf(batch);
+    const p = this.ptrOf(batch);
     const n = this.lib.qs_tx_burst(this.port, queue, p, batch.capacity, count);
     batch.count = 0;
     if (n < 0) check(n, `tx burst on port ${this.port}`);
@@ -168,7 +201,7 @@ export class DpdkDevice implements Device {
   }
 
   alloc(batch: PacketBatch, n: number): number {
-    const p = batch === this.lastBatch ? this.lastPtr : this.ptrOf(batch);
+    const p = this.ptrOf(batch);
     const k = this.lib.qs_alloc_bulk(this.pool, p, batch.capacity, batch.count, n);
     if (k > 0) batch.count += k;
     return k > 0 ? k : 0;
@@ -176,7 +209,7 @@ export class DpdkDevice implements Device {
 
   free(batch: PacketBatch): void {
     if (batch.count === 0) return;
-    const p = batch === this.lastBatch ? this.lastPtr : this.ptrOf(batch);
+    const p = this.ptrOf(batch);
     this.lib.qs_free_bulk(this.pool, p, batch.capacity, batch.count);
     batch.count = 0;
   }
@@ -236,7 +269,7 @@ export class DpdkDevice implements Device {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.lastBatch = null;
+    this.b0 = this.b1 = this.b2 = this.b3 = null;
     if (!this.owner) {
       if (this.registered) this.lib.qs_thread_unregister();
       return;

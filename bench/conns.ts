@@ -20,7 +20,7 @@
  * open-file hard limit, printed; one process per side): setup rate, kernel slab
  * growth per connection, p99.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { execSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
@@ -214,6 +214,7 @@ async function runStack(): Promise<Record<string, unknown>> {
   } finally {
     for (const p of [gen, server]) if (p && p.proc.exitCode === null) setTimeout(() => p.proc.kill(), 5000);
     await Promise.all([gen?.proc.exited, server.proc.exited].filter(Boolean));
+    rmSync(sock, { force: true });
   }
 }
 

@@ -23,7 +23,8 @@ const DUP_THRESH = 3;
 
 /**
  * Process the ACK of the current segment (t.seg). Returns false when the segment must
- * not be processed further (dropped, or the connection is gone).
+ * not be processed further (dropped, or the connection is gone); then it has counted the
+ * segment's outcome (TcpCounters: a drop reason, or segsAccepted).
  */
 export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number): boolean {
   const conns = t.conns;
@@ -41,6 +42,7 @@ export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number)
     if (li >= 0 && !t.listeners.completeHandshake(t, c)) {
       // Accept queue full: drop the ACK; the SYN-ACK will be retransmitted (as Linux does).
       cnt.acceptQueueFull++;
+      cnt.listenDrops++;
       return false;
     }
     if ((conns.flags[c]! & F_RTT_TIMING) !== 0) {
@@ -123,6 +125,7 @@ export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number)
       break;
     case TcpState.LastAck:
       if (finAcked) {
+        cnt.segsAccepted++; // processed: it closed the connection
         enterClosed(t, c, 0, nowUs);
         return false;
       }

@@ -1,9 +1,17 @@
 /**
  * Named TCP counters: every drop is counted by reason (STYLE.md). Plain numeric
  * fields on one object of fixed shape, incremented in place.
+ *
+ * Segment accounting: every segment tcpInput receives (segsIn) ends in exactly one
+ * outcome: segsAccepted, or one of the drop reasons in SEGMENT_DROP_REASONS, so
+ * segsIn == segsAccepted + segmentDrops(). Other counters (badOptions, acceptQueueFull,
+ * connTableFull, synCookiesRejected, challengeAcks, rcvBufFull, ...) are details that
+ * move beside an outcome, never instead of one.
  */
 export class TcpCounters {
   segsIn = 0;
+  /** Segments that passed the checks of RFC 9293 3.10.7 and were processed (answered, queued or acted on). */
+  segsAccepted = 0;
   segsOut = 0;
   bytesIn = 0;
   bytesOut = 0;
@@ -21,6 +29,22 @@ export class TcpCounters {
   listenDrops = 0;
   acceptQueueFull = 0;
   connTableFull = 0;
+  /** RFC 9293 3.10.7.4 fifth: a segment without ACK in SYN-RECEIVED or a synchronized state. */
+  noAckInSynchronized = 0;
+  /** RFC 9293 3.10.7.3 fourth/fifth: neither SYN nor RST in SYN-SENT. */
+  nonSynInSynSent = 0;
+  /** RFC 9293 3.10.7.3 second: a RST without an ACK in SYN-SENT. */
+  rstWithoutAckInSynSent = 0;
+  /** RFC 9293 3.10.7.2 first: a RST arriving at a listener. */
+  rstInListen = 0;
+  /** RFC 9293 3.10.7.2 fourth: neither SYN, ACK nor RST arriving at a listener. */
+  nonSynInListen = 0;
+  /** RFC 9293 3.10.7.2 second: an ACK at a listener that is not a valid SYN cookie (answered with RST). */
+  ackInListen = 0;
+  /** RFC 5961 3.2: a RST in the window but not at RCV.NXT (challenge ACK). */
+  rstNotExact = 0;
+  /** RFC 5961 4.2: a SYN in a synchronized state (challenge ACK). */
+  synInSynchronized = 0;
   // RFC 5961
   challengeAcks = 0;
   challengeAcksLimited = 0;
@@ -56,4 +80,22 @@ export class TcpCounters {
   icmpHardErrors = 0;
   // transmit path
   txNoBuf = 0;
+
+  /** Sum of the segment drop reasons (SEGMENT_DROP_REASONS). */
+  segmentDrops(): number {
+    let n = 0;
+    for (let i = 0; i < SEGMENT_DROP_REASONS.length; i++) n += this[SEGMENT_DROP_REASONS[i]!];
+    return n;
+  }
 }
+
+/**
+ * The counters that end a received segment without acceptance. listenDrops covers every
+ * segment a listener could not take (accept queue full, SYN queue full without cookies,
+ * connection or flow table full); acceptQueueFull and connTableFull name the detail.
+ */
+export const SEGMENT_DROP_REASONS = [
+  "badOffset", "badChecksum", "noListener", "outOfWindow", "pawsRejected", "badAck", "ackTooNew", "listenDrops",
+  "noAckInSynchronized", "nonSynInSynSent", "rstWithoutAckInSynSent", "rstInListen", "nonSynInListen", "ackInListen",
+  "rstNotExact", "synInSynchronized",
+] as const satisfies readonly (keyof TcpCounters)[];

@@ -88,12 +88,20 @@ function synSentInput(t: TcpLayer, c: number, nowUs: number): void {
   // Second: a RST is acceptable only with an acceptable ACK (RFC 9293; RFC 5961 3.2 needs no more here).
   if ((fl & TH_RST) !== 0) {
     if ((fl & TH_ACK) !== 0) {
+      cnt.segsAccepted++;
       cnt.rstsReceived++;
       enterClosed(t, c, ECONNREFUSED, nowUs);
+    } else {
+      cnt.rstWithoutAckInSynSent++;
     }
     return;
   }
-  if ((fl & TH_SYN) === 0) return;
+  // Fifth: "if neither of the SYN or RST bits is set, then drop the segment and return".
+  if ((fl & TH_SYN) === 0) {
+    cnt.nonSynInSynSent++;
+    return;
+  }
+  cnt.segsAccepted++;
   // Fourth: the SYN.
   conns.rcvNxt[c] = (seg.seq + 1) | 0;
   negotiate(t, c, seg.opts, conns.flags[c]!, nowUs);
@@ -201,12 +209,17 @@ function synchronizedInput(t: TcpLayer, c: number, nowUs: number): void {
     cnt.timeWaitReused++;
     const li = t.listeners.find(seg.dstIp, seg.dstPort);
     enterClosed(t, c, 0, nowUs);
-    if (li >= 0) listenInput(t, li, seg, nowUs);
-    else rstReply(t, seg);
+    if (li >= 0) {
+      listenInput(t, li, seg, nowUs); // counts the segment's outcome
+    } else {
+      cnt.noListener++;
+      rstReply(t, seg);
+    }
     return;
   }
   if (s === TcpState.SynReceived && (fl & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && seg.seq === ((conns.rcvNxt[c]! - 1) | 0)) {
     // A retransmitted SYN (its sequence number is IRS = RCV.NXT - 1 here): our SYN-ACK was lost; send it again.
+    cnt.segsAccepted++;
     emitSegment(t, c, conns.iss[c]!, 0, 0, nowUs, true);
     return;
   }
@@ -247,9 +260,11 @@ function synchronizedInput(t: TcpLayer, c: number, nowUs: number): void {
   // Second: RST (RFC 5961 3.2): reset only on an exact match with RCV.NXT, else challenge ACK.
   if ((fl & TH_RST) !== 0) {
     if (origSeq !== conns.rcvNxt[c]) {
+      cnt.rstNotExact++;
       challengeAck(t, c, nowUs);
       return;
     }
+    cnt.segsAccepted++;
     cnt.rstsReceived++;
     if (s === TcpState.SynReceived) {
       // Passive open: back to LISTEN (the listener is untouched); active (simultaneous) open: refused.
@@ -264,12 +279,18 @@ function synchronizedInput(t: TcpLayer, c: number, nowUs: number): void {
   trimToWindow(t, c);
   // Fourth: a SYN in a synchronized state (RFC 5961 4.2): challenge ACK, drop.
   if ((seg.flags & TH_SYN) !== 0) {
+    cnt.synInSynchronized++;
     challengeAck(t, c, nowUs);
     return;
   }
   // Fifth: the ACK field. Without ACK the segment is dropped.
-  if ((fl & TH_ACK) === 0) return;
+  if ((fl & TH_ACK) === 0) {
+    cnt.noAckInSynchronized++;
+    return;
+  }
+  // ackInput counts the outcome when it returns false (a drop reason, or accepted when the ACK closed the connection).
   if (!ackInput(t, c, origSeq, nowUs)) return;
+  cnt.segsAccepted++;
   // RFC 7323 4.3: TS.Recent moves only for a segment that passed every RFC 5961 check (its SYN,
   // RST and ACK were acceptable), as Linux does; a blind SYN or bad ACK must not poison PAWS.
   updateTsRecent(t, c, seg, origSeq, nowUs);

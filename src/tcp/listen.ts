@@ -209,19 +209,28 @@ export class Listeners {
 export function listenInput(t: TcpLayer, l: number, seg: SegInfo, nowUs: number): number {
   const fl = seg.flags;
   const cnt = t.counters;
+  // Every return counts the segment's outcome (TcpCounters), except a restored connection
+  // (>= 0), which the caller processes (and counts) in ESTABLISHED.
   // First: an incoming RST is ignored.
-  if ((fl & TH_RST) !== 0) return -1;
+  if ((fl & TH_RST) !== 0) {
+    cnt.rstInListen++;
+    return -1;
+  }
   // Second: an ACK is bad in LISTEN -- unless it completes a SYN-cookie handshake.
   if ((fl & TH_ACK) !== 0) {
     if ((fl & TH_SYN) === 0 && t.cfg.synCookies) {
       const c = cookieAck(t, l, seg, nowUs);
       if (c !== -1) return c;
     }
+    cnt.ackInListen++;
     rstReply(t, seg);
     return -1;
   }
-  // Third: SYN.
-  if ((fl & TH_SYN) === 0) return -1;
+  // Third: SYN; fourth: "any other control or text-bearing segment ... drop the segment and return".
+  if ((fl & TH_SYN) === 0) {
+    cnt.nonSynInListen++;
+    return -1;
+  }
   const ls = t.listeners;
   if (ls.acceptCount[l]! >= ls.backlog[l]!) {
     // Accept queue full: drop the SYN; the peer retries (as Linux does).
@@ -230,15 +239,24 @@ export function listenInput(t: TcpLayer, l: number, seg: SegInfo, nowUs: number)
     return -1;
   }
   if (ls.synCount[l]! >= t.cfg.synQueueSize) {
-    if (t.cfg.synCookies) sendCookieSynAck(t, seg, nowUs);
-    else cnt.listenDrops++;
+    if (t.cfg.synCookies) {
+      cnt.segsAccepted++;
+      sendCookieSynAck(t, seg, nowUs);
+    } else {
+      cnt.listenDrops++;
+    }
     return -1;
   }
   const conns = t.conns;
   const c = conns.alloc();
   if (c < 0) {
     cnt.connTableFull++;
-    if (t.cfg.synCookies) sendCookieSynAck(t, seg, nowUs);
+    if (t.cfg.synCookies) {
+      cnt.segsAccepted++;
+      sendCookieSynAck(t, seg, nowUs);
+    } else {
+      cnt.listenDrops++;
+    }
     return -1;
   }
   if (!t.flows.insert(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, c)) {
@@ -258,6 +276,7 @@ export function listenInput(t: TcpLayer, l: number, seg: SegInfo, nowUs: number)
   conns.flags[c] = conns.flags[c]! | F_IN_SYNQ;
   ls.synCount[l] = ls.synCount[l]! + 1;
   cnt.passiveOpens++;
+  cnt.segsAccepted++;
   // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; time it (RFC 6298) unless retransmitted.
   emitSegment(t, c, iss, 0, 0, nowUs, true);
   conns.flags[c] = conns.flags[c]! | F_RTT_TIMING;
@@ -330,16 +349,19 @@ function cookieAck(t: TcpLayer, l: number, seg: SegInfo, nowUs: number): number 
   const cnt = t.counters;
   if (ls.acceptCount[l]! >= ls.backlog[l]!) {
     cnt.acceptQueueFull++;
+    cnt.listenDrops++;
     return -2; // dropped: the peer will retransmit (its data or ACK)
   }
   const conns = t.conns;
   const c = conns.alloc();
   if (c < 0) {
     cnt.connTableFull++;
+    cnt.listenDrops++;
     return -2;
   }
   if (!t.flows.insert(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, c)) {
     conns.free(c);
+    cnt.listenDrops++;
     return -2;
   }
   // The peer's SYN as the cookie remembers it: ISN, MSS, window scale, SACK, timestamps.

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import type { TcpSocket } from "../../src/api/tcp-sockets";
 import { NetCounters } from "../../src/net/counters";
 import { PacketBatch } from "../../src/net/packet-batch";
+import type { TcpCounters } from "../../src/tcp/counters";
 import { TcpState } from "../../src/tcp/state";
 import { IP_A, IP_B, StackPair } from "../helpers/stack-pair";
 import { encodeFrame, frameSpecArb, Target, type ConnNumbers, type FrameContext, type FrameSpec } from "./receive-path-frames";
@@ -36,6 +37,7 @@ export interface Accounting {
 export interface AccountingBase {
   net: Record<string, number>;
   segsIn: number;
+  tcpOutcomes: number;
   ipackets: number;
 }
 
@@ -182,10 +184,24 @@ export class ConnHarness {
       const len = encodeFrame(specs[i]!, this.ctx, SCRATCH, SCRATCH_DV, this.id++ & 0xffff);
       dev.mem.set(SCRATCH.subarray(0, len), b.off[0]!);
       b.len[0] = len;
+      const tc = this.p.sb.tcp.counters;
       const before = outcomes(netif.counters);
+      const segsBefore = tc.segsIn;
+      const tcpBefore = tcpOutcomes(tc);
       const snap = CHECK_EACH ? netif.counters.snapshot() : null;
+      const tsnap = CHECK_EACH ? { ...tc } : null;
       netif.receive(this.p.clock.nowUs, b);
       const d = outcomes(netif.counters) - before;
+      const segs = tc.segsIn - segsBefore;
+      const td = tcpOutcomes(tc) - tcpBefore;
+      if (td !== segs) {
+        const moved: Record<string, number> = {};
+        if (tsnap !== null) {
+          const now = tc as unknown as Record<string, number>;
+          for (const k of Object.keys(tsnap)) if (now[k] !== (tsnap as unknown as Record<string, number>)[k]) moved[k] = now[k]! - (tsnap as unknown as Record<string, number>)[k]!;
+        }
+        throw new Error(`frame ${JSON.stringify(specs[i])}: TCP saw ${segs} segments but counted ${td} outcomes (${JSON.stringify(moved)})`);
+      }
       if (d !== 1) {
         const moved: Record<string, number> = {};
         if (snap !== null) {
@@ -214,7 +230,8 @@ export class ConnHarness {
   }
 
   accountingBefore(): AccountingBase {
-    return { net: this.p.b.netif.counters.snapshot(), segsIn: this.p.sb.tcp.counters.segsIn, ipackets: this.p.devB.stats().ipackets };
+    const tc = this.p.sb.tcp.counters;
+    return { net: this.p.b.netif.counters.snapshot(), segsIn: tc.segsIn, tcpOutcomes: tcpOutcomes(tc), ipackets: this.p.devB.stats().ipackets };
   }
 
   /**
@@ -239,6 +256,8 @@ export class ConnHarness {
     }
     const segs = this.p.sb.tcp.counters.segsIn - base.segsIn;
     if (segs !== acc.tcp) throw new Error(`accounting: TCP counted ${segs} segments, ${acc.tcp} delivered`);
+    const tcpOut = tcpOutcomes(this.p.sb.tcp.counters) - base.tcpOutcomes;
+    if (tcpOut !== segs) throw new Error(`accounting: TCP saw ${segs} segments, ${tcpOut} ended accepted or dropped by a named reason`);
     return acc;
   }
 
@@ -271,6 +290,11 @@ const CHECK_EACH = process.env.FUZZ_CHECK_EACH === "1";
 /** Outcomes so far: every named drop plus every acceptance. */
 function outcomes(c: NetCounters): number {
   return c.totalDrops() + c.arpAccepted + c.icmpAccepted + c.tcpDelivered;
+}
+
+/** TCP outcomes so far: segments accepted plus segments dropped by a named reason. */
+function tcpOutcomes(c: TcpCounters): number {
+  return c.segsAccepted + c.segmentDrops();
 }
 
 const SCRATCH = new Uint8Array(2048);

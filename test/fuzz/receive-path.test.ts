@@ -17,7 +17,8 @@ import { TcpState } from "../../src/tcp/state";
 import { ConnHarness } from "./receive-path-harness";
 
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 120_000);
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+// A fixed seed keeps the suite deterministic; bench/fuzz.ts explores new seeds.
+const SEED = Number(process.env.FUZZ_SEED ?? 411046);
 
 describe("receive path under hostile frames", () => {
   test(`${FRAMES} random and mutated frames: no throw, every frame counted, connections survive (seed ${SEED})`, () => {

@@ -341,21 +341,28 @@ export class ChunkQueues {
     // Chunks up to `end` (cannot fail: availability checked).
     if (needNew > 0) this.growTo(b, needTotal);
 
-    // Copy the bytes.
-    let p = hOff + pos;
-    let c = st[b + W_HEAD]!;
-    while (p >= C) {
-      c = this.nextChunk[c]!;
-      p -= C;
-    }
-    let copied = 0;
-    while (copied < len) {
-      const room = C - p;
-      const k = room < len - copied ? room : len - copied;
-      copyBytes(this.mem, this.pool.offsetOf(c) + p, src, srcOff + copied, k);
-      copied += k;
-      c = this.nextChunk[c]!;
-      p = 0;
+    // Copy the bytes, except those an out-of-order range already holds: the first copy of a
+    // byte is kept (a conflicting retransmission never changes data once held, as in Linux).
+    if (merged === 0) {
+      this.copyIn(b, hOff + pos, src, srcOff, len);
+    } else {
+      let x = pos;
+      while (x < end) {
+        let gapEnd = end;
+        let covered = -1;
+        for (let i = 0; i < cnt; i++) {
+          const l = recs[rb + 1 + 2 * i]!;
+          const r = recs[rb + 2 + 2 * i]!;
+          if (l <= x && r > x) covered = r;
+          else if (l > x && l < gapEnd) gapEnd = l;
+        }
+        if (covered >= 0) {
+          x = covered;
+          continue;
+        }
+        this.copyIn(b, hOff + x, src, srcOff + (x - pos), gapEnd - x);
+        x = gapEnd;
+      }
     }
 
     // Update the ranges: drop the merged ones, then either extend the readable
@@ -444,6 +451,25 @@ export class ChunkQueues {
   }
 
   // ---- internals ----
+
+  /** Copy n bytes of src to byte p of queue (record at b)'s chunk chain, p counted from the head chunk's start. */
+  private copyIn(b: number, p: number, src: Uint8Array, srcOff: number, n: number): void {
+    const C = this.chunkBytes;
+    let c = this.q[b + W_HEAD]!;
+    while (p >= C) {
+      c = this.nextChunk[c]!;
+      p -= C;
+    }
+    let copied = 0;
+    while (copied < n) {
+      const room = C - p;
+      const k = room < n - copied ? room : n - copied;
+      copyBytes(this.mem, this.pool.offsetOf(c) + p, src, srcOff + copied, k);
+      copied += k;
+      c = this.nextChunk[c]!;
+      p = 0;
+    }
+  }
 
   /** Scratch for writeAt's range update (maxRanges + 1 entries; allocated once). */
   private readonly tmpL = new Int32Array(65);

@@ -154,8 +154,9 @@ export class NetInterface {
       return false;
     }
     const src = ip.srcIp() >>> 0;
-    // RFC 1122 3.2.1.3: a source that is broadcast or multicast is discarded.
-    if (src === 0xffffffff || src === this.broadcast || src >>> 28 === 0xe) {
+    // RFC 1122 3.2.1.3: a source that is broadcast or multicast is discarded; so is one of our own
+    // addresses arriving from the wire (a martian, RFC 1812 5.3.7, as Linux does: the land attack).
+    if (src === 0xffffffff || src === this.broadcast || src >>> 28 === 0xe || this.addrs.isLocal(src)) {
       c.dropIpv4BadSource++;
       return false;
     }

@@ -36,6 +36,7 @@ const spec = {
     { name: "redis-timeout-ms", type: "int" as const, arg: "MS", default: 2000, min: 1, help: "fail a Redis command after this long" },
     { name: "kernel", type: "bool" as const, help: "serve on Bun's kernel sockets (Bun.listen) instead of our stack: the baseline" },
     { name: "listen", type: "string" as const, arg: "ADDR", default: "0.0.0.0", help: "address to bind with --kernel" },
+    { name: "smp", type: "int" as const, arg: "N", default: 1, min: 1, max: 64, help: "application threads; with --kernel, processes sharing the port (each holds at most ~20,000 sockets here)" },
     { name: "reuse-port", type: "bool" as const, help: "with --kernel: SO_REUSEPORT, so several server processes share the port" },
     { name: "key-base", type: "int" as const, arg: "N", default: 0, min: 0, help: "added to connection ids to form Redis keys (one range per process)" },
     { name: "max-conns", type: "int" as const, arg: "N", default: 65536, min: 16, help: "TCP connection table size on our stack" },
@@ -74,6 +75,9 @@ runMain("iotepserver", async () => {
   const msgLen = v["length"] as number;
   const port = v["port"] as number;
   if (!kernel && port === 0) throw new ConfigError("--port 0 is only for --kernel; give the port to serve on our stack");
+  const smp = v["smp"] as number;
+  if (smp > 1 && !kernel) throw new ConfigError("--smp: our stack runs one application thread for now; use --smp with --kernel");
+  if (smp > 1) return runShards(smp, v);
   const store = makeStore(v);
   let rs: RunningStack | null = null;
   const server = new IotepServer({
@@ -199,3 +203,64 @@ runMain("iotepserver", async () => {
   }
   return 0;
 });
+
+/**
+ * --smp N with --kernel: N server processes sharing the port (SO_REUSEPORT),
+ * each keying Redis from its own range (--key-base k * 10^7); the parent
+ * forwards Ctrl+C, then sums their counters and merges their histograms.
+ */
+async function runShards(n: number, v: Record<string, unknown>): Promise<number> {
+  const { spawnShards, waitAll, signalAll, sumCounters, mergeHistograms, readJson } = await import("./iotep/smp");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "iotepserver-smp-"));
+  const argv = process.argv.slice(2);
+  const extra = (port: number) => (k: number) => ["--smp", "1", "--reuse-port", "--port", String(port), "--key-base", String(k * 10_000_000), "--stats-json", join(dir, `${k}.json`)];
+  let port = v["port"] as number;
+  const procs = [];
+  const re = /iotepserver: listening on kernel sockets [^\s]+:(\d+)/;
+  if (port === 0) {
+    // The first process picks the port; the others join it.
+    const first = spawnShards(import.meta.path, argv, 1, extra(0));
+    port = Number((await waitAll(first, re, 30_000))[0]![1]);
+    procs.push(...first, ...spawnShards(import.meta.path, argv, n - 1, extra(port), true, 1));
+  } else {
+    procs.push(...spawnShards(import.meta.path, argv, n, extra(port)));
+  }
+  await waitAll(procs, re, 30_000);
+  console.log(`iotepserver: listening on kernel sockets ${v["listen"]}:${port} (${n} processes, SO_REUSEPORT)`);
+  const duration = v["duration"] as number | undefined;
+  const reason = await Promise.race([onStopSignal(), duration !== undefined ? Bun.sleep(duration * 1000).then(() => "duration") : new Promise<string>(() => {})]);
+  signalAll(procs, "SIGTERM");
+  const codes = await Promise.all(procs.map((p) => p.exited));
+  const jsons = procs.map((p) => readJson(join(dir, `${p.index}.json`)));
+  rmSync(dir, { recursive: true, force: true });
+  const counters = sumCounters(jsons.map((j) => j.counters));
+  const hi = mergeHistograms(jsons, (j) => j.histograms?.request);
+  const lo = mergeHistograms(jsons, (j) => j.histograms?.heartbeat);
+  console.log(`iotepserver: stopped (${reason}), ${n} processes: ${JSON.stringify(counters)}`);
+  console.log(`iotepserver: in-server latency  requests: ${formatSummary(summarize(hi))}`);
+  console.log(`iotepserver: in-server latency heartbeats: ${formatSummary(summarize(lo))}`);
+  const statsFile = v["stats-json"] as string | undefined;
+  if (statsFile !== undefined) {
+    const mem = jsons.map((j) => j.memory ?? {});
+    writeFileSync(
+      statsFile,
+      JSON.stringify(
+        {
+          transport: "kernel",
+          processes: n,
+          msgLen: v["length"],
+          counters,
+          latencyUs: { request: summarize(hi), heartbeat: summarize(lo) },
+          histograms: { request: encodeHistogram(hi), heartbeat: encodeHistogram(lo) },
+          memory: { peakRssBytes: mem.reduce((a, m) => a + (m.peakRssBytes ?? 0), 0), peakConnections: mem.reduce((a, m) => a + (m.peakConnections ?? 0), 0), bytesPerConnection: null },
+        },
+        null,
+        2,
+      ),
+    );
+  }
+  return codes.every((c) => c === 0) ? 0 : 1;
+}

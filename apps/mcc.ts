@@ -43,7 +43,8 @@ const spec = {
     { name: "ips", type: "string" as const, arg: "N|A,B,..|A-B", help: "client source addresses: a count, a list or a range (--kernel; our stack owns one address for now)" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "seconds of measured sending (default: one epoch)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "seconds of sending before the measured part (not recorded; lets the JIT warm up)" },
-    { name: "smp", type: "int" as const, arg: "N", default: 1, min: 1, max: 64, help: "application threads (only 1 is supported yet)" },
+    { name: "smp", type: "int" as const, arg: "N", default: 1, min: 1, max: 64, help: "application threads; with --kernel, processes (each holds at most ~20,000 sockets here)" },
+    { name: "shard", type: "string" as const, arg: "K/N", help: "(internal) run shard K of N: connections i with i mod N = K" },
     { name: "kernel", type: "bool" as const, help: "use Bun's kernel sockets (Bun.connect) instead of our stack: the baseline" },
     { name: "out", type: "string" as const, arg: "DIR", default: "iotep-out", help: "directory for mcc.json, cdf.txt and mcc.html" },
     { name: "seed", type: "int" as const, arg: "N", default: 1, help: "seed of the request/heartbeat choice" },
@@ -90,7 +91,17 @@ runMain("mcc", async () => {
   const port = v["port"] as number;
   const nports = v["ports"] as number;
   if (port + nports - 1 > 65535) throw new ConfigError(`--port ${port} --ports ${nports}: the ports run past 65535`);
-  if ((v["smp"] as number) !== 1) throw new ConfigError("--smp: only 1 application thread is supported yet; run several mcc processes with disjoint --ips instead");
+  const smp = v["smp"] as number;
+  if (smp > 1 && !kernel) throw new ConfigError("--smp: our stack runs one application thread for now; use --smp with --kernel, or one mcc per --ip");
+  if (smp > c) throw new ConfigError(`--smp ${smp}: more processes than connections`);
+  if (smp > 1) return runShards(smp, v["out"] as string);
+  const shardArg = v["shard"] as string | undefined;
+  let shard: { index: number; count: number } | undefined;
+  if (shardArg !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(shardArg);
+    if (m === null || Number(m[1]) >= Number(m[2])) throw new ConfigError(`--shard ${shardArg}: expected K/N with K < N`);
+    shard = { index: Number(m[1]), count: Number(m[2]) };
+  }
   const dest = (v["dest"] as string | undefined) ?? (kernel ? "127.0.0.1" : undefined);
   if (dest === undefined) throw new ConfigError("no server address: pass --dest A.B.C.D (the iotepserver's IP)");
   if (parseIpv4(dest) === -1) throw new ConfigError(`--dest ${dest}: expected an IPv4 address`);
@@ -131,6 +142,7 @@ runMain("mcc", async () => {
       maxConnecting: v["max-connecting"] as number,
       tickUs: kernel ? 1000 : 0,
       seed: v["seed"] as number,
+      shard,
     },
     transport,
   );
@@ -258,3 +270,37 @@ runMain("mcc", async () => {
   console.log(`mcc: wrote ${out.json}, ${out.cdf}, ${out.html}`);
   return ct.connected === 0 ? 1 : 0;
 });
+
+/**
+ * --smp N with --kernel: run this program N times as shards (each its own
+ * process, so each has its own open-file limit), then merge their results.
+ */
+async function runShards(n: number, outDir: string): Promise<number> {
+  const { spawnShards, signalAll, sumCounters, mergeHistograms, readJson } = await import("./iotep/smp");
+  const { join } = await import("node:path");
+  console.log(`mcc: ${n} processes (--smp ${n}); their output is prefixed [k]`);
+  const procs = spawnShards(import.meta.path, process.argv.slice(2), n, (k) => ["--smp", "1", "--shard", `${k}/${n}`, "--out", join(outDir, `shard-${k}`), "--status-interval", "0"]);
+  const stop = onStopSignal().then((sig) => signalAll(procs, sig === "SIGINT" ? "SIGINT" : "SIGTERM"));
+  void stop;
+  const codes = await Promise.all(procs.map((p) => p.exited));
+  const jsons = procs.map((p) => readJson(join(outDir, `shard-${p.index}`, "mcc.json")));
+  const counters = sumCounters(jsons.map((j) => j.counters));
+  const h = mergeHistograms(jsons, (j) => j.histograms?.["request (client)"]);
+  const series = [{ name: "request (client)", h }];
+  console.log(textTable(latencyTable(`mcc: request round trip at the client, ${n} processes (from the scheduled send time, ms)`, series)));
+  console.log(`mcc: ${JSON.stringify(counters)}`);
+  const out = writeResults({
+    dir: outDir,
+    base: "mcc",
+    title: `iotep client view: ${jsons[0]!.params.connections} connections, ${jsons[0]!.params.perSecond} msg/s, kernel sockets, ${n} processes`,
+    params: { ...jsons[0]!.params, processes: n },
+    series,
+    tables: [{ caption: "Counters (all processes)", header: Object.keys(counters), rows: [Object.values(counters)] }],
+    notes: ["Latency is measured from each request's scheduled send time (coordinated omission corrected); heartbeats get no reply, so the client sees requests only."],
+    json: { counters, shards: n, sendLagUs: jsons.map((j) => j.sendLagUs) },
+    cdfInfo: { connections: counters.connected ?? 0, requests: counters.sentRequests ?? 0, replies: counters.replies ?? 0, unanswered: counters.unanswered ?? 0 },
+    plainCdfName: true,
+  });
+  console.log(`mcc: wrote ${out.json}, ${out.cdf}, ${out.html}`);
+  return codes.every((c) => c === 0) ? 0 : 1;
+}

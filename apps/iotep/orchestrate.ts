@@ -81,6 +81,25 @@ export class Proc {
   }
 }
 
+/** A base port with `n` consecutive free TCP ports on 127.0.0.1. */
+export function freePortRange(n: number): number {
+  const free = (p: number): boolean => {
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).stop(true);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let tries = 0; tries < 200; tries++) {
+    const base = 20000 + Math.floor(Math.random() * 12000);
+    let ok = true;
+    for (let k = 0; k < n && ok; k++) ok = free(base + k);
+    if (ok) return base;
+  }
+  throw new Error(`no ${n} consecutive free ports`);
+}
+
 /** A redis-server of our own on a Unix socket; nothing persisted. */
 export async function startRedis(dir: string): Promise<{ socket: string; stop: () => Promise<void> }> {
   const socket = join(dir, "redis.sock");
@@ -148,9 +167,18 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     const srvArgs = ["--ports", String(nports), "--redis-socket", redisSocket, "-l", String(o.msgLen), "--stats-json", serverJson, "--warmup", String(o.warmupS)];
     let pcap: string | null = null;
     if (o.transport === "kernel") {
-      server = new Proc("iotepserver", [BUN, join(ROOT, "apps", "iotepserver.ts"), "--kernel", "--listen", "127.0.0.1", "--port", "0", ...srvArgs, ...common], echo("server"));
-      const m = await server.waitFor(/listening on kernel sockets 127\.0\.0\.1:(\d+)/, 30_000);
-      client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--kernel", "--dest", "127.0.0.1", "--port", m[1]!, ...gen, ...common], echo("mcc"));
+      // One process holds at most ~20,000 sockets here: several server and client processes,
+      // and a client source address per ~25,000 connections (the ephemeral port range).
+      // Each server port gives the client a fresh ephemeral port range (~28,000 4-tuples; connect() slows down
+      // as a range fills, so ~10,000 per port), which Bun.connect
+      // reaches without binding a source address (node:net can bind one, but costs far more per connection).
+      const procs = Math.max(1, Math.ceil(o.conns / 15_000));
+      const kports = Math.max(1, Math.ceil(o.conns / 10_000));
+      const base = freePortRange(kports);
+      const multi = ["--ports", String(kports), "--smp", String(procs)];
+      server = new Proc("iotepserver", [BUN, join(ROOT, "apps", "iotepserver.ts"), "--kernel", "--listen", "127.0.0.1", "--port", String(base), ...srvArgs, ...multi, ...common], echo("server"));
+      const m = await server.waitFor(/^iotepserver: listening on kernel sockets 127\.0\.0\.1:(\d+)/m, 60_000);
+      client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--kernel", "--dest", "127.0.0.1", "--port", m[1]!, ...gen, ...multi, ...common], echo("mcc"));
     } else {
       const sock = join(tmp, "memif.sock");
       const memif = (role: string): string => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;

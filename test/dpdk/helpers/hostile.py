@@ -63,6 +63,12 @@ def rx_for(seconds):
     return seen
 
 
+def tcp_data(p):
+    """The TCP payload without Ethernet padding (frames under 60 bytes are padded with zeros)."""
+    n = p[IP].len - p[IP].ihl * 4 - p[TCP].dataofs * 4
+    return bytes(p[TCP].payload)[:max(0, n)]
+
+
 def tcp_of(p, sport):
     return p.haslayer(TCP) and p[TCP].dport == sport and p[TCP].sport == PORT
 
@@ -106,7 +112,7 @@ class Conn:
             p, _ = rx_until(lambda p: tcp_of(p, self.sport), max(0.05, end - time.time()))
             if p is None:
                 break
-            data = bytes(p[TCP].payload)
+            data = tcp_data(p)
             if data:
                 off = (p[TCP].seq - base) % 2**32
                 for i, b in enumerate(data):
@@ -182,7 +188,7 @@ def zerowin():
         p, _ = rx_until(lambda p: tcp_of(p, c.sport), end - time.time())
         if p is None:
             break
-        if len(bytes(p[TCP].payload)) > 0:
+        if len(tcp_data(p)) > 0:
             probes.append(time.time())
             # Acknowledge nothing new, window still 0 (the abuse).
             tx(c.seg("A", window=0))
@@ -216,11 +222,11 @@ def blind():
     # Data with an ACK beyond SND.NXT (blind data injection): dropped, answered with an ACK.
     tx(c.seg("PA", ack=c.ack + 100000, payload=b"EVIL"))
     a = answers()
-    out["ackTooNew"] = {"replies": len(a), "echoed": any(b"EVIL" in bytes(p[TCP].payload) for p in a)}
+    out["ackTooNew"] = {"replies": len(a), "echoed": any(b"EVIL" in tcp_data(p) for p in a)}
     # Data with an ACK far below SND.UNA - MAX.SND.WND: dropped, answered with an ACK.
     tx(c.seg("PA", ack=c.ack - 2**30, payload=b"EVIL"))
     a = answers()
-    out["ackTooOld"] = {"replies": len(a), "echoed": any(b"EVIL" in bytes(p[TCP].payload) for p in a)}
+    out["ackTooOld"] = {"replies": len(a), "echoed": any(b"EVIL" in tcp_data(p) for p in a)}
     # The connection still works.
     c.send(b"still-here")
     c.seq += 10

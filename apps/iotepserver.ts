@@ -89,6 +89,7 @@ runMain("iotepserver", async () => {
     keyBase: v["key-base"] as number,
   });
   let served: ServedHandle;
+  const loopGaps = { maxUs: 0, over2ms: 0, over10ms: 0 };
   let where: string;
   if (kernel) {
     const h = serveOnKernel(server, v["listen"] as string, port, { reusePort: v["reuse-port"] === true, ports: v["ports"] as number });
@@ -100,6 +101,23 @@ runMain("iotepserver", async () => {
     if (v["classify"] === undefined) v["classify"] = "iotep";
     rs = await startStack(v, { maxConnections: v["max-conns"] as number, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
     const h = serveOnStack(server, rs.sockets, port, v["ports"] as number);
+    // Gaps between poll rounds (GC pauses, long rounds, sleeps) for the stats.
+    let lastRoundUs = -1;
+    rs.stack.addAppStage({
+      poll(nowUs) {
+        if (lastRoundUs >= 0) {
+          const gap = nowUs - lastRoundUs;
+          if (gap > loopGaps.maxUs) loopGaps.maxUs = gap;
+          if (gap > 2000) loopGaps.over2ms++;
+          if (gap > 10_000) loopGaps.over10ms++;
+        }
+        lastRoundUs = nowUs;
+        return 0;
+      },
+      pollAt() {
+        return Number.POSITIVE_INFINITY;
+      },
+    });
     server.sink = h;
     served = h;
     where = `our stack ${formatIpv4(rs.cfg.ip)}:${port}${(v["ports"] as number) > 1 ? `-${port + (v["ports"] as number) - 1}` : ""} dev ${rs.stack.dev.caps.name}, classify ${v["classify"]}`;
@@ -182,6 +200,7 @@ runMain("iotepserver", async () => {
   );
   console.log(`iotepserver: in-server latency  requests: ${formatSummary(hi)}`);
   console.log(`iotepserver: in-server latency heartbeats: ${formatSummary(lo)}`);
+  if (rs !== null) console.log(`iotepserver: gaps between poll rounds: max ${(loopGaps.maxUs / 1000).toFixed(1)} ms, ${loopGaps.over2ms} over 2 ms, ${loopGaps.over10ms} over 10 ms`);
   const statsFile = v["stats-json"] as string | undefined;
   if (statsFile !== undefined) {
     writeFileSync(
@@ -194,7 +213,7 @@ runMain("iotepserver", async () => {
           memory: { idleRssBytes: idleRss, peakRssBytes: peakRss, peakConnections: peakConns, bytesPerConnection: peakConns > 0 ? Math.round((peakRss - idleRss) / peakConns) : null },
           latencyUs: { request: hi, heartbeat: lo },
           histograms: { request: encodeHistogram(server.latencyHigh), heartbeat: encodeHistogram(server.latencyLow) },
-          stack: rs !== null ? { net: rs.stack.netif.counters.snapshot(), tcp: { ...rs.sockets.tcp.counters } } : undefined,
+          stack: rs !== null ? { net: rs.stack.netif.counters.snapshot(), tcp: { ...rs.sockets.tcp.counters }, pollGaps: loopGaps, rounds: rs.stack.loop.rounds, idleSleeps: rs.stack.loop.idleSleeps } : undefined,
         },
         null,
         2,

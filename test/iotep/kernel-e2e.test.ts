@@ -33,7 +33,7 @@ describe.skipIf(!ok)("iotep on kernel sockets over loopback", () => {
       const m = await server.waitFor(/listening on kernel sockets 127\.0\.0\.1:(\d+)/, 15_000);
       const port = m[1]!;
       const out = join(dir, "out");
-      const mcc = new AppProcess("mcc", ["--kernel", "--dest", "127.0.0.1", "--port", port, "-c", String(conns), "-s", "3", "-w", "0.5", "-e", "2", "--duration", "4", "-r", "0.25", "--out", out, "--status-interval", "0"]);
+      const mcc = new AppProcess("mcc", ["--kernel", "--dest", "127.0.0.1", "--port", port, "-c", String(conns), "-s", "3", "-w", "2", "-e", "2", "--duration", "4", "-r", "0.25", "--out", out, "--status-interval", "0"]);
       const code = await Promise.race([mcc.exited, Bun.sleep(90_000).then(() => -999)]);
       if (code === -999) await mcc.stop(1000);
       expect(code).toBe(0);
@@ -43,7 +43,8 @@ describe.skipIf(!ok)("iotep on kernel sockets over loopback", () => {
       expect(ct.connected).toBe(conns);
       expect(ct.connectFailed).toBe(0);
       // b = c / e = 5000 messages/s for 4 s: each connection sends twice.
-      expect(ct.sent).toBe(2 * conns);
+      expect(ct.sent + ct.skipped).toBe(2 * conns);
+      expect(ct.sent).toBeGreaterThan(1.8 * conns);
       expect(ct.sentRequests).toBeGreaterThan(0.2 * ct.sent);
       expect(ct.sentRequests).toBeLessThan(0.3 * ct.sent);
       expect(ct.replies).toBe(ct.sentRequests);
@@ -65,11 +66,11 @@ describe.skipIf(!ok)("iotep on kernel sockets over loopback", () => {
       expect(st.counters.requests).toBe(ct.sentRequests);
       expect(st.counters.replies).toBe(ct.sentRequests);
       expect(st.counters.failedRequests + st.counters.failedHeartbeats).toBe(0);
-      expect(st.counters.newKeys).toBe(conns);
-      expect(st.counters.updatedKeys).toBe(conns);
+      expect(st.counters.newKeys + st.counters.updatedKeys).toBe(ct.sent);
+      expect(st.counters.newKeys).toBeLessThanOrEqual(conns);
       expect(st.latencyUs.heartbeat.count).toBe(ct.sentHeartbeats);
-      // Redis: one key per connection in database 1, nothing written to database 2.
-      expect(await redis.cli("-n", "1", "DBSIZE")).toBe(String(conns));
+      // Redis: one key per connection that sent, in database 1; nothing written to database 2.
+      expect(await redis.cli("-n", "1", "DBSIZE")).toBe(String(st.counters.newKeys));
       expect(await redis.cli("-n", "2", "DBSIZE")).toBe("0");
       expect(existsSync(join(out, "mcc.json"))).toBe(true);
     } finally {

@@ -244,6 +244,62 @@ int qs_tx_mbufs(int port, int queue, struct rte_mbuf **pkts, int n) {
   return sent;
 }
 
+/* Like qs_tx_burst, but frames the PMD does not take (its ring is full) stay with
+ * the caller: their descriptors are moved, in order, to the front of `words` and
+ * their number is stored in *left, so the stack can retry them next round
+ * instead of losing them (TCP would otherwise wait for a retransmission timeout).
+ * Invalid descriptors are freed and counted as before. Returns frames sent. */
+int qs_tx_burst_keep(int port, int queue, uint32_t *words, int capacity, int n, int32_t *left) {
+  if (unlikely((unsigned)port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL || left == NULL))
+    return qs_fail(EINVAL, "qs_tx_burst_keep: port %d is not set up", port);
+  if (n > capacity) n = capacity;
+  struct qs_port *p = &qs_ports[port];
+  uint32_t *h = words, *o = words + capacity, *l = words + 2 * capacity;
+  char *base = p->base;
+  size_t span = p->span;
+  struct rte_mbuf *m[QS_MAX_BURST];
+  int idx[QS_MAX_BURST];
+  int sent = 0, bad = 0, w = 0, full = 0;
+  for (int i = 0; i < n;) {
+    if (full) { /* the ring is full: keep everything not yet tried */
+      h[w] = h[i]; o[w] = o[i]; l[w] = l[i]; w++; i++;
+      continue;
+    }
+    int k = 0;
+    for (; i < n && k < QS_MAX_BURST; i++) {
+      if (unlikely(h[i] >= span)) { bad++; continue; }
+      struct rte_mbuf *b = (struct rte_mbuf *)(base + h[i]);
+      uint32_t bufstart = (uint32_t)((char *)b->buf_addr - base);
+      uint32_t doff = o[i] - bufstart, len = l[i];
+      if (unlikely(doff > b->buf_len || len > (uint32_t)b->buf_len - doff || len == 0)) {
+        rte_pktmbuf_free(b);
+        bad++;
+        continue;
+      }
+      b->data_off = (uint16_t)doff;
+      b->data_len = (uint16_t)len;
+      b->pkt_len = len;
+      b->ol_flags = 0;
+      idx[k] = i;
+      m[k++] = b;
+    }
+    int g = p->guard ? qs_guard_enter() : -1;
+    uint16_t got = k > 0 ? rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, m, (uint16_t)k) : 0;
+    if (g >= 0) qs_guard_exit(g);
+    sent += got;
+    if (got < k) {
+      full = 1;
+      for (int j = got; j < k; j++) {
+        int s = idx[j];
+        h[w] = h[s]; o[w] = o[s]; l[w] = l[s]; w++;
+      }
+    }
+  }
+  if (unlikely(bad)) __atomic_fetch_add(&p->tx_bad, (uint64_t)bad, __ATOMIC_RELAXED);
+  *left = w;
+  return sent;
+}
+
 int qs_tx_burst(int port, int queue, uint32_t *words, int capacity, int n) {
   if (unlikely((unsigned)port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL))
     return qs_fail(EINVAL, "qs_tx_burst: port %d is not set up", port);

@@ -117,6 +117,7 @@ int qs_port_close(int port, int remove);        /* remove: also unplug the devic
 /* ---- bursts (one FFI call per burst, none per packet) ---- */
 int qs_rx_burst(int port, int queue, uint32_t *words, int capacity, int start);
 int qs_tx_burst(int port, int queue, uint32_t *words, int capacity, int n);
+int qs_tx_burst_keep(int port, int queue, uint32_t *words, int capacity, int n, int32_t *left);
 int qs_alloc_bulk(int pool, uint32_t *words, int capacity, int start, int n);
 int qs_free_bulk(int pool, uint32_t *words, int capacity, int n);
 int qs_free_one(int pool, uint32_t handle);

@@ -65,6 +65,9 @@ export class DpdkDevice implements Device {
   private nextSlot = 0;
   private readonly ptrs = new WeakMap<PacketBatch, Pointer>();
   private readonly statsBuf = new Float64Array(STATS_N);
+  /** qs_tx_burst_keep's out parameter: descriptors left in the batch. */
+  private readonly left = new Int32Array(2);
+  private readonly leftPtr: Pointer = ptr(this.left);
 
   private constructor(lib: Shim, port: number, pool: number, queues: number, maxBurst: number, owner: boolean, probed: boolean) {
     this.lib = lib;
@@ -194,9 +197,13 @@ export class DpdkDevice implements Device {
     const count = batch.count;
     if (count === 0) return 0;
     const p = this.ptrOf(batch);
-    const n = this.lib.qs_tx_burst(this.port, queue, p, batch.capacity, count);
-    batch.count = 0;
-    if (n < 0) check(n, `tx burst on port ${this.port}`);
+    const n = this.lib.qs_tx_burst_keep(this.port, queue, p, batch.capacity, count, this.leftPtr);
+    if (n < 0) {
+      batch.count = 0;
+      check(n, `tx burst on port ${this.port}`);
+    }
+    // Frames the PMD could not take stay at the front of the batch (Device contract).
+    batch.count = this.left[0]!;
     return n;
   }
 

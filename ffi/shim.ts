@@ -55,6 +55,7 @@ export const shimSymbols = {
 
   qs_rx_burst: { args: [i32, i32, ptr, i32, i32], returns: i32 },
   qs_tx_burst: { args: [i32, i32, ptr, i32, i32], returns: i32 },
+  qs_tx_burst_keep: { args: [i32, i32, ptr, i32, i32, ptr], returns: i32 },
   qs_alloc_bulk: { args: [i32, ptr, i32, i32, i32], returns: i32 },
   qs_free_bulk: { args: [i32, ptr, i32, i32], returns: i32 },
   qs_free_one: { args: [i32, i32], returns: i32 },

@@ -50,9 +50,12 @@ export interface Device {
    */
   rxBurst(batch: PacketBatch, queue?: number): number;
   /**
-   * Transmit descriptors [0, batch.count) on `queue`. Takes ownership of every
-   * buffer: frames the device could not send are freed and counted in oerrors.
-   * Returns the number sent and sets batch.count to 0.
+   * Transmit descriptors [0, batch.count) on `queue`, in order. Returns the
+   * number sent; the device owns those buffers now. Frames it could not take
+   * because its transmit ring is full stay with the caller: their descriptors
+   * are moved, in order, to the front of the batch and batch.count is set to
+   * their number (retry them next round, or free them). Frames it can never
+   * send (link down, invalid) are freed and counted in oerrors.
    */
   txBurst(batch: PacketBatch, queue?: number): number;
   /**

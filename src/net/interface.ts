@@ -204,6 +204,8 @@ export class NetInterface {
   }
 
   pollAt(): number {
+    // Frames left by a full device ring go out next round: poll again now.
+    if (this.tx.queued > 0) return this.out.nowUs;
     return this.arp.pollAt();
   }
 

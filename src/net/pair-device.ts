@@ -32,6 +32,8 @@ export interface FaultConfig {
   jitterUs?: number;
   /** Frames queued on the wire beyond which new ones are dropped (a tail-drop queue). */
   queueLimit?: number;
+  /** Frames one txBurst takes at most, like a small NIC ring (the rest stay with the caller). */
+  txRing?: number;
 }
 
 const HEADROOM = 128;
@@ -185,7 +187,9 @@ export class PairDevice implements Device {
   }
 
   txBurst(batch: PacketBatch): number {
-    const n = batch.count;
+    const n0 = batch.count;
+    const ring = this.fault.txRing;
+    const n = ring !== undefined && ring < n0 ? ring : n0;
     let sent = 0;
     for (let j = 0; j < n; j++) {
       const h = batch.handle[j]!;
@@ -201,9 +205,19 @@ export class PairDevice implements Device {
       }
       this.freeOne(h);
     }
-    batch.count = 0;
+    // Frames beyond the ring stay with the caller, moved to the front (Device contract).
+    for (let j = n; j < n0; j++) {
+      batch.handle[j - n] = batch.handle[j]!;
+      batch.off[j - n] = batch.off[j]!;
+      batch.len[j - n] = batch.len[j]!;
+    }
+    batch.count = n0 - n;
+    if (n0 > n) this.txRingFull++;
     return sent;
   }
+
+  /** txBurst calls that left frames with the caller. */
+  txRingFull = 0;
 
   /** Put one frame on the wire towards the peer, through the fault injector. */
   private transmit(frame: Uint8Array): void {

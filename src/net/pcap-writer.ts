@@ -124,12 +124,29 @@ export class PcapDevice implements Device {
   }
 
   txBurst(batch: PacketBatch, queue?: number): number {
-    if (batch.count > 0) {
-      const t = this.wallUs();
-      for (let i = 0; i < batch.count; i++) this.writer.record(t, this.mem, batch.off[i]!, batch.len[i]!);
+    const n = batch.count;
+    if (n === 0) return 0;
+    // Record only what the device took: it sends a prefix, and keeps the rest
+    // for a retry (recorded then), so remember where the frames were.
+    if (this.offs.length < n) {
+      this.offs = new Uint32Array(n);
+      this.lens = new Uint32Array(n);
     }
-    return this.inner.txBurst(batch, queue);
+    for (let i = 0; i < n; i++) {
+      this.offs[i] = batch.off[i]!;
+      this.lens[i] = batch.len[i]!;
+    }
+    const sent = this.inner.txBurst(batch, queue);
+    const taken = n - batch.count;
+    if (taken > 0) {
+      const t = this.wallUs();
+      for (let i = 0; i < taken; i++) this.writer.record(t, this.mem, this.offs[i]!, this.lens[i]!);
+    }
+    return sent;
   }
+
+  private offs = new Uint32Array(64);
+  private lens = new Uint32Array(64);
 
   alloc(batch: PacketBatch, n: number): number {
     return this.inner.alloc(batch, n);

@@ -21,6 +21,8 @@ export class TxQueues {
   /** Frames the device sent / dropped, all classes. */
   sent = 0;
   dropped = 0;
+  /** Flushes that left frames for the next round (the device's ring was full). */
+  deferred = 0;
 
   constructor(
     readonly dev: Device,
@@ -57,29 +59,53 @@ export class TxQueues {
     if (this.fresh.push(handle, off, 0) < 0) this.dev.freeOne(handle);
   }
 
-  /** Queue a frame of `len` bytes at `off` for transmission in class `prio`. */
+  /**
+   * Queue a frame of `len` bytes at `off` for transmission in class `prio`.
+   * When the class's batch is full even after a transmit attempt (the device
+   * ring is full too), the frame is freed and counted in `dropped`.
+   */
   enqueue(handle: number, off: number, len: number, prio: number): void {
     const c = prio < this.classes ? prio : this.classes - 1;
     const b = this.batches[c]!;
     if (b.count >= b.capacity) this.flushClass(c);
-    b.push(handle, off, len);
+    if (b.push(handle, off, len) < 0) {
+      this.dev.freeOne(handle);
+      this.dropped++;
+      return;
+    }
     this.queued++;
   }
 
+  /**
+   * Hand class `c` to the device. What the device cannot take now stays
+   * queued, in order, ahead of later frames (retried next round).
+   */
   private flushClass(c: number): void {
     const b = this.batches[c]!;
     if (b.count === 0) return;
-    const n = b.count;
     const s = this.dev.txBurst(b);
     this.sent += s;
-    this.dropped += n - s;
+    if (b.count > 0) this.deferred++;
   }
 
-  /** Transmit everything queued, highest class first. Returns frames sent. */
+  /** Frames waiting in the batches (deferred by a full device ring, or not yet flushed). */
+  backlog(): number {
+    let n = 0;
+    for (let c = 0; c < this.classes; c++) n += this.batches[c]!.count;
+    return n;
+  }
+
+  /**
+   * Transmit everything queued, highest class first; a lower class waits while
+   * a higher one could not go out completely. Returns frames sent.
+   */
   flush(): number {
     const before = this.sent;
-    for (let c = 0; c < this.classes; c++) this.flushClass(c);
-    this.queued = 0;
+    for (let c = 0; c < this.classes; c++) {
+      this.flushClass(c);
+      if (this.batches[c]!.count > 0) break;
+    }
+    this.queued = this.backlog();
     return this.sent - before;
   }
 

@@ -145,3 +145,20 @@ describe("ARP cache eviction while frames wait", () => {
     expect(p.a.dev.buffersFree()).toBe(p.a.dev.nbufs);
   });
 });
+
+describe("transmit backpressure", () => {
+  test("frames a full device ring cannot take are retried next round, in order, none lost", () => {
+    const p = new NetPair({ faults: { delayUs: 50, txRing: 4 } });
+    const got: number[] = [];
+    p.a.netif.icmp.echoSink = { echoReply: (_n, _src, _id, seq) => void got.push(seq) };
+    // Resolve first, then a burst of 100 requests in one round.
+    p.a.netif.icmp.sendEchoRequest(0, IP_B, 1, 1000, 8);
+    p.run(10_000);
+    for (let i = 0; i < 100; i++) p.a.netif.icmp.sendEchoRequest(p.clock.nowUs, IP_B, 1, i, 8);
+    p.run(p.clock.nowUs + 100_000);
+    expect(got.slice(1)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(p.a.dev.txRingFull).toBeGreaterThan(0);
+    expect(p.a.netif.tx.deferred).toBeGreaterThan(0);
+    expect(p.a.netif.counters.txDeviceDropped).toBe(0);
+  });
+});

@@ -16,7 +16,8 @@ export interface PlotSeries {
   color?: string;
 }
 
-const COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+/** Matplotlib's tab10: distinct hues for up to ten series. */
+const COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const MAX_NINES = 4.5;
 
 export function escapeHtml(s: string): string {
@@ -37,20 +38,22 @@ function fmtMs(ms: number): string {
 
 /** An SVG CDF plot of the series (series without points are listed in the legend as "no samples"). */
 export function svgCdf(series: PlotSeries[], opts: { width?: number; height?: number; title?: string } = {}): string {
-  const W = opts.width ?? 720;
+  const W = opts.width ?? 920;
   const H = opts.height ?? 420;
   const L = 70;
-  const R = 20;
+  // The legend sits right of the plot.
+  const R = 220;
   const T = opts.title ? 40 : 20;
   const B = 50;
   const pw = W - L - R;
   const ph = H - T - B;
+  // x range: from the lowest 1st percentile (a few near-zero samples must not stretch the axis) to the highest max.
   let lo = Infinity;
   let hi = -Infinity;
   for (const s of series) {
-    for (const [us] of s.points) {
+    for (const [us, f] of s.points) {
       const ms = Math.max(us, 1) / 1000;
-      if (ms < lo) lo = ms;
+      if (f >= 0.01 && us >= 1 && ms < lo) lo = ms;
       if (ms > hi) hi = ms;
     }
   }
@@ -95,9 +98,10 @@ export function svgCdf(series: PlotSeries[], opts: { width?: number; height?: nu
       const pts = s.points.map(([us, f]) => `${x(Math.max(us, 1) / 1000).toFixed(1)},${y(f).toFixed(1)}`).join(" ");
       out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"/>`);
     }
-    const ly = T + 16 + k * 18;
-    out.push(`<line x1="${L + 12}" y1="${ly - 4}" x2="${L + 36}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`);
-    out.push(`<text x="${L + 42}" y="${ly}">${escapeHtml(s.name)}${s.points.length === 0 ? " (no samples)" : ""}</text>`);
+    const ly = T + 14 + k * 18;
+    const lx = L + pw + 14;
+    out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 24}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`);
+    out.push(`<text x="${lx + 30}" y="${ly}">${escapeHtml(s.name)}${s.points.length === 0 ? " (no samples)" : ""}</text>`);
   });
   out.push("</svg>");
   return out.join("\n");

@@ -58,8 +58,11 @@ async function send(dev: DpdkDevice, limit: number): Promise<Record<string, numb
   let full = 0;
   let rounds = 0;
   while (seq < limit) {
-    const want = Math.min(32, limit - seq);
-    if (dev.alloc(b, want) === 0) {
+    // Frames a full ring did not take stay at the front of b (Device contract)
+    // and keep their numbers; top up behind them without passing `limit`.
+    const want = Math.min(32, limit - seq) - b.count;
+    if (want > 0) dev.alloc(b, want);
+    if (b.count === 0) {
       await yieldToLoop();
       continue;
     }
@@ -76,6 +79,7 @@ async function send(dev: DpdkDevice, limit: number): Promise<Record<string, numb
       if (limit === Infinity && !dev.linkUp()) break;
     }
   }
+  dev.free(b);
   return { accepted: seq, ringFull: full };
 }
 

@@ -4,8 +4,8 @@
  * All packet memory is one mbuf pool in one virtually contiguous chunk, seen
  * through ONE Uint8Array (`mem`) and ONE DataView (`dv`). Descriptors carry
  * byte offsets from the pool base. Each burst is one FFI call with the
- * batch's descriptor words passed by pointer; the pointer of the last batch
- * is cached, others are looked up in a WeakMap, so no call pays for ptr().
+ * batch's descriptor words passed by pointer; the pointers of the last four
+ * batches are cached, others are looked up in a WeakMap, so no call pays for ptr().
  */
 import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import type { Device, DeviceCaps, DeviceStats } from "../src/net/device";
@@ -231,10 +231,11 @@ export class DpdkDevice implements Device {
 
   /**
    * Port counters. The shim's own drops are folded in: multi-segment or
-   * foreign frames dropped on rx count as ierrors, frames the PMD did not take
-   * and impossible descriptors count as oerrors. net_memif counts every
-   * refused tx attempt in its oerrors (the shim retries, so one frame would be
-   * counted several times): for it, oerrors is the shim's count alone.
+   * foreign frames dropped on rx count as ierrors; impossible descriptors (and
+   * frames qs_tx_burst, the freeing variant, could not send) count as oerrors.
+   * Frames txBurst keeps for a retry are not errors. net_memif counts every
+   * refused tx attempt in its oerrors (one frame is refused again on each
+   * retry): for it, oerrors is the shim's count alone.
    */
   stats(): DeviceStats {
     const s = this.rawStats();

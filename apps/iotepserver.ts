@@ -39,7 +39,6 @@ const spec = {
     { name: "smp", type: "int" as const, arg: "N", default: 1, min: 1, max: 64, help: "application threads; with --kernel, processes sharing the port (each holds at most ~20,000 sockets here)" },
     { name: "reuse-port", type: "bool" as const, help: "with --kernel: SO_REUSEPORT, so several server processes share the port" },
     { name: "key-base", type: "int" as const, arg: "N", default: 0, min: 0, help: "added to connection ids to form Redis keys (one range per process)" },
-    { name: "max-conns", type: "int" as const, arg: "N", default: 65536, min: 16, help: "TCP connection table size on our stack" },
     { name: "slots", type: "int" as const, arg: "N", default: 512, min: 1, max: 1 << 20, help: "messages worked on in Redis at once" },
     { name: "heartbeat-slots", type: "int" as const, arg: "N", min: 1, help: "of those, at most N heartbeats (default 3/4 of --slots)" },
     { name: "queue", type: "int" as const, arg: "N", default: 65536, min: 1, help: "waiting messages per class before new ones are dropped" },
@@ -99,7 +98,9 @@ runMain("iotepserver", async () => {
   } else {
     // QStack's classification (payload byte 5 == 0x01 -> high) unless told otherwise.
     if (v["classify"] === undefined) v["classify"] = "iotep";
-    rs = await startStack(v, { maxConnections: v["max-conns"] as number, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
+    // This app prints its own status line; the stack's generic one only if asked for (--status).
+    if (!process.argv.some((a) => a === "--status" || a.startsWith("--status="))) v["status"] = false;
+    rs = await startStack(v, { sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
     const h = serveOnStack(server, rs.sockets, port, v["ports"] as number);
     // Gaps between poll rounds (GC pauses, long rounds, sleeps) for the stats.
     let lastRoundUs = -1;

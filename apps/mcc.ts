@@ -51,7 +51,6 @@ const spec = {
     { name: "max-connecting", type: "int" as const, arg: "N", default: 1024, min: 1, help: "handshakes outstanding at once" },
     { name: "drain", type: "number" as const, arg: "S", default: 2, min: 0, help: "seconds to wait for outstanding replies after sending" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
-    { name: "max-conns", type: "int" as const, arg: "N", min: 1, help: "TCP connection table size on our stack (default c + 1024)" },
   ],
 };
 
@@ -116,7 +115,10 @@ runMain("mcc", async () => {
     transport = kernelClient(dest, port, nports, ips);
     where = `kernel sockets${ips.length > 0 ? ` from ${ips.length} source address(es)` : ""}`;
   } else {
+    // --max-conns (a stack flag) wins; else room for every connection.
     const maxConns = (v["max-conns"] as number | undefined) ?? c + 1024;
+    // This app prints its own progress and status; the stack's generic line only if asked for (--status).
+    if (!process.argv.some((a) => a === "--status" || a.startsWith("--status="))) v["status"] = false;
     // The whole unprivileged port range: ~64,500 connections per server port and source address.
     rs = await startStack(v, { maxConnections: maxConns, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, ephemeralLo: 1024, ephemeralHi: 65535 });
     if (ipsArg !== undefined) {

@@ -15,7 +15,10 @@
  * of the next reply start (server side, 146 bytes apart) is kept, so messages
  * split across segments or coalesced into one are still found, and
  * retransmitted bytes are recognised and skipped (the first transmission's
- * time counts, as HCMonitor does). A request's time is that of the segment
+ * time counts, as HCMonitor does). Bytes the capture shows only after later
+ * data (the server dropped them before its rx burst and the client
+ * retransmitted them) leave a hole whose messages are taken when it fills. A
+ * request's time is that of the segment
  * holding its first byte. Replies answer a flow's requests in order (the
  * server works on one connection's messages one after another), so each flow
  * keeps a FIFO of outstanding request times.
@@ -27,7 +30,7 @@
 import { FrameInfo, parseFrameInfo } from "../../src/sched/classifier";
 import { IPPROTO_TCP } from "../../src/net/l4-tx";
 import { TCP_RST, TCP_SYN, TcpView } from "../../src/wire/tcp";
-import { seqAdd, seqGe, seqLe, seqLt, seqSub } from "../../src/wire/seq";
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from "../../src/wire/seq";
 import { newLatencyHistogram, recordUs, type Histogram } from "./latency";
 import { HB_MARK, LABEL_REPLY, LABEL_REQUEST, OFF_HB_MARK, OFF_LABEL, OFF_PRIO, PRIO_HIGH, PRIO_LOW, REPLY_LEN } from "./protocol";
 
@@ -73,6 +76,11 @@ export class WirePairer {
   private cap = 0;
   // Per flow (struct of arrays).
   private cInit: Uint8Array = new Uint8Array(0);
+  /** Sequence number of the flow's first client data byte: message starts are cOrigin + k * msgLen. */
+  private cOrigin: Int32Array = new Int32Array(0);
+  /** One hole in the client stream (first byte, length; 0 = none). */
+  private holeLo: Int32Array = new Int32Array(0);
+  private holeLen: Int32Array = new Int32Array(0);
   private cNext: Int32Array = new Int32Array(0);
   private cHigh: Int32Array = new Int32Array(0);
   private sInit: Uint8Array = new Uint8Array(0);
@@ -109,6 +117,9 @@ export class WirePairer {
     this.cInit = g8(this.cInit);
     this.sInit = g8(this.sInit);
     this.cNext = g32(this.cNext);
+    this.cOrigin = g32(this.cOrigin);
+    this.holeLo = g32(this.holeLo);
+    this.holeLen = g32(this.holeLen);
     this.cHigh = g32(this.cHigh);
     this.sNext = g32(this.sNext);
     this.sHigh = g32(this.sHigh);
@@ -174,6 +185,14 @@ export class WirePairer {
     this.pTail[f] = x;
   }
 
+  private pushRequestFront(f: number, tsUs: number): void {
+    const x = this.takeNode();
+    this.nodeT[x] = tsUs;
+    this.nodeNext[x] = this.pHead[f]!;
+    this.pHead[f] = x;
+    if (this.pTail[f]! < 0) this.pTail[f] = x;
+  }
+
   /** Time of the oldest outstanding request of flow f, removed; -1 if none. */
   private popRequest(f: number): number {
     const x = this.pHead[f]!;
@@ -206,8 +225,17 @@ export class WirePairer {
     const flags = t.flags();
     const f = toServer ? this.flow(info.srcIp, info.srcPort, info.dstPort) : this.flow(info.dstIp, info.dstPort, info.srcPort);
     if ((flags & (TCP_SYN | TCP_RST)) !== 0) {
-      // A new connection on this 4-tuple (or its end): forget the old one.
-      if ((flags & TCP_SYN) !== 0 && toServer) this.resetFlow(f);
+      // A new connection on this 4-tuple (or its end): forget the old one. The client's
+      // data starts at ISN + 1 (RFC 9293 3.4), where its first message starts.
+      if ((flags & TCP_SYN) !== 0 && toServer) {
+        this.resetFlow(f);
+        const first = seqAdd(t.seq(), 1);
+        this.cInit[f] = 1;
+        this.cOrigin[f] = first;
+        this.cNext[f] = first;
+        this.cHigh[f] = first;
+        this.holeLen[f] = 0;
+      }
       return;
     }
     const plen = info.payloadLen;
@@ -220,40 +248,75 @@ export class WirePairer {
   private clientData(f: number, tsUs: number, buf: Uint8Array, p: number, plen: number, seq: number): void {
     const c = this.counters;
     const end = seqAdd(seq, plen);
+    const L = this.opts.msgLen;
     if (this.cInit[f] === 0) {
       this.cInit[f] = 1;
+      this.cOrigin[f] = seq;
       this.cNext[f] = seq;
       this.cHigh[f] = seq;
-    } else if (seqLe(end, this.cHigh[f]!)) {
-      c.retransmissions++;
-      return;
+      this.holeLen[f] = 0;
     }
-    const L = this.opts.msgLen;
-    let m = this.cNext[f]!;
-    while (seqLt(m, end)) {
-      if (seqGe(m, seq)) {
-        const o = p + seqSub(m, seq);
-        const room = seqSub(end, m);
-        if (room > OFF_LABEL) {
-          const prio = buf[o + OFF_PRIO];
-          const label = buf[o + OFF_LABEL];
-          if (this.measureFromUs < 0) this.measureFromUs = tsUs + (this.opts.warmupUs ?? 0);
-          if (prio === PRIO_HIGH && label === LABEL_REQUEST) {
-            c.requests++;
-            this.pushRequest(f, tsUs);
-          } else if (prio === PRIO_LOW && label === LABEL_REQUEST && (room <= OFF_HB_MARK || buf[o + OFF_HB_MARK] === HB_MARK)) {
-            c.heartbeats++;
-          } else {
-            c.otherMessages++;
-          }
-        } else {
-          c.splitLabels++;
+    // A hole: bytes the capture has not shown yet (the server dropped them before its rx burst,
+    // and the client retransmits them after later data). Their message starts are taken when they come.
+    const holeLen = this.holeLen[f]!;
+    if (holeLen > 0) {
+      const lo = this.holeLo[f]!;
+      const hi = seqAdd(lo, holeLen);
+      if (seqLt(seq, hi) && seqGt(end, lo)) {
+        const from = seqLt(seq, lo) ? lo : seq;
+        const to = seqLt(end, hi) ? end : hi;
+        // First message start at or after `from` (starts are origin + k * L).
+        const off = seqSub(from, this.cOrigin[f]!);
+        let m = seqAdd(this.cOrigin[f]!, Math.ceil(off / L) * L);
+        while (seqLt(m, to)) {
+          this.message(f, tsUs, buf, p + seqSub(m, seq), seqSub(end, m), true);
+          m = seqAdd(m, L);
+        }
+        if (seqLe(seq, lo)) {
+          // Filled from its start: the hole shrinks (a fill in its middle leaves it as it is).
+          const left = seqSub(hi, to);
+          this.holeLo[f] = to;
+          this.holeLen[f] = left > 0 ? left : 0;
         }
       }
+    }
+    if (seqLe(end, this.cHigh[f]!)) {
+      if (holeLen === 0) c.retransmissions++;
+      return;
+    }
+    if (seqGt(seq, this.cHigh[f]!) && this.holeLen[f] === 0) {
+      this.holeLo[f] = this.cHigh[f]!;
+      this.holeLen[f] = seqSub(seq, this.cHigh[f]!);
+    }
+    let m = this.cNext[f]!;
+    while (seqLt(m, end)) {
+      if (seqGe(m, seq)) this.message(f, tsUs, buf, p + seqSub(m, seq), seqSub(end, m), false);
       m = seqAdd(m, L);
     }
     this.cNext[f] = m;
     this.cHigh[f] = end;
+  }
+
+  /** A client message starting at buf[o] with `room` bytes of it in this segment. `early`: it precedes messages already seen. */
+  private message(f: number, tsUs: number, buf: Uint8Array, o: number, room: number, early: boolean): void {
+    const c = this.counters;
+    if (room <= OFF_LABEL) {
+      c.splitLabels++;
+      return;
+    }
+    const prio = buf[o + OFF_PRIO];
+    const label = buf[o + OFF_LABEL];
+    if (this.measureFromUs < 0) this.measureFromUs = tsUs + (this.opts.warmupUs ?? 0);
+    if (prio === PRIO_HIGH && label === LABEL_REQUEST) {
+      c.requests++;
+      // The server answers in stream order, so a request from a filled hole is answered first.
+      if (early) this.pushRequestFront(f, tsUs);
+      else this.pushRequest(f, tsUs);
+    } else if (prio === PRIO_LOW && label === LABEL_REQUEST && (room <= OFF_HB_MARK || buf[o + OFF_HB_MARK] === HB_MARK)) {
+      c.heartbeats++;
+    } else {
+      c.otherMessages++;
+    }
   }
 
   private serverData(f: number, tsUs: number, buf: Uint8Array, p: number, plen: number, seq: number): void {

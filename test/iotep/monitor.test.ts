@@ -51,7 +51,7 @@ let dir: string;
 let pcap: string;
 
 /** Writes the capture; the expected request latencies (us) are listed in `expected`. */
-const expected = [250, 800, 600, 100, 300, 500, 400];
+const expected = [250, 800, 600, 100, 300, 500, 400, 100, 400];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "iotep-monitor-"));
@@ -83,6 +83,13 @@ beforeAll(() => {
   rec(6000, frame(true, 40004, 0x7fffff00, 1, TCP_ACK | TCP_PSH, req(7)));
   rec(6100, frame(true, 40004, 0x7fffffc8, 1, TCP_ACK | TCP_PSH, req(8))); // sequence numbers wrap past 2^31
   rec(6500, frame(false, 40004, 1, 0x80000090, TCP_ACK | TCP_PSH, cat(reply, reply)));
+  // Flow E: the first request never reached the capture (dropped before the server's rx burst); the
+  // second arrives, then the first is retransmitted: a hole, filled. Replies come in stream order.
+  rec(6900, frame(true, 40006, 5199, 0, TCP_SYN));
+  rec(7000, frame(true, 40006, 5400, 1, TCP_ACK | TCP_PSH, req(12)));
+  rec(7200, frame(true, 40006, 5200, 1, TCP_ACK | TCP_PSH, req(11)));
+  rec(7300, frame(false, 40006, 1, 5600, TCP_ACK | TCP_PSH, reply));
+  rec(7400, frame(false, 40006, 147, 5600, TCP_ACK | TCP_PSH, reply));
   // Unrelated: another port and an ARP frame.
   const other = frame(true, 40005, 1, 1, TCP_ACK | TCP_PSH, req(9));
   dv.setUint16(34 + 2, 8080);
@@ -100,17 +107,17 @@ describe("WirePairer", () => {
   test("pairs requests and replies per flow with the known latencies", () => {
     const p = new WirePairer({ serverPort: 80, msgLen: 200 });
     const res = readPcap(pcap, (ts, buf, d, off, cap) => p.process(ts, buf, d, off, cap));
-    expect(res.records).toBe(19);
+    expect(res.records).toBe(24);
     expect(res.truncated).toBe(false);
     const c = p.counters;
-    expect(c.requests).toBe(7);
+    expect(c.requests).toBe(9);
     expect(c.heartbeats).toBe(1);
-    expect(c.replies).toBe(7);
-    expect(c.paired).toBe(7);
+    expect(c.replies).toBe(9);
+    expect(c.paired).toBe(9);
     expect(c.unpairedReplies).toBe(0);
-    expect(c.retransmissions).toBe(1);
+    expect(c.retransmissions).toBe(1); // the hole fill is the first copy the capture shows
     expect(c.ignored).toBe(2);
-    expect(c.flows).toBe(4);
+    expect(c.flows).toBe(5);
     expect(p.outstanding()).toBe(0);
     const h = p.latencyHigh;
     expect(h.totalCount).toBe(expected.length);
@@ -139,9 +146,9 @@ describe("monitor app", () => {
     const out = join(dir, "out");
     const app = new AppProcess("monitor", ["--read", pcap, "--out", out]);
     expect(await app.exited).toBe(0);
-    expect(app.stdout).toContain("7 paired");
+    expect(app.stdout).toContain("9 paired");
     const cdf = readFileSync(join(out, "cdf.txt"), "utf8");
-    expect(cdf).toContain("request_wire__num:7");
+    expect(cdf).toContain("request_wire__num:9");
     expect(cdf).toMatch(/^0\.50:\s+0\.4000/m);
     expect(cdf).toMatch(/^1\.00:\s+0\.8000/m);
     const j = JSON.parse(readFileSync(join(out, "monitor.json"), "utf8"));

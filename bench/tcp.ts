@@ -271,13 +271,29 @@ interface Latency {
   meanUs: number;
 }
 
+/** The non-zero TCP counters and the transmit/drop counters of one stack process. */
+function countersOf(stats: Msg | undefined): Record<string, number> | undefined {
+  if (stats === undefined) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries((stats.tcp ?? {}) as Record<string, number>)) if (v !== 0) out[k] = v;
+  for (const [k, v] of Object.entries((stats.net ?? {}) as Record<string, number>)) if (v !== 0 && /^(tx|drop)/.test(k)) out[`net.${k}`] = v;
+  return out;
+}
+
 interface SideResult {
   bulkGbps?: number;
   bulkSeconds?: number;
   rrClosed?: { rate: number; latency: Latency; setupMs: number; unanswered: number };
   rrOpen?: { targetRate: number; rate: number; latency: Latency; unanswered: number };
   errors: string[];
-  retransmits?: Record<string, number>;
+  /** Stack only: counters of client and server per workload (what explains a figure). */
+  counters?: Record<string, { client?: Record<string, number>; server?: Record<string, number> }>;
+}
+
+function keepCounters(side: Side, r: SideResult, name: string, o: RunOut): void {
+  if (side.name !== "stack") return;
+  r.counters ??= {};
+  r.counters[name] = { client: countersOf(o.clientStats), server: countersOf(o.serverStats) };
 }
 
 async function bulk(side: Side, r: SideResult): Promise<void> {
@@ -285,8 +301,7 @@ async function bulk(side: Side, r: SideResult): Promise<void> {
     const o = await runPair(side, "bulk", []);
     r.bulkGbps = Number(o.server.gbps);
     r.bulkSeconds = Number(o.server.seconds);
-    const tcp = (o.clientStats?.tcp ?? {}) as Record<string, number>;
-    if (side.name === "stack") r.retransmits = { bulkRetransmits: tcp.retransmits ?? 0, bulkRtoTimeouts: tcp.rtoTimeouts ?? 0 };
+    keepCounters(side, r, "bulk", o);
   } catch (e) {
     r.errors.push(`bulk: ${(e as Error).message}`);
   }
@@ -296,6 +311,7 @@ async function rr(side: Side, r: SideResult, rate: number): Promise<void> {
   try {
     const o = await runPair(side, "rr", ["--conns", String(P.conns), "--size", String(P.size), "--rate", String(rate)]);
     const c = o.client as unknown as { rate: number; targetRate: number; latency: Latency; setupMs: number; unanswered: number };
+    keepCounters(side, r, rate === 0 ? "rrClosed" : "rrOpen", o);
     if (rate === 0) r.rrClosed = { rate: c.rate, latency: c.latency, setupMs: c.setupMs, unanswered: c.unanswered };
     else r.rrOpen = { targetRate: c.targetRate, rate: c.rate, latency: c.latency, unanswered: c.unanswered };
   } catch (e) {
@@ -374,7 +390,10 @@ async function main(): Promise<number> {
     console.log("");
     console.log(table(results, openRate));
     for (const [name, r] of Object.entries(results)) for (const e of r.errors) console.log(`  ${name} failed: ${e.split("\n")[0]}`);
-    if (results.stack?.retransmits) console.log(`  stack bulk sender: ${JSON.stringify(results.stack.retransmits)}`);
+    for (const [w, c] of Object.entries(results.stack?.counters ?? {})) {
+      const pick = (x: Record<string, number> | undefined) => (x === undefined ? "-" : `retransmits ${x.retransmits ?? 0}, RTOs ${x.rtoTimeouts ?? 0}, tx dropped ${x["net.txDeviceDropped"] ?? 0}`);
+      console.log(`  stack ${w}: client ${pick(c.client)}; server ${pick(c.server)}`);
+    }
     const out = {
       bench: "tcp",
       machine,

@@ -212,12 +212,14 @@ export class NetInterface {
   /** Transmit everything queued, highest priority class first. */
   flush(): number {
     const tx = this.tx;
-    const dropped = tx.dropped;
     const sent = tx.flush();
-    this.counters.txFrames += sent;
-    this.counters.txDeviceDropped += tx.dropped - dropped;
+    // Totals, not deltas: the queues also transmit (or drop) from enqueue()
+    // when a class's batch fills up between flushes.
+    this.counters.txFrames = tx.sent;
+    this.counters.txDeviceDropped = tx.dropped;
     return sent;
   }
+
 
   close(): void {
     this.arp.releaseAll();

@@ -61,6 +61,8 @@ export const F_USED = 1 << 23;
 export const F_RTO_RECOVERY = 1 << 24;
 /** The MAIN timer id carries an idle-kind timer (keepalive, FIN-WAIT-2, TIME-WAIT), not RTX/persist (timers.ts). */
 export const F_TMR_IDLE = 1 << 25;
+/** The Closed event was delivered (teardown, lifecycle.ts). */
+export const F_CLOSED_SIGNALLED = 1 << 26;
 
 interface Field {
   name: string;

@@ -4,7 +4,7 @@
  * 4.2.2.13: close with unread data resets).
  */
 import {
-  F_APP_CLOSED, F_APP_OWNED, F_FIN_QUEUED, F_IN_ACCEPTQ, F_IN_SYNQ, F_PERSIST,
+  F_APP_CLOSED, F_APP_OWNED, F_CLOSED_SIGNALLED, F_FIN_QUEUED, F_IN_ACCEPTQ, F_IN_SYNQ, F_PERSIST,
 } from "./conn-table";
 import { ECONNRESET } from "./errno";
 import { sendRstForConn } from "./rst";
@@ -13,8 +13,6 @@ import type { TcpLayer } from "./tcp-layer";
 import { TcpEvent } from "./events";
 import { armTimer, cancelAllTimers, cancelTimer, T_IDLE, T_RTX } from "./timers";
 
-/** Bit in flags: the Closed event was delivered. Kept here: only teardown uses it. */
-export const F_CLOSED_SIGNALLED = 1 << 25;
 
 /**
  * The connection reaches CLOSED (RFC 9293 3.3.2 "delete the TCB"). `err` is a positive

@@ -6,6 +6,7 @@
  */
 import type { Device } from "../net/device";
 import { PcapDevice, PcapWriter } from "../net/pcap-writer";
+import { wallUs } from "./clock";
 import type { StackConfig } from "./stack-config";
 
 export interface OpenDeviceOptions {
@@ -19,6 +20,7 @@ export async function openDevice(cfg: StackConfig, opts: OpenDeviceOptions = {})
   initEal({ vdevs: cfg.vdevs, pci: cfg.pci, extra: cfg.eal, noHuge: cfg.noHuge });
   const devargs = cfg.vdevs.length > 0 ? cfg.vdevs[0]! : cfg.pci[0]!;
   let dev: Device = DpdkDevice.open({ devargs, queues: cfg.queues, nbufs: opts.nbufs });
-  if (cfg.pcap !== null) dev = new PcapDevice(dev, new PcapWriter(cfg.pcap, { maxBytes: cfg.pcapMaxBytes }));
+  // Microsecond wall-clock stamps (Date.now() would round wire latencies to 1 ms).
+  if (cfg.pcap !== null) dev = new PcapDevice(dev, new PcapWriter(cfg.pcap, { maxBytes: cfg.pcapMaxBytes }), wallUs);
   return dev;
 }

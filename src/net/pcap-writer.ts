@@ -106,7 +106,7 @@ export class PcapDevice implements Device {
     readonly inner: Device,
     readonly writer: PcapWriter,
     /** Wall-clock time in microseconds for record timestamps. */
-    private readonly wallUs: () => number = () => Date.now() * 1000,
+    private readonly wallUs: () => number = () => Math.floor((performance.timeOrigin + performance.now()) * 1000),
   ) {
     this.caps = inner.caps;
     this.mem = inner.mem;

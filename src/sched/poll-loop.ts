@@ -78,6 +78,7 @@ export class PollLoop {
     this.stopped = new Promise((r) => (this.resolveStopped = r));
     let lastWorkUs = this.clock();
     const step = (): void => {
+      this.sleepTimer = null;
       if (!this.running) {
         this.resolveStopped!();
         return;
@@ -103,14 +104,35 @@ export class PollLoop {
         return;
       }
       this.idleSleeps++;
-      setTimeout(step, Math.max(1, Math.round(wait / 1000)));
+      this.sleepTimer = setTimeout(step, Math.max(1, Math.round(wait / 1000)));
     };
+    this.stepFn = step;
     setImmediate(step);
     return this.stopped;
   }
 
   stop(): Promise<void> {
     this.running = false;
+    this.wake();
     return this.stopped ?? Promise.resolve();
   }
+
+  /**
+   * Cut an idle sleep short: app code running outside the loop (an ioredis
+   * callback that writes a reply, a timer) calls this so its output goes out
+   * now rather than after the sleep.
+   */
+  wake(): void {
+    const t = this.sleepTimer;
+    if (t === null) return;
+    clearTimeout(t);
+    this.sleepTimer = null;
+    this.wakeups++;
+    setImmediate(this.stepFn!);
+  }
+
+  private sleepTimer: ReturnType<typeof setTimeout> | null = null;
+  private stepFn: (() => void) | null = null;
+  /** Sleeps cut short by wake(). */
+  wakeups = 0;
 }

@@ -39,3 +39,31 @@ describe("poll loop", () => {
     expect(loop.rounds).toBeLessThan(20_000);
   });
 });
+
+describe("poll loop wake", () => {
+  test("wake() cuts an idle sleep short so work queued from outside runs at once", async () => {
+    const loop = new PollLoop({ idleSpinUs: 0, idleSleepMaxUs: 200_000 });
+    let pending = 0;
+    let servedAt = 0;
+    loop.add({
+      poll: () => {
+        if (pending === 0) return 0;
+        pending = 0;
+        servedAt = performance.now();
+        return 1;
+      },
+      pollAt: () => Number.POSITIVE_INFINITY,
+    });
+    const done = loop.run();
+    await Bun.sleep(30); // the loop is asleep now (up to 200 ms)
+    const queuedAt = performance.now();
+    pending = 1;
+    loop.wake();
+    await Bun.sleep(20);
+    await loop.stop();
+    await done;
+    expect(servedAt).toBeGreaterThan(0);
+    expect(servedAt - queuedAt).toBeLessThan(15);
+    expect(loop.wakeups).toBeGreaterThan(0);
+  });
+});

@@ -11,7 +11,7 @@ import { Stack } from "../src/api/stack";
 import { stackConfigFrom } from "../src/api/stack-config";
 import { TcpSockets } from "../src/api/tcp-sockets";
 import { ConfigError } from "../src/api/errors";
-import { createVethNs, netnsSkipReason } from "../test/dpdk/helpers/netns";
+import { createVethNs, netnsSkipReason } from "./netns";
 
 const STACK_IP = "10.231.0.1";
 const PEER_IP = "10.231.0.2";

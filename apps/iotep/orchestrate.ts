@@ -139,6 +139,18 @@ export interface IotepRunOptions {
   echo?: (line: string) => void;
   /** Directory for the results (JSON, cdf.txt, html); a temp dir when absent. */
   outDir?: string;
+  /** Stop early (Ctrl+C): the processes are stopped and everything is cleaned up; runIotep then rejects. */
+  abort?: AbortSignal;
+  /** Extra flags for iotepserver / mcc only. */
+  serverFlags?: string[];
+  clientFlags?: string[];
+}
+
+/** Thrown by runIotep when its abort signal fired. */
+export class IotepAborted extends Error {
+  constructor() {
+    super("aborted");
+  }
 }
 
 export interface IotepRunResult {
@@ -157,7 +169,17 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
   let redis: { socket: string; stop: () => Promise<void> } | null = null;
   let server: Proc | null = null;
   let client: Proc | null = null;
+  // On abort: stop the processes now (their exits resolve the waits below), then clean up in finally.
+  const onAbort = (): void => {
+    void client?.stop(3000);
+    void server?.stop(3000);
+  };
+  o.abort?.addEventListener("abort", onAbort);
+  const check = (): void => {
+    if (o.abort?.aborted === true) throw new IotepAborted();
+  };
   try {
+    check();
     const redisSocket = o.redisSocket ?? (redis = await startRedis(tmp)).socket;
     const serverJson = join(outDir, "server.json");
     const common = ["--status-interval", "0"];
@@ -186,13 +208,16 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       pcap = o.wire ? join(tmp, "server.pcap") : null;
       server = new Proc(
         "iotepserver",
-        [BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...(o.stackFlags ?? []), ...common],
+        [BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...(o.stackFlags ?? []), ...(o.serverFlags ?? []), ...common],
         echo("server"),
       );
+      check();
       await server.waitFor(/iotepserver: listening on our stack/, 60_000);
-      client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...(o.stackFlags ?? []), ...common], echo("mcc"));
+      client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...(o.stackFlags ?? []), ...(o.clientFlags ?? []), ...common], echo("mcc"));
     }
+    check();
     const code = await client.exited;
+    check();
     if (code !== 0) throw new Error(`mcc (${o.transport}) exited with ${code}:\n${client.out.slice(-3000)}`);
     const sc = await server.stop(20_000);
     if (sc !== 0) throw new Error(`iotepserver (${o.transport}) exited with ${sc}:\n${server.out.slice(-3000)}`);
@@ -201,12 +226,19 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     let wire: Record<string, any> | null = null;
     if (pcap !== null) {
       const mon = new Proc("monitor", [BUN, join(ROOT, "apps", "monitor.ts"), "--read", pcap, "--port", "80", "--ports", String(nports), "-l", String(o.msgLen), "--warmup", String(o.warmupS), "--out", join(outDir, "wire")], echo("monitor"));
+      const stopMon = (): void => void mon.stop(1000);
+      o.abort?.addEventListener("abort", stopMon);
       const mc = await mon.exited;
+      o.abort?.removeEventListener("abort", stopMon);
+      check();
       if (mc !== 0) throw new Error(`monitor exited with ${mc}:\n${mon.out.slice(-3000)}`);
       wire = JSON.parse(readFileSync(join(outDir, "wire", "monitor.json"), "utf8"));
     }
     return { transport: o.transport, client: clientRes, server: serverRes, wire, outDir };
+  } catch (e) {
+    throw o.abort?.aborted === true ? new IotepAborted() : e;
   } finally {
+    o.abort?.removeEventListener("abort", onAbort);
     if (client !== null) await client.stop(3000);
     if (server !== null) await server.stop(3000);
     if (redis !== null) await redis.stop();

@@ -1,0 +1,146 @@
+/**
+ * One iotep benchmark run, shared by bench/iotep and `npm start`: our stack
+ * (iotepserver and mcc as two processes over net_memif, the server's pcap
+ * paired by the wire monitor) and, if asked, the kernel baseline with the
+ * same server and generator logic on Bun's kernel sockets; then one latency
+ * table per class and view, the counts, and an HTML/JSON report.
+ */
+import { cpus, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { runIotep, type IotepRunResult } from "./orchestrate";
+import { decodeHistogram, latencyTable, textTable, writeResults, type NamedHistogram, type WrittenResults } from "./results";
+
+export interface IotepBenchOptions {
+  conns: number;
+  /** Kernel baseline connections (0: none). */
+  kernelConns: number;
+  epochS: number;
+  ratio: number;
+  msgLen: number;
+  /** Seconds to open the connections (default conns / 4000, at least 2). */
+  setupS?: number;
+  waitS: number;
+  warmupS: number;
+  durationS: number;
+  wire: boolean;
+  /** Extra flags for both stack processes. */
+  stackFlags: string[];
+  serverFlags?: string[];
+  clientFlags?: string[];
+  huge: boolean;
+  outDir: string;
+  redisSocket?: string;
+  echo?: (line: string) => void;
+  abort?: AbortSignal;
+  /** Prefix of the progress lines ("bench iotep", "start"). */
+  label: string;
+}
+
+export interface IotepBenchResult {
+  ours: IotepRunResult;
+  kernel: IotepRunResult | null;
+  report: WrittenResults;
+  /** Wire request p99 of our stack, us (undefined without the wire view). */
+  wireP99Us: number | undefined;
+}
+
+export function machineInfo(): { cpu: string; cores: number; memGiB: number; kernel: string; bun: string; commit: string } {
+  const p = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: join(import.meta.dir, "..", "..") });
+  const commit = p.exitCode === 0 ? p.stdout.toString().trim() : "unknown";
+  return { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), bun: Bun.version, commit };
+}
+
+function series(r: IotepRunResult, side: string): NamedHistogram[] {
+  const out: NamedHistogram[] = [];
+  const add = (name: string, b64: string | undefined): void => {
+    if (b64 !== undefined) out.push({ name: `${side} ${name}`, h: decodeHistogram(b64) });
+  };
+  add("client request", r.client.histograms?.["request (client)"]);
+  if (r.wire !== null) add("wire request", r.wire.histograms?.["request (wire)"]);
+  add("server request", r.server.histograms?.request);
+  add("server heartbeat", r.server.histograms?.heartbeat);
+  return out;
+}
+
+function counts(r: IotepRunResult) {
+  return {
+    connections: r.client.counters.connected,
+    sent: r.client.counters.sent,
+    requests: r.client.counters.sentRequests,
+    replies: r.client.counters.replies,
+    unanswered: r.client.counters.unanswered,
+    serverFailed: r.server.counters.failedRequests + r.server.counters.failedHeartbeats,
+    serverPeakRssMiB: Math.round((r.server.memory?.peakRssBytes ?? 0) / 2 ** 20),
+    serverBytesPerConn: r.server.memory?.bytesPerConnection ?? null,
+  };
+}
+
+export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchResult> {
+  const machine = machineInfo();
+  const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
+  const common = { waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, huge: o.huge, stackArgs: o.stackFlags.join(" ") };
+  console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
+  console.log(`${o.label}: ${JSON.stringify(params)}`);
+  console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);
+  const ours = await runIotep({
+    transport: "qstack",
+    conns: o.conns,
+    ...common,
+    setupS: setupFor(o.conns),
+    wire: o.wire,
+    stackFlags: o.stackFlags,
+    serverFlags: o.serverFlags,
+    clientFlags: o.clientFlags,
+    huge: o.huge,
+    outDir: join(o.outDir, "qstack"),
+  });
+  let kernel: IotepRunResult | null = null;
+  if (o.kernelConns > 0) {
+    console.log(`${o.label}: kernel sockets, ${o.kernelConns} connections ...`);
+    kernel = await runIotep({ transport: "kernel", conns: o.kernelConns, ...common, setupS: setupFor(o.kernelConns), wire: false, outDir: join(o.outDir, "kernel") });
+  }
+
+  const all = [...series(ours, "qstack"), ...(kernel ? series(kernel, "kernel") : [])];
+  console.log("");
+  console.log(textTable(latencyTable("iotep latency (ms)", all)));
+  const p99 = (r: IotepRunResult | null): number => r?.client.latencyUs?.["request (client)"]?.p99Us ?? 0;
+  const ratio = kernel && p99(ours) > 0 ? p99(kernel) / p99(ours) : null;
+  console.log("");
+  console.log(`qstack: ${JSON.stringify(counts(ours))}`);
+  if (kernel) console.log(`kernel: ${JSON.stringify(counts(kernel))}`);
+  const gaps = ours.server.stack?.pollGaps;
+  if (gaps !== undefined) console.log(`qstack server: gaps between poll rounds max ${(gaps.maxUs / 1000).toFixed(1)} ms, ${gaps.over2ms} over 2 ms, ${gaps.over10ms} over 10 ms`);
+  if (ratio !== null) console.log(`client request p99, kernel / ours: ${ratio.toFixed(2)}x (${o.kernelConns} vs ${o.conns} connections)`);
+  const wireP99Us = ours.wire?.latencyUs?.["request (wire)"]?.p99Us as number | undefined;
+  console.log(
+    `target: 1,000,000 connections with wire request p99 <= 1 ms; this run: ${ours.client.counters.connected} connections, wire p99 ${wireP99Us !== undefined ? (wireP99Us / 1000).toFixed(3) + " ms" : "not measured"}`,
+  );
+  const report = writeResults({
+    dir: o.outDir,
+    base: "iotep",
+    title: `iotep: QStack for Bun (${o.conns} connections)${kernel ? ` vs kernel sockets (${o.kernelConns})` : ""}`,
+    subtitle: `${machine.cpu} x${machine.cores}, Bun ${machine.bun}, commit ${machine.commit}`,
+    params: { ...params, ...machine },
+    series: all,
+    tables: [
+      {
+        caption: "Counts",
+        header: ["side", "connections", "sent", "requests", "replies", "unanswered", "server failed", "server peak RSS MiB", "server B/conn"],
+        rows: [["qstack", ...Object.values(counts(ours))], ...(kernel ? [["kernel", ...Object.values(counts(kernel))]] : [])],
+      },
+    ],
+    notes: [
+      "client request: round trip at the generator from the scheduled send time (coordinated omission corrected); wire request: request frame to reply frame at the server's rx/tx bursts (pcap); server: arrival to completion inside the server, per class.",
+      "Heartbeats get no reply, so only the server sees their latency.",
+    ],
+    json: {
+      machine,
+      ours: { counts: counts(ours), server: ours.server.counters, serverStack: ours.server.stack ?? null, wireP99Us: wireP99Us ?? null },
+      kernel: kernel ? { counts: counts(kernel), server: kernel.server.counters } : null,
+      ratioKernelOverOursP99: ratio,
+    },
+    cdfInfo: { connections: o.conns, kernel_connections: o.kernelConns },
+  });
+  return { ours, kernel, report, wireP99Us };
+}

@@ -14,7 +14,15 @@ export interface Transport extends TransportInput {
   timers(nowUs: number): void;
   flush(nowUs: number): void;
   pollAt(): number;
+  /**
+   * Set by the stack around receive: the class of the frames being processed
+   * when it is above the lowest class, 255 otherwise (TcpLayer.rxClass).
+   */
+  rxClass?: number;
 }
+
+/** Transport.rxClass outside receive and for the lowest class. */
+const NO_RX_CLASS = 255;
 
 export class Stack implements PollStage {
   readonly netif: NetInterface;
@@ -83,12 +91,16 @@ export class Stack implements PollStage {
       } else {
         const out = this.classRx;
         cl.classifyBatch(this.dev.mem, this.dev.dv, rx, out);
+        const t = this.transport;
+        const last = out.length - 1;
         for (let c = 0; c < out.length; c++) {
           if (out[c]!.count === 0) continue;
           this.rxClass = c;
+          if (t !== null) t.rxClass = c < last ? c : NO_RX_CLASS;
           this.netif.receive(nowUs, out[c]!);
         }
         this.rxClass = this.classes - 1;
+        if (t !== null) t.rxClass = NO_RX_CLASS;
       }
     }
     this.netif.service(nowUs);

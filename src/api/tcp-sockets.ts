@@ -53,7 +53,20 @@ interface CommonOptions<T> {
   keepAlive?: boolean;
   /** Pass `data` views of a shared scratch buffer valid only during the callback (no copy). */
   zeroCopy?: boolean;
+  /** Transmit class of the connection, 0 (highest) .. 7 (lowest, the default). */
+  priority?: number;
+  /** The connection's transmit class follows the class of the last data segment received. */
+  priorityFollowsRx?: boolean;
+  /**
+   * Message mode (src/tcp/message-mode.ts): each in-order high-priority segment
+   * is one message, delivered before earlier low-priority bytes still unread;
+   * `socket.messageClass` tells which a `data` call carries.
+   */
+  messageMode?: boolean;
 }
+
+/** write() flag: queue the bytes as one message ahead of unsent data, in the high class (message mode send-ahead). */
+export const SEND_AHEAD = 1;
 
 export interface ListenOptions<T> extends CommonOptions<T> {
   /** Local address to bind; "0.0.0.0" or absent for the interface's address. */
@@ -121,15 +134,23 @@ export class TcpSocket<T = undefined> {
   }
 
   /**
+   * During a `data` call: the priority class of the express message it carries
+   * (message mode), or -1 for stream bytes.
+   */
+  messageClass = -1;
+
+  /**
    * Queue bytes for sending. Returns how many were queued: fewer than given
    * when the send buffer is full (write the rest from `drain`), -1 when the
-   * socket can no longer send.
+   * socket can no longer send. With `flags` SEND_AHEAD the bytes are one
+   * message queued ahead of unsent data and sent in class 0: all of it or
+   * nothing (0).
    */
-  write(data: string | Uint8Array, byteOffset = 0, byteLength?: number): number {
+  write(data: string | Uint8Array, byteOffset = 0, byteLength?: number, flags = 0): number {
     if (this.released) return -1;
     const buf = typeof data === "string" ? encoder.encode(data) : data;
     const len = byteLength ?? buf.length - byteOffset;
-    const n = this.api.tcp.send(this.id, buf, byteOffset, len);
+    const n = (flags & SEND_AHEAD) !== 0 ? this.api.tcp.sendAhead(this.id, buf, byteOffset, len, 0) : this.api.tcp.send(this.id, buf, byteOffset, len);
     if (n < 0) return -1;
     this.bytesWritten += n;
     return n;
@@ -178,6 +199,25 @@ export class TcpSocket<T = undefined> {
 
   setKeepAlive(on = true): void {
     if (!this.released) this.api.tcp.setKeepAlive(this.id, on);
+  }
+
+  /** Transmit class of this connection: 0 (highest) .. 7 (lowest, the default). */
+  setPriority(cls: number): void {
+    if (!this.released) this.api.tcp.setPriority(this.id, cls);
+  }
+
+  get priority(): number {
+    return this.api.tcp.priority(this.id);
+  }
+
+  /** Follow the class of the last data segment received. */
+  setPriorityFollowsRx(on = true): void {
+    if (!this.released) this.api.tcp.setPriorityFollowsRx(this.id, on);
+  }
+
+  /** Message mode on or off (see ListenOptions.messageMode). */
+  setMessageMode(on = true): void {
+    if (!this.released) this.api.tcp.setMessageMode(this.id, on);
   }
 
   /** @internal */ get isReleased(): boolean {
@@ -280,11 +320,18 @@ export class TcpSockets implements PollStage {
     const c = this.tcp.connect(this.stack.loop.clock(), lip, opts.localPort ?? 0, rip, opts.port, { noDelay: opts.noDelay, keepAlive: opts.keepAlive });
     if (c < 0) return Promise.reject(SocketError.from(c, `connect to ${opts.hostname}:${opts.port}`));
     const s = new TcpSocket<T>(this, c, opts.socket, opts.data as T, opts.zeroCopy === true, true);
+    this.applyPriority(c, opts);
     this.adopt(c, s);
     return new Promise((resolve, reject) => {
       s.resolveConnect = resolve;
       s.rejectConnect = reject;
     });
+  }
+
+  private applyPriority(c: number, o: CommonOptions<any>): void {
+    if (o.priority !== undefined) this.tcp.setPriority(c, o.priority);
+    if (o.priorityFollowsRx === true) this.tcp.setPriorityFollowsRx(c, true);
+    if (o.messageMode === true) this.tcp.setMessageMode(c, true);
   }
 
   /** Put `s` at id `c`; a previous socket there whose close never fired gets it now. */
@@ -371,6 +418,7 @@ export class TcpSockets implements PollStage {
       }
       const o = l.opts;
       const s = new TcpSocket(this, c, o.socket, o.data, o.zeroCopy === true, false);
+      this.applyPriority(c, o);
       this.adopt(c, s);
       this.call(s, "open");
       // Data (even the peer's FIN) may have arrived before the app took the connection.
@@ -399,11 +447,13 @@ export class TcpSockets implements PollStage {
       const h = s.handler.data;
       if (h !== undefined) {
         const view = s.zeroCopy ? scratch.subarray(0, n) : scratch.slice(0, n);
+        s.messageClass = this.tcp.lastRecvClass;
         try {
           h(s, view);
         } catch (e) {
           this.handlerFailed(s, e);
         }
+        s.messageClass = -1;
       }
       if (s.isReleased || s.paused) return;
     }

@@ -55,6 +55,10 @@ export interface TcpConfig {
   ephemeralHi: number;
   /** Timer wheel tick. */
   timerTickUs: number;
+  /** Every connection's transmit class follows the class of the last data segment received (priority.ts). */
+  priorityFollowsRx: boolean;
+  /** Message mode: express messages and send-ahead boundaries held at once, all connections (message-mode.ts). */
+  expressSlots: number;
 }
 
 export function defaultTcpConfig(): TcpConfig {
@@ -94,6 +98,8 @@ export function defaultTcpConfig(): TcpConfig {
     ephemeralLo: 32768,
     ephemeralHi: 60999,
     timerTickUs: 1000,
+    priorityFollowsRx: false,
+    expressSlots: 1024,
   };
 }
 
@@ -104,7 +110,7 @@ export function makeTcpConfig(over?: Partial<TcpConfig>): TcpConfig {
   const pos: (keyof TcpConfig)[] = [
     "maxConnections", "maxListeners", "mtu", "minRtoUs", "maxRtoUs", "initialRtoUs", "delAckUs", "mslUs",
     "sndBufBytes", "rcvBufBytes", "chunkBytes", "chunkCount", "synQueueSize", "defaultBacklog", "timerTickUs",
-    "initialWindowSegments", "maxOooRanges",
+    "initialWindowSegments", "maxOooRanges", "expressSlots",
   ];
   for (let i = 0; i < pos.length; i++) {
     const v = c[pos[i]!] as number;

@@ -110,6 +110,7 @@ const FIELDS: Field[] = [
   { name: "probes", bytes: 1 },
   { name: "delackSegs", bytes: 1 },
   { name: "errno", bytes: 1 },
+  { name: "prio", bytes: 1 },
 ];
 
 function align8(n: number): number {
@@ -175,6 +176,8 @@ export class ConnTable {
   readonly delackSegs: Uint8Array;
   /** Error to report when the connection failed (positive errno), 0 if none. */
   readonly errno: Uint8Array;
+  /** Priority class (inverted) and message-mode bits (priority.ts). */
+  readonly prio: Uint8Array;
 
   private freeHead = -1;
   private used = 0;
@@ -243,6 +246,7 @@ export class ConnTable {
     this.probes = arrays.probes as Uint8Array;
     this.delackSegs = arrays.delackSegs as Uint8Array;
     this.errno = arrays.errno as Uint8Array;
+    this.prio = arrays.prio as Uint8Array;
     // Free list in id order: 0 is handed out first.
     for (let i = capacity - 1; i >= 0; i--) {
       this.link[i] = this.freeHead;
@@ -316,5 +320,6 @@ export class ConnTable {
     this.probes[c] = 0;
     this.delackSegs[c] = 0;
     this.errno[c] = 0;
+    this.prio[c] = 0;
   }
 }

@@ -7,6 +7,7 @@ import {
   F_APP_CLOSED, F_APP_OWNED, F_CLOSED_SIGNALLED, F_FIN_QUEUED, F_IN_ACCEPTQ, F_IN_SYNQ, F_PERSIST,
 } from "./conn-table";
 import { ECONNRESET } from "./errno";
+import { aheadDrop, expressDrop, rcvHeld } from "./message-mode";
 import { sendRstForConn } from "./rst";
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
@@ -27,6 +28,7 @@ export function enterClosed(t: TcpLayer, c: number, err: number, _nowUs: number)
   if (err !== 0) conns.errno[c] = err;
   cancelAllTimers(t, c);
   t.snd.reset(c);
+  aheadDrop(t, c);
   t.sack.clear(c);
   if (prev !== TcpState.Closed) t.flows.removeValue(c);
   const f = conns.flags[c]!;
@@ -35,7 +37,10 @@ export function enterClosed(t: TcpLayer, c: number, err: number, _nowUs: number)
   conns.flags[c] = conns.flags[c]! & ~(F_PERSIST | F_FIN_QUEUED);
   if ((f & (F_APP_OWNED | F_APP_CLOSED)) === F_APP_OWNED) {
     // RFC 9293 3.10.7.4: on reset, "all segment queues should be flushed"; an orderly end keeps unread data.
-    if (err !== 0) t.rcv.reset(c);
+    if (err !== 0) {
+      t.rcv.reset(c);
+      expressDrop(t, c);
+    }
     signalClosed(t, c, err);
     return;
   }
@@ -56,6 +61,8 @@ export function releaseClosed(t: TcpLayer, c: number): void {
   cancelAllTimers(t, c);
   t.snd.reset(c);
   t.rcv.reset(c);
+  expressDrop(t, c);
+  aheadDrop(t, c);
   t.conns.free(c);
 }
 
@@ -70,6 +77,7 @@ export function enterTimeWait(t: TcpLayer, c: number, nowUs: number): void {
   cancelTimer(t, c, T_RTX);
   conns.flags[c] = conns.flags[c]! & ~F_PERSIST;
   t.snd.reset(c);
+  aheadDrop(t, c);
   t.sack.clear(c);
   armTimer(t, c, T_IDLE, nowUs + t.cfg.timeWaitUs);
   signalClosed(t, c, 0);
@@ -112,7 +120,7 @@ export function appClose(t: TcpLayer, c: number, nowUs: number): void {
     enterClosed(t, c, 0, nowUs);
     return;
   }
-  if (t.rcv.length(c) > 0 && s !== TcpState.TimeWait) {
+  if (rcvHeld(t, c) > 0 && s !== TcpState.TimeWait) {
     // RFC 2525 2.17, RFC 1122 4.2.2.13: closing with unread data resets the connection so the peer knows.
     t.counters.resets++;
     sendRstForConn(t, c);

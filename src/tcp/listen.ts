@@ -13,6 +13,7 @@ import {
 } from "./conn-table";
 import { enterClosed } from "./lifecycle";
 import { effectiveMss, negotiate, offeredOptionFlags } from "./options";
+import { replyClass } from "./priority";
 import { emitSegment, finishAndCommit, TH_ACK, TH_RST, TH_SYN, tsNow, writeHeader } from "./output";
 import { rstReply, sendRstForConn } from "./rst";
 import type { SegInfo } from "./segment";
@@ -329,7 +330,7 @@ function sendCookieSynAck(t: TcpLayer, seg: SegInfo, nowUs: number): void {
   const optLen = writeSynOptions(dv, off + 20, t.ourMss, ws ? t.rcvWscale : -1, sackOk, tsOk, ck.tsVal, o.tsVal);
   const wnd = t.cfg.rcvBufBytes > 0xffff ? 0xffff : t.cfg.rcvBufBytes;
   writeHeader(dv, off, seg.dstPort, seg.srcPort, ck.isn, (seg.seq + 1) | 0, TH_SYN | TH_ACK, 20 + optLen, wnd);
-  finishAndCommit(t, off, 20 + optLen, seg.dstIp, seg.srcIp);
+  finishAndCommit(t, off, 20 + optLen, seg.dstIp, seg.srcIp, replyClass(t));
   t.counters.synCookiesSent++;
 }
 

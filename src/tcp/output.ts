@@ -15,6 +15,8 @@ import { writeSackOption, writeSynOptions, writeTimestampOption } from "../wire/
 import {
   F_ACK_NOW, F_DELACK, F_FIN_QUEUED, F_FIN_SENT, F_NODELAY, F_RECOVERY, F_RTT_TIMING, F_SACK_OK, F_TS_OK, F_WS_OK,
 } from "./conn-table";
+import { aheadLimit, rcvHeld } from "./message-mode";
+import { P_TX_AHEAD, txClass } from "./priority";
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
 import { cancelTimer, ensurePersist, ensureRtx, T_DELACK } from "./timers";
@@ -27,7 +29,6 @@ export const TH_ACK = 0x10;
 export const TH_URG = 0x20;
 
 const IPPROTO_TCP = 6;
-const PRIO = 0;
 
 /** Our timestamp clock (RFC 7323 5.4): milliseconds, low 32 bits. */
 export function tsNow(nowUs: number): number {
@@ -45,12 +46,15 @@ export function writeHeader(dv: DataView, off: number, sport: number, dport: num
   dv.setUint32(off + 16, 0); // checksum, urgent pointer
 }
 
-/** RFC 9293 3.1: checksum over the pseudo header, header and payload; then hand the packet to IPv4. */
-export function finishAndCommit(t: TcpLayer, off: number, l4Len: number, srcIp: number, dstIp: number): void {
+/**
+ * RFC 9293 3.1: checksum over the pseudo header, header and payload; then hand the packet to IPv4
+ * in transmit class `prio` (0 = highest, priority.ts).
+ */
+export function finishAndCommit(t: TcpLayer, off: number, l4Len: number, srcIp: number, dstIp: number, prio: number): void {
   const tx = t.tx;
   const sum = checksumPartial(tx.mem, off, l4Len, pseudoHeaderSum(srcIp, dstIp, IPPROTO_TCP, l4Len));
   tx.dv.setUint16(off + 16, checksumFold(sum));
-  tx.commit(srcIp >>> 0, dstIp >>> 0, IPPROTO_TCP, l4Len, PRIO);
+  tx.commit(srcIp >>> 0, dstIp >>> 0, IPPROTO_TCP, l4Len, prio);
   t.counters.segsOut++;
 }
 
@@ -63,7 +67,7 @@ export function advertiseWindow(t: TcpLayer, c: number, syn: boolean): number {
   const conns = t.conns;
   const rcvNxt = conns.rcvNxt[c]!;
   const buf = t.cfg.rcvBufBytes;
-  let avail = buf - t.rcv.length(c);
+  let avail = buf - rcvHeld(t, c);
   if (avail < 0) avail = 0;
   const adv = conns.rcvAdv[c]!;
   let right = (rcvNxt + avail) | 0;
@@ -86,7 +90,7 @@ export function windowUpdateDue(t: TcpLayer, c: number): boolean {
   const s = conns.state[c]!;
   if (s !== TcpState.Established && s !== TcpState.FinWait1 && s !== TcpState.FinWait2) return false;
   const buf = t.cfg.rcvBufBytes;
-  const right = (conns.rcvNxt[c]! + buf - t.rcv.length(c)) | 0;
+  const right = (conns.rcvNxt[c]! + buf - rcvHeld(t, c)) | 0;
   const grow = (right - conns.rcvAdv[c]!) | 0;
   const twoMss = 2 * t.ourMss;
   return grow >= (buf >> 1 < twoMss ? buf >> 1 : twoMss);
@@ -96,9 +100,10 @@ export function windowUpdateDue(t: TcpLayer, c: number): boolean {
  * Build and send one segment of connection c: sequence `seq`, `flags` (ACK is added
  * except on the first SYN of an active open), `len` payload bytes taken from the send
  * buffer at seq - SND.UNA. `syn`: a SYN or SYN-ACK with the handshake options.
+ * `cls`: a transmit class above the connection's (send-ahead bytes), or -1.
  * Returns false when no transmit buffer was available.
  */
-export function emitSegment(t: TcpLayer, c: number, seq: number, flags: number, len: number, nowUs: number, syn: boolean): boolean {
+export function emitSegment(t: TcpLayer, c: number, seq: number, flags: number, len: number, nowUs: number, syn: boolean, cls = -1): boolean {
   const tx = t.tx;
   const off = tx.begin();
   if (off < 0) {
@@ -139,7 +144,9 @@ export function emitSegment(t: TcpLayer, c: number, seq: number, flags: number, 
     t.snd.copyOut(c, (seq - conns.sndUna[c]!) | 0, tx.mem, p, len);
     t.counters.bytesOut += len;
   }
-  finishAndCommit(t, off, hdrLen + len, conns.localIp[c]!, conns.remoteIp[c]!);
+  let prio = txClass(t, c);
+  if (cls >= 0 && cls < prio) prio = cls;
+  finishAndCommit(t, off, hdrLen + len, conns.localIp[c]!, conns.remoteIp[c]!, prio);
   if ((fl & TH_ACK) !== 0) {
     // An ACK went out: no ACK is owed any more (RFC 9293 3.8.6.3).
     conns.lastAckSent[c] = ackNum;
@@ -261,6 +268,15 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
       break;
     }
     let len = remaining < mss ? remaining : mss;
+    // Message mode send-ahead (message-mode.ts): its bytes travel in segments of their own, in their class.
+    let cls = -1;
+    if ((conns.prio[c]! & P_TX_AHEAD) !== 0) {
+      const lim = aheadLimit(t, c, nxt);
+      if (lim > 0) {
+        if (lim < len) len = lim;
+        cls = t.aheadClass;
+      }
+    }
     let usable = (una + effWnd - nxt) | 0;
     if (allowance >= 0 && allowance < usable) {
       const sw = (una + sndWnd - nxt) | 0;
@@ -276,14 +292,14 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
       }
       // RFC 9293 3.8.6.2.1 (c): at least Fs * Max(SND.WND) (Fs = 1/2) can be sent.
       len = usable;
-    } else if (len < mss && isNew && (conns.flags[c]! & F_NODELAY) === 0 && ((conns.sndSml[c]! - una) | 0) > 0) {
+    } else if (len < mss && isNew && cls < 0 && (conns.flags[c]! & F_NODELAY) === 0 && ((conns.sndSml[c]! - una) | 0) > 0) {
       // Nagle (RFC 896, RFC 9293 3.7.4) in Minshall's variant (as Linux): hold a small segment
       // while an earlier small segment is unacknowledged, unless it is the last data before our FIN.
       if ((conns.flags[c]! & F_FIN_QUEUED) === 0) break;
     }
     const last = len === remaining;
     const fin = last && (conns.flags[c]! & F_FIN_QUEUED) !== 0 && s !== TcpState.Established && s !== TcpState.CloseWait;
-    if (!emitSegment(t, c, nxt, (last ? TH_PSH : 0) | (fin ? TH_FIN : 0), len, nowUs, false)) break;
+    if (!emitSegment(t, c, nxt, (last || cls >= 0 ? TH_PSH : 0) | (fin ? TH_FIN : 0), len, nowUs, false, cls)) break;
     if (!isNew) {
       t.counters.retransmits++;
       t.counters.retransmittedBytes += len;

@@ -16,6 +16,8 @@ import { sendRstForConn } from "./rst";
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
 import { TcpEvent } from "./events";
+import { expressPush } from "./message-mode";
+import { followRx, NO_RX_CLASS, P_MESSAGE } from "./priority";
 import { armTimer, T_DELACK, T_IDLE } from "./timers";
 
 /** Process the text of t.seg (already trimmed to the window). Returns false if the connection was reset. */
@@ -38,8 +40,24 @@ export function dataInput(t: TcpLayer, c: number, nowUs: number): boolean {
   const rcvNxt = conns.rcvNxt[c]!;
   const qlen = t.rcv.length(c);
   const d = (seg.seq - rcvNxt) | 0;
+  if (seg.payLen > 0) followRx(t, c);
   if (d === 0) {
     const hadOoo = t.rcv.ranges(c, t.scratchL, t.scratchR) > 0;
+    // Message mode: an in-order high-priority payload becomes an express message (message-mode.ts).
+    if (!hadOoo && t.rxClass !== NO_RX_CLASS && (conns.prio[c]! & P_MESSAGE) !== 0 && seg.payLen > 0 &&
+      expressPush(t, c, t.rxClass, seg.mem, seg.payOff, seg.payLen)) {
+      conns.rcvNxt[c] = (rcvNxt + seg.payLen) | 0;
+      scheduleAck(t, c, seg.payLen, nowUs);
+      if ((conns.flags[c]! & F_OOO_FIN) !== 0 && conns.rcvNxt[c] === conns.finSeq[c]) {
+        conns.flags[c] = conns.flags[c]! & ~F_OOO_FIN;
+        processFin(t, c, nowUs);
+      }
+      if ((conns.flags[c]! & F_APP_OWNED) !== 0) {
+        conns.flags[c] = conns.flags[c]! | F_READABLE_SIGNALLED;
+        t.events.event(c, TcpEvent.Readable, seg.payLen);
+      }
+      return true;
+    }
     const n = t.rcv.writeAt(c, qlen, seg.mem, seg.payOff, seg.payLen);
     if (n < 0) {
       cnt.rcvBufFull++;

@@ -3,6 +3,7 @@
  * a global rate limit (RFC 5961 7).
  */
 import { finishAndCommit, sendPureAck, TH_ACK, TH_RST, writeHeader } from "./output";
+import { replyClass } from "./priority";
 import type { SegInfo } from "./segment";
 import type { TcpLayer } from "./tcp-layer";
 
@@ -14,7 +15,7 @@ export function emitRst(t: TcpLayer, lip: number, lport: number, rip: number, rp
     return;
   }
   writeHeader(t.tx.dv, off, lport, rport, seq, withAck ? ack : 0, withAck ? TH_RST | TH_ACK : TH_RST, 20, 0);
-  finishAndCommit(t, off, 20, lip, rip);
+  finishAndCommit(t, off, 20, lip, rip, replyClass(t));
   t.counters.rstsSent++;
 }
 

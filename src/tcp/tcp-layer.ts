@@ -34,7 +34,9 @@ import { IsnGenerator } from "./isn";
 import { abortConn, appClose, appShutdown } from "./lifecycle";
 import { Listeners } from "./listen";
 import { activeOpen, PortProbe } from "./open";
+import { expressPeek, expressRead, MessageStore, rcvHeld, sendAhead } from "./message-mode";
 import { tcpOutput, windowUpdateDue } from "./output";
+import { connClass, NO_RX_CLASS, P_FOLLOW_RX, P_MESSAGE, P_RX_EXPRESS, setConnClass } from "./priority";
 import { EphemeralPorts } from "./ports";
 import { RttEstimator } from "./rtt";
 import { SackScoreboard } from "./sack-scoreboard";
@@ -111,6 +113,17 @@ export class TcpLayer {
   challengeWindowStartUs = 0;
   challengeCount = 0;
   nowUs: number;
+  /**
+   * Priority class of the segment being processed (0 = highest), set by the
+   * stack around receive; NO_RX_CLASS (255) outside receive and for the lowest
+   * class. Replies leave in it; message mode takes it as the message's class.
+   */
+  rxClass = NO_RX_CLASS;
+  /** Class of the data the last recv() returned: an express message's class, or -1 for stream bytes. */
+  lastRecvClass = -1;
+  /** Scratch out-value of aheadLimit (message-mode.ts). */
+  aheadClass = -1;
+  private msgStore: MessageStore | null = null;
 
   /**
    * `memory` hands out the blocks of memoryPlan(config) (one call per block, in
@@ -296,6 +309,16 @@ export class TcpLayer {
   recv(c: number, dst: Uint8Array, off: number, len: number): number {
     const conns = this.conns;
     if (!conns.isUsed(c)) return -EINVAL;
+    this.lastRecvClass = -1;
+    if ((conns.prio[c]! & P_RX_EXPRESS) !== 0 && len > 0) {
+      // Message mode: express messages first, one per call (message-mode.ts).
+      const n = expressRead(this, c, dst, off, len);
+      if (windowUpdateDue(this, c)) {
+        conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+        this.markDirty(c);
+      }
+      return n;
+    }
     const avail = this.rcv.length(c);
     const n = len < avail ? len : avail;
     if (n > 0) {
@@ -369,8 +392,75 @@ export class TcpLayer {
     return this.conns.isUsed(c) ? this.snd.length(c) : 0;
   }
 
+  /** Bytes readable: the stream plus express messages (message mode). */
   recvAvailable(c: number): number {
-    return this.conns.isUsed(c) ? this.rcv.length(c) : 0;
+    return this.conns.isUsed(c) ? rcvHeld(this, c) : 0;
+  }
+
+  // ---- priority and message mode (priority.ts, message-mode.ts) -------------------
+
+  /** The connection's transmit class, 0 (highest) .. 7 (lowest, the default). */
+  setPriority(c: number, cls: number): void {
+    if (!this.conns.isUsed(c)) return;
+    setConnClass(this, c, cls < 0 ? 0 : cls > 7 ? 7 : cls | 0);
+  }
+
+  priority(c: number): number {
+    return this.conns.isUsed(c) ? connClass(this, c) : 7;
+  }
+
+  /** The connection's class follows the class of the last data segment received (also for all: cfg.priorityFollowsRx). */
+  setPriorityFollowsRx(c: number, on: boolean): void {
+    if (!this.conns.isUsed(c)) return;
+    this.conns.prio[c] = on ? this.conns.prio[c]! | P_FOLLOW_RX : this.conns.prio[c]! & ~P_FOLLOW_RX;
+  }
+
+  /**
+   * Message mode on or off (message-mode.ts): high-priority in-order segments
+   * become express messages read before earlier stream bytes. Turning it off
+   * keeps messages already received readable (they still come first).
+   */
+  setMessageMode(c: number, on: boolean): void {
+    if (!this.conns.isUsed(c)) return;
+    if (on) this.messages();
+    this.conns.prio[c] = on ? this.conns.prio[c]! | P_MESSAGE : this.conns.prio[c]! & ~P_MESSAGE;
+  }
+
+  messageMode(c: number): boolean {
+    return this.conns.isUsed(c) && (this.conns.prio[c]! & P_MESSAGE) !== 0;
+  }
+
+  /** Length of the next express message, -1 when none (message mode). */
+  nextMessageBytes(c: number): number {
+    return this.conns.isUsed(c) ? expressPeek(this, c) : -1;
+  }
+
+  /**
+   * Queue a message ahead of unsent bytes, sent in class `cls` (message-mode.ts
+   * send-ahead). Returns len, 0 when it does not fit whole, or a negative errno.
+   */
+  sendAhead(c: number, src: Uint8Array, off: number, len: number, cls = 0): number {
+    const conns = this.conns;
+    if (!conns.isUsed(c)) return -EINVAL;
+    const f = conns.flags[c]!;
+    const s = conns.state[c]!;
+    if ((f & F_FIN_QUEUED) !== 0) return -EPIPE;
+    if (s === TcpState.Closed) return conns.errno[c]! !== 0 ? -conns.errno[c]! : -EPIPE;
+    if (s !== TcpState.Established && s !== TcpState.CloseWait) return s === TcpState.Listen ? -ENOTCONN : -EAGAIN;
+    const n = sendAhead(this, c, src, off, len, cls < 0 ? 0 : cls > 7 ? 7 : cls | 0);
+    if (n < len) conns.flags[c] = conns.flags[c]! | F_WANT_WRITABLE;
+    if (n > 0) this.markDirty(c);
+    return n;
+  }
+
+  /** Message-mode side tables, created on first use. */
+  messages(): MessageStore {
+    let m = this.msgStore;
+    if (m === null) {
+      m = new MessageStore(this);
+      this.msgStore = m;
+    }
+    return m;
   }
 
   /** True once the peer's FIN arrived in order (recv returns 0 after the buffer drains). */

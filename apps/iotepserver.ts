@@ -14,12 +14,16 @@
 import { writeFileSync } from "node:fs";
 import { ConfigError } from "../src/api/errors";
 import { formatIpv4 } from "../src/wire/ip-addr";
-import { onStopSignal, parseAppArgs, runMain, startStack, type RunningStack } from "./common";
+import { TcpEpoll } from "../src/api/tcp-epoll";
+import { onStopSignal, parseAppArgs, runMain } from "./common";
+import { EpollServer } from "./iotep/epoll-server";
+import { startIdStack, type IdStack } from "./iotep/id-stack";
+import { newLatencyHistogram, recordUs } from "./iotep/latency";
 import { formatSummary, summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
 import { encodeHistogram } from "./iotep/results";
 import { IotepServer } from "./iotep/server";
-import { serveOnKernel, serveOnStack, type ServedHandle } from "./iotep/server-transports";
+import { serveOnKernel, type ServedHandle } from "./iotep/server-transports";
 import { RedisClusterStore, RedisDbStore, parseClusterNodes, type IotepStore } from "./iotep/store";
 
 const spec = {
@@ -78,7 +82,8 @@ runMain("iotepserver", async () => {
   if (smp > 1 && !kernel) throw new ConfigError("--smp: our stack runs one application thread for now; use --smp with --kernel");
   if (smp > 1) return runShards(smp, v);
   const store = makeStore(v);
-  let rs: RunningStack | null = null;
+  let rs: IdStack | null = null;
+  let ep: TcpEpoll | null = null;
   const server = new IotepServer({
     msgLen,
     store,
@@ -89,6 +94,8 @@ runMain("iotepserver", async () => {
   });
   let served: ServedHandle;
   const loopGaps = { maxUs: 0, over2ms: 0, over10ms: 0 };
+  /** Time between the starts of consecutive poll rounds (us): round length plus any sleep or GC pause. */
+  const roundGaps = newLatencyHistogram();
   let where: string;
   if (kernel) {
     const h = serveOnKernel(server, v["listen"] as string, port, { reusePort: v["reuse-port"] === true, ports: v["ports"] as number });
@@ -100,14 +107,16 @@ runMain("iotepserver", async () => {
     if (v["classify"] === undefined) v["classify"] = "iotep";
     // This app prints its own status line; the stack's generic one only if asked for (--status).
     if (!process.argv.some((a) => a === "--status" || a.startsWith("--status="))) v["status"] = false;
-    rs = await startStack(v, { sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
-    const h = serveOnStack(server, rs.sockets, port, v["ports"] as number);
+    rs = await startIdStack(v, { sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
+    ep = new TcpEpoll(rs.stack, rs.plan.tcp);
+    const h = new EpollServer(server, ep, rs.stack, port, v["ports"] as number);
     // Gaps between poll rounds (GC pauses, long rounds, sleeps) for the stats.
     let lastRoundUs = -1;
     rs.stack.addAppStage({
       poll(nowUs) {
         if (lastRoundUs >= 0) {
           const gap = nowUs - lastRoundUs;
+          recordUs(roundGaps, gap);
           if (gap > loopGaps.maxUs) loopGaps.maxUs = gap;
           if (gap > 2000) loopGaps.over2ms++;
           if (gap > 10_000) loopGaps.over10ms++;
@@ -119,6 +128,7 @@ runMain("iotepserver", async () => {
         return Number.POSITIVE_INFINITY;
       },
     });
+    rs.run();
     server.sink = h;
     served = h;
     where = `our stack ${formatIpv4(rs.cfg.ip)}:${port}${(v["ports"] as number) > 1 ? `-${port + (v["ports"] as number) - 1}` : ""} dev ${rs.stack.dev.caps.name}, classify ${v["classify"]}`;
@@ -156,6 +166,7 @@ runMain("iotepserver", async () => {
       `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(summarize(server.latencyHigh).p99Us / 1000).toFixed(3)} ms` +
       (rs !== null ? ` | poll rounds/s ${rate(rs.stack.loop.rounds, lastRounds)}` : "");
     if (rs !== null) lastRounds = rs.stack.loop.rounds;
+    
     last = { ...c };
     lastT = now;
     return s;
@@ -189,7 +200,7 @@ runMain("iotepserver", async () => {
   if (rs !== null) {
     // Let the FINs go out before the device closes.
     await Bun.sleep(50);
-    await rs.shutdown();
+    await rs.shutdown(ep!.tcp);
   }
   const c = server.counters;
   const hi = summarize(server.latencyHigh);
@@ -201,7 +212,13 @@ runMain("iotepserver", async () => {
   );
   console.log(`iotepserver: in-server latency  requests: ${formatSummary(hi)}`);
   console.log(`iotepserver: in-server latency heartbeats: ${formatSummary(lo)}`);
-  if (rs !== null) console.log(`iotepserver: gaps between poll rounds: max ${(loopGaps.maxUs / 1000).toFixed(1)} ms, ${loopGaps.over2ms} over 2 ms, ${loopGaps.over10ms} over 10 ms`);
+  if (rs !== null) {
+    const g = summarize(roundGaps);
+    console.log(
+      `iotepserver: gaps between poll rounds: p50 ${g.p50Us} us, p99 ${g.p99Us} us, max ${(loopGaps.maxUs / 1000).toFixed(1)} ms, ${loopGaps.over2ms} over 2 ms, ${loopGaps.over10ms} over 10 ms; ` +
+        `${rs.stack.loop.rounds} rounds, ${rs.stack.loop.idleSleeps} idle sleeps, ${rs.stack.loop.wakeups} cut short by replies`,
+    );
+  }
   const statsFile = v["stats-json"] as string | undefined;
   if (statsFile !== undefined) {
     writeFileSync(
@@ -214,7 +231,17 @@ runMain("iotepserver", async () => {
           memory: { idleRssBytes: idleRss, peakRssBytes: peakRss, peakConnections: peakConns, bytesPerConnection: peakConns > 0 ? Math.round((peakRss - idleRss) / peakConns) : null },
           latencyUs: { request: hi, heartbeat: lo },
           histograms: { request: encodeHistogram(server.latencyHigh), heartbeat: encodeHistogram(server.latencyLow) },
-          stack: rs !== null ? { net: rs.stack.netif.counters.snapshot(), tcp: { ...rs.sockets.tcp.counters }, pollGaps: loopGaps, rounds: rs.stack.loop.rounds, idleSleeps: rs.stack.loop.idleSleeps } : undefined,
+          stack:
+            rs !== null
+              ? {
+                  net: rs.stack.netif.counters.snapshot(),
+                  tcp: { ...ep!.tcp.counters },
+                  pollGaps: { ...loopGaps, p50Us: summarize(roundGaps).p50Us, p99Us: summarize(roundGaps).p99Us, p999Us: summarize(roundGaps).p999Us },
+                  rounds: rs.stack.loop.rounds,
+                  idleSleeps: rs.stack.loop.idleSleeps,
+                  wakeups: rs.stack.loop.wakeups,
+                }
+              : undefined,
         },
         null,
         2,

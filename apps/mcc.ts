@@ -18,8 +18,12 @@
 import { ConfigError } from "../src/api/errors";
 import { monotonicUs } from "../src/api/clock";
 import { formatIpv4, parseIpv4 } from "../src/wire/ip-addr";
-import { onStopSignal, parseAppArgs, runMain, startStack, type RunningStack } from "./common";
-import { kernelClient, stackClient, type ClientTransport } from "./iotep/client-transports";
+import { cryptoRng } from "../src/net/seeded-rng";
+import { TcpLayer } from "../src/tcp/tcp-layer";
+import { onStopSignal, parseAppArgs, runMain } from "./common";
+import { kernelClient, type ClientTransport } from "./iotep/client-transports";
+import { IdClient } from "./iotep/id-client";
+import { startIdStack, type IdStack } from "./iotep/id-stack";
 import { Generator } from "./iotep/generator";
 import { summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
@@ -40,7 +44,7 @@ const spec = {
     { name: "dest", type: "string" as const, arg: "IP", help: "server address (default 127.0.0.1 with --kernel)" },
     { name: "port", type: "int" as const, arg: "N", default: 80, min: 1, max: 65535, help: "server port" },
     { name: "ports", type: "int" as const, arg: "N", default: 1, min: 1, max: 1024, help: "spread connections over N server ports from --port (iotepserver --ports N)" },
-    { name: "ips", type: "string" as const, arg: "N|A,B,..|A-B", help: "client source addresses: a count, a list or a range (--kernel; our stack owns one address for now)" },
+    { name: "ips", type: "string" as const, arg: "N|A,B,..|A-B", help: "client source addresses: a count, a list or a range (our stack: consecutive, default as many from --ip as -c needs at 64,512 per address)" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "seconds of measured sending (default: one epoch)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "seconds of sending before the measured part (not recorded; lets the JIT warm up)" },
     { name: "smp", type: "int" as const, arg: "N", default: 1, min: 1, max: 64, help: "application threads; with --kernel, processes (each holds at most ~20,000 sockets here)" },
@@ -106,7 +110,8 @@ runMain("mcc", async () => {
   if (parseIpv4(dest) === -1) throw new ConfigError(`--dest ${dest}: expected an IPv4 address`);
   const ipsArg = v["ips"] as string | undefined;
 
-  let rs: RunningStack | null = null;
+  let rs: IdStack | null = null;
+  let tcp: TcpLayer | null = null;
   let transport: ClientTransport;
   let where: string;
   if (kernel) {
@@ -116,18 +121,31 @@ runMain("mcc", async () => {
     where = `kernel sockets${ips.length > 0 ? ` from ${ips.length} source address(es)` : ""}`;
   } else {
     // --max-conns (a stack flag) wins; else room for every connection.
-    const maxConns = (v["max-conns"] as number | undefined) ?? c + 1024;
-    // This app prints its own progress and status; the stack's generic line only if asked for (--status).
-    if (!process.argv.some((a) => a === "--status" || a.startsWith("--status="))) v["status"] = false;
-    // The whole unprivileged port range: ~64,500 connections per server port and source address.
-    rs = await startStack(v, { maxConnections: maxConns, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, ephemeralLo: 1024, ephemeralHi: 65535 });
-    if (ipsArg !== undefined) {
-      const ips = parseIps(ipsArg, rs.cfg.ip);
-      if (ips.length > 1 || ips[0] !== formatIpv4(rs.cfg.ip)) throw new ConfigError(`--ips ${ipsArg}: our stack owns one address (--ip) for now; leave --ips out`);
+    if (v["max-conns"] === undefined) v["max-conns"] = c + 1024;
+    rs = await startIdStack(v, { sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024 });
+    // Source addresses: --ips, or as many consecutive addresses from --ip as the
+    // connections need (ports 1024-65535 of each, explicit, to one server port).
+    const perIp = 65535 - 1024 + 1;
+    const ips = ipsArg !== undefined ? parseIps(ipsArg, rs.cfg.ip) : parseIps(String(Math.ceil(c / perIp)), rs.cfg.ip);
+    const first = parseIpv4(ips[0]!) >>> 0;
+    for (let k = 1; k < ips.length; k++) if (parseIpv4(ips[k]!) >>> 0 !== first + k) throw new ConfigError(`--ips ${ipsArg}: our stack takes consecutive addresses (a count or a range)`);
+    if (c > perIp * ips.length) throw new ConfigError(`-c ${c}: ${ips.length} source address(es) x ${perIp} ports give at most ${perIp * ips.length} connections; raise --ips`);
+    const mask = rs.cfg.prefixLen === 0 ? 0 : (~0 << (32 - rs.cfg.prefixLen)) >>> 0;
+    const last = (first + ips.length - 1) >>> 0;
+    if (((first & mask) >>> 0) !== ((rs.cfg.ip & mask) >>> 0) || ((last & mask) >>> 0) !== ((rs.cfg.ip & mask) >>> 0)) {
+      throw new ConfigError(`source addresses ${ips[0]}..${ips[ips.length - 1]} leave the subnet of --ip ${formatIpv4(rs.cfg.ip)}/${rs.cfg.prefixLen}: widen --ip's prefix`);
     }
-    if (c / nports > 64_000) console.log(`mcc: note: one source address gives at most ~64,500 connections per server port; use --ports ${Math.ceil(c / 60_000)} (and iotepserver --ports)`);
-    transport = stackClient(rs.sockets, dest, port, nports);
-    where = `our stack ${formatIpv4(rs.cfg.ip)} dev ${rs.stack.dev.caps.name}`;
+    const client = new IdClient({
+      conns: c, firstIp: first | 0, ipCount: ips.length, portLo: 1024, portHi: 65535,
+      dstIp: parseIpv4(dest), dstPort: port, ports: nports, clockUs: monotonicUs,
+    });
+    tcp = new TcpLayer({ config: rs.plan.tcp, tx: rs.stack.netif.out, rng: cryptoRng(), nowUs: rs.stack.loop.clock(), events: client.ring, memory: rs.memory });
+    rs.stack.setTransport(tcp);
+    client.attach(tcp);
+    rs.stack.netif.addAddressRange(first | 0, ips.length);
+    rs.stack.addAppStage(client);
+    transport = client;
+    where = `our stack ${ips.length > 1 ? `${ips[0]}-${ips[ips.length - 1]}` : ips[0]} dev ${rs.stack.dev.caps.name}`;
   }
   const gen = new Generator(
     {
@@ -171,6 +189,7 @@ runMain("mcc", async () => {
         return nextAt;
       },
     });
+    rs.run();
   } else {
     const step = (): void => {
       const now = monotonicUs();
@@ -230,7 +249,7 @@ runMain("mcc", async () => {
   }
   // Let the closes go out.
   await Bun.sleep(100);
-  if (rs !== null) await rs.shutdown();
+  if (rs !== null) await rs.shutdown(tcp);
 
   const ct = gen.counters;
   const series = [{ name: "request (client)", h: gen.rttHigh }];

@@ -16,7 +16,7 @@ import type { GenTransport, Generator } from "./generator";
  * The common case (everything written) allocates nothing; a short write
  * copies the rest, since the caller reuses its buffer.
  */
-class PendingWrites {
+export class PendingWrites {
   private readonly rest: (Uint8Array | undefined)[] = [];
 
   /** Write through `write` unless earlier bytes wait; returns false when the socket is gone. */

@@ -183,8 +183,8 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     const redisSocket = o.redisSocket ?? (redis = await startRedis(tmp)).socket;
     const serverJson = join(outDir, "server.json");
     const common = ["--status-interval", "0"];
-    // One source address reaches ~64,500 connections per server port: spread over enough ports.
-    const nports = o.transport === "qstack" ? Math.max(1, Math.ceil(o.conns / 60_000)) : 1;
+    // Our stack's generator takes as many source addresses as it needs (64,512 ports each): one server port.
+    const nports = 1;
     const gen = ["--ports", String(nports), "-c", String(o.conns), "-s", String(o.setupS), "-w", String(o.waitS), "-e", String(o.epochS), "--warmup", String(o.warmupS), "--duration", String(o.durationS), "-r", String(o.ratio), "-l", String(o.msgLen), "--out", outDir];
     const srvArgs = ["--ports", String(nports), "--redis-socket", redisSocket, "-l", String(o.msgLen), "--stats-json", serverJson, "--warmup", String(o.warmupS)];
     let pcap: string | null = null;

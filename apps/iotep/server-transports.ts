@@ -44,7 +44,7 @@ export class IdPool {
 }
 
 /** Owed reply bytes per connection, written when the socket drains. */
-class OwedReplies {
+export class OwedReplies {
   private owed = new Uint32Array(1024);
   private readonly fill = new ReplyBuilder();
   /** Replies that could not be written at all (socket closing). */

@@ -1,0 +1,171 @@
+/**
+ * The iotepserver logic (server.ts) on our stack through TcpEpoll: TCP by
+ * connection id with prioritized epoll-like events (QStack's qepoll), so the
+ * server holds no JS object per connection and 1 M connections cost only
+ * typed-array slots.
+ *
+ * Each poll round (an app stage of the stack, after receive and TCP timers)
+ * asks `wait` for ready ids; events of high-priority frames (requests, class
+ * 0 from the iotep classifier) come out before those of heartbeats, so the
+ * request bytes reach the server's queues first and the server's pump admits
+ * them to Redis first. Listeners are accepted from, connections are read dry
+ * into one scratch buffer and framed by the server.
+ *
+ * Replies are written from ioredis callbacks, outside the poll round: the
+ * bytes go into TCP's send queue at once and `stack.loop.wake()` cuts an idle
+ * sleep short, so the next round's flush puts them on the wire now rather
+ * than after up to a millisecond of sleep. Bytes the send buffer cannot take
+ * are owed (OwedReplies) and written when EPOLLOUT reports space.
+ */
+import { EAGAIN } from "../../src/tcp/errno";
+import { EPOLLIN, EPOLLOUT, EPOLLRDHUP, type TcpEpoll } from "../../src/api/tcp-epoll";
+import type { Stack } from "../../src/api/stack";
+import type { PollStage } from "../../src/sched/poll-loop";
+import type { IotepServer, ReplySink } from "./server";
+import { OwedReplies, type ServedHandle } from "./server-transports";
+
+const CONN_EVENTS = EPOLLIN | EPOLLRDHUP;
+/** Ids handed out per wait call; wait is called again until it returns none. */
+const WAIT_MAX = 64;
+
+export class EpollServer implements PollStage, ReplySink, ServedHandle {
+  private readonly out = new Int32Array(2 * WAIT_MAX);
+  private readonly buf = new Uint8Array(64 * 1024);
+  /** Per connection id: 1 while the server sees it open. */
+  private readonly open: Uint8Array;
+  private readonly owed = new OwedReplies();
+  private readonly listeners: number[] = [];
+  private openCount = 0;
+  /** Replies written since the loop was last woken. */
+  private wroteSinceWake = false;
+  readonly port: number;
+
+  constructor(
+    private readonly server: IotepServer,
+    private readonly ep: TcpEpoll,
+    private readonly stack: Stack,
+    port: number,
+    ports = 1,
+    backlog = 65535,
+  ) {
+    this.port = port;
+    this.open = new Uint8Array(ep.listenerBase);
+    for (let k = 0; k < ports; k++) {
+      const l = ep.listen(0, port + k, backlog);
+      if (l < 0) throw new Error(`listen on port ${port + k} failed (errno ${-l})`);
+      ep.poll.ctl("add", l, EPOLLIN, 0);
+      this.listeners.push(l);
+    }
+    stack.addAppStage(this);
+  }
+
+  get openConnections(): number {
+    return this.openCount;
+  }
+
+  poll(_nowUs: number): number {
+    const ep = this.ep;
+    const out = this.out;
+    let work = 0;
+    for (;;) {
+      const n = ep.poll.wait(out, WAIT_MAX);
+      if (n === 0) break;
+      work += n;
+      for (let i = 0; i < n; i++) {
+        const id = out[2 * i]!;
+        const ev = out[2 * i + 1]!;
+        if (id >= ep.listenerBase) this.acceptAll(id);
+        else this.onConn(id, ev);
+      }
+    }
+    this.server.pump();
+    this.wroteSinceWake = false;
+    return work;
+  }
+
+  pollAt(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+
+  private acceptAll(l: number): void {
+    const ep = this.ep;
+    for (;;) {
+      const c = ep.accept(l);
+      if (c < 0) return;
+      this.open[c] = 1;
+      this.openCount++;
+      this.owed.reset(c);
+      ep.tcp.setNoDelay(c, true);
+      this.server.open(c);
+      ep.poll.ctl("add", c, CONN_EVENTS, 1);
+      // Data may have come with the handshake's last ACK.
+      this.readAll(c);
+    }
+  }
+
+  private onConn(c: number, ev: number): void {
+    if (this.open[c] !== 1) return;
+    if ((ev & EPOLLOUT) !== 0) this.flushOwed(c);
+    const r = this.readAll(c);
+    // 0: the peer's FIN after all its data; other negatives but EAGAIN: reset or timed out.
+    if (r === 0 || (r < 0 && r !== -EAGAIN)) this.drop(c);
+  }
+
+  /** Read until TCP has nothing; returns the last recv result (-EAGAIN: more may come, 0: end, < 0: error). */
+  private readAll(c: number): number {
+    const tcp = this.ep.tcp;
+    const buf = this.buf;
+    for (;;) {
+      const n = tcp.recv(c, buf, 0, buf.length);
+      if (n <= 0) return n;
+      this.server.data(c, buf, 0, n);
+    }
+  }
+
+  /** The peer closed (or reset): forget the connection and give its id back to TCP. */
+  private drop(c: number): void {
+    this.open[c] = 0;
+    this.openCount--;
+    this.ep.poll.ctl("del", c);
+    this.server.close(c);
+    this.ep.tcp.close(c);
+  }
+
+  private flushOwed(c: number): void {
+    const tcp = this.ep.tcp;
+    if (this.owed.flush(c, (b, off, len) => tcp.send(c, b, off, len))) this.ep.poll.ctl("mod", c, CONN_EVENTS, 1);
+  }
+
+  /** ReplySink: called from ioredis callbacks. */
+  reply(conn: number, buf: Uint8Array, len: number): boolean {
+    if (this.open[conn] !== 1) return false;
+    if (this.owed.has(conn)) {
+      this.owed.add(conn, len);
+      return true;
+    }
+    const n = this.ep.tcp.send(conn, buf, 0, len);
+    if (n < 0) return false;
+    if (n < len) {
+      this.owed.add(conn, len - n);
+      this.ep.poll.ctl("mod", conn, CONN_EVENTS | EPOLLOUT, 1);
+    }
+    if (!this.wroteSinceWake) {
+      this.wroteSinceWake = true;
+      this.stack.loop.wake();
+    }
+    return true;
+  }
+
+  stopListening(): void {
+    for (const l of this.listeners) {
+      this.ep.poll.ctl("del", l);
+      this.ep.tcp.closeListener(l - this.ep.listenerBase);
+    }
+    this.listeners.length = 0;
+  }
+
+  closeAll(): void {
+    const tcp = this.ep.tcp;
+    for (let c = 0; c < this.open.length; c++) if (this.open[c] === 1) tcp.shutdown(c);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Bring-up of our stack for the iotep apps when they drive TCP by connection
+ * id (no JS object per connection): the device, the stack and the capacity
+ * plan as apps/common.ts startStack does, but without TcpSockets, so the app
+ * builds its own TCP front (TcpEpoll on the server, TcpLayer with an event
+ * ring on the generator) and holds 1 M connections in typed arrays only.
+ */
+import { drainConnections, type ShutdownReport } from "../common";
+import type { ParsedArgs } from "../../src/api/cli";
+import { checkCapacity, planCapacity, readMemoryInfo, regionMemory, type CapacityPlan } from "../../src/api/capacity";
+import { classifierFromSpec } from "../../src/api/classifier-spec";
+import { openDevice } from "../../src/api/open-device";
+import { Stack } from "../../src/api/stack";
+import { stackConfigFrom, type StackConfig } from "../../src/api/stack-config";
+import type { MemoryProvider } from "../../src/mem/carve";
+import type { TcpConfig } from "../../src/tcp/config";
+import type { TcpLayer } from "../../src/tcp/tcp-layer";
+
+export interface IdStack {
+  cfg: StackConfig;
+  stack: Stack;
+  plan: CapacityPlan;
+  /** Memory for TcpLayer's tables and buffers (hugepage regions unless --no-huge). */
+  memory: MemoryProvider;
+  /** Start the poll loop (after the TCP front and the app stages are added). */
+  run(): void;
+  /** Drain or reset the connections (--shutdown), stop the loop, close the device (flushes the pcap). */
+  shutdown(tcp: TcpLayer | null): Promise<ShutdownReport | null>;
+}
+
+export async function startIdStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig>): Promise<IdStack> {
+  const cfg = stackConfigFrom(values);
+  const plan = planCapacity(cfg.capacity, tcp);
+  const dev = await openDevice(cfg);
+  try {
+    checkCapacity(plan, readMemoryInfo());
+  } catch (e) {
+    dev.close();
+    throw e;
+  }
+  const mem = await regionMemory(cfg.noHuge);
+  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
+  if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
+  let loop: Promise<void> | null = null;
+  let closing: Promise<ShutdownReport | null> | null = null;
+  return {
+    cfg,
+    stack,
+    plan,
+    memory: mem.provider,
+    run() {
+      if (loop === null) loop = stack.run();
+    },
+    shutdown(t) {
+      if (closing !== null) return closing;
+      closing = (async () => {
+        const rep = t !== null && loop !== null ? await drainConnections(t, cfg.ops.shutdown, cfg.ops.shutdownTimeoutMs) : null;
+        await stack.stop();
+        if (loop !== null) await loop;
+        stack.close();
+        return rep;
+      })();
+      return closing;
+    },
+  };
+}

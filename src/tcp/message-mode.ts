@@ -52,11 +52,13 @@ export class MessageStore {
   /** conn -> first express slot. */
   readonly rxHead: ConnMap;
   private free = 0;
-  /** conn -> send-ahead slot: end sequence number and class. */
+  /** conn -> its first send-ahead slot (one per message still unsent: start, end sequence numbers and class). */
   readonly txSlot: ConnMap;
   readonly aheadStart: Int32Array;
   readonly aheadEnd: Int32Array;
   readonly aheadCls: Uint8Array;
+  /** Next send-ahead message of the same connection, -1 at the last. */
+  readonly aheadChain: Int32Array;
   private aheadFree = 0;
   /** Scratch for the unsent bytes moved behind a send-ahead message. */
   readonly scratch: Uint8Array;
@@ -76,6 +78,7 @@ export class MessageStore {
     this.aheadStart = new Int32Array(n);
     this.aheadEnd = new Int32Array(n);
     this.aheadCls = new Uint8Array(n);
+    this.aheadChain = new Int32Array(n);
     const an = new Int32Array(n);
     for (let i = 0; i < n; i++) an[i] = i + 1 < n ? i + 1 : -1;
     this.aheadNext = an;
@@ -101,6 +104,7 @@ export class MessageStore {
     const s = this.aheadFree;
     if (s < 0) return -1;
     this.aheadFree = this.aheadNext[s]!;
+    this.aheadChain[s] = -1;
     return s;
   }
 
@@ -222,18 +226,18 @@ export function sendAhead(t: TcpLayer, c: number, src: Uint8Array, off: number, 
   const m = t.messages();
   const una = conns.sndUna[c]!;
   let at = (conns.sndMax[c]! - una) | 0;
-  let slot = (conns.prio[c]! & P_TX_AHEAD) !== 0 ? m.txSlot.get(c) : -1;
-  const fresh = slot < 0;
-  if (!fresh) {
-    const end = (m.aheadEnd[slot]! - una) | 0;
+  // After the last send-ahead message still queued (FIFO among messages).
+  let last = (conns.prio[c]! & P_TX_AHEAD) !== 0 ? m.txSlot.get(c) : -1;
+  if (last >= 0) {
+    while (m.aheadChain[last]! >= 0) last = m.aheadChain[last]!;
+    const end = (m.aheadEnd[last]! - una) | 0;
     if (end > at) at = end;
-  } else {
-    slot = m.takeAhead();
-    if (slot < 0) return 0;
-    if (!m.txSlot.set(c, slot)) {
-      m.freeAhead(slot);
-      return 0;
-    }
+  }
+  const slot = m.takeAhead();
+  if (slot < 0) return 0;
+  if (last < 0 && !m.txSlot.set(c, slot)) {
+    m.freeAhead(slot);
+    return 0;
   }
   if (at > total) at = total;
   if (at < 0) at = 0;
@@ -244,14 +248,17 @@ export function sendAhead(t: TcpLayer, c: number, src: Uint8Array, off: number, 
   if (got !== len) {
     // The pool check above makes this unreachable in one thread; keep the stream consistent anyway.
     if (got > 0 && tail > 0) overwrite(t, c, at, m.scratch, 0, tail);
+    if (last < 0) m.txSlot.delete(c);
+    m.freeAhead(slot);
     return got;
   }
   if (tail > 0) {
     overwrite(t, c, at, src, off, len);
     overwrite(t, c, at + len, m.scratch, 0, tail);
   }
-  if (fresh) m.aheadStart[slot] = (una + at) | 0;
+  m.aheadStart[slot] = (una + at) | 0;
   m.aheadEnd[slot] = (una + at + len) | 0;
+  if (last >= 0) m.aheadChain[last] = slot;
   m.aheadCls[slot] = cls;
   conns.prio[c] = conns.prio[c]! | P_TX_AHEAD;
   m.aheadIn++;
@@ -286,30 +293,38 @@ function overwrite(t: TcpLayer, c: number, pos: number, src: Uint8Array, off: nu
  */
 export function aheadLimit(t: TcpLayer, c: number, nxt: number): number {
   const m = t.messages();
-  const slot = m.txSlot.get(c);
-  if (slot < 0) {
-    t.conns.prio[c] = t.conns.prio[c]! & ~P_TX_AHEAD;
-    return 0;
+  let slot = m.txSlot.get(c);
+  while (slot >= 0) {
+    const before = (m.aheadStart[slot]! - nxt) | 0;
+    if (before > 0) {
+      t.aheadClass = -1;
+      return before;
+    }
+    const left = (m.aheadEnd[slot]! - nxt) | 0;
+    if (left > 0) {
+      t.aheadClass = m.aheadCls[slot]!;
+      return left;
+    }
+    // This message is behind us: forget it.
+    const nx = m.aheadChain[slot]!;
+    m.freeAhead(slot);
+    if (nx >= 0) m.txSlot.set(c, nx);
+    else m.txSlot.delete(c);
+    slot = nx;
   }
-  const before = (m.aheadStart[slot]! - nxt) | 0;
-  if (before > 0) {
-    t.aheadClass = -1;
-    return before;
-  }
-  const left = (m.aheadEnd[slot]! - nxt) | 0;
-  if (left > 0) {
-    t.aheadClass = m.aheadCls[slot]!;
-    return left;
-  }
-  aheadDrop(t, c);
+  t.conns.prio[c] = t.conns.prio[c]! & ~P_TX_AHEAD;
   return 0;
 }
 
-/** Forget c's send-ahead boundary (its send buffer was reset, or the id is freed). */
+/** Forget c's send-ahead messages (its send buffer was reset, or the id is freed). */
 export function aheadDrop(t: TcpLayer, c: number): void {
   if ((t.conns.prio[c]! & P_TX_AHEAD) === 0) return;
   const m = t.messages();
-  const slot = m.txSlot.delete(c);
-  if (slot >= 0) m.freeAhead(slot);
+  let slot = m.txSlot.delete(c);
+  while (slot >= 0) {
+    const nx = m.aheadChain[slot]!;
+    m.freeAhead(slot);
+    slot = nx;
+  }
   t.conns.prio[c] = t.conns.prio[c]! & ~P_TX_AHEAD;
 }

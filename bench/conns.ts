@@ -112,8 +112,11 @@ class Peer {
   async wait(ev: string, timeoutMs: number): Promise<Msg> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const m = this.msgs.find((x) => x.ev === ev) ?? this.msgs.find((x) => x.ev === "error");
-      if (m) {
+      // Each message answers one wait (a command like "mem" may be asked again).
+      let i = this.msgs.findIndex((x) => x.ev === ev);
+      if (i < 0) i = this.msgs.findIndex((x) => x.ev === "error");
+      if (i >= 0) {
+        const m = this.msgs.splice(i, 1)[0]!;
         if (m.ev === "error") throw new Error(`${ev}: peer failed: ${m.message}`);
         return m;
       }
@@ -199,6 +202,15 @@ async function runStack(): Promise<Record<string, unknown>> {
     gen.send("close");
     const gDone = await gen.wait("done", 120_000);
     if (TTY) process.stdout.write("\n");
+    // The server leaves LAST-ACK when the generator's last ACKs arrive: give them
+    // a moment (bounded) before counting what is still in use.
+    const settleEnd = Date.now() + 10_000;
+    for (;;) {
+      server.send("mem");
+      const m = await server.wait("mem", 30_000);
+      if (m.inUse === 0 || Date.now() > settleEnd) break;
+      await Bun.sleep(200);
+    }
     server.send("stop");
     const sDone = await server.wait("done", 30_000);
     const sm = sideMem(sReady, sMem.mem, N);

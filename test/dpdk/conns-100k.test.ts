@@ -4,27 +4,24 @@
  * connection id). Every connection must be established, exchange a message
  * (echoed) and be closed cleanly (FIN both ways, TIME-WAIT on the generator).
  *
- * Runs only as root with hugepages, and only when QSTACK_CONNS_100K=1: at the
- * moment frames the memif transmit ring refuses are dropped by TxQueues (no
- * backpressure), so under a 100 k open storm SYNs and FINs are lost and recovered
- * only by backed-off retransmission; the run then exceeds the minute budget and
- * some closes do not finish. See the issue 4 report.
+ * Runs as root (DPDK, hugepages); QSTACK_CONNS_100K=0 skips it on a machine
+ * too small for it.
  */
 import { expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const isRoot = process.getuid?.() === 0;
-const enabled = process.env.QSTACK_CONNS_100K === "1";
+const enabled = process.env.QSTACK_CONNS_100K !== "0";
 const ROOT = join(import.meta.dir, "..", "..");
 if (!isRoot) console.log("conns-100k: skipped (needs root for DPDK and hugepages)");
-else if (!enabled) console.log("conns-100k: skipped (set QSTACK_CONNS_100K=1; transmit-ring drops make it exceed its minute today, see the file comment)");
+else if (!enabled) console.log("conns-100k: skipped (QSTACK_CONNS_100K=0)");
 
 test.skipIf(!isRoot || !enabled)(
   "100 k connections over net_memif: all established, one message each echoed, all closed cleanly",
   async () => {
     const out = `/tmp/qs-conns-100k-${process.pid}.json`;
-    const p = Bun.spawn([process.execPath, join(ROOT, "bench", "conns.ts"), "-c", "100000", "-s", "5", "-e", "5", "--hold", "6", "--no-kernel", "--json", out], {
+    const p = Bun.spawn([process.execPath, join(ROOT, "bench", "conns.ts"), "-c", "100000", "-s", "8", "-e", "8", "--hold", "10", "--no-kernel", "--json", out], {
       cwd: ROOT, stdout: "pipe", stderr: "pipe",
     });
     const code = await p.exited;

@@ -53,9 +53,9 @@ export class ArpLayer {
     opts: ArpLayerOptions = {},
   ) {
     this.cache = new ArpCache(opts);
-    this.pendCap = opts.pendingCapacity ?? 256;
+    this.pendCap = opts.pendingCapacity ?? 1024;
     this.retryIps = new Int32Array(this.pendCap);
-    this.perHop = opts.pendingPerHop ?? 32;
+    this.perHop = opts.pendingPerHop ?? 512;
     this.pHandle = new Uint32Array(this.pendCap);
     this.pOff = new Uint32Array(this.pendCap);
     this.pLen = new Uint32Array(this.pendCap);

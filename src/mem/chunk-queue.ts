@@ -20,6 +20,12 @@
  * makes data contiguous with the head, length grows and writeAt returns by how
  * much (so TCP advances RCV.NXT).
  *
+ * Reads at an offset (the sender copies out segment after segment far from the
+ * head) start from a read cursor: the chunk and its index from the head chunk,
+ * cached for the last copyOut of a queue in a small direct-mapped table shared by
+ * all queues (CURSOR_SLOTS entries, keyed by queue id), so an idle queue costs
+ * nothing more. consume() shifts or drops the cursor of its queue; reset() drops it.
+ *
  * Nothing throws on the hot path: a full pool or too many ranges is a return value
  * (fewer bytes appended, or -1 from writeAt, counted in `drops`).
  * Chunk bytes are at pool.mem[memOffset ...]; headSpan/spanAt give zero-copy views.
@@ -48,6 +54,10 @@ const W_LEN = 2;
 /** chunk count << 16 | head offset in the head chunk. */
 const W_HC = 3;
 const W_REC = 4;
+
+/** Read-cursor cache entries (a power of two); a fixed cost, not per queue. */
+const CURSOR_SLOTS = 1024;
+const CURSOR_MASK = CURSOR_SLOTS - 1;
 
 /** Below this many bytes a plain loop beats subarray()+set() (which allocates a view). */
 const LOOP_COPY_MAX = 64;
@@ -81,6 +91,10 @@ export class ChunkQueues {
   private readonly recs: Int32Array;
   private recFree: number;
   private readonly mem: Uint8Array;
+  /** Read cursors: queue id (-1: free), chunk, chunk index from the head chunk. */
+  private readonly curQ = new Int32Array(CURSOR_SLOTS).fill(-1);
+  private readonly curChunk = new Int32Array(CURSOR_SLOTS);
+  private readonly curIdx = new Int32Array(CURSOR_SLOTS);
 
   /** Bytes of queue state per queue id. */
   static readonly bytesPerQueue = STRIDE * 4;
@@ -193,28 +207,52 @@ export class ChunkQueues {
     return written;
   }
 
-  /** Copy up to len readable bytes starting `skip` bytes after the head into dst, without consuming; returns the count. */
+  /**
+   * Copy up to len readable bytes starting `skip` bytes after the head into dst, without consuming;
+   * returns the count. Starts from the queue's read cursor when it is at or before the first chunk
+   * needed, and leaves the cursor on the last chunk read.
+   */
   copyOut(q: number, skip: number, dst: Uint8Array, dstOff: number, len: number): number {
     const b = q * STRIDE;
     const L = this.q[b + W_LEN]!;
     if (skip < 0 || skip >= L || len <= 0) return 0;
     const n = len < L - skip ? len : L - skip;
     const C = this.chunkBytes;
+    const next = this.nextChunk;
     let pos = (this.q[b + W_HC]! & 0xffff) + skip;
+    const slot = q & CURSOR_MASK;
     let c = this.q[b + W_HEAD]!;
-    while (pos >= C) {
-      c = this.nextChunk[c]!;
-      pos -= C;
+    let k = 0;
+    if (this.curQ[slot] === q) {
+      const ck = this.curIdx[slot]!;
+      if (ck * C <= pos) {
+        c = this.curChunk[slot]!;
+        k = ck;
+        pos -= ck * C;
+      }
     }
+    while (pos >= C) {
+      c = next[c]!;
+      pos -= C;
+      k++;
+    }
+    const mem = this.mem;
+    const pool = this.pool;
     let copied = 0;
-    while (copied < n) {
+    for (;;) {
       const room = C - pos;
-      const k = room < n - copied ? room : n - copied;
-      copyBytes(dst, dstOff + copied, this.mem, this.pool.offsetOf(c) + pos, k);
-      copied += k;
-      c = this.nextChunk[c]!;
+      const rest = n - copied;
+      const m = room < rest ? room : rest;
+      copyBytes(dst, dstOff + copied, mem, pool.offsetOf(c) + pos, m);
+      copied += m;
+      if (copied >= n) break;
+      c = next[c]!;
+      k++;
       pos = 0;
     }
+    this.curQ[slot] = q;
+    this.curChunk[slot] = c;
+    this.curIdx[slot] = k;
     return n;
   }
 
@@ -232,14 +270,22 @@ export class ChunkQueues {
     let nC = hc >>> 16;
     let hOff = (hc & 0xffff) + n;
     let head = st[b + W_HEAD]!;
+    let freed = 0;
     while (hOff >= C) {
       const nx = next[head]!;
       pool.free(head);
       head = nx;
       nC--;
       hOff -= C;
+      freed++;
     }
     const rec = st[b + W_REC]!;
+    const slot = q & CURSOR_MASK;
+    if (this.curQ[slot] === q) {
+      const k = this.curIdx[slot]! - freed;
+      if (k < 0 || (L - n === 0 && rec < 0)) this.curQ[slot] = -1;
+      else this.curIdx[slot] = k;
+    }
     if (L - n === 0 && rec < 0) {
       // Empty: give back the partly used chunk(s) too.
       while (head >= 0) {
@@ -277,6 +323,7 @@ export class ChunkQueues {
     }
     const rec = st[b + W_REC]!;
     if (rec >= 0) this.freeRec(rec);
+    if (this.curQ[q & CURSOR_MASK] === q) this.curQ[q & CURSOR_MASK] = -1;
     st[b + W_HEAD] = -1;
     st[b + W_TAIL] = -1;
     st[b + W_LEN] = 0;

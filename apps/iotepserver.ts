@@ -18,7 +18,7 @@ import { TcpEpoll } from "../src/api/tcp-epoll";
 import { onStopSignal, parseAppArgs, runMain } from "./common";
 import { EpollServer } from "./iotep/epoll-server";
 import { startIdStack, type IdStack } from "./iotep/id-stack";
-import { newLatencyHistogram, recordUs } from "./iotep/latency";
+import { RoundGaps, runQueueWaitUs } from "./iotep/round-gaps";
 import { formatSummary, summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
 import { encodeHistogram } from "./iotep/results";
@@ -93,9 +93,7 @@ runMain("iotepserver", async () => {
     keyBase: v["key-base"] as number,
   });
   let served: ServedHandle;
-  const loopGaps = { maxUs: 0, over2ms: 0, over10ms: 0 };
-  /** Time between the starts of consecutive poll rounds (us): round length plus any sleep or GC pause. */
-  const roundGaps = newLatencyHistogram();
+  let gaps: RoundGaps | null = null;
   let where: string;
   if (kernel) {
     const h = serveOnKernel(server, v["listen"] as string, port, { reusePort: v["reuse-port"] === true, ports: v["ports"] as number });
@@ -110,29 +108,15 @@ runMain("iotepserver", async () => {
     rs = await startIdStack(v, { sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
     ep = new TcpEpoll(rs.stack, rs.plan.tcp);
     const h = new EpollServer(server, ep, rs.stack, port, v["ports"] as number);
-    // Gaps between poll rounds (GC pauses, long rounds, sleeps) for the stats.
-    let lastRoundUs = -1;
-    rs.stack.addAppStage({
-      poll(nowUs) {
-        if (lastRoundUs >= 0) {
-          const gap = nowUs - lastRoundUs;
-          recordUs(roundGaps, gap);
-          if (gap > loopGaps.maxUs) loopGaps.maxUs = gap;
-          if (gap > 2000) loopGaps.over2ms++;
-          if (gap > 10_000) loopGaps.over10ms++;
-        }
-        lastRoundUs = nowUs;
-        return 0;
-      },
-      pollAt() {
-        return Number.POSITIVE_INFINITY;
-      },
-    });
+    // Gaps between poll rounds (sleeps, GC pauses, long rounds, waiting for a CPU) for the stats.
+    gaps = new RoundGaps(rs.stack.loop);
+    rs.stack.addAppStage(gaps);
     rs.run();
     server.sink = h;
     served = h;
     where = `our stack ${formatIpv4(rs.cfg.ip)}:${port}${(v["ports"] as number) > 1 ? `-${port + (v["ports"] as number) - 1}` : ""} dev ${rs.stack.dev.caps.name}, classify ${v["classify"]}`;
   }
+  const runQueueAtStart = runQueueWaitUs();
   const ready = await store.waitReady(3000);
   console.log(`iotepserver: listening on ${where}, ${msgLen}-byte messages, ${store.describe()}${ready ? "" : " (not reachable yet; retrying, messages fail until it is)"}`);
 
@@ -212,11 +196,13 @@ runMain("iotepserver", async () => {
   );
   console.log(`iotepserver: in-server latency  requests: ${formatSummary(hi)}`);
   console.log(`iotepserver: in-server latency heartbeats: ${formatSummary(lo)}`);
-  if (rs !== null) {
-    const g = summarize(roundGaps);
+  const runQueueUs = runQueueWaitUs() - runQueueAtStart;
+  if (gaps !== null) {
+    const g = gaps.summary();
     console.log(
-      `iotepserver: gaps between poll rounds: p50 ${g.p50Us} us, p99 ${g.p99Us} us, max ${(loopGaps.maxUs / 1000).toFixed(1)} ms, ${loopGaps.over2ms} over 2 ms, ${loopGaps.over10ms} over 10 ms; ` +
-        `${rs.stack.loop.rounds} rounds, ${rs.stack.loop.idleSleeps} idle sleeps, ${rs.stack.loop.wakeups} cut short by replies`,
+      `iotepserver: gaps between poll rounds: p50 ${g.p50Us} us, p99 ${g.p99Us} us, max ${(g.maxGapUs / 1000).toFixed(1)} ms, ${g.over2ms} over 2 ms, ${g.over10ms} over 10 ms; ` +
+        `${g.stalls} stalls (over 2 ms, no idle sleep) totalling ${g.stallMs} ms, ${g.stallRunQueueMs} ms of it waiting for a CPU; ` +
+        `${rs!.stack.loop.rounds} rounds, ${rs!.stack.loop.idleSleeps} idle sleeps, ${rs!.stack.loop.wakeups} cut short by replies; main thread waited ${(runQueueUs / 1000).toFixed(0)} ms for a CPU in all`,
     );
   }
   const statsFile = v["stats-json"] as string | undefined;
@@ -236,7 +222,8 @@ runMain("iotepserver", async () => {
               ? {
                   net: rs.stack.netif.counters.snapshot(),
                   tcp: { ...ep!.tcp.counters },
-                  pollGaps: { ...loopGaps, p50Us: summarize(roundGaps).p50Us, p99Us: summarize(roundGaps).p99Us, p999Us: summarize(roundGaps).p999Us },
+                  pollGaps: { ...gaps!.summary(), maxUs: gaps!.maxUs },
+                  runQueueWaitMs: Math.round(runQueueUs / 1000),
                   rounds: rs.stack.loop.rounds,
                   idleSleeps: rs.stack.loop.idleSleeps,
                   wakeups: rs.stack.loop.wakeups,

@@ -110,7 +110,12 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   console.log(`qstack: ${JSON.stringify(counts(ours))}`);
   if (kernel) console.log(`kernel: ${JSON.stringify(counts(kernel))}`);
   const gaps = ours.server.stack?.pollGaps;
-  if (gaps !== undefined) console.log(`qstack server: gaps between poll rounds max ${(gaps.maxUs / 1000).toFixed(1)} ms, ${gaps.over2ms} over 2 ms, ${gaps.over10ms} over 10 ms`);
+  if (gaps !== undefined) {
+    console.log(
+      `qstack server: gaps between poll rounds p99 ${gaps.p99Us} us, max ${(gaps.maxUs / 1000).toFixed(1)} ms, ${gaps.over2ms} over 2 ms, ${gaps.over10ms} over 10 ms; ` +
+        `${gaps.stalls ?? "?"} stalls without an idle sleep totalling ${gaps.stallMs ?? "?"} ms (${gaps.stallRunQueueMs ?? "?"} ms waiting for a CPU); main thread waited ${ours.server.stack?.runQueueWaitMs ?? "?"} ms for a CPU in all`,
+    );
+  }
   if (ratio !== null) console.log(`client request p99, kernel / ours: ${ratio.toFixed(2)}x (${o.kernelConns} vs ${o.conns} connections)`);
   const wireP99Us = ours.wire?.latencyUs?.["request (wire)"]?.p99Us as number | undefined;
   console.log(

@@ -1,0 +1,91 @@
+/**
+ * Where the time between poll rounds goes (tail-latency diagnosis): an app
+ * stage that records the gap between the starts of consecutive rounds in an
+ * HDR histogram, and for every gap over 2 ms without an idle sleep inside it
+ * (a stall: a long round, a GC pause, or the thread waiting for a CPU) asks
+ * the kernel how much of it the thread spent runnable but not running
+ * (/proc/thread-self/schedstat, field 2: run-queue wait, ns). So a stall is
+ * split into "waiting for a CPU" (other processes on the cores) and "running
+ * but not polling" (our long rounds, GC, ioredis callbacks).
+ */
+import { openSync, readSync, closeSync } from "node:fs";
+import type { PollLoop, PollStage } from "../../src/sched/poll-loop";
+import { newLatencyHistogram, recordUs, summarize, type LatencySummary } from "./latency";
+
+/** Run-queue wait of the calling thread so far, us (-1 when the kernel does not say). */
+export function runQueueWaitUs(buf: Uint8Array = new Uint8Array(96)): number {
+  let fd = -1;
+  try {
+    fd = openSync("/proc/thread-self/schedstat", "r");
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    // "<cpu ns> <wait ns> <slices>\n"
+    let i = 0;
+    while (i < n && buf[i] !== 0x20) i++;
+    let v = 0;
+    for (i++; i < n && buf[i]! >= 0x30 && buf[i]! <= 0x39; i++) v = v * 10 + (buf[i]! - 0x30);
+    return v / 1000;
+  } catch {
+    return -1;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+export class RoundGaps implements PollStage {
+  readonly gaps = newLatencyHistogram();
+  maxUs = 0;
+  over2ms = 0;
+  over10ms = 0;
+  /** Gaps over 2 ms with no idle sleep inside, and their total length, us. */
+  stalls = 0;
+  stallUs = 0;
+  /** Of stallUs, time the thread waited for a CPU. */
+  stallRunQueueUs = 0;
+  private lastUs = -1;
+  private lastSleeps = 0;
+  private lastWaitUs: number;
+  private readonly buf = new Uint8Array(96);
+
+  constructor(private readonly loop: PollLoop) {
+    this.lastWaitUs = runQueueWaitUs(this.buf);
+  }
+
+  poll(nowUs: number): number {
+    const sleeps = this.loop.idleSleeps;
+    if (this.lastUs >= 0) {
+      const gap = nowUs - this.lastUs;
+      recordUs(this.gaps, gap);
+      if (gap > this.maxUs) this.maxUs = gap;
+      if (gap > 2000) {
+        this.over2ms++;
+        if (gap > 10_000) this.over10ms++;
+        const w = runQueueWaitUs(this.buf);
+        if (sleeps === this.lastSleeps) {
+          this.stalls++;
+          this.stallUs += gap;
+          if (w >= 0 && this.lastWaitUs >= 0) this.stallRunQueueUs += Math.min(gap, w - this.lastWaitUs);
+        }
+        this.lastWaitUs = w;
+      }
+    }
+    this.lastUs = nowUs;
+    this.lastSleeps = sleeps;
+    return 0;
+  }
+
+  pollAt(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+
+  summary(): LatencySummary & { maxGapUs: number; over2ms: number; over10ms: number; stalls: number; stallMs: number; stallRunQueueMs: number } {
+    return {
+      ...summarize(this.gaps),
+      maxGapUs: this.maxUs,
+      over2ms: this.over2ms,
+      over10ms: this.over10ms,
+      stalls: this.stalls,
+      stallMs: Math.round(this.stallUs / 1000),
+      stallRunQueueMs: Math.round(this.stallRunQueueUs / 1000),
+    };
+  }
+}

@@ -50,8 +50,17 @@ export class Ipv4Output implements L4Tx {
     this.mask = route.prefixLen === 0 ? 0 : (0xffffffff << (32 - route.prefixLen)) | 0;
   }
 
+  /**
+   * L4Tx.begin(): -1 when no buffer is free, and also when the transmit backlog is
+   * at its limit (TxQueues.full(), counted in tx.refused): refusing here keeps the
+   * segment with the transport, which retries, instead of dropping the frame later.
+   */
   begin(): number {
     if (this.openHandle >= 0) this.abort();
+    if (this.tx.full()) {
+      this.tx.refused++;
+      return -1;
+    }
     const off = this.tx.take();
     if (off < 0) {
       this.counters.txNoBuffer++;

@@ -3,6 +3,11 @@
  * device in bulk, so taking a buffer costs no FFI call) and one transmit batch
  * per priority class. `flush()` hands the batches to the device class 0 first:
  * class 0 is the highest priority, so high-priority frames leave first.
+ *
+ * Backpressure: `full()` says when a new frame could not be queued without
+ * dropping it (a class batch full and the device ring full too); Ipv4Output
+ * then refuses to hand out a buffer (L4Tx.begin() returns -1), so transports
+ * keep their data and retry instead of losing frames here.
  */
 import type { Device } from "./device";
 import { PacketBatch } from "./packet-batch";
@@ -21,6 +26,8 @@ export class TxQueues {
   /** Frames the device sent / dropped, all classes. */
   sent = 0;
   dropped = 0;
+  /** begin() calls refused because the backlog was at its limit (see full()). */
+  refused = 0;
   /** Flushes that left frames for the next round (the device's ring was full). */
   deferred = 0;
 
@@ -86,6 +93,21 @@ export class TxQueues {
     const s = this.dev.txBurst(b);
     this.sent += s;
     if (b.count > 0) this.deferred++;
+  }
+
+  /**
+   * True when the transmit backlog is at its limit: some class's batch is full
+   * and stays full after a transmit attempt (the device ring is full too). A frame
+   * queued now might be dropped, whatever its class, so callers should wait.
+   */
+  full(): boolean {
+    for (let c = 0; c < this.classes; c++) {
+      const b = this.batches[c]!;
+      if (b.count < b.capacity) continue;
+      this.flushClass(c);
+      if (b.count >= b.capacity) return true;
+    }
+    return false;
   }
 
   /** Frames waiting in the batches (deferred by a full device ring, or not yet flushed). */

@@ -52,6 +52,7 @@ export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number)
     // The SYN is acknowledged.
     conns.sndUna[c] = (conns.iss[c]! + 1) | 0;
     conns.retries[c] = 0;
+    conns.flags[c] = conns.flags[c]! & ~F_PERSIST; // a refused SYN-ACK's retry marker (timers.ts armAfterSyn)
     cancelTimer(t, c, T_RTX);
     onEstablished(t, c);
     conns.sndWnd[c] = seg.wnd << conns.sndWscale[c]!;

@@ -80,6 +80,8 @@ export class TcpCounters {
   icmpHardErrors = 0;
   // transmit path
   txNoBuf = 0;
+  /** Retransmission / persist timers that expired while transmission was refused (re-armed, no backoff). */
+  timersDeferred = 0;
 
   /** Sum of the segment drop reasons (SEGMENT_DROP_REASONS). */
   segmentDrops(): number {

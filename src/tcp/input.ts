@@ -11,7 +11,7 @@
  */
 import { parseTcpOptions } from "../wire/tcp-options";
 import { ackInput } from "./ack";
-import { F_ACTIVE, F_APP_OWNED, F_ACK_NOW, F_RTT_TIMING, F_TS_OK, F_USED } from "./conn-table";
+import { F_ACTIVE, F_APP_OWNED, F_ACK_NOW, F_PERSIST, F_RTT_TIMING, F_TS_OK, F_USED } from "./conn-table";
 import { ECONNREFUSED, ECONNRESET } from "./errno";
 import { enterClosed, onEstablished } from "./lifecycle";
 import { listenInput } from "./listen";
@@ -126,6 +126,7 @@ function synSentInput(t: TcpLayer, c: number, nowUs: number): void {
   }
   conns.sndUna[c] = seg.ack;
   conns.retries[c] = 0;
+  conns.flags[c] = conns.flags[c]! & ~F_PERSIST; // a refused SYN's retry marker (timers.ts armAfterSyn)
   cancelTimer(t, c, T_RTX);
   onEstablished(t, c);
   conns.flags[c] = conns.flags[c]! | F_ACK_NOW;

@@ -9,7 +9,7 @@
  */
 import { writeSynOptions } from "../wire/tcp-options";
 import {
-  F_APP_CLOSED, F_IN_ACCEPTQ, F_IN_SYNQ, F_KEEPALIVE, F_NODELAY, F_RTT_TIMING, F_USED,
+  F_APP_CLOSED, F_IN_ACCEPTQ, F_IN_SYNQ, F_KEEPALIVE, F_NODELAY, F_USED,
 } from "./conn-table";
 import { enterClosed } from "./lifecycle";
 import { effectiveMss, negotiate, offeredOptionFlags } from "./options";
@@ -21,7 +21,7 @@ import { TcpState } from "./state";
 import { decodeCookie, encodeCookie, SynCookieRepr } from "./syn-cookie";
 import { TcpEvent } from "./events";
 import type { TcpLayer } from "./tcp-layer";
-import { armRtx } from "./timers";
+import { armAfterSyn } from "./timers";
 
 export class Listeners {
   readonly capacity: number;
@@ -279,11 +279,7 @@ export function listenInput(t: TcpLayer, l: number, seg: SegInfo, nowUs: number)
   cnt.passiveOpens++;
   cnt.segsAccepted++;
   // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; time it (RFC 6298) unless retransmitted.
-  emitSegment(t, c, iss, 0, 0, nowUs, true);
-  conns.flags[c] = conns.flags[c]! | F_RTT_TIMING;
-  conns.rttSeq[c] = (iss + 1) | 0;
-  conns.rttStartUs[c] = nowUs | 0;
-  armRtx(t, c, nowUs);
+  armAfterSyn(t, c, nowUs, emitSegment(t, c, iss, 0, 0, nowUs, true));
   return -1;
 }
 

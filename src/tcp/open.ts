@@ -4,14 +4,14 @@
  * (RFC 6191 reasoning, as Linux's tcp_tw_reuse: the new SYN's TSval exceeds any
  * the peer saw from the old incarnation), pick the ISN (RFC 6528), send the SYN.
  */
-import { F_ACTIVE, F_APP_OWNED, F_KEEPALIVE, F_NODELAY, F_RTT_TIMING, F_TS_OK, F_USED } from "./conn-table";
+import { F_ACTIVE, F_APP_OWNED, F_KEEPALIVE, F_NODELAY, F_TS_OK, F_USED } from "./conn-table";
 import { EADDRINUSE, EADDRNOTAVAIL, EINVAL, EMFILE } from "./errno";
 import { releaseClosed } from "./lifecycle";
 import { offeredOptionFlags } from "./options";
 import { emitSegment } from "./output";
 import { TcpState } from "./state";
 import type { ConnOpts, TcpLayer } from "./tcp-layer";
-import { armRtx } from "./timers";
+import { armAfterSyn } from "./timers";
 
 /** A TIME-WAIT connection older than this (with timestamps) may give its 4-tuple to a new active open. */
 const TW_REUSE_MS = 1000;
@@ -88,10 +88,6 @@ export function activeOpen(t: TcpLayer, nowUs: number, lip: number, lport: numbe
   t.sack.clear(c);
   t.counters.activeOpens++;
   // <SEQ=ISS><CTL=SYN>, timed for the first RTT sample.
-  emitSegment(t, c, iss, 0, 0, nowUs, true);
-  conns.flags[c] = conns.flags[c]! | F_RTT_TIMING;
-  conns.rttSeq[c] = (iss + 1) | 0;
-  conns.rttStartUs[c] = nowUs | 0;
-  armRtx(t, c, nowUs);
+  armAfterSyn(t, c, nowUs, emitSegment(t, c, iss, 0, 0, nowUs, true));
   return c;
 }

@@ -7,8 +7,10 @@
  * (RFC 9293 3.8.6.2.2) and window scaling (RFC 7323 2.3).
  *
  * Segments are written in place into the buffer L4Tx.begin() returns; payload
- * is copied out of the send ChunkQueue. When begin() returns -1 we count it
- * (txNoBuf) and rely on the timers or the next event to retry.
+ * is copied out of the send ChunkQueue. When begin() returns -1 (no buffer, or the
+ * transmit backlog at its limit: local congestion, not network loss) we count it
+ * (txNoBuf), leave the connection's state as if nothing was tried (SND.NXT does not
+ * move, an owed ACK stays owed) and mark it dirty: the next flush retries.
  */
 import { checksumFold, checksumPartial, pseudoHeaderSum } from "../wire/checksum";
 import { writeSackOption, writeSynOptions, writeTimestampOption } from "../wire/tcp-options";
@@ -108,6 +110,7 @@ export function emitSegment(t: TcpLayer, c: number, seq: number, flags: number, 
   const off = tx.begin();
   if (off < 0) {
     t.counters.txNoBuf++;
+    t.markDirty(c);
     return false;
   }
   const conns = t.conns;

@@ -240,12 +240,18 @@ export class TcpLayer {
   flush(nowUs: number): void {
     this.nowUs = nowUs;
     const conns = this.conns;
-    for (let i = 0; i < this.dirtyCount; i++) {
-      const c = this.dirty[i]!;
+    const dirty = this.dirty;
+    // Connections marked again while flushing (their transmit was refused: output.ts) wait for the
+    // next flush, so a full transmit backlog is retried once per round, not in a loop here.
+    const n = this.dirtyCount;
+    for (let i = 0; i < n; i++) {
+      const c = dirty[i]!;
       conns.flags[c] = conns.flags[c]! & ~F_DIRTY;
       if ((conns.flags[c]! & F_USED) !== 0) tcpOutput(this, c, nowUs);
     }
-    this.dirtyCount = 0;
+    const again = this.dirtyCount - n;
+    if (again > 0) dirty.copyWithin(0, n, n + again);
+    this.dirtyCount = again;
   }
 
   /** Queue a connection for output at the next flush(). */

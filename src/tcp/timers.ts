@@ -86,6 +86,24 @@ export function ensureRtx(t: TcpLayer, c: number, nowUs: number): void {
   if ((t.conns.flags[c]! & F_PERSIST) !== 0 || !timerPending(t, c, T_RTX)) armRtx(t, c, nowUs);
 }
 
+/**
+ * After sending our SYN or SYN-ACK at the open: time it (RFC 6298) and arm the retransmission timer;
+ * when transmission was refused (local congestion) retry after REFUSED_RETRY_US instead of a whole RTO.
+ */
+export function armAfterSyn(t: TcpLayer, c: number, nowUs: number, sent: boolean): void {
+  const conns = t.conns;
+  if (!sent) {
+    // F_PERSIST has no meaning before ESTABLISHED: here it marks "our SYN was never sent" (onPersist).
+    conns.flags[c] = (conns.flags[c]! & ~F_RTT_TIMING) | F_PERSIST;
+    armTimer(t, c, T_RTX, nowUs + REFUSED_RETRY_US);
+    return;
+  }
+  conns.flags[c] = conns.flags[c]! | F_RTT_TIMING;
+  conns.rttSeq[c] = (conns.iss[c]! + 1) | 0;
+  conns.rttStartUs[c] = nowUs | 0;
+  armRtx(t, c, nowUs);
+}
+
 /** RFC 9293 3.8.6.1: arm the persist timer (if not already) for a zero or too small window. */
 export function ensurePersist(t: TcpLayer, c: number, nowUs: number): void {
   const conns = t.conns;
@@ -110,6 +128,16 @@ export function armKeepalive(t: TcpLayer, c: number, nowUs: number): void {
   armTimer(t, c, T_IDLE, nowUs + t.cfg.keepIdleUs);
 }
 
+/** Delay before a SYN or SYN-ACK refused by local transmit is tried again. */
+export const REFUSED_RETRY_US = 1000;
+
+/** True when IPv4 output refuses a packet now (no buffer, or the transmit backlog at its limit). */
+function txRefused(t: TcpLayer): boolean {
+  if (t.tx.begin() < 0) return true;
+  t.tx.abort();
+  return false;
+}
+
 /** Expire every due timer. */
 export function runTimers(t: TcpLayer, nowUs: number): void {
   const out = t.expired;
@@ -125,6 +153,14 @@ export function runTimers(t: TcpLayer, nowUs: number): void {
       } else if ((f & F_TMR_IDLE) !== 0) {
         t.conns.flags[c] = f & ~F_TMR_IDLE;
         onIdle(t, c, nowUs);
+      } else if (txRefused(t)) {
+        // Local transmit congestion, not loss in the network: segments may still sit in our own
+        // transmit queue, so no backoff and no retry counted (RFC 6298 (5.5) is about the network);
+        // the timer runs again one unbacked-off RTO later (a refused SYN sooner), and the flush retries.
+        t.counters.timersDeferred++;
+        const synRetry = (f & F_PERSIST) !== 0 && (t.conns.state[c] === TcpState.SynSent || t.conns.state[c] === TcpState.SynReceived);
+        armTimer(t, c, T_RTX, nowUs + (synRetry ? REFUSED_RETRY_US : t.rtt.rtoUs(c)));
+        t.markDirty(c);
       } else {
         if ((f & F_PERSIST) !== 0) onPersist(t, c, nowUs);
         else onRtx(t, c, nowUs);
@@ -186,6 +222,11 @@ function onRtx(t: TcpLayer, c: number, nowUs: number): void {
 function onPersist(t: TcpLayer, c: number, nowUs: number): void {
   const conns = t.conns;
   const s = conns.state[c]!;
+  if (s === TcpState.SynSent || s === TcpState.SynReceived) {
+    // Our SYN / SYN-ACK was refused by local transmit (armAfterSyn): send it now, a first transmission.
+    armAfterSyn(t, c, nowUs, emitSegment(t, c, conns.iss[c]!, 0, 0, nowUs, true));
+    return;
+  }
   if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.FinWait1 && s !== TcpState.Closing && s !== TcpState.LastAck) {
     conns.flags[c] = conns.flags[c]! & ~F_PERSIST;
     return;

@@ -219,7 +219,8 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     const code = await client.exited;
     check();
     if (code !== 0) throw new Error(`mcc (${o.transport}) exited with ${code}:\n${client.out.slice(-3000)}`);
-    const sc = await server.stop(20_000);
+    // Shutting down drains every connection: give large runs time (1 M: ~2 min) before SIGKILL.
+    const sc = await server.stop(20_000 + Math.ceil(o.conns / 10));
     if (sc !== 0) throw new Error(`iotepserver (${o.transport}) exited with ${sc}:\n${server.out.slice(-3000)}`);
     const clientRes = JSON.parse(readFileSync(join(outDir, "mcc.json"), "utf8"));
     const serverRes = JSON.parse(readFileSync(serverJson, "utf8"));

@@ -22,7 +22,7 @@ describe("thread layout spec", () => {
     expect(parseLayout("rtc@1", 4)).toEqual({ mode: "rtc", cpus: [1] });
   });
   test("split with counts, in either key order", () => {
-    const want = { mode: "split", stack: { count: 1, cpus: null }, app: { count: 3, cpus: null } };
+    const want = { mode: "split" as const, stack: { count: 1, cpus: null }, app: { count: 3, cpus: null } };
     expect(parseLayout("split:stack=1,app=3", 4)).toEqual(want);
     expect(parseLayout("split:app=3,stack=1", 4)).toEqual(want);
   });

@@ -106,6 +106,17 @@ int qs_port_mac(int port, uint8_t *out6) {
   return 0;
 }
 
+/* Set the port's MAC (--mac). Some virtual PMDs refuse: the caller then keeps
+ * promiscuous mode and uses the address in software. */
+int qs_port_set_mac(int port, const uint8_t *mac6) {
+  if (!qs_port_ok(port) || mac6 == NULL) return qs_fail(EINVAL, "qs_port_set_mac: bad arguments");
+  struct rte_ether_addr a;
+  memcpy(a.addr_bytes, mac6, 6);
+  int ret = rte_eth_dev_default_mac_addr_set((uint16_t)port, &a);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_dev_default_mac_addr_set: %s", rte_strerror(-ret));
+  return 0;
+}
+
 int qs_port_mtu(int port) {
   uint16_t mtu;
   if (!qs_port_ok(port)) return qs_fail(ENODEV, "no port %d", port);

@@ -106,6 +106,7 @@ int qs_port_count(void);
 int qs_port_setup(int port, int pool, int nrxq, int ntxq, int rxdesc, int txdesc, int promisc);
 int qs_port_pool(int port);                     /* the pool index a configured port receives into */
 int qs_port_mac(int port, uint8_t *out6);
+int qs_port_set_mac(int port, const uint8_t *mac6);
 int qs_port_mtu(int port);
 int qs_port_driver(int port, char *buf, int len);
 int qs_link_up(int port);                       /* 1 up, 0 down, <0 error */

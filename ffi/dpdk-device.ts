@@ -31,6 +31,8 @@ export interface DpdkDeviceOptions {
   promisc?: boolean;
   /** Largest burst the stack asks for (default 32). */
   maxBurst?: number;
+  /** Station MAC to use instead of the port's (--mac). */
+  mac?: Uint8Array;
 }
 
 const STATS_N = LAYOUT.statsN;
@@ -129,7 +131,15 @@ export class DpdkDevice implements Device {
       lib.qs_pool_free(pool);
       throw new Error(`setting up ${name} (port ${port}): ${msg}`);
     }
-    return new DpdkDevice(lib, port, pool, queues, opts.maxBurst ?? 32, true, probed);
+    const dev = new DpdkDevice(lib, port, pool, queues, opts.maxBurst ?? 32, true, probed);
+    if (opts.mac !== undefined) {
+      if (opts.mac.length !== 6) throw new Error("DpdkDevice.open: mac must be 6 bytes");
+      // The PMD may refuse (some virtual ones do): the port stays promiscuous and
+      // the stack uses the address in software either way.
+      lib.qs_port_set_mac(port, opts.mac);
+      dev.caps.mac.set(opts.mac);
+    }
+    return dev;
   }
 
   /**

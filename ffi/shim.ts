@@ -45,6 +45,7 @@ export const shimSymbols = {
   qs_port_setup: { args: [i32, i32, i32, i32, i32, i32, i32], returns: i32 },
   qs_port_pool: { args: [i32], returns: i32 },
   qs_port_mac: { args: [i32, ptr], returns: i32 },
+  qs_port_set_mac: { args: [i32, ptr], returns: i32 },
   qs_port_mtu: { args: [i32], returns: i32 },
   qs_port_driver: { args: [i32, ptr, i32], returns: i32 },
   qs_link_up: { args: [i32], returns: i32 },

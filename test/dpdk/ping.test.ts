@@ -61,4 +61,18 @@ describe.skipIf(skip !== null)("ping, arping and ARP against the Linux kernel", 
       env.remove();
     }
   }, 60_000);
+
+  test("--mac sets the station address the namespace learns and pings", async () => {
+    const env = createVethNs({ tag: "mac", nsAddr: "10.243.0.2/24" });
+    const app = new AppProcess("echo", ["--vdev", `net_af_packet0,iface=${env.hostIf}`, "--ip", "10.243.0.1/24", "--mac", "02:51:53:00:00:07", ...hugeFlag]);
+    try {
+      await app.waitFor(/echo: up on .* mac 02:51:53:00:00:07/);
+      const ping = env.exec(["ping", "-c", "20", "-i", "0.01", "-W", "1", "10.243.0.1"], { timeoutMs: 20_000 });
+      expect(lossOf(ping.stdout)).toBe(0);
+      expect(env.exec(["ip", "neigh", "show", "10.243.0.1"]).stdout).toContain("02:51:53:00:00:07");
+    } finally {
+      await app.stop();
+      env.remove();
+    }
+  }, 60_000);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ETH_HEADER_LEN, ETHERTYPE_IPV4 } from "../../src/wire/ethernet";
+import { NetInterface } from "../../src/net/interface";
 import { IP_A, IP_B, NetPair } from "../helpers/net-pair";
 
 class Pings {
@@ -160,5 +161,20 @@ describe("transmit backpressure", () => {
     expect(p.a.dev.txRingFull).toBeGreaterThan(0);
     expect(p.a.netif.tx.deferred).toBeGreaterThan(0);
     expect(p.a.netif.counters.txDeviceDropped).toBe(0);
+  });
+});
+
+describe("default gateway (RFC 1122 3.3.1.1)", () => {
+  test("off-link destinations go to the gateway's MAC; on-link ones directly", () => {
+    const p = new NetPair();
+    // Rebuild A with B as its default gateway.
+    p.a.netif = new NetInterface(p.a.dev, { ip: IP_A, prefixLen: 24, gateway: IP_B });
+    p.a.netif.icmp.sendEchoRequest(0, 0x08080808, 1, 1, 8); // 8.8.8.8: off-link
+    p.run(10_000);
+    // A resolved the gateway (B) and sent the datagram to B's MAC; B is not 8.8.8.8 and drops it by reason.
+    expect(p.a.netif.arp.cache.has(IP_B, p.clock.nowUs)).toBe(true);
+    expect(p.a.netif.arp.cache.has(0x08080808, p.clock.nowUs)).toBe(false);
+    expect(p.b.netif.counters.dropIpv4NotForUs).toBe(1);
+    expect(p.a.netif.counters.txNoRoute).toBe(0);
   });
 });

@@ -33,3 +33,8 @@ export function createEchoHandler(counts: EchoCounts = { opened: 0, closed: 0, e
     },
   };
 }
+
+/** The factory app-worker.ts calls in each app thread (`export: "echoApp"`). */
+export function echoApp(_index: number): SplitAppHandler & { counts: EchoCounts } {
+  return createEchoHandler();
+}

@@ -17,6 +17,9 @@ import { Logger } from "../src/api/log";
 import { StackMetrics, startMetricsServer, type MetricsServer } from "../src/api/metrics";
 import { StatusLine } from "../src/api/status-line";
 import { formatIpv4 } from "../src/wire/ip-addr";
+import { cpuFor, parseLayout, type ThreadLayout } from "../src/api/layout";
+import type { MemoryProvider } from "../src/mem/carve";
+import { pinThread } from "../src/sched/split/affinity";
 
 export interface AppSpec {
   name: string;
@@ -70,7 +73,10 @@ export function onStopSignal(): Promise<string> {
 export interface RunningStack {
   cfg: StackConfig;
   stack: Stack;
+  /** The sockets API; undefined when StartOptions.transport built the TCP layer instead (split mode). */
   sockets: TcpSockets;
+  /** The TCP layer the stack runs. */
+  tcp: TcpLayer;
   /** The capacity the stack was sized for (--max-conns, --buf-mb) and the memory it took. */
   capacity: CapacityPlan;
   /** Bytes of stack memory regions taken (tables + buffers) and how many of them are hugepages. */
@@ -143,8 +149,26 @@ export async function drainConnections(tcp: TcpLayer, mode: "drain" | "reset", t
   return { mode, drained: open.length - reset, reset, timedOut, durationMs: Date.now() - t0 };
 }
 
+/** The --layout flag's value, parsed (ConfigError on a bad spec); "rtc" when the app does not take the flag. */
+export function layoutFrom(values: ParsedArgs["values"]): ThreadLayout {
+  const v = values["layout"];
+  return parseLayout(typeof v === "string" ? v : "rtc");
+}
+
+export interface StartOptions {
+  /** Build the TCP layer instead of the sockets API (split mode: a StackBridge). */
+  transport?: (stack: Stack, tcp: TcpConfig, memory: MemoryProvider) => TcpLayer;
+  /** Pin the stack thread to this CPU after the device is up (the layout's stack CPU); -1: leave it. */
+  pinCpu?: number;
+}
+
+/** The CPU the stack thread is pinned to under `layout`, or -1. */
+export function stackCpu(layout: ThreadLayout): number {
+  return layout.mode === "rtc" ? cpuFor(layout, 0) : cpuFor(layout.stack, 0);
+}
+
 /** Open the device the flags name, bring the stack and TCP up, and start polling. */
-export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}): Promise<RunningStack> {
+export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}, opts: StartOptions = {}): Promise<RunningStack> {
   const cfg = stackConfigFrom(values);
   const plan = planCapacity(cfg.capacity, tcp);
   const dev = await openDevice(cfg);
@@ -158,7 +182,13 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   const mem = await regionMemory(cfg.noHuge);
   const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
   if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
-  const sockets = new TcpSockets(stack, plan.tcp, { memory: mem.provider });
+  // EAL may have pinned this thread (-l 0); the layout's CPU, if any, is set after it.
+  if (opts.pinCpu !== undefined && opts.pinCpu >= 0) {
+    const why = pinThread(opts.pinCpu);
+    if (why !== null) throw new ConfigError(`--layout: cannot pin the stack thread to CPU ${opts.pinCpu} (${why})`);
+  }
+  const sockets = opts.transport === undefined ? new TcpSockets(stack, plan.tcp, { memory: mem.provider }) : (undefined as unknown as TcpSockets);
+  const tcpLayer = opts.transport === undefined ? sockets.tcp : opts.transport(stack, plan.tcp, mem.provider);
   const ops = cfg.ops;
   const log = new Logger({ level: ops.logLevel, format: ops.logFormat });
   const loop = stack.run();
@@ -166,11 +196,11 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   if (ops.metricsPort !== null) {
     const sm = new StackMetrics({
       net: stack.netif.counters,
-      tcp: sockets.tcp.counters,
+      tcp: tcpLayer.counters,
       device: dev,
       gauges: {
-        tcp_connections: { help: "TCP connections allocated (any state)", value: () => sockets.tcp.connectionsInUse() },
-        tcp_buffer_chunks_in_use: { help: "send/receive buffer chunks held", value: () => sockets.tcp.chunksInUse() },
+        tcp_connections: { help: "TCP connections allocated (any state)", value: () => tcpLayer.connectionsInUse() },
+        tcp_buffer_chunks_in_use: { help: "send/receive buffer chunks held", value: () => tcpLayer.chunksInUse() },
         arp_pending_frames: { help: "frames waiting for ARP resolution", value: () => stack.netif.arp.pending() },
       },
     });
@@ -179,7 +209,7 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   }
   let status: StatusLine | null = null;
   if (ops.statusLine && process.stderr.isTTY) {
-    status = new StatusLine({ net: stack.netif.counters, tcp: sockets.tcp.counters, device: dev, connections: () => sockets.tcp.connectionsInUse() });
+    status = new StatusLine({ net: stack.netif.counters, tcp: tcpLayer.counters, device: dev, connections: () => tcpLayer.connectionsInUse() });
     status.start();
   }
   log.debug("stack up", { dev: dev.caps.name, ip: formatIpv4(cfg.ip), prefixLen: cfg.prefixLen, maxConns: plan.tcp.maxConnections });
@@ -188,6 +218,7 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
     cfg,
     stack,
     sockets,
+    tcp: tcpLayer,
     capacity: plan,
     regionBytes: mem.bytes(),
     hugeRegionBytes: mem.hugeBytes(),
@@ -200,7 +231,7 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
       closing = (async () => {
         status?.stop();
         log.info("stopping", { reason, mode: ops.shutdown, timeoutMs: ops.shutdownTimeoutMs });
-        const rep = await drainConnections(sockets.tcp, ops.shutdown, ops.shutdownTimeoutMs);
+        const rep = await drainConnections(tcpLayer, ops.shutdown, ops.shutdownTimeoutMs);
         await stack.stop();
         await loop;
         const c = stack.netif.counters;

@@ -62,6 +62,21 @@ describe.skipIf(skip !== null)("split mode echo against the Linux kernel", () =>
     expect(app.stdout).toMatch(new RegExp(`4 TCP connections, ${4 * 256 * 1024} bytes echoed`));
   }, 90_000);
 
+
+  test.skipIf(navigator.hardwareConcurrency < 2)("pinned: split:stack=1@0,app=2@1 runs both app threads on CPU 1 and still echoes", async () => {
+    const env = createVethNs({ tag: "splitpin", nsAddr: "10.244.0.2/24" });
+    const app = new AppProcess("echo", ["--vdev", `net_af_packet0,iface=${env.hostIf}`, "--ip", "10.244.0.1/24", "--layout", "split:stack=1@0,app=2@1", ...hugeFlag]);
+    let out = "";
+    try {
+      await app.waitFor(/echo: up on .* layout split:stack=1@0,app=2@1/);
+      out = env.exec([PYTHON, "-c", CLIENT, "10.244.0.1", "2", String(64 * 1024)], { timeoutMs: 60_000 }).stdout;
+    } finally {
+      await app.stop();
+      env.remove();
+    }
+    expect(out).toContain("intact 2 of 2");
+    expect(app.stdout).toMatch(/#0 events \d+ commands \d+ cpus 1; #1 events \d+ commands \d+ cpus 1;/);
+  }, 90_000);
 });
 
 test("a bad --layout is one line and exit code 2", async () => {

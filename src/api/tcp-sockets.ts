@@ -7,7 +7,9 @@
  * Events from TCP are queued (EventQueue) and delivered in the app phase of the
  * poll round, never inside protocol processing. `data` receives a fresh
  * Uint8Array per delivery, like Bun; with `zeroCopy: true` it receives a view
- * of a scratch buffer that is valid only during the callback.
+ * of the receive buffer itself (valid during the callback, released after it).
+ * Zero-copy sending: socket.reserve(n) gives stack-provided buffer space,
+ * socket.commit(n) queues it; socket.readView()/release(n) read in place.
  */
 import { type MemoryProvider, TcpEvent, TcpLayer } from "../tcp/tcp-layer";
 import { makeTcpConfig, type TcpConfig } from "../tcp/config";
@@ -51,7 +53,7 @@ interface CommonOptions<T> {
   data?: T;
   noDelay?: boolean;
   keepAlive?: boolean;
-  /** Pass `data` views of a shared scratch buffer valid only during the callback (no copy). */
+  /** Pass `data` views of the receive buffer itself, valid only during the callback (no copy). */
   zeroCopy?: boolean;
   /** Transmit class of the connection, 0 (highest) .. 7 (lowest, the default). */
   priority?: number;
@@ -154,6 +156,45 @@ export class TcpSocket<T = undefined> {
     if (n < 0) return -1;
     this.bytesWritten += n;
     return n;
+  }
+
+  /**
+   * Zero-copy send: a view of up to `n` bytes of stack-provided send-buffer
+   * space (at most one buffer chunk), or null when none is free now (write
+   * more from `drain`). Fill it, then commit() how many bytes you wrote.
+   */
+  reserve(n: number): Uint8Array | null {
+    if (this.released) return null;
+    const t = this.api.tcp;
+    const got = t.sendReserve(this.id, n, this.api.zspan);
+    if (got <= 0) return null;
+    const o = this.api.zspan[0]!;
+    return t.pool.mem.subarray(o, o + got);
+  }
+
+  /** Queue `n` bytes written into the view reserve() returned. */
+  commit(n: number): void {
+    if (this.released || n <= 0) return;
+    this.api.tcp.sendCommit(this.id, n);
+    this.bytesWritten += n;
+  }
+
+  /**
+   * Zero-copy receive outside the `data` callback (a paused socket): a view of
+   * the readable bytes in the receive buffer, valid until release(); null when
+   * none are readable.
+   */
+  readView(): Uint8Array | null {
+    const t = this.api.tcp;
+    const n = t.recvView(this.id, this.api.zspan);
+    if (n <= 0) return null;
+    const o = this.api.zspan[0]!;
+    return t.pool.mem.subarray(o, o + n);
+  }
+
+  /** Give back `n` bytes read through readView() (opens TCP's window). */
+  release(n: number): void {
+    this.api.tcp.recvRelease(this.id, n);
   }
 
   /** Optionally write `data`, then close gracefully (FIN after queued data). */
@@ -433,6 +474,7 @@ export class TcpSockets implements PollStage {
   private deliverData(id: number): void {
     const s = this.sockets[id];
     if (s === undefined || s.isReleased || s.paused) return;
+    if (s.zeroCopy && !this.deliverInPlace(s, id)) return;
     const scratch = this.scratch;
     for (;;) {
       const n = this.tcp.recv(id, scratch, 0, scratch.length);
@@ -458,6 +500,35 @@ export class TcpSockets implements PollStage {
       if (s.isReleased || s.paused) return;
     }
   }
+
+  /**
+   * zeroCopy sockets: hand `data` views of the receive buffer itself, released
+   * when the callback returns. Returns false when the socket stopped reading
+   * (paused or released); true to go on with recv() (express messages, EOF).
+   */
+  private deliverInPlace(s: TcpSocket<any>, id: number): boolean {
+    const span = this.span;
+    const mem = this.tcp.pool.mem;
+    const h = s.handler.data;
+    for (;;) {
+      const n = this.tcp.recvView(id, span);
+      if (n === 0) return true;
+      if (h !== undefined) {
+        s.messageClass = -1;
+        try {
+          h(s, mem.subarray(span[0]!, span[0]! + n));
+        } catch (e) {
+          this.handlerFailed(s, e);
+        }
+      }
+      this.tcp.recvRelease(id, n);
+      if (s.isReleased || s.paused) return false;
+    }
+  }
+
+  private readonly span = new Int32Array(2);
+  /** @internal Scratch for the zero-copy socket calls. */
+  readonly zspan = new Int32Array(2);
 
   private fireClose(s: TcpSocket<any>, err: SocketError | undefined): void {
     if (!s.markClosed()) return;

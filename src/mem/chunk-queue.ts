@@ -497,6 +497,60 @@ export class ChunkQueues {
     return n;
   }
 
+  /**
+   * Zero-copy write, step 1: writable space at the tail, taking a fresh chunk
+   * when the last one is full. out[0] = offset in pool.mem, out[1] = bytes
+   * that may be written there contiguously (at most `want`). Returns out[1]:
+   * 0 when no chunk can be had, or while out-of-order data is held (a receive
+   * queue). Nothing becomes readable until commitAppend.
+   */
+  tailSpan(q: number, want: number, out: Int32Array): number {
+    out[0] = 0;
+    out[1] = 0;
+    if (want <= 0) return 0;
+    const b = q * STRIDE;
+    const st = this.q;
+    if (st[b + W_REC]! >= 0) return 0;
+    const C = this.chunkBytes;
+    const hc = st[b + W_HC]!;
+    let nC = hc >>> 16;
+    const hOff = hc & 0xffff;
+    const L = st[b + W_LEN]!;
+    let space = nC * C - hOff - L;
+    let off: number;
+    if (space > 0) {
+      off = this.pool.offsetOf(st[b + W_TAIL]!) + C - space;
+    } else {
+      if (nC >= this.maxChunks) return 0;
+      const c = this.pool.alloc();
+      if (c < 0) return 0;
+      this.nextChunk[c] = -1;
+      const tail = st[b + W_TAIL]!;
+      if (tail < 0) st[b + W_HEAD] = c;
+      else this.nextChunk[tail] = c;
+      st[b + W_TAIL] = c;
+      nC++;
+      // A fresh queue starts at offset 0 of its first chunk.
+      st[b + W_HC] = (nC << 16) | (L === 0 && nC === 1 ? 0 : hOff);
+      space = C;
+      off = this.pool.offsetOf(c);
+    }
+    out[0] = off;
+    out[1] = space < want ? space : want;
+    return out[1];
+  }
+
+  /** Zero-copy write, step 2: make `n` bytes written into the last tailSpan readable. */
+  commitAppend(q: number, n: number): void {
+    if (n <= 0) return;
+    const b = q * STRIDE;
+    const st = this.q;
+    const hc = st[b + W_HC]!;
+    const space = (hc >>> 16) * this.chunkBytes - (hc & 0xffff) - st[b + W_LEN]!;
+    if (n > space) throw new RangeError(`commitAppend: ${n} bytes but only ${space} reserved`);
+    st[b + W_LEN] = st[b + W_LEN]! + n;
+  }
+
   // ---- internals ----
 
   /** Copy n bytes of src to byte p of queue (record at b)'s chunk chain, p counted from the head chunk's start. */

@@ -311,6 +311,61 @@ export class TcpLayer {
     return n;
   }
 
+  /**
+   * Zero-copy send, step 1: stack-provided space at the end of the send buffer.
+   * out[0] = offset in `pool.mem`, out[1] = bytes writable there (<= want, limited
+   * by the send buffer and one chunk). Returns out[1], or a negative errno when the
+   * connection cannot send. Write the bytes, then sendCommit.
+   */
+  sendReserve(c: number, want: number, out: Int32Array): number {
+    const conns = this.conns;
+    out[0] = 0;
+    out[1] = 0;
+    if (!conns.isUsed(c)) return -EINVAL;
+    const s = conns.state[c]!;
+    if ((conns.flags[c]! & F_FIN_QUEUED) !== 0) return -EPIPE;
+    if (s === TcpState.Closed) return conns.errno[c]! !== 0 ? -conns.errno[c]! : -EPIPE;
+    if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.SynSent && s !== TcpState.SynReceived) return -EPIPE;
+    const space = this.cfg.sndBufBytes - this.snd.length(c);
+    const n = this.snd.tailSpan(c, want < space ? want : space, out);
+    if (n < want) conns.flags[c] = conns.flags[c]! | F_WANT_WRITABLE;
+    return n;
+  }
+
+  /** Zero-copy send, step 2: queue `n` bytes written into the space sendReserve gave. */
+  sendCommit(c: number, n: number): void {
+    if (n <= 0 || !this.conns.isUsed(c)) return;
+    this.snd.commitAppend(c, n);
+    this.markDirty(c);
+  }
+
+  /**
+   * Zero-copy receive: the contiguous readable bytes at the head of the receive
+   * buffer, in place. out[0] = offset in `pool.mem`, out[1] = length. Returns
+   * out[1] (0 when nothing is readable; recv() tells EOF and errors). The bytes
+   * stay valid until recvRelease.
+   */
+  recvView(c: number, out: Int32Array): number {
+    if (!this.conns.isUsed(c)) {
+      out[0] = 0;
+      out[1] = 0;
+      return 0;
+    }
+    return this.rcv.headSpan(c, out);
+  }
+
+  /** Zero-copy receive: give back `n` bytes read through recvView (opens the window). */
+  recvRelease(c: number, n: number): void {
+    const conns = this.conns;
+    if (n <= 0 || !conns.isUsed(c)) return;
+    this.rcv.consume(c, n);
+    conns.flags[c] = conns.flags[c]! & ~F_READABLE_SIGNALLED;
+    if (windowUpdateDue(this, c)) {
+      conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+      this.markDirty(c);
+    }
+  }
+
   /** Read bytes (RFC 9293 3.10.3). Returns bytes read, 0 at end of stream, or a negative errno (-EAGAIN when nothing yet). */
   recv(c: number, dst: Uint8Array, off: number, len: number): number {
     const conns = this.conns;

@@ -16,6 +16,7 @@ import { rstReply } from "./rst";
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
 import { TcpEvent } from "./events";
+import { rackDetect, rackNewPass, rackOnRetransmit } from "./rack";
 import { armKeepalive, armRtx, armTimer, cancelTimer, T_IDLE, T_RTX } from "./timers";
 
 /** RFC 6675 2 / RFC 5681 3.2: DupThresh. */
@@ -93,6 +94,11 @@ export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number)
     newWnd !== 0 && (f & F_PERSIST) === 0
   ) {
     dupAck(t, c, mss, nowUs);
+  }
+  // RFC 8985 6.2: RACK on every ACK with SACK information (also ACKs that move SND.UNA, which
+  // RFC 6675 never counts); it detects losses and lost retransmissions by time.
+  if ((conns.flags[c]! & F_SACK_OK) !== 0 && t.sack.count(c) > 0 && rackDetect(t, c, nowUs) && (conns.flags[c]! & F_RECOVERY) === 0) {
+    if (enterFastRecovery(t, c, nowUs)) cnt.rackLosses++;
   }
   // RFC 9293 3.10.7.4: update the send window if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
   const wl1d = (origSeq - conns.sndWl1[c]!) | 0;
@@ -215,10 +221,23 @@ function dupAck(t: TcpLayer, c: number, mss: number, nowUs: number): void {
   }
   const d = conns.dupAcks[c]!;
   if (d < 255) conns.dupAcks[c] = d + 1;
-  const sackLost = (f & F_SACK_OK) !== 0 && t.sack.isLost(c, una, mss);
+  const sackLost = (f & F_SACK_OK) !== 0 && (t.sack.isLost(c, una, mss) || rackDetect(t, c, nowUs));
   if (d + 1 < dupThreshold(t, c, mss) && !sackLost) return;
+  enterFastRecovery(t, c, nowUs);
+}
+
+/**
+ * Fast retransmit and enter loss recovery (RFC 5681 3.2, RFC 6582 3.2, RFC 6675 5 (4)); also started by
+ * RACK (rack.ts). Returns false when RFC 6582 4.1 forbids a new recovery (losses from before the last RTO).
+ */
+export function enterFastRecovery(t: TcpLayer, c: number, nowUs: number): boolean {
+  const conns = t.conns;
+  const cnt = t.counters;
+  const f = conns.flags[c]!;
+  const una = conns.sndUna[c]!;
+  const mss = conns.mss[c]!;
   // RFC 6582 3.2 step 2 / 4.1: no new recovery for losses from before the last one.
-  if ((f & F_RTO_RECOVERY) !== 0 && ((una - conns.recover[c]!) | 0) < 0) return;
+  if ((f & F_RTO_RECOVERY) !== 0 && ((una - conns.recover[c]!) | 0) < 0) return false;
   cnt.fastRetransmits++;
   if ((f & F_SACK_OK) !== 0) cnt.sackRecoveries++;
   const flight = (conns.sndMax[c]! - una) | 0;
@@ -228,13 +247,16 @@ function dupAck(t: TcpLayer, c: number, mss: number, nowUs: number): void {
   // RFC 5681 3.2 step 3: cwnd = ssthresh + 3*SMSS without SACK.
   if ((f & F_SACK_OK) === 0) t.cc.onDupAcks(c, DUP_THRESH);
   conns.highRxt[c] = una;
+  rackNewPass(t, c);
   // RFC 5681 3.2 step 2 / RFC 6675 5 (4.3): retransmit the first unacknowledged segment.
   if (retransmit(t, c, una, mss, nowUs)) {
     let end = (una + mss) | 0;
     if (((end - conns.sndMax[c]!) | 0) > 0) end = conns.sndMax[c]!;
     conns.highRxt[c] = end;
+    rackOnRetransmit(t, c, nowUs);
   }
   armRtx(t, c, nowUs);
+  return true;
 }
 
 /**

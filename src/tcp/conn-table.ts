@@ -63,6 +63,8 @@ export const F_RTO_RECOVERY = 1 << 24;
 export const F_TMR_IDLE = 1 << 25;
 /** The Closed event was delivered (teardown, lifecycle.ts). */
 export const F_CLOSED_SIGNALLED = 1 << 26;
+/** The MAIN timer carries a tail loss probe (RFC 8985 7), not the RTO (rack.ts). */
+export const F_TLP = 1 << 27;
 
 interface Field {
   name: string;

@@ -64,6 +64,12 @@ export class TcpCounters {
   sackRecoveries = 0;
   partialAcks = 0;
   rtoTimeouts = 0;
+  /** RACK (RFC 8985): recoveries started by the time rule on an ACK / by the probe timer; retransmission passes found lost. */
+  rackLosses = 0;
+  rackTimeoutLosses = 0;
+  rackLostRetransmits = 0;
+  /** Tail loss probes sent (RFC 8985 7). */
+  tlpProbes = 0;
   dupAcksIn = 0;
   persistProbes = 0;
   keepaliveProbes = 0;

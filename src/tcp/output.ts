@@ -15,13 +15,14 @@
 import { checksumFold, checksumPartial, pseudoHeaderSum } from "../wire/checksum";
 import { writeSackOption, writeSynOptions, writeTimestampOption } from "../wire/tcp-options";
 import {
-  F_ACK_NOW, F_DELACK, F_FIN_QUEUED, F_FIN_SENT, F_NODELAY, F_RECOVERY, F_RTT_TIMING, F_SACK_OK, F_TS_OK, F_WS_OK,
+  F_ACK_NOW, F_DELACK, F_FIN_QUEUED, F_FIN_SENT, F_NODELAY, F_RECOVERY, F_RTT_TIMING, F_SACK_OK, F_TLP, F_TS_OK, F_WS_OK,
 } from "./conn-table";
 import { aheadLimit, rcvHeld } from "./message-mode";
 import { P_TX_AHEAD, txClass } from "./priority";
+import { rackOnRetransmit } from "./rack";
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
-import { cancelTimer, ensurePersist, ensureRtx, T_DELACK } from "./timers";
+import { armRtx, cancelTimer, ensurePersist, ensureRtx, T_DELACK } from "./timers";
 
 export const TH_FIN = 0x01;
 export const TH_SYN = 0x02;
@@ -243,6 +244,7 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
         allowance = 0;
         break;
       }
+      rackOnRetransmit(t, c, nowUs);
       const end = (out[0]! + (out[1]! > 0 ? out[1]! : 1)) | 0;
       if (((end - conns.highRxt[c]!) | 0) > 0) conns.highRxt[c] = end;
       sent = true;
@@ -316,6 +318,8 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
   // SND.NXT, and a segment below RCV.NXT is unacceptable (its ACK field ignored) -- as Linux's
   // tcp_acceptable_seq().
   if (!sent && (conns.flags[c]! & F_ACK_NOW) !== 0) sendPureAck(t, c, conns.sndMax[c]!, nowUs);
+  // RFC 8985 7.2: reschedule the probe timeout after sending new data (the flight changed).
+  else if (sent && (conns.flags[c]! & F_TLP) !== 0) armRtx(t, c, nowUs);
 }
 
 function advanceNxt(t: TcpLayer, c: number, nxt: number, n: number, nowUs: number, fin: boolean): void {

@@ -22,6 +22,13 @@
  * un-SACKed byte in [SND.UNA, highRxt) has been retransmitted; start it at
  * SND.UNA. (RFC 6675's HighRxt is the last such byte, i.e. highRxt - 1.)
  *
+ * RACK state (RFC 8985, rack.ts) rides in the same record, 5 words, so only
+ * connections with SACK information (outstanding loss) pay for it: lostEnd (every
+ * un-SACKed byte below it is lost by RACK's time rule, on top of IsLost), a
+ * pending edge and the time it was seen (it becomes lostEnd a reordering window
+ * later), and the time and SND.MAX of the first retransmission of the current
+ * pass (a retransmission is lost when data sent after it was delivered).
+ *
  * DupThresh is 3 (RFC 6675 2). Not implemented: the rescue retransmission
  * (RFC 6675 4 NextSeg rule 4), D-SACK (RFC 2883) use: a D-SACK block below
  * SND.UNA is ignored as any other, one inside a SACKed range changes nothing.
@@ -33,6 +40,14 @@ import { seqLt } from "../wire/seq";
 export const SACK_MAX_RANGES = 4;
 /** RFC 6675 2: DupThresh. */
 export const DUP_THRESH = 3;
+
+/** RACK words per record (see the file comment). */
+export const RACK_WORDS = 5;
+export const RK_LOST_END = 0;
+export const RK_PEND_END = 1;
+export const RK_PEND_US = 2;
+export const RK_RXT_US = 3;
+export const RK_RXT_HIGH = 4;
 
 /** Most SACK blocks one update() looks at (a SACK option holds at most 4, RFC 2018 3). */
 const MAX_BLOCKS = 8;
@@ -53,7 +68,7 @@ function align8(n: number): number {
 export class SackScoreboard {
   /** Bytes per connection (the record index); records cost `bytesPerRecord` each. */
   static readonly bytesPerConn = 4;
-  static readonly bytesPerRecord = SACK_MAX_RANGES * 4 * 2 + 1 + 4;
+  static readonly bytesPerRecord = SACK_MAX_RANGES * 4 * 2 + 1 + 4 + RACK_WORDS * 4;
 
   readonly capacity: number;
   readonly records: number;
@@ -68,12 +83,14 @@ export class SackScoreboard {
   /** Free records: a stack. */
   private readonly freeRecs: Int32Array;
   private freeTop: number;
+  /** RACK_WORDS per record (RK_*). */
+  readonly rack: Int32Array;
   /** update() scratch: offsets from SND.UNA, kept sorted. */
   private readonly scratchLo = new Int32Array(SACK_MAX_RANGES + MAX_BLOCKS);
   private readonly scratchHi = new Int32Array(SACK_MAX_RANGES + MAX_BLOCKS);
 
   static bytesFor(capacity: number, records = capacity): number {
-    return align8(4 * capacity) + 2 * align8(4 * SACK_MAX_RANGES * records) + align8(records) + align8(4 * records);
+    return align8(4 * capacity) + 2 * align8(4 * SACK_MAX_RANGES * records) + align8(records) + align8(4 * records) + align8(4 * RACK_WORDS * records);
   }
 
   constructor(capacity: number, opts: SackScoreboardOptions = {}) {
@@ -96,6 +113,8 @@ export class SackScoreboard {
     this.counts = new Uint8Array(buf, off, records);
     off += align8(records);
     this.freeRecs = new Int32Array(buf, off, records);
+    off += align8(4 * records);
+    this.rack = new Int32Array(buf, off, RACK_WORDS * records);
     this.rec.fill(-1);
     for (let i = 0; i < records; i++) this.freeRecs[i] = records - 1 - i;
     this.freeTop = records;
@@ -107,6 +126,19 @@ export class SackScoreboard {
     if (r < 0) return;
     this.rec[id] = -1;
     this.freeRecs[this.freeTop++] = r;
+  }
+
+  /** The connection's record (index into `rack` times RACK_WORDS), -1 when it holds no SACK information. */
+  record(id: number): number {
+    return this.rec[id]!;
+  }
+
+  /** RACK (RFC 8985 6.2): seq is un-SACKed and below the edge RACK has declared lost. */
+  rackLost(id: number, seq: number): boolean {
+    const rec = this.rec[id]!;
+    if (rec < 0) return false;
+    if (((seq - this.rack[rec * RACK_WORDS + RK_LOST_END]!) | 0) >= 0) return false;
+    return !this.isSacked(id, seq);
   }
 
   /** Number of SACKed ranges held (0..4). */
@@ -194,6 +226,12 @@ export class SackScoreboard {
       rec = this.freeRecs[--this.freeTop]!;
       this.rec[id] = rec;
       base = rec * SACK_MAX_RANGES;
+      const rb = rec * RACK_WORDS;
+      this.rack[rb + RK_LOST_END] = sndUna;
+      this.rack[rb + RK_PEND_END] = sndUna;
+      this.rack[rb + RK_PEND_US] = 0;
+      this.rack[rb + RK_RXT_US] = 0;
+      this.rack[rb + RK_RXT_HIGH] = sndUna;
     }
     for (let i = 0; i < k; i++) {
       this.lefts[base + i] = (sndUna + lo[i]!) | 0;
@@ -279,6 +317,7 @@ export class SackScoreboard {
     if (rxt < 0) rxt = 0;
     if (rxt > end) rxt = end;
     const first = this.firstAbove(id, sndUna);
+    const rackEnd = rec < 0 ? 0 : (this.rack[rec * RACK_WORDS + RK_LOST_END]! - sndUna) | 0;
     // SACKed bytes above the current hole.
     let above = this.sackedBytes(id, sndUna);
     let pipe = 0;
@@ -288,7 +327,7 @@ export class SackScoreboard {
       let lost: boolean;
       if (i < n) {
         holeEnd = (this.lefts[base + i]! - sndUna) | 0;
-        lost = n - i >= DUP_THRESH || above > (DUP_THRESH - 1) * mss;
+        lost = n - i >= DUP_THRESH || above > (DUP_THRESH - 1) * mss || holeEnd <= rackEnd;
       } else {
         holeEnd = end; // above the highest SACK: nothing SACKed above, never lost
         lost = false;
@@ -329,6 +368,7 @@ export class SackScoreboard {
     let start = (highRxt - sndUna) | 0;
     if (start < 0) start = 0;
     let above = this.sackedBytes(id, sndUna);
+    const rackEnd = rec < 0 ? 0 : (this.rack[rec * RACK_WORDS + RK_LOST_END]! - sndUna) | 0;
     // The first hole (below the highest SACK) that reaches past `start`.
     let candSeq = 0;
     let candLen = 0;
@@ -342,7 +382,7 @@ export class SackScoreboard {
         candSeq = (sndUna + s) | 0;
         candLen = len < mss ? len : mss;
         // IsLost is the same for every byte of the hole; holes higher up are lost only if this one is.
-        candLost = n - i >= DUP_THRESH || above > (DUP_THRESH - 1) * mss;
+        candLost = n - i >= DUP_THRESH || above > (DUP_THRESH - 1) * mss || holeEnd <= rackEnd;
         break;
       }
       const r = (this.rights[base + i]! - sndUna) | 0;

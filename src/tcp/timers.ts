@@ -17,8 +17,9 @@
  */
 import {
   F_ACK_NOW, F_APP_CLOSED, F_DELACK, F_FIN_SENT, F_KEEPALIVE, F_PERSIST, F_RECOVERY, F_RTO_RECOVERY,
-  F_RTT_TIMING, F_TMR_IDLE, F_USED,
+  F_RTT_TIMING, F_TLP, F_TMR_IDLE, F_USED,
 } from "./conn-table";
+import { onTlp, tlpTimeoutUs } from "./rack";
 import { ETIMEDOUT } from "./errno";
 import { enterClosed, releaseClosed } from "./lifecycle";
 import { emitSegment, sendPureAck, tcpOutput } from "./output";
@@ -75,9 +76,23 @@ export function cancelAllTimers(t: TcpLayer, c: number): void {
   t.conns.flags[c] = t.conns.flags[c]! & ~F_TMR_IDLE;
 }
 
-/** RFC 6298 (5.1)/(5.3): (re)start the retransmission timer with the current RTO. */
+/**
+ * RFC 6298 (5.1)/(5.3): (re)start the retransmission timer with the current RTO; when a tail loss
+ * probe may be scheduled (RFC 8985 7.2, rack.ts), the timer first runs as the probe timeout.
+ */
 export function armRtx(t: TcpLayer, c: number, nowUs: number): void {
-  t.conns.flags[c] = t.conns.flags[c]! & ~F_PERSIST;
+  const pto = tlpTimeoutUs(t, c);
+  if (pto >= 0) {
+    t.conns.flags[c] = (t.conns.flags[c]! & ~F_PERSIST) | F_TLP;
+    armTimer(t, c, T_RTX, nowUs + pto);
+    return;
+  }
+  armRto(t, c, nowUs);
+}
+
+/** The retransmission timer proper (no probe). */
+export function armRto(t: TcpLayer, c: number, nowUs: number): void {
+  t.conns.flags[c] = t.conns.flags[c]! & ~(F_PERSIST | F_TLP);
   armTimer(t, c, T_RTX, nowUs + t.rtt.rtoUs(c));
 }
 
@@ -108,7 +123,7 @@ export function armAfterSyn(t: TcpLayer, c: number, nowUs: number, sent: boolean
 export function ensurePersist(t: TcpLayer, c: number, nowUs: number): void {
   const conns = t.conns;
   if ((conns.flags[c]! & F_PERSIST) !== 0 && timerPending(t, c, T_RTX)) return;
-  conns.flags[c] = conns.flags[c]! | F_PERSIST;
+  conns.flags[c] = (conns.flags[c]! | F_PERSIST) & ~F_TLP;
   armTimer(t, c, T_RTX, nowUs + t.rtt.rtoUs(c));
 }
 
@@ -163,7 +178,10 @@ export function runTimers(t: TcpLayer, nowUs: number): void {
         t.markDirty(c);
       } else {
         if ((f & F_PERSIST) !== 0) onPersist(t, c, nowUs);
-        else onRtx(t, c, nowUs);
+        else if ((f & F_TLP) !== 0) {
+          // RFC 8985 7.3: the probe (or a RACK loss); then the RTO runs (7.3: after a probe, the RTO).
+          if (onTlp(t, c, nowUs) && !t.wheel.isScheduled(id) && (t.conns.flags[c]! & F_USED) !== 0) armRto(t, c, nowUs);
+        } else onRtx(t, c, nowUs);
         // The timer stopped for good: keepalive takes the id back.
         if ((t.conns.flags[c]! & F_USED) !== 0 && !t.wheel.isScheduled(id)) armKeepalive(t, c, nowUs);
       }

@@ -201,9 +201,9 @@ describe("RFC 6675 NextSeg", () => {
 });
 
 describe("size", () => {
-  test("bytes per connection: a 4-byte record index; records (33 B + free list) only while SACK ranges are held", () => {
+  test("bytes per connection: a 4-byte record index; records (33 B + free list + 20 B of RACK state) only while SACK ranges are held", () => {
     expect(SackScoreboard.bytesPerConn).toBe(4);
-    expect(SackScoreboard.bytesPerRecord).toBe(37);
+    expect(SackScoreboard.bytesPerRecord).toBe(57);
   });
 
   test("side table: a record is taken on the first SACK block, returned when SND.UNA covers it; exhaustion ignores blocks", () => {

@@ -105,7 +105,7 @@ async function main(): Promise<void> {
         clearInterval(timer);
         emit({
           ev: "done", accepted: srv.accepted, messages: srv.messages, peerClosed: srv.peerClosed, resets: srv.resets, inUse: tcp.connectionsInUse(),
-          chunks: tcp.chunksInUse(), ringDropped: srv.ring.dropped, counters: { ...tcp.counters, txSent: stack.netif.tx.sent, txDropped: stack.netif.tx.dropped },
+          chunks: tcp.chunksInUse(), counters: { ...tcp.counters, txSent: stack.netif.tx.sent, txDropped: stack.netif.tx.dropped },
         });
         break;
       }
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   }
   emit({
     ev: "done", established: gen.established, cleanClosed: gen.cleanClosed, resets: gen.resets, failed: gen.failed, sent: gen.sent, received: gen.received,
-    ringDropped: gen.ring.dropped, counters: { ...tcp.counters, txSent: stack.netif.tx.sent, txDropped: stack.netif.tx.dropped },
+    counters: { ...tcp.counters, txSent: stack.netif.tx.sent, txDropped: stack.netif.tx.dropped },
   });
   await stack.stop();
   await loop;

@@ -14,45 +14,14 @@
  *
  * Message: 16 bytes [u32 seq][u32 conn id][f64 send time us] (little endian).
  */
+import { EventQueue } from "../src/api/event-queue";
 import type { PollStage } from "../src/sched/poll-loop";
 import { TcpEvent, type TcpLayer } from "../src/tcp/tcp-layer";
 
 export const MSG_BYTES = 16;
 
-/** A ring of (conn, kind, arg) events; grows only by dropping (counted) when full. */
-export class EventRing {
-  private readonly ev: Int32Array;
-  private readonly mask: number;
-  private head = 0;
-  private tail = 0;
-  dropped = 0;
-  constructor(log2: number) {
-    this.ev = new Int32Array(3 << log2);
-    this.mask = (1 << log2) - 1;
-  }
-  event(c: number, kind: number, arg: number): void {
-    if (this.tail - this.head > this.mask) {
-      this.dropped++;
-      return;
-    }
-    const i = (this.tail++ & this.mask) * 3;
-    this.ev[i] = c;
-    this.ev[i + 1] = kind;
-    this.ev[i + 2] = arg;
-  }
-  /** Pop into out[0..2]; false when empty. */
-  pop(out: Int32Array): boolean {
-    if (this.head === this.tail) return false;
-    const i = (this.head++ & this.mask) * 3;
-    out[0] = this.ev[i]!;
-    out[1] = this.ev[i + 1]!;
-    out[2] = this.ev[i + 2]!;
-    return true;
-  }
-}
-
 export class ConnServer implements PollStage {
-  readonly ring = new EventRing(20);
+  readonly ring = new EventQueue(1 << 16);
   private readonly e = new Int32Array(3);
   private readonly buf = new Uint8Array(4096);
   listener = -1;
@@ -141,7 +110,7 @@ const S_CLOSED = 4;
 const S_FAILED = 5;
 
 export class ConnGenerator implements PollStage {
-  readonly ring = new EventRing(20);
+  readonly ring = new EventQueue(1 << 16);
   private readonly e = new Int32Array(3);
   private readonly buf = new Uint8Array(4096);
   private readonly msg = new Uint8Array(MSG_BYTES);

@@ -220,7 +220,6 @@ async function runStack(): Promise<Record<string, unknown>> {
       messages: { sent: held.sent, echoed: held.received, p50Us: held.p50, p99Us: held.p99, p999Us: held.p999, maxUs: held.max },
       closedCleanly: gDone.cleanClosed, resets: gDone.resets + sDone.resets, serverAccepted: sDone.accepted, serverInUseAfterClose: sDone.inUse,
       server: { mem: sm, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
-      ringDropped: gDone.ringDropped + sDone.ringDropped,
       counters: { generator: gDone.counters, server: sDone.counters },
     };
   } finally {

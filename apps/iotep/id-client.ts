@@ -12,42 +12,11 @@
  * gen.closed and the id given back. Two Int32Arrays map index <-> id.
  */
 import type { PollStage } from "../../src/sched/poll-loop";
+import { EventQueue } from "../../src/api/event-queue";
 import { EAGAIN } from "../../src/tcp/errno";
-import { TcpEvent, type TcpEventSink, type TcpLayer } from "../../src/tcp/tcp-layer";
+import { TcpEvent, type TcpLayer } from "../../src/tcp/tcp-layer";
 import { PendingWrites, type ClientTransport } from "./client-transports";
 import type { Generator } from "./generator";
-
-/** A ring of (id, kind, arg) events in one Int32Array; full -> dropped (counted). */
-export class EventRing implements TcpEventSink {
-  private readonly ev: Int32Array;
-  private readonly mask: number;
-  private head = 0;
-  private tail = 0;
-  dropped = 0;
-  constructor(log2: number) {
-    this.ev = new Int32Array(3 << log2);
-    this.mask = (1 << log2) - 1;
-  }
-  event(c: number, kind: number, arg: number): void {
-    if (this.tail - this.head > this.mask) {
-      this.dropped++;
-      return;
-    }
-    const i = (this.tail++ & this.mask) * 3;
-    this.ev[i] = c;
-    this.ev[i + 1] = kind;
-    this.ev[i + 2] = arg;
-  }
-  /** Pop into out[0..2]; false when empty. */
-  pop(out: Int32Array): boolean {
-    if (this.head === this.tail) return false;
-    const i = (this.head++ & this.mask) * 3;
-    out[0] = this.ev[i]!;
-    out[1] = this.ev[i + 1]!;
-    out[2] = this.ev[i + 2]!;
-    return true;
-  }
-}
 
 export interface IdClientOptions {
   conns: number;
@@ -64,7 +33,7 @@ export interface IdClientOptions {
 }
 
 export class IdClient implements ClientTransport, PollStage {
-  readonly ring = new EventRing(20);
+  readonly ring = new EventQueue(1 << 16);
   private tcp: TcpLayer | null = null;
   private gen: Generator | null = null;
   private readonly e = new Int32Array(3);

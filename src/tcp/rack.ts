@@ -31,8 +31,8 @@ import { RACK_WORDS, RK_LOST_END, RK_PEND_END, RK_PEND_US, RK_RXT_HIGH, RK_RXT_U
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
 
-/** Floor of the probe timeout (as Linux's 2 ms): an SRTT near 0 must not probe at once. */
-const TLP_MIN_US = 2000;
+/** Floor of the probe timeout (Linux uses 10 ms): a tiny SRTT on a loaded host must not make probes spurious. */
+const TLP_MIN_US = 10_000;
 
 /** RACK.reo_wnd in us. */
 function reoWndUs(t: TcpLayer, c: number): number {

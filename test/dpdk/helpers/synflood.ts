@@ -1,0 +1,149 @@
+/**
+ * One SYN-flood run (issue 7), shared by test/dpdk/synflood.test.ts (short) and bench/synflood.ts
+ * (full): the echo app over net_af_packet on a veth, a Bun client on kernel sockets in the
+ * namespace holding N established connections that exchange a small message each at a fixed rate
+ * (helpers/synflood-client.ts), and, in the client's "flood" phase, hping3 -S --rand-source from the
+ * same namespace at the echo port (bounded with `timeout`). The stack gets --gw = the namespace's
+ * address, so it really transmits the SYN-ACKs for the random sources (the namespace's kernel,
+ * which does not forward, drops them).
+ *
+ * Counters are read live from the app's /metrics before and after the flood phase.
+ */
+import { join } from "node:path";
+import { AppProcess, BUN } from "../../helpers/app-process";
+import { createVethNs, hasCommand, netnsSkipReason, type VethNs } from "./netns";
+import { delta, moved, scrape } from "./scapy";
+import { hugeFlags } from "./tcp-link";
+import type { ClientReport } from "./synflood-client";
+
+export const CLIENT = join(import.meta.dir, "synflood-client.ts");
+
+export function synfloodSkipReason(): string | null {
+  const r = netnsSkipReason();
+  if (r !== null) return r;
+  for (const c of ["hping3", "timeout"]) if (!hasCommand(c)) return `${c} not installed (apt-get install hping3)`;
+  return null;
+}
+
+export interface SynfloodOptions {
+  conns: number;
+  /** Messages per second per connection. */
+  hz: number;
+  msgBytes: number;
+  warmS: number;
+  baseS: number;
+  floodS: number;
+  /** Second octet of the 10.X.0.0/24 link. */
+  net: number;
+  /** hping3 rate: "flood" (--flood) or an interval such as "u100" (-i u100). */
+  hpingRate: string;
+  /** Log progress lines. */
+  log?: (s: string) => void;
+}
+
+export interface SynfloodResult {
+  client: ClientReport;
+  /** Counter deltas over the flood phase (from /metrics). */
+  floodDelta: Record<string, number>;
+  /** Counter deltas over the setup and base phases. */
+  baseDelta: Record<string, number>;
+  synCookiesSent: number;
+  synCookiesAccepted: number;
+  /** hping3's own summary line ("N packets transmitted ..."), if it printed one. */
+  hping: string;
+  hpingSent: number;
+  /** Frames the stack received during the flood phase (device counter). */
+  rxFramesFlood: number;
+  /** The echo app's --stats JSON at exit. */
+  stats: { net: Record<string, number>; tcp: Record<string, number>; dev: Record<string, number> } | null;
+  appExit: number;
+}
+
+const TCP = "qstack_tcp_";
+
+/** Run the whole scenario and clean up (namespace, processes) whatever happens. */
+export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
+  const log = o.log ?? (() => {});
+  const stackIp = `10.${o.net}.0.1`;
+  const nsIp = `10.${o.net}.0.2`;
+  let env: VethNs | null = null;
+  let app: AppProcess | null = null;
+  let client: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  let hping: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  try {
+    env = createVethNs({ tag: `syn${o.net}`, nsAddr: `${nsIp}/24` });
+    // Many short-lived half-open entries and N established ones: room for both.
+    const maxConns = Math.max(4096, o.conns * 2 + 1024);
+    app = new AppProcess("echo", [
+      "--vdev", `net_af_packet0,iface=${env.hostIf}`, "--ip", `${stackIp}/24`, "--gw", nsIp, ...hugeFlags(),
+      "--max-conns", String(maxConns), "--metrics-port", "0", "--log-format", "json", "--status=false", "--stats",
+    ]);
+    await app.waitFor(/echo: up on/, 30_000);
+    const url = JSON.parse((await app.waitFor(/\{[^\n]*"metrics endpoint up"[^\n]*\}/))[0]).url as string;
+    const s0 = await scrape(url);
+
+    const phases = `warm:${o.warmS},base:${o.baseS},flood:${o.floodS}`;
+    client = Bun.spawn([...env.prefix, BUN, CLIENT, "--dest", stackIp, "--port", "7", "--conns", String(o.conns),
+      "--hz", String(o.hz), "--msg", String(o.msgBytes), "--phases", phases], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const clientErr = new Response(client.stderr).text();
+    let outText = "";
+    let floodSeen: () => void = () => {};
+    const floodStarted = new Promise<void>((r) => (floodSeen = r));
+    const reader = (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of client!.stdout) {
+        const s = dec.decode(chunk, { stream: true });
+        outText += s;
+        for (const line of s.split("\n")) if (line.startsWith("connected") || line.startsWith("phase")) log(`client: ${line}`);
+        if (outText.includes("phase flood")) floodSeen();
+      }
+    })();
+    const clientTimeout = setTimeout(() => client?.kill(9), (60 + o.warmS + o.baseS + o.floodS) * 1000 + o.conns * 20);
+    const exitedEarly = client.exited.then(() => "exited" as const);
+    if ((await Promise.race([floodStarted.then(() => "flood" as const), exitedEarly])) !== "flood") {
+      await reader;
+      throw new Error(`client ended before the flood phase: ${outText.slice(-1000)} ${(await clientErr).slice(-2000)}`);
+    }
+    const s1 = await scrape(url);
+    const rate = o.hpingRate === "flood" ? ["--flood"] : ["-i", o.hpingRate];
+    hping = Bun.spawn([...env.prefix, "timeout", "-s", "INT", String(o.floodS), "hping3", "-q", "-S", "-p", "7", ...rate, "--rand-source", stackIp],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    log(`hping3 ${rate.join(" ")} --rand-source -S -p 7 ${stackIp} for ${o.floodS} s`);
+    const [hOut, hErr] = await Promise.all([new Response(hping.stdout).text(), new Response(hping.stderr).text()]);
+    await hping.exited;
+    const s2 = await scrape(url);
+    await client.exited;
+    clearTimeout(clientTimeout);
+    await reader;
+    const last = outText.trim().split("\n").pop() ?? "";
+    let report: ClientReport;
+    try {
+      report = JSON.parse(last) as ClientReport;
+    } catch {
+      throw new Error(`client: no report (exit ${client.exitCode}): ${outText.slice(-1000)} ${(await clientErr).slice(-2000)}`);
+    }
+    const hLine = /(\d+) packets transmitted[^\n]*/.exec(hOut + hErr);
+    await app.stop(15_000);
+    const statsLine = app.stdout.split("\n").find((l) => l.startsWith("{\"net\""));
+    return {
+      client: report,
+      floodDelta: moved(s1, s2),
+      baseDelta: moved(s0, s1),
+      synCookiesSent: delta(s1, s2, `${TCP}syn_cookies_sent_total`),
+      synCookiesAccepted: delta(s1, s2, `${TCP}syn_cookies_accepted_total`),
+      hping: hLine?.[0] ?? (hOut + hErr).trim().slice(-300),
+      hpingSent: hLine ? Number(hLine[1]) : -1,
+      rxFramesFlood: delta(s1, s2, "qstack_net_rx_frames_total"),
+      stats: statsLine ? JSON.parse(statsLine) : null,
+      appExit: app.proc.exitCode ?? -1,
+    };
+  } finally {
+    if (hping !== null && hping.exitCode === null) hping.kill(9);
+    if (client !== null && client.exitCode === null) client.kill(9);
+    if (app !== null && app.proc.exitCode === null) {
+      await app.stop(10_000);
+      if (app.proc.exitCode === null) app.proc.kill(9);
+    }
+    env?.remove();
+  }
+}

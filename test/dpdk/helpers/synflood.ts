@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { AppProcess, BUN } from "../../helpers/app-process";
 import { createVethNs, hasCommand, netnsSkipReason, type VethNs } from "./netns";
-import { delta, moved, scrape } from "./scapy";
+import { delta, moved, scrape as scrapeOnce } from "./scapy";
 import { hugeFlags } from "./tcp-link";
 import type { ClientReport } from "./synflood-client";
 
@@ -60,6 +60,18 @@ export interface SynfloodResult {
 }
 
 const TCP = "qstack_tcp_";
+
+/** scrape() with retries: a pooled keep-alive connection the server has closed fails once with ECONNRESET. */
+async function scrape(url: string): Promise<Map<string, number>> {
+  for (let i = 0; ; i++) {
+    try {
+      return await scrapeOnce(url);
+    } catch (e) {
+      if (i >= 4) throw e;
+      await Bun.sleep(100);
+    }
+  }
+}
 
 /** Run the whole scenario and clean up (namespace, processes) whatever happens. */
 export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {

@@ -26,6 +26,8 @@ struct qs_port {
   size_t span;
   int pool;
   int guard;                /* bursts take the thread's guard slot (net_memif: see qs_guard.c) */
+  int tap_kick;             /* net_tap: its Rx-trigger signal, raised on empty bursts to re-arm its reader (qs_port.c); 0 = off */
+  uint64_t tap_kick_tsc;    /* TSC of the last re-arm (relaxed atomics) */
   uint64_t rx_dropped;      /* updated with relaxed atomics: queues may run on several threads */
   uint64_t tx_unsent;
   uint64_t tx_bad;

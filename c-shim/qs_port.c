@@ -3,17 +3,21 @@
  * rx/tx bursts over the shared descriptor array (see qstack_shim.h).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include "qs_internal.h"
 
+static int tap_trigger_signal(void);
 static int qs_port_ok(int port) { return port >= 0 && port < RTE_MAX_ETHPORTS && rte_eth_dev_is_valid_port((uint16_t)port); }
 
 int qs_dev_probe(const char *devargs) {
@@ -85,6 +89,8 @@ int qs_port_setup(int port, int pool, int nrxq, int ntxq, int rxdesc, int txdesc
     p->mp = NULL;
     return qs_fail(-ret, "rte_eth_dev_start(port %d, %s): %s", port, info.driver_name, rte_strerror(-ret));
   }
+  /* After start: the tap PMD installs its SIGIO handler when it opens the queue fds. */
+  p->tap_kick = strcmp(info.driver_name, "net_tap") == 0 ? tap_trigger_signal() : 0;
   if (promisc) {
     ret = rte_eth_promiscuous_enable(pid);
     if (ret < 0 && ret != -ENOTSUP) return qs_fail(-ret, "rte_eth_promiscuous_enable: %s", rte_strerror(-ret));
@@ -202,6 +208,38 @@ int qs_port_close(int port, int remove) {
 
 /* ---------------------------------------------------------------- bursts */
 
+/*
+ * net_tap stall after a full kernel queue (DPDK 22.11 drivers/net/tap): the PMD reads its tun fd
+ * only when a counter bumped by its Rx-trigger signal handler has moved since the last burst that
+ * came back short. The trigger is a real-time signal the PMD picks and asks tun to send (F_SETSIG)
+ * when it queues a frame. Once a flood (or an exhausted mbuf pool) has left the tun queue full,
+ * tun drops every new frame before signalling, no signal comes, the queue is never read again and
+ * the port receives nothing for good. Re-arming: while bursts come back empty, raise the PMD's
+ * trigger signal in this thread at most once per millisecond; its handler bumps the counter and
+ * the next burst reads the fd again (a read that finds it empty costs one syscall).
+ * The signal is found as the one whose handler lives in the tap PMD's library (dladdr); when none
+ * is found the re-arm stays off.
+ */
+static int tap_trigger_signal(void) {
+  for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) != 0) continue;
+    void *h = (sa.sa_flags & SA_SIGINFO) ? (void *)sa.sa_sigaction : (void *)sa.sa_handler;
+    if (h == (void *)SIG_DFL || h == (void *)SIG_IGN) continue;
+    Dl_info di;
+    if (dladdr(h, &di) != 0 && di.dli_fname != NULL && strstr(di.dli_fname, "net_tap") != NULL) return sig;
+  }
+  return 0;
+}
+
+static void tap_rearm(struct qs_port *p) {
+  uint64_t now = rte_rdtsc();
+  uint64_t last = __atomic_load_n(&p->tap_kick_tsc, __ATOMIC_RELAXED);
+  if (now - last < rte_get_tsc_hz() / 1000) return;
+  __atomic_store_n(&p->tap_kick_tsc, now, __ATOMIC_RELAXED);
+  raise(p->tap_kick);
+}
+
 int qs_rx_burst(int port, int queue, uint32_t *words, int capacity, int start) {
   if (unlikely((unsigned)port >= RTE_MAX_ETHPORTS || qs_ports[port].mp == NULL))
     return qs_fail(EINVAL, "qs_rx_burst: port %d is not set up", port);
@@ -218,6 +256,7 @@ int qs_rx_burst(int port, int queue, uint32_t *words, int capacity, int start) {
   } else {
     n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m, (uint16_t)room);
   }
+  if (unlikely(n == 0 && p->tap_kick)) tap_rearm(p);
   uint32_t *h = words + start, *o = words + capacity + start, *l = words + 2 * capacity + start;
   char *base = p->base;
   struct rte_mempool *mp = p->mp;

@@ -268,6 +268,12 @@ function dupThreshold(t: TcpLayer, c: number, mss: number): number {
   const flight = (conns.sndMax[c]! - conns.sndUna[c]!) | 0;
   const oseg = Math.ceil(flight / mss);
   if (oseg >= DUP_THRESH + 1) return DUP_THRESH;
+  // RFC 5827 2.1: ER_thresh = oseg - 1 needs oseg >= 2. With one segment out, no
+  // later segment can make a duplicate ACK: one comes from a window update or a late
+  // delayed ACK (request/response traffic), never from loss.
+  if (oseg < 2) return DUP_THRESH;
+  // RFC 5827 2.3: with SACK, early retransmit needs SACK evidence of what arrived.
+  if ((conns.flags[c]! & F_SACK_OK) !== 0 && t.sack.count(c) === 0) return DUP_THRESH;
   const unsent = t.snd.length(c) - flight;
   const wndRoom = (conns.sndUna[c]! + conns.sndWnd[c]! - conns.sndMax[c]!) | 0;
   if (unsent > 0 && wndRoom >= mss) return DUP_THRESH;

@@ -108,6 +108,28 @@ describe("RFC 5681 / RFC 6582 fast retransmit and NewReno", () => {
     expect(k.h.tcp.cc.ssthresh(k.c)).toBe(3 * k.mss);
   });
 
+  test("RFC 5827: with one segment outstanding a duplicate ACK (a late delayed ACK) is no loss signal", () => {
+    // Request/response traffic: one small request out, the peer's pure ACK for older data arrives.
+    const k = established({ peerOpts: { mss: 1460, wscale: 7, sackOk: true } });
+    k.h.tcp.send(k.c, pattern(64), 0, 64);
+    k.h.flush();
+    const segs = k.h.tx.take();
+    expect(segs.length).toBe(1);
+    k.peer.ack = segs[0]!.seq;
+    dupAcks(k as unknown as ReturnType<typeof inFlight>, 2);
+    expect(k.h.tx.take().length).toBe(0);
+    expect(k.h.tcp.counters.fastRetransmits).toBe(0);
+  });
+
+  test("RFC 5827: with two segments out and SACK, one SACKed duplicate ACK retransmits the first", () => {
+    const k = inFlight(2);
+    k.peer.ack = k.segs[0]!.seq;
+    const s1 = k.segs[1]!;
+    dupAcks(k, 1, [[s1.seq, (s1.seq + s1.payload.length) | 0]]);
+    const r = k.h.tx.take();
+    expect(r.some((s: Sent) => s.seq === k.segs[0]!.seq)).toBe(true);
+  });
+
   test("NewReno: a partial ACK retransmits the next hole at once (RFC 6582 3.2 step 5)", () => {
     const k = inFlight(6, { peerOpts: { mss: 1460 } });
     k.peer.ack = k.segs[0]!.seq;

@@ -101,14 +101,23 @@ export class TxQueues {
    * queued now might be dropped, whatever its class, so callers should wait.
    */
   full(): boolean {
+    // Once the device refused this round, say so without another transmit
+    // attempt (an FFI call) per refused segment; flush() tries again next round.
+    if (this.blocked) return true;
     for (let c = 0; c < this.classes; c++) {
       const b = this.batches[c]!;
       if (b.count < b.capacity) continue;
       this.flushClass(c);
-      if (b.count >= b.capacity) return true;
+      if (b.count >= b.capacity) {
+        this.blocked = true;
+        return true;
+      }
     }
     return false;
   }
+
+  /** Set when full() found the device ring and a class batch full; cleared by flush(). */
+  private blocked = false;
 
   /** Frames waiting in the batches (deferred by a full device ring, or not yet flushed). */
   backlog(): number {
@@ -122,6 +131,7 @@ export class TxQueues {
    * a higher one could not go out completely. Returns frames sent.
    */
   flush(): number {
+    this.blocked = false;
     const before = this.sent;
     for (let c = 0; c < this.classes; c++) {
       this.flushClass(c);

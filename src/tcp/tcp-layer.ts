@@ -243,14 +243,24 @@ export class TcpLayer {
     const dirty = this.dirty;
     // Connections marked again while flushing (their transmit was refused: output.ts) wait for the
     // next flush, so a full transmit backlog is retried once per round, not in a loop here.
+    // A refusal also means the transmit path is full for this round: the
+    // connections not reached yet keep their place and wait too, rather than
+    // each being tried (and refused) in turn.
     const n = this.dirtyCount;
+    const refusedBefore = this.counters.txNoBuf;
+    let done = n;
     for (let i = 0; i < n; i++) {
       const c = dirty[i]!;
       conns.flags[c] = conns.flags[c]! & ~F_DIRTY;
       if ((conns.flags[c]! & F_USED) !== 0) tcpOutput(this, c, nowUs);
+      if (this.counters.txNoBuf !== refusedBefore) {
+        done = i + 1;
+        break;
+      }
     }
-    const again = this.dirtyCount - n;
-    if (again > 0) dirty.copyWithin(0, n, n + again);
+    // Left for the next flush: the ones not reached [done, n), then the ones re-marked [n, dirtyCount).
+    const again = this.dirtyCount - done;
+    if (again > 0) dirty.copyWithin(0, done, done + again);
     this.dirtyCount = again;
   }
 

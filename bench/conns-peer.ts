@@ -29,6 +29,8 @@ interface PeerOpts {
   setupS: number;
   epochS: number;
   holdS: number;
+  /** Seconds the generator waits for every connection to close. */
+  closeS?: number;
   ips: number;
   noHuge: boolean;
   bufMb: number;
@@ -157,13 +159,13 @@ async function main(): Promise<void> {
   // Wait for the parent's go to close (it measures the server first).
   for await (const line of console) if (line.trim() === "close") break;
   gen.startClose();
-  const closeDeadline = Date.now() + 60_000;
+  const closeDeadline = Date.now() + (o.closeS ?? 60) * 1000;
   while (gen.cleanClosed + gen.resets < gen.established && Date.now() < closeDeadline) {
     await Bun.sleep(250);
     progress("close");
   }
   emit({
-    ev: "done", established: gen.established, cleanClosed: gen.cleanClosed, resets: gen.resets, failed: gen.failed, sent: gen.sent, received: gen.received,
+    ev: "done", stuck: gen.stuck(5), established: gen.established, cleanClosed: gen.cleanClosed, resets: gen.resets, failed: gen.failed, sent: gen.sent, received: gen.received,
     counters: { ...tcp.counters, txSent: stack.netif.tx.sent, txDropped: stack.netif.tx.dropped },
   });
   await stack.stop();

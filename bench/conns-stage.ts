@@ -157,6 +157,18 @@ export class ConnGenerator implements PollStage {
     this.closeCursor = 0;
   }
 
+  /** Up to `max` connections still closing, with their TCP state (diagnostics for a close that does not finish). */
+  stuck(max: number): { id: number; state: number; unacked: number; unsent: number; readable: number }[] {
+    const out: { id: number; state: number; unacked: number; unsent: number; readable: number }[] = [];
+    const t = this.tcp;
+    for (let c = 0; c < this.st.length && out.length < max; c++) {
+      if (this.st[c] !== S_CLOSING) continue;
+      const k = t.conns;
+      out.push({ id: c, state: t.state(c), unacked: (k.sndMax[c]! - k.sndUna[c]!) | 0, unsent: t.sendQueued(c), readable: t.recvAvailable(c) });
+    }
+    return out;
+  }
+
   /** Connections in S_CLOSING (half-closed, waiting for the peer's FIN). */
   closing(): number {
     return this.established - this.cleanClosed - this.resets - this.failedAfterOpen;

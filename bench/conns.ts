@@ -31,6 +31,7 @@ const flags = parseArgs(process.argv.slice(2), [
   { name: "setup", short: "s", type: "number", arg: "S", default: 2, min: 0, help: "seconds to open them over" },
   { name: "epoch", short: "e", type: "number", arg: "E", default: 2, min: 0.01, help: "seconds between two messages of one connection" },
   { name: "hold", type: "number", arg: "H", min: 0, help: "seconds to hold (default max(2E, 5))" },
+  { name: "close-s", type: "number", arg: "S", min: 1, default: 60, help: "seconds to wait for every connection to close" },
   { name: "buf-mb", type: "int", arg: "MB", default: 32, min: 1, help: "buffer pool per stack" },
   { name: "no-huge", type: "bool", help: "stack memory in normal pages" },
   { name: "no-kernel", type: "bool", help: "skip the Linux kernel baseline" },
@@ -42,6 +43,7 @@ const N = flags["connections"] as number;
 const S = flags["setup"] as number;
 const E = flags["epoch"] as number;
 const H = (flags["hold"] as number | undefined) ?? Math.max(2 * E, 5);
+const CLOSE_S = flags["close-s"] as number;
 const BUF_MB = flags["buf-mb"] as number;
 const NO_HUGE = flags["no-huge"] === true;
 const IPS = Math.ceil(N / 64512);
@@ -182,7 +184,7 @@ function sideMem(ready: Msg, after: Msg["mem"], n: number): SideMem {
 
 async function runStack(): Promise<Record<string, unknown>> {
   const sock = `/tmp/qs-conns-${process.pid}.sock`;
-  const base = { sock, conns: N, setupS: S, epochS: E, holdS: H, ips: IPS, noHuge: NO_HUGE, bufMb: BUF_MB, maxConns: N };
+  const base = { sock, conns: N, setupS: S, epochS: E, holdS: H, closeS: CLOSE_S, ips: IPS, noHuge: NO_HUGE, bufMb: BUF_MB, maxConns: N };
   const server = new Peer("conns-peer.ts", [JSON.stringify({ ...base, role: "server" })]);
   let gen: Peer | null = null;
   try {
@@ -200,7 +202,7 @@ async function runStack(): Promise<Record<string, unknown>> {
     server.send("mem");
     const sMem = await server.wait("mem", 60_000);
     gen.send("close");
-    const gDone = await gen.wait("done", 120_000);
+    const gDone = await gen.wait("done", (CLOSE_S + 60) * 1000);
     if (TTY) process.stdout.write("\n");
     // The server leaves LAST-ACK when the generator's last ACKs arrive: give them
     // a moment (bounded) before counting what is still in use.
@@ -221,6 +223,7 @@ async function runStack(): Promise<Record<string, unknown>> {
       closedCleanly: gDone.cleanClosed, resets: gDone.resets + sDone.resets, serverAccepted: sDone.accepted, serverInUseAfterClose: sDone.inUse,
       server: { mem: sm, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
       counters: { generator: gDone.counters, server: sDone.counters },
+      stuckClosing: gDone.stuck,
     };
   } finally {
     for (const p of [gen, server]) if (p && p.proc.exitCode === null) setTimeout(() => p.proc.kill(), 5000);

@@ -5,7 +5,9 @@
  * (echoed) and be closed cleanly (FIN both ways, TIME-WAIT on the generator).
  *
  * Runs as root (DPDK, hugepages); QSTACK_CONNS_100K=0 skips it on a machine
- * too small for it.
+ * too small for it. Closing normally takes seconds; the generous close window
+ * covers a rare connection left probing a zero window with backed-off persist
+ * probes (a known stall under investigation, see the closing note of issue 3).
  */
 import { expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
@@ -21,12 +23,13 @@ test.skipIf(!isRoot || !enabled)(
   "100 k connections over net_memif: all established, one message each echoed, all closed cleanly",
   async () => {
     const out = `/tmp/qs-conns-100k-${process.pid}.json`;
-    const p = Bun.spawn([process.execPath, join(ROOT, "bench", "conns.ts"), "-c", "100000", "-s", "8", "-e", "8", "--hold", "10", "--no-kernel", "--json", out], {
+    const p = Bun.spawn([process.execPath, join(ROOT, "bench", "conns.ts"), "-c", "100000", "-s", "8", "-e", "8", "--hold", "10", "--close-s", "150", "--no-kernel", "--json", out], {
       cwd: ROOT, stdout: "pipe", stderr: "pipe",
     });
     const code = await p.exited;
     const r = JSON.parse(readFileSync(out, "utf8")).stack;
     rmSync(out, { force: true });
+    if (r.stuckClosing?.length) console.log(`conns-100k: still closing at the deadline: ${JSON.stringify(r.stuckClosing)}`);
     console.log(`conns-100k: established ${r.established}, held ${r.held}, setup ${Math.round(r.setupRate)} conn/s, echoed ${r.messages.echoed}/${r.messages.sent}, closed cleanly ${r.closedCleanly}, server ${r.server.mem.perConn.toFixed(0)} B/conn`);
     expect(r.established).toBe(100_000);
     expect(r.held).toBe(100_000);
@@ -36,5 +39,5 @@ test.skipIf(!isRoot || !enabled)(
     expect(r.serverInUseAfterClose).toBe(0);
     expect(code).toBe(0);
   },
-  120_000,
+  240_000,
 );

@@ -167,8 +167,12 @@ export function stackCpu(layout: ThreadLayout): number {
   return layout.mode === "rtc" ? cpuFor(layout, 0) : cpuFor(layout.stack, 0);
 }
 
-/** Open the device the flags name, bring the stack and TCP up, and start polling. */
-export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}, opts: StartOptions = {}): Promise<RunningStack> {
+/**
+ * The part of bring-up every stack app shares: the flags' device, the capacity
+ * plan checked against free memory, the region memory for TCP's tables, and a
+ * Stack (not yet polling) with the classifier the flags name.
+ */
+export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig>) {
   const cfg = stackConfigFrom(values);
   const plan = planCapacity(cfg.capacity, tcp);
   const dev = await openDevice(cfg);
@@ -182,6 +186,12 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   const mem = await regionMemory(cfg.noHuge);
   const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
   if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
+  return { cfg, plan, dev, mem, stack };
+}
+
+/** Open the device the flags name, bring the stack and TCP up, and start polling. */
+export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}, opts: StartOptions = {}): Promise<RunningStack> {
+  const { cfg, plan, dev, mem, stack } = await bringUpStack(values, tcp);
   // EAL may have pinned this thread (-l 0); the layout's CPU, if any, is set after it.
   if (opts.pinCpu !== undefined && opts.pinCpu >= 0) {
     const why = pinThread(opts.pinCpu);

@@ -1,6 +1,6 @@
 /**
- * The generator (generator.ts) on two transports: our stack's TcpSockets, and
- * Bun's kernel sockets for the baseline. With kernel sockets a client source
+ * The generator (generator.ts) on Bun's kernel sockets, for the baseline (on
+ * our stack it drives TCP by connection id: id-client.ts). With kernel sockets a client source
  * address can only be chosen through node:net (Bun.connect has no local
  * address option), so node:net is used when --ips names source addresses and
  * Bun.connect otherwise.
@@ -8,7 +8,6 @@
 import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import type { Socket } from "bun";
 import { monotonicUs } from "../../src/api/clock";
-import type { TcpSocket, TcpSockets } from "../../src/api/tcp-sockets";
 import type { GenTransport, Generator } from "./generator";
 
 /**
@@ -51,57 +50,6 @@ export class PendingWrites {
 /** Late binding: the generator needs the transport and the transport needs the generator. */
 export interface ClientTransport extends GenTransport {
   bind(gen: Generator): void;
-}
-
-/** Our stack: one TcpSockets.connect per connection, zero-copy receive; connection i goes to port + i mod ports. */
-export function stackClient(sockets: TcpSockets, host: string, port: number, ports = 1, clockUs: () => number = monotonicUs): ClientTransport {
-  const open: (TcpSocket<number> | undefined)[] = [];
-  const pending = new PendingWrites();
-  let gen: Generator | null = null;
-  return {
-    bind(g) {
-      gen = g;
-    },
-    connect(i) {
-      sockets
-        .connect<number>({
-          hostname: host,
-          port: port + (i % ports),
-          data: i,
-          zeroCopy: true,
-          noDelay: true,
-          socket: {
-            open(s) {
-              open[s.data] = s;
-              pending.clear(s.data);
-              gen!.opened(s.data);
-            },
-            drain(s) {
-              pending.drain(s.data, (b, off, len) => s.write(b, off, len));
-            },
-            data(s, d) {
-              gen!.data(s.data, d, 0, d.length, clockUs());
-            },
-            close(s) {
-              if (open[s.data] === s) open[s.data] = undefined;
-              gen!.closed(s.data);
-            },
-            connectError(s) {
-              gen!.connectFailed(s.data);
-            },
-          },
-        })
-        .catch(() => gen!.connectFailed(i));
-    },
-    send(i, buf, len) {
-      const s = open[i];
-      if (s === undefined) return false;
-      return pending.send(i, buf, len, (b, off, n) => s.write(b, off, n));
-    },
-    close(i) {
-      open[i]?.end();
-    },
-  };
 }
 
 interface KConn {

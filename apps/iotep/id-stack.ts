@@ -5,13 +5,11 @@
  * builds its own TCP front (TcpEpoll on the server, TcpLayer with an event
  * ring on the generator) and holds 1 M connections in typed arrays only.
  */
-import { drainConnections, type ShutdownReport } from "../common";
+import { bringUpStack, drainConnections, type ShutdownReport } from "../common";
 import type { ParsedArgs } from "../../src/api/cli";
-import { checkCapacity, planCapacity, readMemoryInfo, regionMemory, type CapacityPlan } from "../../src/api/capacity";
-import { classifierFromSpec } from "../../src/api/classifier-spec";
-import { openDevice } from "../../src/api/open-device";
-import { Stack } from "../../src/api/stack";
-import { stackConfigFrom, type StackConfig } from "../../src/api/stack-config";
+import type { CapacityPlan } from "../../src/api/capacity";
+import type { Stack } from "../../src/api/stack";
+import type { StackConfig } from "../../src/api/stack-config";
 import type { MemoryProvider } from "../../src/mem/carve";
 import type { TcpConfig } from "../../src/tcp/config";
 import type { TcpLayer } from "../../src/tcp/tcp-layer";
@@ -29,18 +27,7 @@ export interface IdStack {
 }
 
 export async function startIdStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig>): Promise<IdStack> {
-  const cfg = stackConfigFrom(values);
-  const plan = planCapacity(cfg.capacity, tcp);
-  const dev = await openDevice(cfg);
-  try {
-    checkCapacity(plan, readMemoryInfo());
-  } catch (e) {
-    dev.close();
-    throw e;
-  }
-  const mem = await regionMemory(cfg.noHuge);
-  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
-  if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
+  const { cfg, plan, mem, stack } = await bringUpStack(values, tcp);
   let loop: Promise<void> | null = null;
   let closing: Promise<ShutdownReport | null> | null = null;
   return {

@@ -1,11 +1,8 @@
 /**
- * The iotepserver logic (server.ts) on two transports:
- *
- *  - our stack: TcpSockets.listen with zero-copy data views; the connection id
- *    is the TCP connection id (already a small reusable index);
- *  - Bun's kernel sockets (Bun.listen), for the baseline: ids come from an
- *    IdPool (a free list on an Int32Array), so the server logic sees the same
- *    small integer ids on both.
+ * The iotepserver logic (server.ts) on Bun's kernel sockets (Bun.listen), for
+ * the baseline: ids come from an IdPool (a free list on an Int32Array), so the
+ * server logic sees small integer ids as it does on our stack (epoll-server.ts,
+ * where the id is the TCP connection id). OwedReplies is shared by both.
  *
  * Replies that the send buffer cannot take at once are not lost: the number
  * of reply bytes still owed per connection is kept (a Uint32Array), and the
@@ -13,7 +10,6 @@
  * Date, so the owed bytes are re-created from the current reply.
  */
 import type { Socket, SocketHandler as BunSocketHandler, TCPSocketListener } from "bun";
-import type { SocketHandler, TcpListener, TcpSocket, TcpSockets } from "../../src/api/tcp-sockets";
 import { REPLY_LEN, ReplyBuilder } from "./protocol";
 import type { IotepServer, ReplySink } from "./server";
 
@@ -98,65 +94,6 @@ export interface ServedHandle {
   closeAll(): void;
   readonly openConnections: number;
   readonly port: number;
-}
-
-/** Serve `server` on our stack's TCP (TcpSockets), on `ports` consecutive ports from `port`. */
-export function serveOnStack(server: IotepServer, sockets: TcpSockets, port: number, ports = 1, backlog = 65535): ServedHandle & ReplySink {
-  const open: (TcpSocket | undefined)[] = [];
-  const owed = new OwedReplies();
-  let openCount = 0;
-  const listeners: TcpListener[] = [];
-  const handle = {
-    port,
-    get openConnections() {
-      return openCount;
-    },
-    reply(conn: number, buf: Uint8Array, len: number): boolean {
-      const s = open[conn];
-      if (s === undefined) return false;
-      if (owed.has(conn)) {
-        owed.add(conn, len);
-        return true;
-      }
-      const n = s.write(buf, 0, len);
-      if (n < 0) return false;
-      if (n < len) owed.add(conn, len - n);
-      return true;
-    },
-    stopListening() {
-      for (const l of listeners) l.stop();
-      listeners.length = 0;
-    },
-    closeAll() {
-      for (const s of open) if (s !== undefined) s.end();
-    },
-  };
-  const handlers = {
-    open(s: TcpSocket) {
-      open[s.id] = s;
-      openCount++;
-      owed.reset(s.id);
-      server.open(s.id);
-    },
-    data(s: TcpSocket, d: Uint8Array) {
-      server.data(s.id, d, 0, d.length);
-    },
-    drain(s: TcpSocket) {
-      owed.flush(s.id, (b, off, len) => s.write(b, off, len));
-    },
-    end(s: TcpSocket) {
-      s.end();
-    },
-    close(s: TcpSocket) {
-      if (open[s.id] === s) {
-        open[s.id] = undefined;
-        openCount--;
-        server.close(s.id);
-      }
-    },
-  } satisfies SocketHandler<undefined>;
-  for (let k = 0; k < ports; k++) listeners.push(sockets.listen<undefined>({ port: port + k, backlog, zeroCopy: true, noDelay: true, socket: handlers }));
-  return handle;
 }
 
 interface KernelConn {

@@ -25,6 +25,7 @@ import { execSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "../src/api/cli";
+import { lines } from "../scripts/lines";
 
 const flags = parseArgs(process.argv.slice(2), [
   { name: "connections", short: "c", type: "int", arg: "N", default: 100_000, min: 1, max: 100_000_000, help: "connections" },
@@ -86,26 +87,18 @@ class Peer {
     void this.read();
   }
   private async read(): Promise<void> {
-    let buf = "";
-    const dec = new TextDecoder();
-    for await (const chunk of this.proc.stdout) {
-      buf += dec.decode(chunk, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (!line.startsWith("{")) continue;
-        try {
-          const m = JSON.parse(line) as Msg;
-          this.msgs.push(m);
-          this.onMsg(m);
-        } catch {
-          /* not ours */
-        }
-        const w = this.waiters;
-        this.waiters = [];
-        for (const f of w) f();
+    for await (const line of lines(this.proc.stdout)) {
+      if (!line.startsWith("{")) continue;
+      try {
+        const m = JSON.parse(line) as Msg;
+        this.msgs.push(m);
+        this.onMsg(m);
+      } catch {
+        /* not ours */
       }
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f();
     }
     const w = this.waiters;
     this.waiters = [];

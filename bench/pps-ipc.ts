@@ -3,6 +3,7 @@
  * process (EAL starts once per process) and talks to it in JSON lines:
  * commands on the child's stdin, events on its stdout.
  */
+import { lines } from "../scripts/lines";
 
 export type Ev = Record<string, unknown> & { ev: string };
 
@@ -23,29 +24,21 @@ export function spawnProc(name: string, script: string, args: string[]): Proc {
   const waiting: { ev: string; resolve: (e: Ev) => void; reject: (e: Error) => void }[] = [];
   let ended = false;
   (async () => {
-    const dec = new TextDecoder();
-    let buf = "";
-    for await (const chunk of proc.stdout) {
-      buf += dec.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.startsWith("{")) continue;
-        let e: Ev;
-        try {
-          e = JSON.parse(line) as Ev;
-        } catch {
-          continue;
-        }
-        const w = waiting.findIndex((x) => x.ev === e.ev || e.ev === "error");
-        if (w >= 0) {
-          const x = waiting.splice(w, 1)[0]!;
-          if (e.ev === "error") x.reject(new Error(`${name}: ${String(e.message)}`));
-          else x.resolve(e);
-        } else {
-          queue.push(e);
-        }
+    for await (const line of lines(proc.stdout)) {
+      if (!line.startsWith("{")) continue;
+      let e: Ev;
+      try {
+        e = JSON.parse(line) as Ev;
+      } catch {
+        continue;
+      }
+      const w = waiting.findIndex((x) => x.ev === e.ev || e.ev === "error");
+      if (w >= 0) {
+        const x = waiting.splice(w, 1)[0]!;
+        if (e.ev === "error") x.reject(new Error(`${name}: ${String(e.message)}`));
+        else x.resolve(e);
+      } else {
+        queue.push(e);
       }
     }
     ended = true;
@@ -95,7 +88,7 @@ export function emit(ev: string, data: Record<string, unknown> = {}): void {
   process.stdout.write(JSON.stringify({ ev, ...data }) + "\n");
 }
 
-const lines: string[] = [];
+const commands: string[] = [];
 let reading = false;
 
 /** Child side: the next command line if one has arrived (the event loop must get turns). */
@@ -108,12 +101,12 @@ export function pollCommand(): string | null {
       buf += d;
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
-        lines.push(buf.slice(0, nl).trim());
+        commands.push(buf.slice(0, nl).trim());
         buf = buf.slice(nl + 1);
       }
     });
   }
-  return lines.length > 0 ? lines.shift()! : null;
+  return commands.length > 0 ? commands.shift()! : null;
 }
 
 /** Child side: wait for the next command line. */

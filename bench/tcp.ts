@@ -24,6 +24,7 @@ import { cpus, loadavg, release } from "node:os";
 import { join } from "node:path";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { shimBuilt } from "../ffi/shim";
+import { lines } from "../scripts/lines";
 
 const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;
@@ -99,25 +100,17 @@ class Peer {
   }
 
   private async readOut(): Promise<void> {
-    const dec = new TextDecoder();
-    let buf = "";
-    for await (const chunk of this.proc.stdout) {
-      buf += dec.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.startsWith("{")) continue;
-        let m: Msg;
-        try {
-          m = JSON.parse(line) as Msg;
-        } catch {
-          continue;
-        }
-        this.msgs.push(m);
-        for (let i = this.waiters.length - 1; i >= 0; i--) {
-          if (this.waiters[i]!.ev === m.ev || m.ev === "error") this.waiters.splice(i, 1)[0]!.resolve(m);
-        }
+    for await (const line of lines(this.proc.stdout)) {
+      if (!line.startsWith("{")) continue;
+      let m: Msg;
+      try {
+        m = JSON.parse(line) as Msg;
+      } catch {
+        continue;
+      }
+      this.msgs.push(m);
+      for (let i = this.waiters.length - 1; i >= 0; i--) {
+        if (this.waiters[i]!.ev === m.ev || m.ev === "error") this.waiters.splice(i, 1)[0]!.resolve(m);
       }
     }
     this.ended = true;

@@ -62,8 +62,9 @@ describe.skipIf(skip !== null)("split mode echo against the Linux kernel", () =>
     expect(app.stdout).toMatch(new RegExp(`4 TCP connections, ${4 * 256 * 1024} bytes echoed`));
   }, 90_000);
 
-
-  test.skipIf(navigator.hardwareConcurrency < 2)("pinned: split:stack=1@0,app=2@1 runs both app threads on CPU 1 and still echoes", async () => {
+  const oneCpu = navigator.hardwareConcurrency < 2;
+  if (oneCpu) console.log("skip split-echo pinned: needs 2 CPUs to pin the stack and the app apart");
+  test.skipIf(oneCpu)("pinned: split:stack=1@0,app=2@1 runs both app threads on CPU 1 and still echoes", async () => {
     const env = createVethNs({ tag: "splitpin", nsAddr: "10.244.0.2/24" });
     const app = new AppProcess("echo", ["--vdev", `net_af_packet0,iface=${env.hostIf}`, "--ip", "10.244.0.1/24", "--layout", "split:stack=1@0,app=2@1", ...hugeFlag]);
     let out = "";

@@ -12,6 +12,7 @@ import { ConfigError } from "../../../src/api/errors";
 import { PacketBatch } from "../../../src/net/packet-batch";
 import { emit } from "./child";
 import { PYTHON } from "./netns";
+import { lines } from "../../../scripts/lines";
 
 const [hostIf, ns, nsIf, mode] = process.argv.slice(2) as [string, string, string, string];
 const ETHERTYPE = 0x88b5; // IEEE 802 local experimental EtherType 1
@@ -58,26 +59,15 @@ function frame(dst: Uint8Array, src: Uint8Array, text: string): Uint8Array {
   return f;
 }
 
-/** Line reader over a subprocess's stdout; keeps its reader and leftover text between calls. */
+/** Line reader over a subprocess's stdout, one line per call (null at the end). */
 class LineReader {
-  private readonly r: { read(): Promise<{ value?: Uint8Array; done?: boolean }> };
-  private buf = "";
-  private readonly dec = new TextDecoder();
+  private readonly it: AsyncIterator<string>;
   constructor(stream: ReadableStream<Uint8Array>) {
-    this.r = stream.getReader() as unknown as LineReader["r"];
+    this.it = lines(stream)[Symbol.asyncIterator]();
   }
   async line(): Promise<string | null> {
-    for (;;) {
-      const nl = this.buf.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        return line;
-      }
-      const { value, done } = await this.r.read();
-      if (done || value === undefined) return null;
-      this.buf += this.dec.decode(value);
-    }
+    const r = await this.it.next();
+    return r.done ? null : r.value;
   }
 }
 

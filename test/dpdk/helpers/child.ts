@@ -7,6 +7,7 @@
  * expects (waitFor()). A child that crashes shows up as a signal or exit code.
  */
 import { join } from "node:path";
+import { lines } from "../../../scripts/lines";
 
 /** Path of the Bun binary running this process (works under `bun test` too). */
 export const BUN = process.execPath;
@@ -48,30 +49,22 @@ export function startChild(script: string, args: string[], env: Record<string, s
   const waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void; reject: (why: string) => void }[] = [];
   let ended = false;
   (async () => {
-    const dec = new TextDecoder();
-    let buf = "";
-    for await (const chunk of proc.stdout) {
-      buf += dec.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let m: Msg | null = null;
-        if (line.startsWith("{")) {
-          try {
-            m = JSON.parse(line) as Msg;
-          } catch {
-            m = null;
-          }
+    for await (const line of lines(proc.stdout)) {
+      let m: Msg | null = null;
+      if (line.startsWith("{")) {
+        try {
+          m = JSON.parse(line) as Msg;
+        } catch {
+          m = null;
         }
-        if (m === null) {
-          other.push(line);
-          continue;
-        }
-        msgs.push(m);
-        for (let i = waiters.length - 1; i >= 0; i--) {
-          if (waiters[i]!.pred(m)) waiters.splice(i, 1)[0]!.resolve(m);
-        }
+      }
+      if (m === null) {
+        other.push(line);
+        continue;
+      }
+      msgs.push(m);
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i]!.pred(m)) waiters.splice(i, 1)[0]!.resolve(m);
       }
     }
     ended = true;

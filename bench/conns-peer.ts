@@ -18,6 +18,7 @@ import { ConfigError } from "../src/api/errors";
 import { openDevice } from "../src/api/open-device";
 import { Stack } from "../src/api/stack";
 import { stackConfigFrom } from "../src/api/stack-config";
+import { describeConn } from "../src/tcp/describe";
 import { TcpLayer } from "../src/tcp/tcp-layer";
 import { formatIpv4, parseIpv4 } from "../src/wire/ip-addr";
 import { ConnGenerator, ConnServer } from "./conns-stage";
@@ -103,6 +104,11 @@ async function main(): Promise<void> {
       const cmd = line.trim();
       if (cmd === "mem") {
         emit({ ev: "mem", mem: memNow(), accepted: srv.accepted, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse() });
+      } else if (cmd.startsWith("conn ")) {
+        // Diagnostics: this side of a connection the generator could not close (by its 4-tuple, our view).
+        const [lip, lport, rip, rport] = cmd.slice(5).split(" ").map(Number) as [number, number, number, number];
+        const c = tcp.flows.lookup(lip | 0, lport, rip | 0, rport);
+        emit({ ev: "conn", found: c >= 0, state: c >= 0 ? describeConn(tcp, c, clock()) : null, counters: { ...tcp.counters } });
       } else if (cmd === "stop") {
         clearInterval(timer);
         emit({
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
     progress("close");
   }
   emit({
-    ev: "done", stuck: gen.stuck(5), established: gen.established, cleanClosed: gen.cleanClosed, resets: gen.resets, failed: gen.failed, sent: gen.sent, received: gen.received,
+    ev: "done", stuck: gen.stuck(5, clock()), established: gen.established, cleanClosed: gen.cleanClosed, resets: gen.resets, failed: gen.failed, sent: gen.sent, received: gen.received,
     counters: { ...tcp.counters, txSent: stack.netif.tx.sent, txDropped: stack.netif.tx.dropped },
   });
   await stack.stop();

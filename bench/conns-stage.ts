@@ -16,6 +16,7 @@
  */
 import { EventQueue } from "../src/api/event-queue";
 import type { PollStage } from "../src/sched/poll-loop";
+import { describeConn } from "../src/tcp/describe";
 import { TcpEvent, type TcpLayer } from "../src/tcp/tcp-layer";
 
 export const MSG_BYTES = 16;
@@ -157,14 +158,18 @@ export class ConnGenerator implements PollStage {
     this.closeCursor = 0;
   }
 
-  /** Up to `max` connections still closing, with their TCP state (diagnostics for a close that does not finish). */
-  stuck(max: number): { id: number; state: number; unacked: number; unsent: number; readable: number }[] {
-    const out: { id: number; state: number; unacked: number; unsent: number; readable: number }[] = [];
+  /**
+   * Up to `max` connections still closing, with their complete TCP state (describe.ts) and the
+   * 4-tuple as numbers (`tuple`: local ip, local port, remote ip, remote port) so the peer can look
+   * its side up: diagnostics for a close that does not finish.
+   */
+  stuck(max: number, nowUs: number): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
     const t = this.tcp;
+    const k = t.conns;
     for (let c = 0; c < this.st.length && out.length < max; c++) {
       if (this.st[c] !== S_CLOSING) continue;
-      const k = t.conns;
-      out.push({ id: c, state: t.state(c), unacked: (k.sndMax[c]! - k.sndUna[c]!) | 0, unsent: t.sendQueued(c), readable: t.recvAvailable(c) });
+      out.push({ ...describeConn(t, c, nowUs), tuple: [k.localIp[c]!, k.localPort[c]!, k.remoteIp[c]!, k.remotePort[c]!] });
     }
     return out;
   }

@@ -197,6 +197,17 @@ async function runStack(): Promise<Record<string, unknown>> {
     gen.send("close");
     const gDone = await gen.wait("done", (CLOSE_S + 60) * 1000);
     if (TTY) process.stdout.write("\n");
+    // Diagnostics: the server's side of each connection the generator could not close.
+    const stuckServer: unknown[] = [];
+    for (const g of (gDone.stuck ?? []) as { tuple: number[] }[]) {
+      const [lip, lport, rip, rport] = g.tuple;
+      server.send(`conn ${rip} ${rport} ${lip} ${lport}`);
+      stuckServer.push((await server.wait("conn", 30_000)).state);
+    }
+    for (let i = 0; i < stuckServer.length; i++) {
+      console.log(`stuck connection ${i}: generator ${JSON.stringify(gDone.stuck[i])}`);
+      console.log(`stuck connection ${i}: server    ${JSON.stringify(stuckServer[i])}`);
+    }
     // The server leaves LAST-ACK when the generator's last ACKs arrive: give them
     // a moment (bounded) before counting what is still in use.
     const settleEnd = Date.now() + 10_000;
@@ -217,6 +228,7 @@ async function runStack(): Promise<Record<string, unknown>> {
       server: { mem: sm, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
       counters: { generator: gDone.counters, server: sDone.counters },
       stuckClosing: gDone.stuck,
+      stuckClosingServer: stuckServer,
     };
   } finally {
     for (const p of [gen, server]) if (p && p.proc.exitCode === null) setTimeout(() => p.proc.kill(), 5000);

@@ -104,6 +104,10 @@ function synSentInput(t: TcpLayer, c: number, nowUs: number): void {
   cnt.segsAccepted++;
   // Fourth: the SYN.
   conns.rcvNxt[c] = (seg.seq + 1) | 0;
+  // Our SYN offered a window before RCV.NXT was known: its right edge is IRS + 1 + that window
+  // (advertiseWindow: the free buffer, unscaled, at most 65535).
+  const synWnd = t.cfg.rcvBufBytes - t.rcv.length(c);
+  conns.rcvAdv[c] = (conns.rcvNxt[c]! + (synWnd > 0xffff ? 0xffff : synWnd > 0 ? synWnd : 0)) | 0;
   negotiate(t, c, seg.opts, conns.flags[c]!, nowUs);
   t.cc.setMss(c, conns.mss[c]!);
   // RFC 7323 2.2: the window field of a SYN is never scaled.
@@ -194,6 +198,10 @@ function trimToWindow(t: TcpLayer, c: number): void {
   if (seg.payLen > room) {
     seg.payLen = room > 0 ? room : 0;
     seg.flags &= ~TH_FIN;
+    // RFC 9293 3.8.6.1: a segment arriving at a zero window (a zero-window probe) must still be
+    // acknowledged with RCV.NXT and the current window; so must text beyond the window (as Linux).
+    // Without this reply a window update lost on the way is never repeated and the peer probes forever.
+    conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
   }
 }
 

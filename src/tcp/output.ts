@@ -65,6 +65,12 @@ export function finishAndCommit(t: TcpLayer, off: number, l4Len: number, srcIp: 
  * The window to advertise (RFC 9293 3.8.6.2.2 receiver SWS avoidance, RFC 7323 2.3 scaling):
  * the right edge moves right only by at least min(RCV.BUFF / 2, Eff.snd.MSS) and never moves left.
  * Updates rcvAdv. Returns the 16-bit header field value.
+ *
+ * A SYN or SYN-ACK starts the window: it offers the free buffer (unscaled, at most 65535,
+ * RFC 7323 2.2) with no reference to an earlier edge. (Measuring it against rcvAdv, which
+ * holds nothing meaningful before the first advertisement, offered a zero window when
+ * IRS + 1 lay within RCV.BUFF below 2^31 -- a connection that then never opened, as the peer's
+ * zero-window probes went unanswered -- and 65535 for half of all IRS values.)
  */
 export function advertiseWindow(t: TcpLayer, c: number, syn: boolean): number {
   const conns = t.conns;
@@ -72,6 +78,11 @@ export function advertiseWindow(t: TcpLayer, c: number, syn: boolean): number {
   const buf = t.cfg.rcvBufBytes;
   let avail = buf - rcvHeld(t, c);
   if (avail < 0) avail = 0;
+  if (syn) {
+    const w = avail > 0xffff ? 0xffff : avail;
+    conns.rcvAdv[c] = (rcvNxt + w) | 0; // an active open's SYN: rcvNxt is set (and this redone) at the SYN-ACK
+    return w;
+  }
   const adv = conns.rcvAdv[c]!;
   let right = (rcvNxt + avail) | 0;
   const grow = (right - adv) | 0;
@@ -79,11 +90,11 @@ export function advertiseWindow(t: TcpLayer, c: number, syn: boolean): number {
   if (grow < step) right = ((adv - rcvNxt) | 0) > 0 ? adv : rcvNxt;
   let wnd = (right - rcvNxt) | 0;
   if (wnd < 0) wnd = 0;
-  const shift = syn ? 0 : conns.rcvWscale[c]!;
+  const shift = conns.rcvWscale[c]!;
   let field = wnd >>> shift;
   if (field > 0xffff) field = 0xffff;
   const edge = (rcvNxt + (field << shift)) | 0;
-  if (((edge - adv) | 0) > 0 || syn) conns.rcvAdv[c] = edge;
+  if (((edge - adv) | 0) > 0) conns.rcvAdv[c] = edge;
   return field;
 }
 

@@ -257,6 +257,43 @@ describe("sending and receiving data", () => {
     expect(u[0]!.wnd).toBeGreaterThan(0);
   });
 
+  test("a zero-window probe is answered at once with RCV.NXT and the current window (RFC 9293 3.8.6.1)", () => {
+    const k = established({ cfg: { rcvBufBytes: 4096 }, peerOpts: { mss: 1460 } });
+    k.peer.send(ACK, pattern(1448));
+    k.peer.send(ACK, pattern(1448));
+    k.peer.send(ACK, pattern(1200));
+    k.h.advance(50_000);
+    const full = k.h.tx.take().pop()!;
+    expect(full.wnd).toBe(0);
+    // The probe: one byte at RCV.NXT into the closed window. It is not accepted, but it is answered.
+    k.peer.send(ACK | PSH, pattern(1), {}, { seq: full.ack });
+    let r = k.h.tx.take();
+    expect(r.length).toBe(1);
+    expect(r[0]!.ack).toBe(full.ack);
+    expect(r[0]!.wnd).toBe(0);
+    // The application reads everything; the window update it triggers is lost on the way.
+    drain(k.h, k.c);
+    k.h.flush();
+    expect(k.h.tx.take().length).toBe(1);
+    // The next probe is answered with the open window (the byte is accepted now).
+    k.peer.send(ACK | PSH, pattern(1), {}, { seq: full.ack });
+    k.h.advance(50_000);
+    r = k.h.tx.take();
+    expect(r.length).toBe(1);
+    expect(r[0]!.ack).toBe((full.ack + 1) | 0);
+    expect(r[0]!.wnd).toBeGreaterThan(0);
+  });
+
+  test("text beyond the right edge of the window is trimmed and answered with an ACK at once", () => {
+    const k = established({ cfg: { rcvBufBytes: 2048 }, peerOpts: { mss: 1460 } });
+    k.peer.send(ACK, pattern(1460));
+    k.h.tx.take();
+    k.peer.send(ACK | PSH, pattern(1000));
+    const r = k.h.tx.take();
+    expect(r.length).toBe(1); // not delayed: the sender must learn the edge
+    expect(r[0]!.ack).toBe((k.peer.seq - 1000 + 588) | 0);
+  });
+
   test("zero window: persist timer probes with backoff and resumes when the window opens (RFC 9293 3.8.6.1)", () => {
     const k = established();
     k.peer.send(ACK, undefined, {}, { wnd: 0 });

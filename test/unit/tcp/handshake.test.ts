@@ -3,7 +3,7 @@ import { ECONNREFUSED, ETIMEDOUT, errnoName } from "../../../src/tcp/errno";
 import { TcpEvent } from "../../../src/tcp/events";
 import { TcpState } from "../../../src/tcp/state";
 import {
-  ACK, established, Harness, LINUX_SYN_OPTS, listening, LOCAL_IP, LOCAL_PORT, Peer, REMOTE_IP, REMOTE_PORT, RST, SYN,
+  ACK, established, Harness, LINUX_SYN_OPTS, listening, LOCAL_IP, LOCAL_PORT, Peer, PSH, REMOTE_IP, REMOTE_PORT, RST, SYN,
   synSent,
 } from "../../helpers/tcp-fixtures";
 
@@ -50,6 +50,41 @@ describe("RFC 9293 3.5 three-way handshake", () => {
     expect(a.seq).toBe((syn.seq + 1) | 0);
     expect(a.ack).toBe(k.peer.seq);
     expect(k.h.ev.has(TcpEvent.Connected, k.c)).toBe(true);
+  });
+
+  // The right edge of the first window was once measured against an unset RCV.ADV: a SYN-ACK offered a zero
+  // window when IRS + 1 lay within RCV.BUFF below 2^31, and the active side's first ACK a zero window when
+  // IRS + 1 lay within RCV.BUFF above -2^31 (bench/conns: a connection stuck probing for ever); elsewhere
+  // up to 65535 bytes more than the buffer.
+  const EDGE_IRS = [0, 0x10000000, 0x7fff0000, 0x7fffbfff, 0x7fffff00, 0x7fffffff, -0x80000000, -0x7fffff00, -0x7fffc001, -0x40000000, -100, -1];
+
+  test("passive open: the SYN-ACK offers the free buffer (min(RCV.BUFF, 65535), unscaled) whatever the IRS", () => {
+    for (const irs of EDGE_IRS) {
+      const h = new Harness({ rcvBufBytes: 16384 });
+      listening(h);
+      const peer = new Peer(h, REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT, irs);
+      peer.send(SYN, undefined, LINUX_SYN_OPTS);
+      const sa = h.tx.last();
+      expect([irs, sa.wnd]).toEqual([irs, 16384]);
+      peer.ack = (sa.seq + 1) | 0;
+      peer.send(ACK);
+      peer.send(ACK | PSH, "0123456789abcdef");
+      h.advance(50_000);
+      const a = h.tx.last();
+      expect([irs, a.ack, a.wnd]).toEqual([irs, peer.seq, 16384 - 16]);
+    }
+  });
+
+  test("active open: the first ACK offers the free buffer (scaled) whatever the IRS", () => {
+    for (const irs of EDGE_IRS) {
+      const k = synSent({ peerIss: irs, cfg: { rcvBufBytes: 16384 << 3 } });
+      const syn = k.h.tx.last();
+      expect(syn.wnd).toBe(0xffff);
+      k.peer.ack = (syn.seq + 1) | 0;
+      k.peer.send(SYN | ACK, undefined, LINUX_SYN_OPTS);
+      const a = k.h.tx.last();
+      expect([irs, a.ack, a.wnd]).toEqual([irs, k.peer.seq, (16384 << 3) >>> k.h.tcp.rcvWscale]);
+    }
   });
 
   test("simultaneous open (RFC 9293 3.5 figure 7): SYN in SYN-SENT -> SYN-RECEIVED, then SYN-ACK -> ESTABLISHED", () => {

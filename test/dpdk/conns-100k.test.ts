@@ -7,15 +7,14 @@
  * Runs as root (DPDK, hugepages); QSTACK_CONNS_100K=0 skips it on a machine
  * too small for it.
  *
- * Known bug (open in issue 3): in about half of the runs one connection stalls
- * in FIN-WAIT-1 probing a zero window it should not see, with a message still
- * unsent; it never closes. Such connections are reported by the bench, must
- * have exactly that signature, and must stay rare; anything else fails.
+ * A connection still closing at the deadline fails the test; the bench prints both sides' complete
+ * TCP state for it (src/tcp/describe.ts). (A rare stall seen here -- FIN-WAIT-1 probing a zero
+ * window for ever -- was a SYN-ACK offering a zero window for 16 Ki of the 4 Gi initial sequence
+ * numbers, with unanswered probes: test/netsim/first-window.test.ts.)
  */
 import { expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { TcpState } from "../../src/tcp/state";
 
 const isRoot = process.getuid?.() === 0;
 const enabled = process.env.QSTACK_CONNS_100K !== "0";
@@ -33,22 +32,19 @@ test.skipIf(!isRoot || !enabled)(
     const code = await p.exited;
     const r = JSON.parse(readFileSync(out, "utf8")).stack;
     rmSync(out, { force: true });
-    if (r.stuckClosing?.length) console.log(`conns-100k: still closing at the deadline: ${JSON.stringify(r.stuckClosing)}`);
+    if (r.stuckClosing?.length) {
+      console.log(`conns-100k: still closing at the deadline (generator): ${JSON.stringify(r.stuckClosing)}`);
+      console.log(`conns-100k: the same connections on the server: ${JSON.stringify(r.stuckClosingServer)}`);
+    }
     console.log(`conns-100k: established ${r.established}, held ${r.held}, setup ${Math.round(r.setupRate)} conn/s, echoed ${r.messages.echoed}/${r.messages.sent}, closed cleanly ${r.closedCleanly}, server ${r.server.mem.perConn.toFixed(0)} B/conn`);
     expect(r.established).toBe(100_000);
     expect(r.held).toBe(100_000);
     expect(r.messages.echoed).toBeGreaterThanOrEqual(100_000);
-    const stuck = (r.stuckClosing ?? []) as { state: number; unacked: number; unsent: number }[];
-    for (const c of stuck) {
-      expect(c.state).toBe(TcpState.FinWait1);
-      expect(c.unacked).toBe(1); // the persist probe
-      expect(c.unsent).toBeGreaterThan(0);
-    }
-    expect(stuck.length).toBeLessThanOrEqual(3);
-    expect(r.closedCleanly + stuck.length).toBe(100_000);
+    expect(r.stuckClosing ?? []).toEqual([]);
+    expect(r.closedCleanly).toBe(100_000);
     expect(r.resets).toBe(0);
-    expect(r.serverInUseAfterClose).toBeLessThanOrEqual(stuck.length);
-    if (stuck.length === 0) expect(code).toBe(0);
+    expect(r.serverInUseAfterClose).toBe(0);
+    expect(code).toBe(0);
   },
   180_000,
 );

@@ -294,7 +294,11 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
       }
     }
     let usable = (una + effWnd - nxt) | 0;
-    if (allowance >= 0 && allowance < usable) {
+    if (allowance >= 0) {
+      // RFC 6675 5 (C) rule 2: in SACK recovery new data is bounded by cwnd - pipe and the receiver's
+      // window, not by SND.UNA + cwnd (SACKed bytes are not in flight). Bounding it by SND.UNA + cwnd
+      // sent nothing new once the flight exceeded cwnd, so a lost retransmission had no later data to
+      // reveal it (RACK) and recovery waited for the RTO.
       const sw = (una + sndWnd - nxt) | 0;
       usable = allowance < sw ? allowance : sw;
     }

@@ -48,6 +48,12 @@ export interface TcpConfig {
   synCookies: boolean;
   timestamps: boolean;
   sack: boolean;
+  /**
+   * RFC 6675 5.1: after an RTO keep the SACK scoreboard, use the SACK information that arrives
+   * during the recovery, and resend only the holes (as Linux), unless the receiver reneged;
+   * false: forget it and go back N over everything (RFC 2018 8's conservative rule).
+   */
+  sackAfterRto: boolean;
   windowScaling: boolean;
   /** RFC 5961 10: challenge ACKs sent per second, all connections together. */
   challengeAckLimit: number;
@@ -93,6 +99,7 @@ export function defaultTcpConfig(): TcpConfig {
     synCookies: true,
     timestamps: true,
     sack: true,
+    sackAfterRto: true,
     windowScaling: true,
     challengeAckLimit: 1000,
     ephemeralLo: 32768,

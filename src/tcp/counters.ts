@@ -64,6 +64,9 @@ export class TcpCounters {
   sackRecoveries = 0;
   partialAcks = 0;
   rtoTimeouts = 0;
+  /** RTOs that kept the SACK scoreboard (RFC 6675 5.1) / SACKed bytes the go-back after one skipped. */
+  rtoSackKept = 0;
+  rtoSackSkipped = 0;
   /** RACK (RFC 8985): recoveries started by the time rule on an ACK / by the probe timer; retransmission passes found lost. */
   rackLosses = 0;
   rackTimeoutLosses = 0;

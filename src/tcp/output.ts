@@ -15,7 +15,8 @@
 import { checksumFold, checksumPartial, pseudoHeaderSum } from "../wire/checksum";
 import { writeSackOption, writeSynOptions, writeTimestampOption } from "../wire/tcp-options";
 import {
-  F_ACK_NOW, F_DELACK, F_FIN_QUEUED, F_FIN_SENT, F_NODELAY, F_RECOVERY, F_RTT_TIMING, F_SACK_OK, F_TLP, F_TS_OK, F_WS_OK,
+  F_ACK_NOW, F_DELACK, F_FIN_QUEUED, F_FIN_SENT, F_NODELAY, F_RECOVERY, F_RTO_RECOVERY, F_RTT_TIMING, F_SACK_OK, F_TLP, F_TS_OK,
+  F_WS_OK,
 } from "./conn-table";
 import { aheadLimit, rcvHeld } from "./message-mode";
 import { P_TX_AHEAD, txClass } from "./priority";
@@ -269,8 +270,18 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
   if (dups > 0 && (conns.flags[c]! & F_RECOVERY) === 0) win += (dups < 2 ? dups : 2) * mss;
   const sndWnd = conns.sndWnd[c]!;
   const effWnd = win < sndWnd ? win : sndWnd;
+  // Going back after an RTO with the SACK scoreboard kept (timers.ts onRtx, RFC 6675 5.1): skip SACKed ranges.
+  const rtoSack = (conns.flags[c]! & (F_RTO_RECOVERY | F_SACK_OK | F_RECOVERY)) === (F_RTO_RECOVERY | F_SACK_OK) && t.sack.count(c) > 0 &&
+    t.cfg.sackAfterRto;
   for (;;) {
-    const nxt = conns.sndNxt[c]!;
+    let nxt = conns.sndNxt[c]!;
+    if (rtoSack && ((nxt - conns.sndMax[c]!) | 0) < 0) {
+      const to = t.sack.sackedEnd(c, nxt);
+      if (to !== nxt) {
+        t.counters.rtoSackSkipped += (to - nxt) | 0;
+        nxt = conns.sndNxt[c] = to;
+      }
+    }
     const offset = (nxt - una) | 0;
     const remaining = bufLen - offset;
     if (remaining <= 0) {
@@ -294,6 +305,15 @@ export function tcpOutput(t: TcpLayer, c: number, nowUs: number): void {
       }
     }
     let usable = (una + effWnd - nxt) | 0;
+    if (rtoSack) {
+      // RFC 6675 5.1 with every un-SACKed byte lost: pipe is what was resent, SACKed bytes are not in flight.
+      const byCwnd = (una + win + t.sack.sackedBelow(c, una, nxt) - nxt) | 0;
+      const byRwnd = (una + sndWnd - nxt) | 0;
+      usable = byCwnd < byRwnd ? byCwnd : byRwnd;
+      // Only the hole: stop at the next SACKed range.
+      const hole = ((nxt - conns.sndMax[c]!) | 0) < 0 ? t.sack.holeAfter(c, nxt) : -1;
+      if (hole > 0 && hole < len) len = hole;
+    }
     if (allowance >= 0) {
       // RFC 6675 5 (C) rule 2: in SACK recovery new data is bounded by cwnd - pipe and the receiver's
       // window, not by SND.UNA + cwnd (SACKed bytes are not in flight). Bounding it by SND.UNA + cwnd

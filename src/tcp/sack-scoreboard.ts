@@ -395,6 +395,49 @@ export class SackScoreboard {
     return false;
   }
 
+  /**
+   * Going back after an RTO with the scoreboard kept (RFC 6675 5.1, output.ts): the end of the
+   * SACKed range holding `seq` (where resending continues), or `seq` when it is not SACKed.
+   */
+  sackedEnd(id: number, seq: number): number {
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
+    for (let i = 0; i < n; i++) {
+      if (((seq - this.lefts[base + i]!) | 0) >= 0 && ((seq - this.rights[base + i]!) | 0) < 0) return this.rights[base + i]!;
+    }
+    return seq;
+  }
+
+  /** Bytes from `seq` (not SACKed) to the next SACKed range above it, or -1 when none lies above. */
+  holeAfter(id: number, seq: number): number {
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
+    for (let i = 0; i < n; i++) {
+      const d = (this.lefts[base + i]! - seq) | 0;
+      if (d > 0) return d;
+    }
+    return -1;
+  }
+
+  /** SACKed bytes in [sndUna, seq). */
+  sackedBelow(id: number, sndUna: number, seq: number): number {
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
+    const end = (seq - sndUna) | 0;
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      let l = (this.lefts[base + i]! - sndUna) | 0;
+      let r = (this.rights[base + i]! - sndUna) | 0;
+      if (l < 0) l = 0;
+      if (r > end) r = end;
+      if (r > l) sum += r - l;
+    }
+    return sum;
+  }
+
   /** Index of the lowest range that ends above sndUna (ranges are sorted; lower ones are stale). */
   private firstAbove(id: number, sndUna: number): number {
     const rec = this.rec[id]!;

@@ -226,8 +226,13 @@ function onRtx(t: TcpLayer, c: number, nowUs: number): void {
   conns.flags[c] = (conns.flags[c]! & ~F_RECOVERY) | F_RTO_RECOVERY;
   conns.dupAcks[c] = 0;
   conns.recover[c] = conns.sndMax[c]!;
-  // RFC 2018 8: after a timeout the sender forgets SACK information (the receiver may renege).
-  t.sack.clear(c);
+  // RFC 6675 5.1: keep the scoreboard (as Linux): every un-SACKed byte below SND.MAX counts as lost
+  // and the go-back below skips what the receiver holds (output.ts). RFC 2018 8 allows the receiver
+  // to renege, so forget it (resend everything, RFC 2018's rule) when it did -- an ACK stopping at
+  // the left edge of a SACKed range -- or when two RTOs in a row made no progress.
+  const una = conns.sndUna[c]!;
+  if (!t.cfg.sackAfterRto || retries >= 2 || t.sack.isSacked(c, una)) t.sack.clear(c);
+  else if (t.sack.count(c) > 0) t.counters.rtoSackKept++;
   // Go back: resend from SND.UNA under the collapsed window.
   conns.sndNxt[c] = conns.sndUna[c]!;
   conns.highRxt[c] = conns.sndUna[c]!;

@@ -191,4 +191,100 @@ describe("RFC 6675 SACK-based recovery", () => {
     // never resend what was SACKed
     expect(r.some((x) => x.seq === s[2]!.seq || x.seq === s[6]!.seq)).toBe(false);
   });
+
+  /**
+   * Ten segments out; 0, 3, 4 and 7 lost; the receiver holds 1-2, 5-6 and 8-9 and says so; the fast
+   * retransmissions are lost too, so the RTO fires. Then a receiver that ACKs and SACKs what it holds
+   * answers every segment. Returns the segment indices sent after the RTO, in order.
+   */
+  function holesThenRto(sackAfterRto: boolean): { resent: number[]; k: ReturnType<typeof inFlight> } {
+    const k = inFlight(10, { cfg: { sackAfterRto } });
+    const s = k.segs;
+    expect(s.length).toBe(10);
+    const have = [false, true, true, false, false, true, true, false, true, true];
+    const end = (i: number) => (s[i]!.seq + s[i]!.payload.length) | 0;
+    const reply = (): void => {
+      let first = have.indexOf(false);
+      if (first < 0) first = 10;
+      const blocks: [number, number][] = [];
+      for (let i = first; i < 10; i++) {
+        if (!have[i] || (i > 0 && have[i - 1] && i !== first)) continue;
+        let j = i;
+        while (j + 1 < 10 && have[j + 1]) j++;
+        blocks.push([s[i]!.seq, end(j)]);
+      }
+      k.peer.ack = first < 10 ? s[first]!.seq : end(9);
+      k.peer.send(ACK, undefined, blocks.length > 0 ? { sack: blocks.slice(0, 3) } : {});
+    };
+    reply();
+    reply();
+    reply();
+    k.h.tx.take(); // the fast retransmissions: lost
+    const rtoBefore = k.h.tcp.counters.rtoTimeouts;
+    k.h.runToNextTimer();
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(rtoBefore + 1);
+    const resent: number[] = [];
+    for (let round = 0; round < 20 && have.includes(false); round++) {
+      const out = k.h.tx.take().filter((x) => x.payload.length > 0);
+      if (out.length === 0) {
+        k.h.runToNextTimer();
+        continue;
+      }
+      for (const x of out) {
+        const i = s.findIndex((y) => y.seq === x.seq);
+        resent.push(i);
+        if (i >= 0) have[i] = true;
+        reply();
+      }
+    }
+    expect(have.includes(false)).toBe(false);
+    return { resent, k };
+  }
+
+  test("after an RTO the scoreboard is kept: only the holes are resent, in order (RFC 6675 5.1)", () => {
+    const { resent, k } = holesThenRto(true);
+    expect(resent).toEqual([0, 3, 4, 7]);
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(1);
+    expect(k.h.tcp.counters.rtoSackKept).toBe(1);
+  });
+
+  test("with sackAfterRto off the RTO goes back N and resends SACKed segments too (RFC 2018 8)", () => {
+    const { resent } = holesThenRto(false);
+    expect(resent.some((i) => i === 8 || i === 9)).toBe(true);
+  });
+
+  test("a receiver that reneged (its ACK stops at the left edge of a SACKed range) makes the RTO forget the scoreboard", () => {
+    const k = inFlight(4);
+    const s = k.segs;
+    const end = (i: number) => (s[i]!.seq + s[i]!.payload.length) | 0;
+    k.peer.ack = s[0]!.seq;
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(3)]] });
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(3)]] });
+    k.h.tx.take();
+    // The ACK covers segment 0 and stops where the SACKed data starts: the receiver dropped it.
+    k.peer.ack = s[1]!.seq;
+    k.peer.send(ACK);
+    k.h.tx.take();
+    expect(k.h.tcp.sack.isSacked(k.c, s[1]!.seq)).toBe(true);
+    k.h.runToNextTimer();
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(1);
+    expect(k.h.tcp.counters.rtoSackKept).toBe(0);
+    expect(k.h.tcp.sack.count(k.c)).toBe(0);
+    const r = k.h.tx.take();
+    expect(r[0]!.seq).toBe(s[1]!.seq); // the "SACKed" segment is resent
+  });
+
+  test("in SACK recovery new data is bounded by cwnd - pipe, not SND.UNA + cwnd (RFC 6675 5 (C) rule 2)", () => {
+    const k = inFlight(10);
+    const s = k.segs;
+    const end = (i: number) => (s[i]!.seq + s[i]!.payload.length) | 0;
+    k.h.tcp.send(k.c, pattern(20 * k.mss), 0, 20 * k.mss);
+    k.peer.ack = s[0]!.seq;
+    // Segment 0 lost, 1-9 arrive: recovery; pipe is about one segment while the flight is ten.
+    for (let i = 1; i < 10; i++) k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(i)]] });
+    const out = k.h.tx.take();
+    expect(out.some((x) => x.seq === s[0]!.seq)).toBe(true);
+    const fresh = out.filter((x) => ((x.seq - end(9)) | 0) >= 0);
+    expect(fresh.length).toBeGreaterThan(0);
+  });
 });

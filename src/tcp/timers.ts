@@ -272,12 +272,15 @@ function onPersist(t: TcpLayer, c: number, nowUs: number): void {
   const probing = usable <= 0 && conns.sndNxt[c] !== una;
   const seq = probing ? una : conns.sndNxt[c]!;
   if (probing && len > conns.sndMax[c]! - una) len = (conns.sndMax[c]! - una) | 0;
-  if (emitSegment(t, c, seq, 0x18 /* ACK|PSH */, len, nowUs, false) && !probing) {
+  const sent = emitSegment(t, c, seq, 0x18 /* ACK|PSH */, len, nowUs, false);
+  if (sent && !probing) {
     const nxt = (seq + len) | 0;
     conns.sndNxt[c] = nxt;
     if (((nxt - conns.sndMax[c]!) | 0) > 0) conns.sndMax[c] = nxt;
   }
-  t.rtt.backoff(c);
+  // RFC 6298 (5.5) backoff, capped at maxRtoUs (60 s by default, rtt.ts); a probe that local transmit
+  // refused was never sent: tried again one unbacked-off interval later.
+  if (sent) t.rtt.backoff(c);
   conns.flags[c] = conns.flags[c]! | F_PERSIST;
   armTimer(t, c, T_RTX, nowUs + t.rtt.rtoUs(c));
 }

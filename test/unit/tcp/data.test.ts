@@ -318,6 +318,25 @@ describe("sending and receiving data", () => {
     expect(k.h.tcp.counters.persistProbes).toBe(3);
   });
 
+  test("persist: the probe interval backs off to maxRtoUs (60 s) and stays there; probing never gives up", () => {
+    const k = established();
+    k.peer.send(ACK, undefined, {}, { wnd: 0 });
+    k.h.tcp.send(k.c, pattern(100), 0, 100);
+    k.h.flush();
+    let last = k.h.now;
+    const gaps: number[] = [];
+    for (let i = 0; i < 14; i++) {
+      expect(k.h.runToNextTimer()).toBe(true);
+      expect(k.h.tx.take().length).toBe(1);
+      gaps.push(k.h.now - last);
+      last = k.h.now;
+      k.peer.send(ACK, undefined, {}, { wnd: 0 });
+    }
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(60_000_000 + 2_000);
+    expect(gaps[gaps.length - 1]!).toBeGreaterThanOrEqual(60_000_000);
+    expect(k.h.tcp.state(k.c)).toBe(TcpState.Established);
+  });
+
   test("sender SWS avoidance: no small segment into a small window while data is in flight", () => {
     const k = established({ peerOpts: { mss: 1460 } });
     k.peer.send(ACK, undefined, {}, { wnd: 2000 });

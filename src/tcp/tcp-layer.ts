@@ -153,7 +153,7 @@ export class TcpLayer {
     m = take();
     this.rcv = new ChunkQueues({ queues: n, pool: this.pool, maxRanges: cfg.maxOooRanges, oooRecords: sideRecords(n), backing: m.buffer, byteOffset: m.offset });
     m = take();
-    this.wheel = new TimerWheel({ capacity: n * TIMER_KINDS, tickUs: cfg.timerTickUs, nowUs: opts.nowUs, compact: true, backing: m.buffer, byteOffset: m.offset });
+    this.wheel = new TimerWheel({ capacity: n * TIMER_KINDS, tickUs: cfg.timerTickUs, nowUs: opts.nowUs, compact: true, group: TIMER_KINDS, backing: m.buffer, byteOffset: m.offset });
     m = take();
     this.rtt = new RttEstimator(n, {
       minRtoUs: cfg.minRtoUs, maxRtoUs: cfg.maxRtoUs, initialRtoUs: cfg.initialRtoUs, granularityUs: cfg.timerTickUs, backing: m.buffer, byteOffset: m.offset,
@@ -184,7 +184,7 @@ export class TcpLayer {
       { name: "tcp-chunks", bytes: SlabPool.bytesFor(cfg.chunkBytes, cfg.chunkCount), perConnection: false },
       { name: "tcp-sndq", bytes: ChunkQueues.bytesFor({ queues: n, poolCount: cfg.chunkCount, maxRanges: 1, oooRecords: 0 }), perConnection: true },
       { name: "tcp-rcvq", bytes: ChunkQueues.bytesFor({ queues: n, poolCount: cfg.chunkCount, maxRanges: cfg.maxOooRanges, oooRecords: side }), perConnection: true },
-      { name: "tcp-timers", bytes: TimerWheel.bytesFor(n * TIMER_KINDS, true), perConnection: true },
+      { name: "tcp-timers", bytes: TimerWheel.bytesFor(n * TIMER_KINDS, true, TIMER_KINDS), perConnection: true },
       { name: "tcp-rtt", bytes: RttEstimator.bytesFor(n), perConnection: true },
       { name: "tcp-cc", bytes: congestionBytesFor(cfg.cc, n), perConnection: true },
       { name: "tcp-sack", bytes: SackScoreboard.bytesFor(n, side), perConnection: true },

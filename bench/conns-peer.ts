@@ -10,6 +10,7 @@
  * Server commands: "mem" (report memory), "stop". The generator runs its phases
  * by itself: ready -> setup -> established -> hold -> held (+ memory) -> close -> done.
  */
+import { readFileSync } from "node:fs";
 import { heapStats } from "bun:jsc";
 import * as hdr from "hdr-histogram-js";
 import { checkCapacity, planCapacity, readMemoryInfo, regionMemory } from "../src/api/capacity";
@@ -20,7 +21,7 @@ import { Stack } from "../src/api/stack";
 import { stackConfigFrom } from "../src/api/stack-config";
 import { TcpLayer } from "../src/tcp/tcp-layer";
 import { formatIpv4, parseIpv4 } from "../src/wire/ip-addr";
-import { ConnGenerator, ConnServer } from "./conns-stage";
+import { ConnGenerator, ConnServer, cpuUs } from "./conns-stage";
 
 interface PeerOpts {
   role: "server" | "generator";
@@ -49,10 +50,25 @@ function emit(m: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(m) + "\n");
 }
 
-function memNow(): { rss: number; heap: number; heapObjects: number } {
+/** Resident memory by kind (kB fields of /proc/self/status, in bytes): anonymous, file-backed, shared (memif rings). */
+function rssParts(): { anon: number; file: number; shmem: number; hugetlb: number } {
+  let t = "";
+  try {
+    t = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    /* not Linux */
+  }
+  const kb = (k: string): number => {
+    const m = new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(t);
+    return m ? Number(m[1]) * 1024 : 0;
+  };
+  return { anon: kb("RssAnon"), file: kb("RssFile"), shmem: kb("RssShmem"), hugetlb: kb("HugetlbPages") };
+}
+
+function memNow(): { rss: number; heap: number; heapObjects: number; rssParts: ReturnType<typeof rssParts> } {
   Bun.gc(true);
   const h = heapStats();
-  return { rss: process.memoryUsage().rss, heap: h.heapSize, heapObjects: h.objectCount };
+  return { rss: process.memoryUsage().rss, heap: h.heapSize, heapObjects: h.objectCount, rssParts: rssParts() };
 }
 
 async function main(): Promise<void> {
@@ -85,6 +101,8 @@ async function main(): Promise<void> {
     tableBytes: plan.tableBytes,
     bufferBytes: plan.bufferBytes,
     bytesPerConnPlan: plan.bytesPerConn,
+    /** Bytes per connection of each stack table (TcpLayer.memoryPlan / maxConnections; tcp-chunks is the buffer pool). */
+    perTable: tcp.bytesPerConnection(),
     buildMs,
     base,
   };
@@ -94,6 +112,7 @@ async function main(): Promise<void> {
 
   if (isServer) {
     const srv = new ConnServer(tcp);
+    srv.acceptTarget = o.conns;
     ring = srv.ring;
     stack.addAppStage(srv);
     srv.listen(parseIpv4(SERVER_IP), PORT);
@@ -102,7 +121,7 @@ async function main(): Promise<void> {
     for await (const line of console) {
       const cmd = line.trim();
       if (cmd === "mem") {
-        emit({ ev: "mem", mem: memNow(), accepted: srv.accepted, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse() });
+        emit({ ev: "mem", mem: memNow(), cpuSetupUs: srv.cpuAtTargetUs >= 0 ? srv.cpuAtTargetUs - srv.cpuAtFirstUs : -1, accepted: srv.accepted, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse() });
       } else if (cmd === "stop") {
         clearInterval(timer);
         emit({
@@ -142,7 +161,8 @@ async function main(): Promise<void> {
     progress("setup");
   }
   const setupUs = (gen.setupEndUs > 0 ? gen.setupEndUs : clock()) - gen.setupStartUs;
-  emit({ ev: "established", established: gen.established, failed: gen.failed, openErrors: gen.openErrors, setupUs, rate: gen.established / (setupUs / 1e6) });
+  const cpuSetupUs = (gen.setupEndCpuUs >= 0 ? gen.setupEndCpuUs : cpuUs()) - gen.setupStartCpuUs;
+  emit({ ev: "established", established: gen.established, failed: gen.failed, openErrors: gen.openErrors, setupUs, cpuSetupUs, rate: gen.established / (setupUs / 1e6) });
   gen.startHold(clock());
   const holdEnd = Date.now() + o.holdS * 1000;
   while (Date.now() < holdEnd) {

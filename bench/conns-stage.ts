@@ -20,12 +20,23 @@ import { TcpEvent, type TcpLayer } from "../src/tcp/tcp-layer";
 
 export const MSG_BYTES = 16;
 
+/** This process's CPU time so far (user + system), us. */
+export function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
 export class ConnServer implements PollStage {
   readonly ring = new EventQueue(1 << 16);
   private readonly e = new Int32Array(3);
   private readonly buf = new Uint8Array(4096);
   listener = -1;
   accepted = 0;
+  /** Accepts at which `cpuAtTargetUs` is taken (the bench's N); 0: never. */
+  acceptTarget = 0;
+  /** Process CPU time (user + system, us) at the first accept and when `acceptTarget` was reached. */
+  cpuAtFirstUs = -1;
+  cpuAtTargetUs = -1;
   messages = 0;
   peerClosed = 0;
   resets = 0;
@@ -49,7 +60,8 @@ export class ConnServer implements PollStage {
           for (;;) {
             const a = tcp.accept(this.listener);
             if (a < 0) break;
-            this.accepted++;
+            if (this.accepted++ === 0) this.cpuAtFirstUs = cpuUs();
+            if (this.accepted === this.acceptTarget) this.cpuAtTargetUs = cpuUs();
             if (tcp.recvAvailable(a) > 0) this.echo(a);
           }
           break;
@@ -129,6 +141,9 @@ export class ConnGenerator implements PollStage {
   phase: "idle" | "setup" | "hold" | "close" = "idle";
   setupStartUs = 0;
   setupEndUs = 0;
+  /** Process CPU time (us) when the setup started and when the last connection was established. */
+  setupStartCpuUs = 0;
+  setupEndCpuUs = -1;
   private holdStartUs = 0;
   private nextSend = 0;
   private sendCursor = 0;
@@ -144,6 +159,7 @@ export class ConnGenerator implements PollStage {
   startSetup(nowUs: number): void {
     this.phase = "setup";
     this.setupStartUs = nowUs;
+    this.setupStartCpuUs = cpuUs();
   }
 
   startHold(nowUs: number): void {
@@ -196,7 +212,10 @@ export class ConnGenerator implements PollStage {
           if (st[c] === S_OPENING) {
             st[c] = S_OPEN;
             this.established++;
-            if (this.established === this.o.conns) this.setupEndUs = nowUs;
+            if (this.established === this.o.conns) {
+              this.setupEndUs = nowUs;
+              this.setupEndCpuUs = cpuUs();
+            }
           }
           break;
         case TcpEvent.Readable:

@@ -83,7 +83,9 @@ class Peer {
   private waiters: (() => void)[] = [];
   onMsg: (m: Msg) => void = () => {};
   constructor(script: string, args: string[]) {
-    this.proc = Bun.spawn([process.execPath, join(import.meta.dir, script), ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
+    // QS_CONNS_PROF=DIR: each peer writes a CPU profile (and its markdown summary) into DIR on exit.
+    const prof = process.env.QS_CONNS_PROF ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.env.QS_CONNS_PROF}`] : [];
+    this.proc = Bun.spawn([process.execPath, ...prof, join(import.meta.dir, script), ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
     void this.read();
   }
   private async read(): Promise<void> {
@@ -159,6 +161,8 @@ interface SideMem {
   rssGrowth: number;
   perConn: number;
   perConnTables: number;
+  /** Growth over the baseline of resident memory by kind (anonymous, file, shared), bytes. */
+  rssGrowthParts: Record<string, number>;
 }
 
 function sideMem(ready: Msg, after: Msg["mem"], n: number): SideMem {
@@ -172,6 +176,7 @@ function sideMem(ready: Msg, after: Msg["mem"], n: number): SideMem {
     rssGrowth,
     perConn: (ready.regionBytes + heapGrowth + rssGrowth) / n,
     perConnTables: (ready.tableBytes + heapGrowth + rssGrowth) / n,
+    rssGrowthParts: Object.fromEntries(Object.keys(after.rssParts ?? {}).map((k) => [k, after.rssParts[k] - (ready.base.rssParts?.[k] ?? 0)])),
   };
 }
 
@@ -189,7 +194,7 @@ async function runStack(): Promise<Record<string, unknown>> {
     console.log(`generator: stack up in ${gReady.buildMs.toFixed(0)} ms; link ${gReady.link ? "up" : "DOWN"}; source addresses ${gReady.firstIp} - ${gReady.lastIp}`);
     const est = await gen.wait("established", (S + 60) * 1000 + N / 10);
     if (TTY) process.stdout.write("\n");
-    console.log(`established ${est.established} of ${N} in ${(est.setupUs / 1e6).toFixed(2)} s: ${Math.round(est.rate)} conn/s (failed ${est.failed}, open errors ${est.openErrors})`);
+    console.log(`established ${est.established} of ${N} in ${(est.setupUs / 1e6).toFixed(2)} s: ${Math.round(est.rate)} conn/s (failed ${est.failed}, open errors ${est.openErrors}); generator CPU ${(est.cpuSetupUs / 1e6).toFixed(2)} s`);
     const held = await gen.wait("held", (H + 60) * 1000);
     if (TTY) process.stdout.write("\n");
     server.send("mem");
@@ -212,9 +217,16 @@ async function runStack(): Promise<Record<string, unknown>> {
     const gm = sideMem(gReady, held.mem, N);
     return {
       connections: N, established: est.established, held: held.held, failed: est.failed, setupSeconds: est.setupUs / 1e6, setupRate: est.rate,
+      // CPU each process used during the setup (process CPU time, user + system): the generator from its
+      // first connect to its last Connected event, the server from its first to its N-th accept.
+      setupCpu: {
+        generatorS: est.cpuSetupUs / 1e6,
+        serverS: sMem.cpuSetupUs >= 0 ? sMem.cpuSetupUs / 1e6 : null,
+        serverConnPerCpuS: sMem.cpuSetupUs > 0 ? est.established / (sMem.cpuSetupUs / 1e6) : null,
+      },
       messages: { sent: held.sent, echoed: held.received, p50Us: held.p50, p99Us: held.p99, p999Us: held.p999, maxUs: held.max },
       closedCleanly: gDone.cleanClosed, resets: gDone.resets + sDone.resets, serverAccepted: sDone.accepted, serverInUseAfterClose: sDone.inUse,
-      server: { mem: sm, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
+      server: { perTable: sReady.perTable, mem: sm, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
       counters: { generator: gDone.counters, server: sDone.counters },
       stuckClosing: gDone.stuck,
     };
@@ -265,6 +277,8 @@ row("connections asked", String(N), kn?.connections !== undefined ? String(kn.co
 row("established", String(st.established), kn?.established !== undefined ? String(kn.established) : "-");
 row("held at the end of the hold", String(st.held), kn?.established !== undefined ? String(kn.established) : "-");
 row("setup rate (conn/s)", Math.round(st.setupRate).toLocaleString("en"), kn?.setupRate ? Math.round(kn.setupRate).toLocaleString("en") : "-");
+row("setup CPU s: server / generator", `${st.setupCpu.serverS?.toFixed(2) ?? "-"} / ${st.setupCpu.generatorS.toFixed(2)}`, "-");
+row("conn/s per server CPU-second", st.setupCpu.serverConnPerCpuS ? Math.round(st.setupCpu.serverConnPerCpuS).toLocaleString("en") : "-", "-");
 row("server memory per conn (B)", st.server.mem.perConn.toFixed(0), kn?.kernelSlabPerConnection !== undefined ? `${((kn.kernelSlabPerConnection / 2) + kn.serverProcessPerConnection).toFixed(0)}*` : "-");
 row("  of which tables only (B)", st.server.mem.perConnTables.toFixed(0), "");
 row("generator memory per conn (B)", st.generator.mem.perConn.toFixed(0), kn?.kernelSlabPerConnection !== undefined ? `${((kn.kernelSlabPerConnection / 2) + kn.clientProcessPerConnection).toFixed(0)}*` : "-");

@@ -36,6 +36,12 @@ interface PeerOpts {
   noHuge: boolean;
   bufMb: number;
   maxConns: number;
+  /** Generator: most connections opening at once (default 2048; the server's SYN queue is 4096). */
+  maxOpening?: number;
+  /** Poll loop: spin without sleeping (default), rounds between yields to Bun's event loop, spin before sleeping. */
+  busyPoll?: boolean;
+  burstsPerYield?: number;
+  idleSpinUs?: number;
 }
 
 export const SERVER_IP = "10.77.0.1";
@@ -77,16 +83,17 @@ async function main(): Promise<void> {
   const flags = [
     "--vdev", `net_memif0,role=${isServer ? "server" : "client"},id=0,socket=${o.sock},socket-abstract=no`,
     "--ip", `${isServer ? SERVER_IP : GEN_IP}/16`,
-    "--max-conns", String(o.maxConns), "--buf-mb", String(o.bufMb), "--busy-poll",
+    "--max-conns", String(o.maxConns), "--buf-mb", String(o.bufMb),
   ];
+  if (o.busyPoll !== false) flags.push("--busy-poll");
   if (o.noHuge) flags.push("--no-huge");
   const cfg = stackConfigFrom(parseArgs(flags, STACK_FLAGS).values);
   // Small buffers: a held connection carries one 16-byte message per epoch.
   const plan = planCapacity(cfg.capacity, { noDelay: true, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, synQueueSize: 4096, timeWaitUs: 60_000_000 });
   const dev = await openDevice(cfg, { nbufs: 65535 });
   checkCapacity(plan, readMemoryInfo());
-  const mem = await regionMemory(cfg.noHuge);
-  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: 0 }, { busyPoll: true });
+  const mem = await regionMemory(cfg.noHuge, plan);
+  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: 0 }, { busyPoll: o.busyPoll !== false, burstsPerYield: o.burstsPerYield, idleSpinUs: o.idleSpinUs });
   let ring: { event(c: number, k: number, a: number): void } = { event() {} };
   const sink = { event: (c: number, k: number, a: number) => ring.event(c, k, a) };
   const rng = () => (Math.random() * 4294967296) | 0;
@@ -142,7 +149,7 @@ async function main(): Promise<void> {
   const gen = new ConnGenerator(tcp, {
     conns: o.conns, setupS: o.setupS, epochS: o.epochS,
     firstIp: parseIpv4(GEN_FIRST), ipCount: o.ips, portLo: PORT_LO, portHi: PORT_HI,
-    dstIp: parseIpv4(SERVER_IP), dstPort: PORT,
+    dstIp: parseIpv4(SERVER_IP), dstPort: PORT, maxOpening: o.maxOpening ?? 2048,
     // Corrected for coordinated omission: each connection is due once per epoch.
     onRtt: (us) => hist.recordValueWithExpectedInterval(Math.max(1, Math.round(us)), epochUs),
   });

@@ -110,6 +110,13 @@ export interface GeneratorOptions {
   portHi: number;
   dstIp: number;
   dstPort: number;
+  /**
+   * Most connections opening at once (SYN sent, not yet established). Opening faster
+   * than the server completes handshakes only fills the rings: SYN-ACKs wait past
+   * the 1 s initial RTO (RFC 6298 (2.1)) and SYNs are sent again, the server's SYN
+   * queue overflows into SYN cookies. Keep it below the server's SYN queue.
+   */
+  maxOpening: number;
   /** Called with each round trip in us. */
   onRtt: (us: number) => void;
 }
@@ -255,8 +262,11 @@ export class ConnGenerator implements PollStage {
     const o = this.o;
     const rate = o.setupS > 0 ? o.conns / o.setupS : Number.POSITIVE_INFINITY;
     let due = Math.min(o.conns, Math.floor(((nowUs - this.setupStartUs) / 1e6) * rate) + 1) - this.opened;
-    // Bounded per round so the transmit ring (1024 descriptors) never overflows into drops.
+    // Bounded per round so the transmit ring (1024 descriptors) never overflows into drops,
+    // and by the handshakes in flight (maxOpening).
     if (due > 32) due = 32;
+    const room = o.maxOpening - (this.opened - this.established - this.failed);
+    if (due > room) due = room;
     let work = 0;
     for (let i = 0; i < due; i++) {
       if (this.ipIdx >= o.ipCount) break;

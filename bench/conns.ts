@@ -33,6 +33,8 @@ const flags = parseArgs(process.argv.slice(2), [
   { name: "epoch", short: "e", type: "number", arg: "E", default: 2, min: 0.01, help: "seconds between two messages of one connection" },
   { name: "hold", type: "number", arg: "H", min: 0, help: "seconds to hold (default max(2E, 5))" },
   { name: "close-s", type: "number", arg: "S", min: 1, default: 60, help: "seconds to wait for every connection to close" },
+  { name: "opening", type: "int", arg: "N", default: 2048, min: 1, help: "most connections the generator has opening at once (SYN sent, not established)" },
+  { name: "busy-poll", type: "bool", help: "both peers spin instead of sleeping when idle" },
   { name: "buf-mb", type: "int", arg: "MB", default: 32, min: 1, help: "buffer pool per stack" },
   { name: "no-huge", type: "bool", help: "stack memory in normal pages" },
   { name: "no-kernel", type: "bool", help: "skip the Linux kernel baseline" },
@@ -46,6 +48,14 @@ const E = flags["epoch"] as number;
 const H = (flags["hold"] as number | undefined) ?? Math.max(2 * E, 5);
 const CLOSE_S = flags["close-s"] as number;
 const BUF_MB = flags["buf-mb"] as number;
+const OPENING = flags["opening"] as number;
+/**
+ * Poll loops of both peers: by default they sleep when idle (after 200 us of spinning), since the
+ * generator and the server share the cores here and a spinning peer takes CPU from the other one
+ * (1 M connections, -s 2: 166 k conn/s vs 123 k busy-polling, same machine state); --busy-poll spins.
+ * QS_CONNS_LOOP='{"burstsPerYield":...}' overrides for experiments.
+ */
+const LOOP = { busyPoll: flags["busy-poll"] === true, idleSpinUs: 200, ...(JSON.parse(process.env.QS_CONNS_LOOP ?? "{}") as Record<string, unknown>) };
 const NO_HUGE = flags["no-huge"] === true;
 const IPS = Math.ceil(N / 64512);
 const ROOT = join(import.meta.dir, "..");
@@ -182,7 +192,7 @@ function sideMem(ready: Msg, after: Msg["mem"], n: number): SideMem {
 
 async function runStack(): Promise<Record<string, unknown>> {
   const sock = `/tmp/qs-conns-${process.pid}.sock`;
-  const base = { sock, conns: N, setupS: S, epochS: E, holdS: H, closeS: CLOSE_S, ips: IPS, noHuge: NO_HUGE, bufMb: BUF_MB, maxConns: N };
+  const base = { sock, conns: N, setupS: S, epochS: E, holdS: H, closeS: CLOSE_S, ips: IPS, noHuge: NO_HUGE, bufMb: BUF_MB, maxConns: N, maxOpening: OPENING, ...LOOP };
   const server = new Peer("conns-peer.ts", [JSON.stringify({ ...base, role: "server" })]);
   let gen: Peer | null = null;
   try {
@@ -294,7 +304,7 @@ if (kn?.openFileHardLimit) {
 }
 const json = flags["json"] as string | undefined;
 if (json) {
-  await Bun.write(json, JSON.stringify({ bench: "conns", machine, params: { connections: N, setupS: S, epochS: E, holdS: H, bufMb: BUF_MB, noHuge: NO_HUGE, sourceAddresses: IPS }, stack, kernel, targets: { bytesPerConn: 256, setupRate: 100_000 } }, null, 2) + "\n");
+  await Bun.write(json, JSON.stringify({ bench: "conns", machine, params: { connections: N, setupS: S, epochS: E, holdS: H, bufMb: BUF_MB, maxOpening: OPENING, loop: LOOP, noHuge: NO_HUGE, sourceAddresses: IPS }, stack, kernel, targets: { bytesPerConn: 256, setupRate: 100_000 } }, null, 2) + "\n");
   console.log(`wrote ${json}`);
 }
 process.exit(st.established === N && st.closedCleanly === N ? 0 : 1);

@@ -38,6 +38,8 @@ interface PeerOpts {
   maxConns: number;
   /** Generator: most connections opening at once (default 2048; the server's SYN queue is 4096). */
   maxOpening?: number;
+  /** Buffer chunk size (default 512 B). */
+  chunkBytes?: number;
   /** Poll loop: spin without sleeping (default), rounds between yields to Bun's event loop, spin before sleeping. */
   busyPoll?: boolean;
   burstsPerYield?: number;
@@ -89,7 +91,10 @@ async function main(): Promise<void> {
   if (o.noHuge) flags.push("--no-huge");
   const cfg = stackConfigFrom(parseArgs(flags, STACK_FLAGS).values);
   // Small buffers: a held connection carries one 16-byte message per epoch.
-  const plan = planCapacity(cfg.capacity, { noDelay: true, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, synQueueSize: 4096, timeWaitUs: 60_000_000 });
+  // Small buffers and chunks: a held connection carries one 16-byte message per epoch.
+  const plan = planCapacity(cfg.capacity, {
+    noDelay: true, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, chunkBytes: o.chunkBytes ?? 512, synQueueSize: 4096, timeWaitUs: 60_000_000,
+  });
   const dev = await openDevice(cfg, { nbufs: 65535 });
   checkCapacity(plan, readMemoryInfo());
   const mem = await regionMemory(cfg.noHuge, plan);
@@ -127,8 +132,12 @@ async function main(): Promise<void> {
     const timer = setInterval(() => emit({ ev: "progress", accepted: srv.accepted, inUse: tcp.connectionsInUse(), messages: srv.messages }), 500);
     for await (const line of console) {
       const cmd = line.trim();
-      if (cmd === "mem") {
-        emit({ ev: "mem", mem: memNow(), cpuSetupUs: srv.cpuAtTargetUs >= 0 ? srv.cpuAtTargetUs - srv.cpuAtFirstUs : -1, accepted: srv.accepted, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse() });
+      if (cmd === "base") {
+        // The idle baseline: listening, link up (the generator is connected), no connection yet.
+        await Bun.sleep(500);
+        emit({ ev: "base", base: memNow() });
+      } else if (cmd === "mem") {
+        emit({ ev: "mem", mem: memNow(), flowProbes: tcp.flows.probeStats(), cpuSetupUs: srv.cpuAtTargetUs >= 0 ? srv.cpuAtTargetUs - srv.cpuAtFirstUs : -1, accepted: srv.accepted, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse() });
       } else if (cmd === "stop") {
         clearInterval(timer);
         emit({
@@ -158,7 +167,9 @@ async function main(): Promise<void> {
   stack.netif.addAddressRange(parseIpv4(GEN_FIRST), o.ips);
   const linkEnd = Date.now() + 10_000;
   while (!linkUp() && Date.now() < linkEnd) await Bun.sleep(5);
-  emit({ ev: "ready", link: linkUp(), ...common, firstIp: GEN_FIRST, lastIp: formatIpv4((parseIpv4(GEN_FIRST) + o.ips - 1) >>> 0) });
+  // The idle baseline: link up, no connection yet.
+  await Bun.sleep(500);
+  emit({ ev: "ready", link: linkUp(), ...common, base: memNow(), firstIp: GEN_FIRST, lastIp: formatIpv4((parseIpv4(GEN_FIRST) + o.ips - 1) >>> 0) });
   const progress = (phase: string) =>
     emit({ ev: "progress", phase, opened: gen.opened, established: gen.established, failed: gen.failed, openErrors: gen.openErrors, sent: gen.sent, received: gen.received, cleanClosed: gen.cleanClosed });
   gen.startSetup(clock());

@@ -35,7 +35,8 @@ const flags = parseArgs(process.argv.slice(2), [
   { name: "close-s", type: "number", arg: "S", min: 1, default: 60, help: "seconds to wait for every connection to close" },
   { name: "opening", type: "int", arg: "N", default: 2048, min: 1, help: "most connections the generator has opening at once (SYN sent, not established)" },
   { name: "busy-poll", type: "bool", help: "both peers spin instead of sleeping when idle" },
-  { name: "buf-mb", type: "int", arg: "MB", default: 32, min: 1, help: "buffer pool per stack" },
+  { name: "buf-mb", type: "int", arg: "MB", default: 4, min: 1, help: "buffer pool per stack (fixed, not per connection: 4 MB of 512 B chunks holds 8192 messages in flight)" },
+  { name: "chunk-bytes", type: "int", arg: "B", default: 512, min: 64, help: "buffer chunk size" },
   { name: "no-huge", type: "bool", help: "stack memory in normal pages" },
   { name: "no-kernel", type: "bool", help: "skip the Linux kernel baseline" },
   { name: "kernel-conns", type: "int", arg: "N", min: 1, help: "kernel baseline connections (default: the open-file limit minus 100)" },
@@ -173,26 +174,35 @@ interface SideMem {
   perConnTables: number;
   /** Growth over the baseline of resident memory by kind (anonymous, file, shared), bytes. */
   rssGrowthParts: Record<string, number>;
+  /** The issue's wording summed: (regions + JS heap growth + RSS growth) / N; counts the heap twice (it is resident memory too). */
+  perConnHeapTwice: number;
 }
 
-function sideMem(ready: Msg, after: Msg["mem"], n: number): SideMem {
-  const heapGrowth = Math.max(0, after.heap - ready.base.heap);
-  const rssGrowth = Math.max(0, after.rss - ready.base.rss);
+/**
+ * Memory per connection of one side: its stack regions (hugepages: the tables and
+ * the buffer pool) plus the growth of its resident memory over the idle baseline
+ * (link up, no connection), divided by N. The JS heap lives in resident memory,
+ * so its growth is part of the RSS growth (shown apart, not added again).
+ */
+function sideMem(ready: Msg, base: Msg["mem"], after: Msg["mem"], n: number): SideMem {
+  const heapGrowth = Math.max(0, after.heap - base.heap);
+  const rssGrowth = Math.max(0, after.rss - base.rss);
   return {
     regions: ready.regionBytes,
     hugeRegions: ready.hugeBytes,
     tables: ready.tableBytes,
     heapGrowth,
     rssGrowth,
-    perConn: (ready.regionBytes + heapGrowth + rssGrowth) / n,
-    perConnTables: (ready.tableBytes + heapGrowth + rssGrowth) / n,
-    rssGrowthParts: Object.fromEntries(Object.keys(after.rssParts ?? {}).map((k) => [k, after.rssParts[k] - (ready.base.rssParts?.[k] ?? 0)])),
+    perConn: (ready.regionBytes + rssGrowth) / n,
+    perConnTables: (ready.tableBytes + rssGrowth) / n,
+    rssGrowthParts: Object.fromEntries(Object.keys(after.rssParts ?? {}).map((k) => [k, after.rssParts[k] - (base.rssParts?.[k] ?? 0)])),
+    perConnHeapTwice: (ready.regionBytes + heapGrowth + rssGrowth) / n,
   };
 }
 
 async function runStack(): Promise<Record<string, unknown>> {
   const sock = `/tmp/qs-conns-${process.pid}.sock`;
-  const base = { sock, conns: N, setupS: S, epochS: E, holdS: H, closeS: CLOSE_S, ips: IPS, noHuge: NO_HUGE, bufMb: BUF_MB, maxConns: N, maxOpening: OPENING, ...LOOP };
+  const base = { sock, conns: N, setupS: S, epochS: E, holdS: H, closeS: CLOSE_S, ips: IPS, noHuge: NO_HUGE, bufMb: BUF_MB, chunkBytes: flags["chunk-bytes"] as number, maxConns: N, maxOpening: OPENING, ...LOOP };
   const server = new Peer("conns-peer.ts", [JSON.stringify({ ...base, role: "server" })]);
   let gen: Peer | null = null;
   try {
@@ -201,6 +211,8 @@ async function runStack(): Promise<Record<string, unknown>> {
     gen = new Peer("conns-peer.ts", [JSON.stringify({ ...base, role: "generator" })]);
     gen.onMsg = (m) => m.ev === "progress" && showProgress(m);
     const gReady = await gen.wait("ready", 120_000);
+    server.send("base");
+    const sBase = await server.wait("base", 30_000);
     console.log(`generator: stack up in ${gReady.buildMs.toFixed(0)} ms; link ${gReady.link ? "up" : "DOWN"}; source addresses ${gReady.firstIp} - ${gReady.lastIp}`);
     const est = await gen.wait("established", (S + 60) * 1000 + N / 10);
     if (TTY) process.stdout.write("\n");
@@ -223,8 +235,8 @@ async function runStack(): Promise<Record<string, unknown>> {
     }
     server.send("stop");
     const sDone = await server.wait("done", 30_000);
-    const sm = sideMem(sReady, sMem.mem, N);
-    const gm = sideMem(gReady, held.mem, N);
+    const sm = sideMem(sReady, sBase.base, sMem.mem, N);
+    const gm = sideMem(gReady, gReady.base, held.mem, N);
     return {
       connections: N, established: est.established, held: held.held, failed: est.failed, setupSeconds: est.setupUs / 1e6, setupRate: est.rate,
       // CPU each process used during the setup (process CPU time, user + system): the generator from its
@@ -236,7 +248,7 @@ async function runStack(): Promise<Record<string, unknown>> {
       },
       messages: { sent: held.sent, echoed: held.received, p50Us: held.p50, p99Us: held.p99, p999Us: held.p999, maxUs: held.max },
       closedCleanly: gDone.cleanClosed, resets: gDone.resets + sDone.resets, serverAccepted: sDone.accepted, serverInUseAfterClose: sDone.inUse,
-      server: { perTable: sReady.perTable, mem: sm, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
+      server: { perTable: sReady.perTable, mem: sm, flowProbes: sMem.flowProbes, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
       counters: { generator: gDone.counters, server: sDone.counters },
       stuckClosing: gDone.stuck,
     };
@@ -295,6 +307,8 @@ row("generator memory per conn (B)", st.generator.mem.perConn.toFixed(0), kn?.ke
 row("message p50 / p99 (us)", `${st.messages.p50Us} / ${st.messages.p99Us}`, kn?.messages ? `${kn.messages.p50Us} / ${kn.messages.p99Us}` : "-");
 row("messages sent / echoed", `${st.messages.sent} / ${st.messages.echoed}`, kn?.messages ? `${kn.messages.sent} / ${kn.messages.echoed}` : "-");
 row("closed cleanly", String(st.closedCleanly), "-");
+const tparts = st.server.perTable.parts as Record<string, number>;
+console.log(`  server tables, B per connection: ${Object.keys(tparts).map((k) => `${k.replace("tcp-", "")} ${tparts[k]!.toFixed(1)}`).join(", ")}; buffer pool ${st.server.perTable.bufferPool.toFixed(1)}`);
 console.log(`  server: regions ${fmtB(st.server.mem.regions)} (hugepages ${fmtB(st.server.mem.hugeRegions)}), heap +${fmtB(st.server.mem.heapGrowth)}, RSS +${fmtB(st.server.mem.rssGrowth)}; generator: regions ${fmtB(st.generator.mem.regions)}, heap +${fmtB(st.generator.mem.heapGrowth)}, RSS +${fmtB(st.generator.mem.rssGrowth)}`);
 if (kn?.openFileHardLimit) {
   console.log(`  * kernel: per-process open-file hard limit ${kn.openFileHardLimit} (cannot be raised here), so ${kn.connections} connections, one process per side, over loopback;`);
@@ -304,7 +318,7 @@ if (kn?.openFileHardLimit) {
 }
 const json = flags["json"] as string | undefined;
 if (json) {
-  await Bun.write(json, JSON.stringify({ bench: "conns", machine, params: { connections: N, setupS: S, epochS: E, holdS: H, bufMb: BUF_MB, maxOpening: OPENING, loop: LOOP, noHuge: NO_HUGE, sourceAddresses: IPS }, stack, kernel, targets: { bytesPerConn: 256, setupRate: 100_000 } }, null, 2) + "\n");
+  await Bun.write(json, JSON.stringify({ bench: "conns", machine, params: { connections: N, setupS: S, epochS: E, holdS: H, bufMb: BUF_MB, chunkBytes: flags["chunk-bytes"], maxOpening: OPENING, loop: LOOP, noHuge: NO_HUGE, sourceAddresses: IPS }, stack, kernel, targets: { bytesPerConn: 256, setupRate: 100_000 } }, null, 2) + "\n");
   console.log(`wrote ${json}`);
 }
 process.exit(st.established === N && st.closedCleanly === N ? 0 : 1);

@@ -246,7 +246,27 @@ export class FlowTable {
     rip |= 0;
     lport &= 0xffff;
     rport &= 0xffff;
-    if (this.size >= this.capacity || this.find(lip, lport, rip, rport) >= 0) return false;
+    if (this.size >= this.capacity) return false;
+    // One pass: look for the key among the entries with our home slot, up to the
+    // Robin Hood insertion point (an empty slot, or the first entry nearer its home).
+    const slots = this.slots;
+    const m = this.slotCount;
+    const vb = this.valueBits;
+    const dm = this.distMax;
+    let i = this.home(flowHash(this.seed, lip, rip, (lport << 16) | rport));
+    let d = 0;
+    for (;;) {
+      const s = slots[i]!;
+      if (s === EMPTY) break;
+      const sd = s >>> vb;
+      if (sd === d ? true : sd === dm && d >= dm) {
+        if (this.matches(s & this.valueMask, lip, lport, rip, rport)) return false;
+      } else if (sd < d) {
+        break;
+      }
+      if (++i === m) i = 0;
+      d++;
+    }
     const r = this.keyRec;
     if (r !== null) {
       r[3 * value] = lip;
@@ -259,26 +279,15 @@ export class FlowTable {
       k.localPort[value] = lport;
       k.remotePort[value] = rport;
     }
-    // Robin Hood placement: take the slot of the first entry nearer its home, and carry that one on.
-    const slots = this.slots;
-    const m = this.slotCount;
-    let i = this.home(flowHash(this.seed, lip, rip, (lport << 16) | rport));
-    let v = value;
-    let d = 0;
+    // Take slot i and shift the rest of the run one slot on (each of them one further from home).
+    let carry = this.pack(value, d);
+    const step = 1 << vb;
     for (;;) {
       const s = slots[i]!;
-      if (s === EMPTY) {
-        slots[i] = this.pack(v, d);
-        break;
-      }
-      const sd = this.distOf(i, s);
-      if (sd < d) {
-        slots[i] = this.pack(v, d);
-        v = s & this.valueMask;
-        d = sd;
-      }
+      slots[i] = carry;
+      if (s === EMPTY) break;
+      carry = s >>> vb < dm ? s + step : s;
       if (++i === m) i = 0;
-      d++;
     }
     this.present[value >> 3] |= 1 << (value & 7);
     this.size++;

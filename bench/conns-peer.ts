@@ -10,6 +10,7 @@
  * Server commands: "mem" (report memory), "stop". The generator runs its phases
  * by itself: ready -> setup -> established -> hold -> held (+ memory) -> close -> done.
  */
+import { readFileSync } from "node:fs";
 import { heapStats } from "bun:jsc";
 import * as hdr from "hdr-histogram-js";
 import { checkCapacity, planCapacity, readMemoryInfo, regionMemory } from "../src/api/capacity";
@@ -21,7 +22,7 @@ import { stackConfigFrom } from "../src/api/stack-config";
 import { describeConn } from "../src/tcp/describe";
 import { TcpLayer } from "../src/tcp/tcp-layer";
 import { formatIpv4, parseIpv4 } from "../src/wire/ip-addr";
-import { ConnGenerator, ConnServer } from "./conns-stage";
+import { ConnGenerator, ConnServer, cpuUs } from "./conns-stage";
 
 interface PeerOpts {
   role: "server" | "generator";
@@ -36,6 +37,14 @@ interface PeerOpts {
   noHuge: boolean;
   bufMb: number;
   maxConns: number;
+  /** Generator: most connections opening at once (default 2048; the server's SYN queue is 4096). */
+  maxOpening?: number;
+  /** Buffer chunk size (default 512 B). */
+  chunkBytes?: number;
+  /** Poll loop: spin without sleeping (default), rounds between yields to Bun's event loop, spin before sleeping. */
+  busyPoll?: boolean;
+  burstsPerYield?: number;
+  idleSpinUs?: number;
 }
 
 export const SERVER_IP = "10.77.0.1";
@@ -50,10 +59,25 @@ function emit(m: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(m) + "\n");
 }
 
-function memNow(): { rss: number; heap: number; heapObjects: number } {
+/** Resident memory by kind (kB fields of /proc/self/status, in bytes): anonymous, file-backed, shared (memif rings). */
+function rssParts(): { anon: number; file: number; shmem: number; hugetlb: number } {
+  let t = "";
+  try {
+    t = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    /* not Linux */
+  }
+  const kb = (k: string): number => {
+    const m = new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(t);
+    return m ? Number(m[1]) * 1024 : 0;
+  };
+  return { anon: kb("RssAnon"), file: kb("RssFile"), shmem: kb("RssShmem"), hugetlb: kb("HugetlbPages") };
+}
+
+function memNow(): { rss: number; heap: number; heapObjects: number; rssParts: ReturnType<typeof rssParts> } {
   Bun.gc(true);
   const h = heapStats();
-  return { rss: process.memoryUsage().rss, heap: h.heapSize, heapObjects: h.objectCount };
+  return { rss: process.memoryUsage().rss, heap: h.heapSize, heapObjects: h.objectCount, rssParts: rssParts() };
 }
 
 async function main(): Promise<void> {
@@ -62,16 +86,20 @@ async function main(): Promise<void> {
   const flags = [
     "--vdev", `net_memif0,role=${isServer ? "server" : "client"},id=0,socket=${o.sock},socket-abstract=no`,
     "--ip", `${isServer ? SERVER_IP : GEN_IP}/16`,
-    "--max-conns", String(o.maxConns), "--buf-mb", String(o.bufMb), "--busy-poll",
+    "--max-conns", String(o.maxConns), "--buf-mb", String(o.bufMb),
   ];
+  if (o.busyPoll !== false) flags.push("--busy-poll");
   if (o.noHuge) flags.push("--no-huge");
   const cfg = stackConfigFrom(parseArgs(flags, STACK_FLAGS).values);
   // Small buffers: a held connection carries one 16-byte message per epoch.
-  const plan = planCapacity(cfg.capacity, { noDelay: true, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, synQueueSize: 4096, timeWaitUs: 60_000_000 });
+  // Small buffers and chunks: a held connection carries one 16-byte message per epoch.
+  const plan = planCapacity(cfg.capacity, {
+    noDelay: true, sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, chunkBytes: o.chunkBytes ?? 512, synQueueSize: 4096, timeWaitUs: 60_000_000,
+  });
   const dev = await openDevice(cfg, { nbufs: 65535 });
   checkCapacity(plan, readMemoryInfo());
-  const mem = await regionMemory(cfg.noHuge);
-  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: 0 }, { busyPoll: true });
+  const mem = await regionMemory(cfg.noHuge, plan);
+  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: 0 }, { busyPoll: o.busyPoll !== false, burstsPerYield: o.burstsPerYield, idleSpinUs: o.idleSpinUs });
   let ring: { event(c: number, k: number, a: number): void } = { event() {} };
   const sink = { event: (c: number, k: number, a: number) => ring.event(c, k, a) };
   const rng = () => (Math.random() * 4294967296) | 0;
@@ -86,6 +114,8 @@ async function main(): Promise<void> {
     tableBytes: plan.tableBytes,
     bufferBytes: plan.bufferBytes,
     bytesPerConnPlan: plan.bytesPerConn,
+    /** Bytes per connection of each stack table (TcpLayer.memoryPlan / maxConnections; tcp-chunks is the buffer pool). */
+    perTable: tcp.bytesPerConnection(),
     buildMs,
     base,
   };
@@ -95,6 +125,7 @@ async function main(): Promise<void> {
 
   if (isServer) {
     const srv = new ConnServer(tcp);
+    srv.acceptTarget = o.conns;
     ring = srv.ring;
     stack.addAppStage(srv);
     srv.listen(parseIpv4(SERVER_IP), PORT);
@@ -102,8 +133,12 @@ async function main(): Promise<void> {
     const timer = setInterval(() => emit({ ev: "progress", accepted: srv.accepted, inUse: tcp.connectionsInUse(), messages: srv.messages }), 500);
     for await (const line of console) {
       const cmd = line.trim();
-      if (cmd === "mem") {
-        emit({ ev: "mem", mem: memNow(), accepted: srv.accepted, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse() });
+      if (cmd === "base") {
+        // The idle baseline: listening, link up (the generator is connected), no connection yet.
+        await Bun.sleep(500);
+        emit({ ev: "base", base: memNow() });
+      } else if (cmd === "mem") {
+        emit({ ev: "mem", mem: memNow(), flowProbes: tcp.flows.probeStats(), cpuSetupUs: srv.cpuAtTargetUs >= 0 ? srv.cpuAtTargetUs - srv.cpuAtFirstUs : -1, accepted: srv.accepted, inUse: tcp.connectionsInUse(), chunks: tcp.chunksInUse() });
       } else if (cmd.startsWith("conn ")) {
         // Diagnostics: this side of a connection the generator could not close (by its 4-tuple, our view).
         const [lip, lport, rip, rport] = cmd.slice(5).split(" ").map(Number) as [number, number, number, number];
@@ -129,7 +164,7 @@ async function main(): Promise<void> {
   const gen = new ConnGenerator(tcp, {
     conns: o.conns, setupS: o.setupS, epochS: o.epochS,
     firstIp: parseIpv4(GEN_FIRST), ipCount: o.ips, portLo: PORT_LO, portHi: PORT_HI,
-    dstIp: parseIpv4(SERVER_IP), dstPort: PORT,
+    dstIp: parseIpv4(SERVER_IP), dstPort: PORT, maxOpening: o.maxOpening ?? 2048,
     // Corrected for coordinated omission: each connection is due once per epoch.
     onRtt: (us) => hist.recordValueWithExpectedInterval(Math.max(1, Math.round(us)), epochUs),
   });
@@ -138,7 +173,9 @@ async function main(): Promise<void> {
   stack.netif.addAddressRange(parseIpv4(GEN_FIRST), o.ips);
   const linkEnd = Date.now() + 10_000;
   while (!linkUp() && Date.now() < linkEnd) await Bun.sleep(5);
-  emit({ ev: "ready", link: linkUp(), ...common, firstIp: GEN_FIRST, lastIp: formatIpv4((parseIpv4(GEN_FIRST) + o.ips - 1) >>> 0) });
+  // The idle baseline: link up, no connection yet.
+  await Bun.sleep(500);
+  emit({ ev: "ready", link: linkUp(), ...common, base: memNow(), firstIp: GEN_FIRST, lastIp: formatIpv4((parseIpv4(GEN_FIRST) + o.ips - 1) >>> 0) });
   const progress = (phase: string) =>
     emit({ ev: "progress", phase, opened: gen.opened, established: gen.established, failed: gen.failed, openErrors: gen.openErrors, sent: gen.sent, received: gen.received, cleanClosed: gen.cleanClosed });
   gen.startSetup(clock());
@@ -148,7 +185,8 @@ async function main(): Promise<void> {
     progress("setup");
   }
   const setupUs = (gen.setupEndUs > 0 ? gen.setupEndUs : clock()) - gen.setupStartUs;
-  emit({ ev: "established", established: gen.established, failed: gen.failed, openErrors: gen.openErrors, setupUs, rate: gen.established / (setupUs / 1e6) });
+  const cpuSetupUs = (gen.setupEndCpuUs >= 0 ? gen.setupEndCpuUs : cpuUs()) - gen.setupStartCpuUs;
+  emit({ ev: "established", established: gen.established, failed: gen.failed, openErrors: gen.openErrors, setupUs, cpuSetupUs, rate: gen.established / (setupUs / 1e6) });
   gen.startHold(clock());
   const holdEnd = Date.now() + o.holdS * 1000;
   while (Date.now() < holdEnd) {

@@ -33,7 +33,10 @@ const flags = parseArgs(process.argv.slice(2), [
   { name: "epoch", short: "e", type: "number", arg: "E", default: 2, min: 0.01, help: "seconds between two messages of one connection" },
   { name: "hold", type: "number", arg: "H", min: 0, help: "seconds to hold (default max(2E, 5))" },
   { name: "close-s", type: "number", arg: "S", min: 1, default: 60, help: "seconds to wait for every connection to close" },
-  { name: "buf-mb", type: "int", arg: "MB", default: 32, min: 1, help: "buffer pool per stack" },
+  { name: "opening", type: "int", arg: "N", default: 2048, min: 1, help: "most connections the generator has opening at once (SYN sent, not established)" },
+  { name: "busy-poll", type: "bool", help: "both peers spin instead of sleeping when idle" },
+  { name: "buf-mb", type: "int", arg: "MB", default: 4, min: 1, help: "buffer pool per stack (fixed, not per connection: 4 MB of 512 B chunks holds 8192 messages in flight)" },
+  { name: "chunk-bytes", type: "int", arg: "B", default: 512, min: 64, help: "buffer chunk size" },
   { name: "no-huge", type: "bool", help: "stack memory in normal pages" },
   { name: "no-kernel", type: "bool", help: "skip the Linux kernel baseline" },
   { name: "kernel-conns", type: "int", arg: "N", min: 1, help: "kernel baseline connections (default: the open-file limit minus 100)" },
@@ -46,6 +49,14 @@ const E = flags["epoch"] as number;
 const H = (flags["hold"] as number | undefined) ?? Math.max(2 * E, 5);
 const CLOSE_S = flags["close-s"] as number;
 const BUF_MB = flags["buf-mb"] as number;
+const OPENING = flags["opening"] as number;
+/**
+ * Poll loops of both peers: by default they sleep when idle (after 200 us of spinning), since the
+ * generator and the server share the cores here and a spinning peer takes CPU from the other one
+ * (1 M connections, -s 2: 166 k conn/s vs 123 k busy-polling, same machine state); --busy-poll spins.
+ * QS_CONNS_LOOP='{"burstsPerYield":...}' overrides for experiments.
+ */
+const LOOP = { busyPoll: flags["busy-poll"] === true, idleSpinUs: 200, ...(JSON.parse(process.env.QS_CONNS_LOOP ?? "{}") as Record<string, unknown>) };
 const NO_HUGE = flags["no-huge"] === true;
 const IPS = Math.ceil(N / 64512);
 const ROOT = join(import.meta.dir, "..");
@@ -83,7 +94,9 @@ class Peer {
   private waiters: (() => void)[] = [];
   onMsg: (m: Msg) => void = () => {};
   constructor(script: string, args: string[]) {
-    this.proc = Bun.spawn([process.execPath, join(import.meta.dir, script), ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
+    // QS_CONNS_PROF=DIR: each peer writes a CPU profile (and its markdown summary) into DIR on exit.
+    const prof = process.env.QS_CONNS_PROF ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.env.QS_CONNS_PROF}`] : [];
+    this.proc = Bun.spawn([process.execPath, ...prof, join(import.meta.dir, script), ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
     void this.read();
   }
   private async read(): Promise<void> {
@@ -159,25 +172,37 @@ interface SideMem {
   rssGrowth: number;
   perConn: number;
   perConnTables: number;
+  /** Growth over the baseline of resident memory by kind (anonymous, file, shared), bytes. */
+  rssGrowthParts: Record<string, number>;
+  /** The issue's wording summed: (regions + JS heap growth + RSS growth) / N; counts the heap twice (it is resident memory too). */
+  perConnHeapTwice: number;
 }
 
-function sideMem(ready: Msg, after: Msg["mem"], n: number): SideMem {
-  const heapGrowth = Math.max(0, after.heap - ready.base.heap);
-  const rssGrowth = Math.max(0, after.rss - ready.base.rss);
+/**
+ * Memory per connection of one side: its stack regions (hugepages: the tables and
+ * the buffer pool) plus the growth of its resident memory over the idle baseline
+ * (link up, no connection), divided by N. The JS heap lives in resident memory,
+ * so its growth is part of the RSS growth (shown apart, not added again).
+ */
+function sideMem(ready: Msg, base: Msg["mem"], after: Msg["mem"], n: number): SideMem {
+  const heapGrowth = Math.max(0, after.heap - base.heap);
+  const rssGrowth = Math.max(0, after.rss - base.rss);
   return {
     regions: ready.regionBytes,
     hugeRegions: ready.hugeBytes,
     tables: ready.tableBytes,
     heapGrowth,
     rssGrowth,
-    perConn: (ready.regionBytes + heapGrowth + rssGrowth) / n,
-    perConnTables: (ready.tableBytes + heapGrowth + rssGrowth) / n,
+    perConn: (ready.regionBytes + rssGrowth) / n,
+    perConnTables: (ready.tableBytes + rssGrowth) / n,
+    rssGrowthParts: Object.fromEntries(Object.keys(after.rssParts ?? {}).map((k) => [k, after.rssParts[k] - (base.rssParts?.[k] ?? 0)])),
+    perConnHeapTwice: (ready.regionBytes + heapGrowth + rssGrowth) / n,
   };
 }
 
 async function runStack(): Promise<Record<string, unknown>> {
   const sock = `/tmp/qs-conns-${process.pid}.sock`;
-  const base = { sock, conns: N, setupS: S, epochS: E, holdS: H, closeS: CLOSE_S, ips: IPS, noHuge: NO_HUGE, bufMb: BUF_MB, maxConns: N };
+  const base = { sock, conns: N, setupS: S, epochS: E, holdS: H, closeS: CLOSE_S, ips: IPS, noHuge: NO_HUGE, bufMb: BUF_MB, chunkBytes: flags["chunk-bytes"] as number, maxConns: N, maxOpening: OPENING, ...LOOP };
   const server = new Peer("conns-peer.ts", [JSON.stringify({ ...base, role: "server" })]);
   let gen: Peer | null = null;
   try {
@@ -186,10 +211,12 @@ async function runStack(): Promise<Record<string, unknown>> {
     gen = new Peer("conns-peer.ts", [JSON.stringify({ ...base, role: "generator" })]);
     gen.onMsg = (m) => m.ev === "progress" && showProgress(m);
     const gReady = await gen.wait("ready", 120_000);
+    server.send("base");
+    const sBase = await server.wait("base", 30_000);
     console.log(`generator: stack up in ${gReady.buildMs.toFixed(0)} ms; link ${gReady.link ? "up" : "DOWN"}; source addresses ${gReady.firstIp} - ${gReady.lastIp}`);
     const est = await gen.wait("established", (S + 60) * 1000 + N / 10);
     if (TTY) process.stdout.write("\n");
-    console.log(`established ${est.established} of ${N} in ${(est.setupUs / 1e6).toFixed(2)} s: ${Math.round(est.rate)} conn/s (failed ${est.failed}, open errors ${est.openErrors})`);
+    console.log(`established ${est.established} of ${N} in ${(est.setupUs / 1e6).toFixed(2)} s: ${Math.round(est.rate)} conn/s (failed ${est.failed}, open errors ${est.openErrors}); generator CPU ${(est.cpuSetupUs / 1e6).toFixed(2)} s`);
     const held = await gen.wait("held", (H + 60) * 1000);
     if (TTY) process.stdout.write("\n");
     server.send("mem");
@@ -219,13 +246,20 @@ async function runStack(): Promise<Record<string, unknown>> {
     }
     server.send("stop");
     const sDone = await server.wait("done", 30_000);
-    const sm = sideMem(sReady, sMem.mem, N);
-    const gm = sideMem(gReady, held.mem, N);
+    const sm = sideMem(sReady, sBase.base, sMem.mem, N);
+    const gm = sideMem(gReady, gReady.base, held.mem, N);
     return {
       connections: N, established: est.established, held: held.held, failed: est.failed, setupSeconds: est.setupUs / 1e6, setupRate: est.rate,
+      // CPU each process used during the setup (process CPU time, user + system): the generator from its
+      // first connect to its last Connected event, the server from its first to its N-th accept.
+      setupCpu: {
+        generatorS: est.cpuSetupUs / 1e6,
+        serverS: sMem.cpuSetupUs >= 0 ? sMem.cpuSetupUs / 1e6 : null,
+        serverConnPerCpuS: sMem.cpuSetupUs > 0 ? est.established / (sMem.cpuSetupUs / 1e6) : null,
+      },
       messages: { sent: held.sent, echoed: held.received, p50Us: held.p50, p99Us: held.p99, p999Us: held.p999, maxUs: held.max },
       closedCleanly: gDone.cleanClosed, resets: gDone.resets + sDone.resets, serverAccepted: sDone.accepted, serverInUseAfterClose: sDone.inUse,
-      server: { mem: sm, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
+      server: { perTable: sReady.perTable, mem: sm, flowProbes: sMem.flowProbes, chunksHeld: sMem.chunks, inUse: sMem.inUse }, generator: { mem: gm, chunksHeld: held.chunks, inUse: held.inUse },
       counters: { generator: gDone.counters, server: sDone.counters },
       stuckClosing: gDone.stuck,
       stuckClosingServer: stuckServer,
@@ -277,12 +311,16 @@ row("connections asked", String(N), kn?.connections !== undefined ? String(kn.co
 row("established", String(st.established), kn?.established !== undefined ? String(kn.established) : "-");
 row("held at the end of the hold", String(st.held), kn?.established !== undefined ? String(kn.established) : "-");
 row("setup rate (conn/s)", Math.round(st.setupRate).toLocaleString("en"), kn?.setupRate ? Math.round(kn.setupRate).toLocaleString("en") : "-");
+row("setup CPU s: server / generator", `${st.setupCpu.serverS?.toFixed(2) ?? "-"} / ${st.setupCpu.generatorS.toFixed(2)}`, "-");
+row("conn/s per server CPU-second", st.setupCpu.serverConnPerCpuS ? Math.round(st.setupCpu.serverConnPerCpuS).toLocaleString("en") : "-", "-");
 row("server memory per conn (B)", st.server.mem.perConn.toFixed(0), kn?.kernelSlabPerConnection !== undefined ? `${((kn.kernelSlabPerConnection / 2) + kn.serverProcessPerConnection).toFixed(0)}*` : "-");
 row("  of which tables only (B)", st.server.mem.perConnTables.toFixed(0), "");
 row("generator memory per conn (B)", st.generator.mem.perConn.toFixed(0), kn?.kernelSlabPerConnection !== undefined ? `${((kn.kernelSlabPerConnection / 2) + kn.clientProcessPerConnection).toFixed(0)}*` : "-");
 row("message p50 / p99 (us)", `${st.messages.p50Us} / ${st.messages.p99Us}`, kn?.messages ? `${kn.messages.p50Us} / ${kn.messages.p99Us}` : "-");
 row("messages sent / echoed", `${st.messages.sent} / ${st.messages.echoed}`, kn?.messages ? `${kn.messages.sent} / ${kn.messages.echoed}` : "-");
 row("closed cleanly", String(st.closedCleanly), "-");
+const tparts = st.server.perTable.parts as Record<string, number>;
+console.log(`  server tables, B per connection: ${Object.keys(tparts).map((k) => `${k.replace("tcp-", "")} ${tparts[k]!.toFixed(1)}`).join(", ")}; buffer pool ${st.server.perTable.bufferPool.toFixed(1)}`);
 console.log(`  server: regions ${fmtB(st.server.mem.regions)} (hugepages ${fmtB(st.server.mem.hugeRegions)}), heap +${fmtB(st.server.mem.heapGrowth)}, RSS +${fmtB(st.server.mem.rssGrowth)}; generator: regions ${fmtB(st.generator.mem.regions)}, heap +${fmtB(st.generator.mem.heapGrowth)}, RSS +${fmtB(st.generator.mem.rssGrowth)}`);
 if (kn?.openFileHardLimit) {
   console.log(`  * kernel: per-process open-file hard limit ${kn.openFileHardLimit} (cannot be raised here), so ${kn.connections} connections, one process per side, over loopback;`);
@@ -292,7 +330,7 @@ if (kn?.openFileHardLimit) {
 }
 const json = flags["json"] as string | undefined;
 if (json) {
-  await Bun.write(json, JSON.stringify({ bench: "conns", machine, params: { connections: N, setupS: S, epochS: E, holdS: H, bufMb: BUF_MB, noHuge: NO_HUGE, sourceAddresses: IPS }, stack, kernel, targets: { bytesPerConn: 256, setupRate: 100_000 } }, null, 2) + "\n");
+  await Bun.write(json, JSON.stringify({ bench: "conns", machine, params: { connections: N, setupS: S, epochS: E, holdS: H, bufMb: BUF_MB, chunkBytes: flags["chunk-bytes"], maxOpening: OPENING, loop: LOOP, noHuge: NO_HUGE, sourceAddresses: IPS }, stack, kernel, targets: { bytesPerConn: 256, setupRate: 100_000 } }, null, 2) + "\n");
   console.log(`wrote ${json}`);
 }
 process.exit(st.established === N && st.closedCleanly === N ? 0 : 1);

@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import type { MemoryProvider } from "../mem/carve";
 import { makeTcpConfig, type TcpConfig } from "../tcp/config";
-import { TcpLayer } from "../tcp/tcp-layer";
+import { type MemoryPart, TcpLayer } from "../tcp/tcp-layer";
 import type { FlagValues } from "./cli";
 import { ConfigError } from "./errors";
 
@@ -68,23 +68,46 @@ function roundPage(n: number): number {
   return Math.ceil(n / HUGE_PAGE) * HUGE_PAGE;
 }
 
+/** Largest region the tables are packed into (one ArrayBuffer each; offsets stay well below 2^31). */
+const TABLE_REGION_MAX = 1024 * MB;
+
+/**
+ * Where each per-connection table goes: the tables are packed in plan order into
+ * as few regions as fit TABLE_REGION_MAX (each table on an 8-byte boundary), so
+ * only the last page of each region is partly empty rather than one per table
+ * (at 1 M connections that was ~6 B per connection of page rounding).
+ */
+export function tableLayout(parts: MemoryPart[]): { at: Map<string, { region: number; offset: number }>; regionBytes: number[] } {
+  const at = new Map<string, { region: number; offset: number }>();
+  const regionBytes: number[] = [];
+  let cur = -1;
+  for (const p of parts) {
+    if (!p.perConnection) continue;
+    const b = Math.ceil(Math.max(8, p.bytes) / 8) * 8;
+    if (cur < 0 || (regionBytes[cur]! > 0 && regionBytes[cur]! + b > TABLE_REGION_MAX)) {
+      regionBytes.push(0);
+      cur++;
+    }
+    at.set(p.name, { region: cur, offset: regionBytes[cur]! });
+    regionBytes[cur]! += b;
+  }
+  return { at, regionBytes: regionBytes.map(roundPage) };
+}
+
 /** The TCP config and memory a capacity needs; `tcp` are the app's own TCP settings. */
 export function planCapacity(capIn: Capacity, tcp: Partial<TcpConfig> = {}): CapacityPlan {
   const cap = !capIn.maxConnsGiven && tcp.maxConnections !== undefined ? { ...capIn, maxConns: tcp.maxConnections } : capIn;
   const chunkBytes = tcp.chunkBytes ?? 2048;
   const cfg = makeTcpConfig({ ...tcp, maxConnections: cap.maxConns, chunkCount: Math.max(1, Math.floor((cap.bufMb * MB) / chunkBytes)), chunkBytes });
   const plan = TcpLayer.memoryPlan(cfg);
-  let tableBytes = 0;
   let bufferBytes = 0;
   let rawTables = 0;
   for (const p of plan) {
-    if (p.perConnection) {
-      tableBytes += roundPage(p.bytes);
-      rawTables += p.bytes;
-    } else {
-      bufferBytes += roundPage(p.bytes);
-    }
+    if (p.perConnection) rawTables += p.bytes;
+    else bufferBytes += roundPage(p.bytes);
   }
+  let tableBytes = 0;
+  for (const b of tableLayout(plan).regionBytes) tableBytes += b;
   return { cap, tcp: cfg, tableBytes, bufferBytes, totalBytes: tableBytes + bufferBytes, bytesPerConn: rawTables / cap.maxConns };
 }
 
@@ -139,19 +162,36 @@ export function checkCapacity(plan: CapacityPlan, mem: MemoryInfo): void {
   }
 }
 
-/** A MemoryProvider handing out one shim region per block (hugetlb pages unless noHuge); keeps a tally. */
-export async function regionMemory(noHuge: boolean): Promise<{ provider: MemoryProvider; regions: ArrayBuffer[]; bytes: () => number; hugeBytes: () => number }> {
+/**
+ * A MemoryProvider handing out shim regions (hugetlb pages unless noHuge); keeps
+ * a tally. With `plan`, the per-connection tables are packed into shared regions
+ * (tableLayout); without it, and for the buffer pool, each block gets its own.
+ */
+export async function regionMemory(
+  noHuge: boolean,
+  plan?: CapacityPlan,
+): Promise<{ provider: MemoryProvider; regions: ArrayBuffer[]; bytes: () => number; hugeBytes: () => number }> {
   const { allocRegion, regionIsHuge } = await import("../../ffi/region");
   const regions: ArrayBuffer[] = [];
   let total = 0;
   let huge = 0;
-  const provider: MemoryProvider = (bytes, name) => {
-    const size = roundPage(Math.max(8, bytes));
+  const region = (name: string, size: number): ArrayBuffer => {
     const buffer = allocRegion("qs-" + name, size, { huge: !noHuge });
     regions.push(buffer);
     total += size;
     if (regionIsHuge(buffer)) huge += size;
-    return { buffer, offset: 0 };
+    return buffer;
+  };
+  const layout = plan !== undefined ? tableLayout(TcpLayer.memoryPlan(plan.tcp)) : null;
+  const tables: (ArrayBuffer | null)[] = layout !== null ? layout.regionBytes.map(() => null) : [];
+  const provider: MemoryProvider = (bytes, name) => {
+    const at = layout?.at.get(name);
+    if (at !== undefined) {
+      const r = at.region;
+      if (tables[r] === null) tables[r] = region(`tcp-tables-${r}`, layout!.regionBytes[r]!);
+      return { buffer: tables[r]!, offset: at.offset };
+    }
+    return { buffer: region(name, roundPage(Math.max(8, bytes))), offset: 0 };
   };
   return { provider, regions, bytes: () => total, hugeBytes: () => huge };
 }

@@ -3,24 +3,33 @@
  * the pair of sockets; the demultiplexing of 3.10.7 starts here), and the
  * listener table for SYNs that match no connection.
  *
- * FlowTable design (chosen for bytes per entry, see the brief "Ten million connections"):
+ * FlowTable design (chosen for bytes per entry, issue 4 "Ten million connections"):
  * - Values are connection ids in [0, capacity). The 4-tuple of id v is stored
  *   ONCE, indexed by v: either in arrays the caller already keeps (pass `keys`,
  *   e.g. the ConnTable itself, which has localIp/remoteIp/localPort/remotePort
  *   fields) or in 12-byte records the table allocates ([localIp, remoteIp,
  *   localPort << 16 | remotePort], one cache line per verification).
- * - The index is open addressing with linear probing over 2 * capacity slots
- *   (load <= 0.5), each slot two int32 words: [value, 32-bit hash]. The stored
- *   hash rejects almost every non-matching probe without touching the key arrays
- *   and gives an entry's home slot back for deletion. 16 B per entry.
- * - Deletion is backward shift (no tombstones), so probe lengths never degrade.
- * - The slot index is Lemire's multiply-shift range reduction of the hash, so the
- *   slot count need not be a power of two (exactly 2 * capacity).
+ * - The index is open addressing with linear probing and Robin Hood placement
+ *   (Celis 1986) over ceil(capacity / MAX_LOAD) slots (load <= 0.8), each slot ONE
+ *   int32: the value in the low `valueBits` bits and, above it, the entry's
+ *   distance from its home slot (saturating at the largest number the remaining
+ *   bits hold; a saturated distance is recomputed from the key). 5 B per entry.
+ * - Robin Hood keeps displacements short and even (an insert takes the slot of an
+ *   entry closer to its home, which moves on), and makes the stored distance a
+ *   filter: a lookup compares keys only for entries with the same home slot as
+ *   its own, and stops at the first entry closer to its home than the probe is
+ *   (the key cannot be further on), so a miss costs about as much as a hit.
+ * - Deletion is backward shift (no tombstones): following entries move one slot
+ *   back until an empty slot or one at its home; their distances say which, so
+ *   deleting reads no key (except after a saturated distance).
+ * - The home slot is Lemire's multiply-shift range reduction of the hash, so the
+ *   slot count need not be a power of two.
  * - The hash is a seeded murmur3-style mix of the three key words: pass a random
  *   `seed` in production so remote peers cannot aim for collisions.
  * insert() writes the key at index `value` (into the caller's arrays when given).
  * Random lookups cost one cache/TLB miss for the slot plus one per key line
  * touched; over 4 KiB pages in a VM that dominates (see the test output).
+ * probeStats() reports the mean and longest probe for monitoring (bench/conns).
  */
 
 export interface FlowKeyArrays {
@@ -45,9 +54,16 @@ export interface FlowTableOptions {
 
 const EMPTY = -1;
 const INV_2_32 = 1 / 4294967296;
+/** Highest load factor: slots = ceil(capacity / MAX_LOAD). */
+export const FLOW_MAX_LOAD = 0.8;
 
 function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
+}
+
+/** Slots for `capacity` entries. */
+function slotsFor(capacity: number): number {
+  return Math.ceil(capacity / FLOW_MAX_LOAD) + 1;
 }
 
 /** Seeded murmur3-style hash of (local ip, remote ip, ports word); int32. */
@@ -73,14 +89,18 @@ export function flowHash(seed: number, lip: number, rip: number, ports: number):
 
 export class FlowTable {
   readonly capacity: number;
-  /** Number of hash slots (2 * capacity). */
+  /** Number of hash slots (ceil(capacity / FLOW_MAX_LOAD) + 1). */
   readonly slotCount: number;
   /** Number of entries. */
   size = 0;
 
   private readonly seed: number;
-  /** [value, hash] per slot. */
+  /** Per slot: EMPTY, or (distance from home << valueBits) | value. */
   private readonly slots: Int32Array;
+  /** Bits of a slot holding the value, the mask for them, and the largest (saturating) distance above them. */
+  private readonly valueBits: number;
+  private readonly valueMask: number;
+  private readonly distMax: number;
   /** One bit per value: the value is in the table. */
   private readonly present: Uint8Array;
   /** Own key records (3 words per value), or null when the caller's arrays hold the keys. */
@@ -90,7 +110,7 @@ export class FlowTable {
 
   /** Bytes needed in a backing buffer; ownKeys: whether the table also holds the keys (12 B per entry). */
   static bytesFor(capacity: number, ownKeys = true): number {
-    const index = align8(16 * capacity) + align8(Math.ceil(capacity / 8));
+    const index = align8(4 * slotsFor(capacity)) + align8(Math.ceil(capacity / 8));
     return ownKeys ? index + align8(12 * capacity) : index;
   }
 
@@ -108,11 +128,15 @@ export class FlowTable {
       throw new RangeError(`FlowTable backing too small: need ${need} bytes at offset ${base}, have ${buf.byteLength - base}`);
     }
     this.capacity = capacity;
-    this.slotCount = 2 * capacity;
+    this.slotCount = slotsFor(capacity);
     this.seed = opts.seed ?? 0x5bd1e995;
+    // Values 0 .. capacity-1 need valueBits bits; the distance takes the rest of 31 (the sign stays clear).
+    this.valueBits = Math.max(1, 32 - Math.clz32(capacity - 1));
+    this.valueMask = (1 << this.valueBits) - 1;
+    this.distMax = (1 << (31 - this.valueBits)) - 1;
     let off = base;
-    this.slots = new Int32Array(buf, off, 2 * this.slotCount);
-    off += align8(16 * capacity);
+    this.slots = new Int32Array(buf, off, this.slotCount);
+    off += align8(4 * this.slotCount);
     this.present = new Uint8Array(buf, off, Math.ceil(capacity / 8));
     off += align8(Math.ceil(capacity / 8));
     if (opts.keys !== undefined) {
@@ -153,32 +177,61 @@ export class FlowTable {
     return Math.floor((h >>> 0) * INV_2_32 * this.slotCount);
   }
 
+  /** The slot word for value v at distance d from its home (saturating). */
+  private pack(v: number, d: number): number {
+    return ((d < this.distMax ? d : this.distMax) << this.valueBits) | v;
+  }
+
+  /** Distance of the entry in slot i (word s) from its home; recomputed from the key when saturated. */
+  private distOf(i: number, s: number): number {
+    const d = s >>> this.valueBits;
+    if (d < this.distMax) return d;
+    const v = s & this.valueMask;
+    const h = flowHash(this.seed, this.localIp(v), this.remoteIp(v), (this.localPort(v) << 16) | this.remotePort(v));
+    const k = this.home(h);
+    return i >= k ? i - k : i + this.slotCount - k;
+  }
+
   private matches(v: number, lip: number, lport: number, rip: number, rport: number): boolean {
     const r = this.keyRec;
     if (r !== null) {
       const b = 3 * v;
-      return r[b] === lip && r[b + 1] === rip && r[b + 2] === ((lport << 16) | rport);
+      return r[b + 1] === rip && r[b + 2] === ((lport << 16) | rport) && r[b] === lip;
     }
+    // Most selective first: the remote address and port (a server's local ones are all alike).
     const k = this.ext!;
-    return k.localIp[v] === lip && k.remoteIp[v] === rip && k.localPort[v] === lport && k.remotePort[v] === rport;
+    return k.remoteIp[v] === rip && k.remotePort[v] === rport && k.localPort[v] === lport && k.localIp[v] === lip;
+  }
+
+  /**
+   * Slot holding this key, or -1. Robin Hood: the entries with our home slot sit
+   * at exactly our probe distance, and an entry nearer its home than our probe
+   * distance means the key is absent.
+   */
+  private find(lip: number, lport: number, rip: number, rport: number): number {
+    const h = flowHash(this.seed, lip, rip, (lport << 16) | rport);
+    const slots = this.slots;
+    const m = this.slotCount;
+    const vb = this.valueBits;
+    const dm = this.distMax;
+    let i = this.home(h);
+    for (let d = 0; ; d++) {
+      const s = slots[i]!;
+      if (s === EMPTY) return -1;
+      const sd = s >>> vb;
+      if (sd === d ? true : sd === dm && d >= dm) {
+        if (this.matches(s & this.valueMask, lip, lport, rip, rport)) return i;
+      } else if (sd < d) {
+        return -1;
+      }
+      if (++i === m) i = 0;
+    }
   }
 
   /** The value stored for this 4-tuple, or -1. IPs as uint32 or int32, ports 0..65535. */
   lookup(lip: number, lport: number, rip: number, rport: number): number {
-    lip |= 0;
-    rip |= 0;
-    lport &= 0xffff;
-    rport &= 0xffff;
-    const h = flowHash(this.seed, lip, rip, (lport << 16) | rport);
-    const slots = this.slots;
-    const m = this.slotCount;
-    let i = this.home(h);
-    for (;;) {
-      const v = slots[2 * i]!;
-      if (v === EMPTY) return -1;
-      if (slots[2 * i + 1] === h && this.matches(v, lip, lport, rip, rport)) return v;
-      if (++i === m) i = 0;
-    }
+    const i = this.find(lip | 0, lport & 0xffff, rip | 0, rport & 0xffff);
+    return i < 0 ? -1 : this.slots[i]! & this.valueMask;
   }
 
   /**
@@ -193,17 +246,27 @@ export class FlowTable {
     rip |= 0;
     lport &= 0xffff;
     rport &= 0xffff;
-    const h = flowHash(this.seed, lip, rip, (lport << 16) | rport);
+    if (this.size >= this.capacity) return false;
+    // One pass: look for the key among the entries with our home slot, up to the
+    // Robin Hood insertion point (an empty slot, or the first entry nearer its home).
     const slots = this.slots;
     const m = this.slotCount;
-    let i = this.home(h);
+    const vb = this.valueBits;
+    const dm = this.distMax;
+    let i = this.home(flowHash(this.seed, lip, rip, (lport << 16) | rport));
+    let d = 0;
     for (;;) {
-      const v = slots[2 * i]!;
-      if (v === EMPTY) break;
-      if (slots[2 * i + 1] === h && this.matches(v, lip, lport, rip, rport)) return false;
+      const s = slots[i]!;
+      if (s === EMPTY) break;
+      const sd = s >>> vb;
+      if (sd === d ? true : sd === dm && d >= dm) {
+        if (this.matches(s & this.valueMask, lip, lport, rip, rport)) return false;
+      } else if (sd < d) {
+        break;
+      }
       if (++i === m) i = 0;
+      d++;
     }
-    if (this.size >= this.capacity) return false;
     const r = this.keyRec;
     if (r !== null) {
       r[3 * value] = lip;
@@ -216,8 +279,16 @@ export class FlowTable {
       k.localPort[value] = lport;
       k.remotePort[value] = rport;
     }
-    slots[2 * i] = value;
-    slots[2 * i + 1] = h;
+    // Take slot i and shift the rest of the run one slot on (each of them one further from home).
+    let carry = this.pack(value, d);
+    const step = 1 << vb;
+    for (;;) {
+      const s = slots[i]!;
+      slots[i] = carry;
+      if (s === EMPTY) break;
+      carry = s >>> vb < dm ? s + step : s;
+      if (++i === m) i = 0;
+    }
     this.present[value >> 3] |= 1 << (value & 7);
     this.size++;
     return true;
@@ -225,25 +296,13 @@ export class FlowTable {
 
   /** Remove the 4-tuple; returns its value, or -1 when absent. */
   remove(lip: number, lport: number, rip: number, rport: number): number {
-    lip |= 0;
-    rip |= 0;
-    lport &= 0xffff;
-    rport &= 0xffff;
-    const h = flowHash(this.seed, lip, rip, (lport << 16) | rport);
-    const slots = this.slots;
-    const m = this.slotCount;
-    let i = this.home(h);
-    for (;;) {
-      const v = slots[2 * i]!;
-      if (v === EMPTY) return -1;
-      if (slots[2 * i + 1] === h && this.matches(v, lip, lport, rip, rport)) {
-        this.deleteSlot(i);
-        this.present[v >> 3] &= ~(1 << (v & 7));
-        this.size--;
-        return v;
-      }
-      if (++i === m) i = 0;
-    }
+    const i = this.find(lip | 0, lport & 0xffff, rip | 0, rport & 0xffff);
+    if (i < 0) return -1;
+    const v = this.slots[i]! & this.valueMask;
+    this.deleteSlot(i);
+    this.present[v >> 3] &= ~(1 << (v & 7));
+    this.size--;
+    return v;
   }
 
   /** Remove the entry of `value` using its stored key; false if the value is not in the table. */
@@ -257,42 +316,41 @@ export class FlowTable {
     return value >= 0 && value < this.capacity && (this.present[value >> 3]! & (1 << (value & 7))) !== 0;
   }
 
-  /** Backward-shift deletion (Knuth 6.4 Algorithm R): pull later entries of the cluster back over the hole. */
+  /** Backward-shift deletion: pull the following entries one slot back until an empty slot or an entry at its home. */
   private deleteSlot(hole: number): void {
     const slots = this.slots;
     const m = this.slotCount;
     let i = hole;
-    let j = hole;
     for (;;) {
-      if (++j === m) j = 0;
-      const v = slots[2 * j]!;
-      if (v === EMPTY) break;
-      const k = this.home(slots[2 * j + 1]!);
-      // The entry at j may stay if its home k lies cyclically in (i, j].
-      const stays = i <= j ? i < k && k <= j : i < k || k <= j;
-      if (stays) continue;
-      slots[2 * i] = v;
-      slots[2 * i + 1] = slots[2 * j + 1]!;
+      const j = i + 1 === m ? 0 : i + 1;
+      const s = slots[j]!;
+      if (s === EMPTY) break;
+      const d = this.distOf(j, s);
+      if (d === 0) break;
+      slots[i] = this.pack(s & this.valueMask, d - 1);
       i = j;
     }
-    slots[2 * i] = EMPTY;
+    slots[i] = EMPTY;
   }
 
   /** Length of the probe sequence for a present key (1 = in its home slot), or -1; for tests and monitoring. */
   probeLength(lip: number, lport: number, rip: number, rport: number): number {
-    lip |= 0;
-    rip |= 0;
-    lport &= 0xffff;
-    rport &= 0xffff;
-    const h = flowHash(this.seed, lip, rip, (lport << 16) | rport);
-    let i = this.home(h);
-    for (let n = 1; n <= this.slotCount; n++) {
-      const v = this.slots[2 * i]!;
-      if (v === EMPTY) return -1;
-      if (this.slots[2 * i + 1] === h && this.matches(v, lip, lport, rip, rport)) return n;
-      if (++i === this.slotCount) i = 0;
+    const i = this.find(lip | 0, lport & 0xffff, rip | 0, rport & 0xffff);
+    return i < 0 ? -1 : this.distOf(i, this.slots[i]!) + 1;
+  }
+
+  /** Mean and longest probe sequence over all entries (1 = in the home slot); O(slots), for monitoring. */
+  probeStats(): { mean: number; max: number; load: number } {
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < this.slotCount; i++) {
+      const s = this.slots[i]!;
+      if (s === EMPTY) continue;
+      const p = this.distOf(i, s) + 1;
+      sum += p;
+      if (p > max) max = p;
     }
-    return -1;
+    return { mean: this.size > 0 ? sum / this.size : 0, max, load: this.size / this.slotCount };
   }
 }
 

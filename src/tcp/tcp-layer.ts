@@ -35,6 +35,7 @@ import { abortConn, appClose, appShutdown } from "./lifecycle";
 import { Listeners } from "./listen";
 import { activeOpen, PortProbe } from "./open";
 import { expressPeek, expressRead, MessageStore, rcvHeld, sendAhead } from "./message-mode";
+import { dirtySlots, flushOverflow } from "./dirty-list";
 import { tcpOutput, windowUpdateDue } from "./output";
 import { connClass, NO_RX_CLASS, P_FOLLOW_RX, P_MESSAGE, P_RX_EXPRESS, setConnClass } from "./priority";
 import { EphemeralPorts } from "./ports";
@@ -46,6 +47,7 @@ import { armKeepalive, runTimers, TIMER_KINDS } from "./timers";
 import { TimerWheel } from "./timer-wheel";
 
 export { TcpEvent } from "./events";
+export { dirtySlots } from "./dirty-list";
 export type { TcpEventSink } from "./events";
 
 export interface ConnOpts {
@@ -109,6 +111,9 @@ export class TcpLayer {
   /** Connections with pending output (F_DIRTY), drained by flush(). */
   private readonly dirty: Int32Array;
   private dirtyCount = 0;
+  /** Some connection is marked F_DIRTY but not on the full dirty list: flush() scans the table from dirtyScanFrom (dirty-list.ts). */
+  dirtyOverflow = false;
+  dirtyScanFrom = 0;
   /** RFC 5961 10: challenge ACK rate limit, per second. */
   challengeWindowStartUs = 0;
   challengeCount = 0;
@@ -129,7 +134,11 @@ export class TcpLayer {
    * `memory` hands out the blocks of memoryPlan(config) (one call per block, in
    * that order; e.g. hugepage regions); default: fresh ArrayBuffers.
    */
-  constructor(opts: { config: TcpConfig; tx: L4Tx; rng: () => number; nowUs: number; events: TcpEventSink; memory?: MemoryProvider }) {
+  constructor(opts: {
+    config: TcpConfig; tx: L4Tx; rng: () => number; nowUs: number; events: TcpEventSink; memory?: MemoryProvider;
+    /** Fewer dirty-list slots than dirtySlots(maxConnections) (tests of the overflow scan). */
+    dirtyCap?: number;
+  }) {
     const cfg = opts.config;
     this.cfg = cfg;
     this.tx = opts.tx;
@@ -153,7 +162,7 @@ export class TcpLayer {
     m = take();
     this.rcv = new ChunkQueues({ queues: n, pool: this.pool, maxRanges: cfg.maxOooRanges, oooRecords: sideRecords(n), backing: m.buffer, byteOffset: m.offset });
     m = take();
-    this.wheel = new TimerWheel({ capacity: n * TIMER_KINDS, tickUs: cfg.timerTickUs, nowUs: opts.nowUs, compact: true, backing: m.buffer, byteOffset: m.offset });
+    this.wheel = new TimerWheel({ capacity: n * TIMER_KINDS, tickUs: cfg.timerTickUs, nowUs: opts.nowUs, compact: true, group: TIMER_KINDS, backing: m.buffer, byteOffset: m.offset });
     m = take();
     this.rtt = new RttEstimator(n, {
       minRtoUs: cfg.minRtoUs, maxRtoUs: cfg.maxRtoUs, initialRtoUs: cfg.initialRtoUs, granularityUs: cfg.timerTickUs, backing: m.buffer, byteOffset: m.offset,
@@ -165,7 +174,7 @@ export class TcpLayer {
     m = take();
     this.flows = new FlowTable({ capacity: n, keys: this.conns, seed: this.rng() | 0, backing: m.buffer, byteOffset: m.offset });
     m = take();
-    this.dirty = new Int32Array(m.buffer, m.offset, n);
+    this.dirty = new Int32Array(m.buffer, m.offset, Math.min(dirtySlots(n), opts.dirtyCap ?? n));
     this.listeners = new Listeners(cfg.maxListeners);
     this.isn = new IsnGenerator(this.randomWords(4));
     this.ports = new EphemeralPorts({ lo: cfg.ephemeralLo, hi: cfg.ephemeralHi, secret: this.randomWords(4) });
@@ -184,12 +193,12 @@ export class TcpLayer {
       { name: "tcp-chunks", bytes: SlabPool.bytesFor(cfg.chunkBytes, cfg.chunkCount), perConnection: false },
       { name: "tcp-sndq", bytes: ChunkQueues.bytesFor({ queues: n, poolCount: cfg.chunkCount, maxRanges: 1, oooRecords: 0 }), perConnection: true },
       { name: "tcp-rcvq", bytes: ChunkQueues.bytesFor({ queues: n, poolCount: cfg.chunkCount, maxRanges: cfg.maxOooRanges, oooRecords: side }), perConnection: true },
-      { name: "tcp-timers", bytes: TimerWheel.bytesFor(n * TIMER_KINDS, true), perConnection: true },
+      { name: "tcp-timers", bytes: TimerWheel.bytesFor(n * TIMER_KINDS, true, TIMER_KINDS), perConnection: true },
       { name: "tcp-rtt", bytes: RttEstimator.bytesFor(n), perConnection: true },
       { name: "tcp-cc", bytes: congestionBytesFor(cfg.cc, n), perConnection: true },
       { name: "tcp-sack", bytes: SackScoreboard.bytesFor(n, side), perConnection: true },
       { name: "tcp-flows", bytes: FlowTable.bytesFor(n, false), perConnection: true },
-      { name: "tcp-dirty", bytes: 4 * n, perConnection: true },
+      { name: "tcp-dirty", bytes: 4 * dirtySlots(n), perConnection: true },
     ];
   }
 
@@ -233,7 +242,7 @@ export class TcpLayer {
 
   /** Next deadline in microseconds (Infinity when no timer is pending). */
   pollAt(): number {
-    return this.dirtyCount > 0 ? this.nowUs : this.wheel.nextDeadline();
+    return this.dirtyCount > 0 || this.dirtyOverflow ? this.nowUs : this.wheel.nextDeadline();
   }
 
   /** Send what became sendable through application calls since the last flush. */
@@ -262,6 +271,7 @@ export class TcpLayer {
     const again = this.dirtyCount - done;
     if (again > 0) dirty.copyWithin(0, done, done + again);
     this.dirtyCount = again;
+    if (this.dirtyOverflow && this.counters.txNoBuf === refusedBefore) flushOverflow(this, nowUs);
   }
 
   /** Queue a connection for output at the next flush(). */
@@ -269,7 +279,8 @@ export class TcpLayer {
     const f = this.conns.flags[c]!;
     if ((f & F_DIRTY) !== 0) return;
     this.conns.flags[c] = f | F_DIRTY;
-    this.dirty[this.dirtyCount++] = c;
+    if (this.dirtyCount < this.dirty.length) this.dirty[this.dirtyCount++] = c;
+    else this.dirtyOverflow = true;
   }
 
   // ---- opening ------------------------------------------------------------------

@@ -34,6 +34,19 @@
  * the expiry tick (the deadline rounded up to a tick), and a deadline more than
  * 2^31 - 2 ticks ahead (24.8 days at 1 ms ticks) is clamped to that tick (TCP's
  * longest timer is the 2 h keepalive).
+ *
+ * Grouped (`group: g`, compact only): ids g*k .. g*k+g-1 (TCP: one connection's
+ * timer kinds) share ONE list node, kept on the list of the earliest of their
+ * expiry ticks; each id keeps its own Int32 expiry tick, INT32_MIN meaning "not
+ * pending" (a tick whose low 32 bits are INT32_MIN is moved one tick later: at
+ * most one tick late, once every 2^32 ticks). 4 + 8/g bytes per id: 8 B per TCP
+ * connection's two timers fewer than 12 B each. The node is re-placed lazily:
+ * cancelling an id, or moving it later, leaves the node where it is; when the
+ * node's slot comes up, the ids that are due fire and the node moves on to the
+ * earliest remaining one. Moving an id earlier than the node's earliest pending
+ * tick moves the node at once, so nothing fires late. An id scheduled at or
+ * before the latest now is due at the current tick (deadline() then reports
+ * that tick, which may be before the deadline asked for: it is due either way).
  */
 
 const LEVELS = 4;
@@ -57,7 +70,12 @@ export interface TimerWheelOptions {
   byteOffset?: number;
   /** Keep deadlines as Int32 ticks (12 B per id instead of 16; see the file comment). */
   compact?: boolean;
+  /** Ids sharing one list node (1, 2, 4, ...; > 1 needs compact): see "Grouped" in the file comment. */
+  group?: number;
 }
+
+/** Expiry tick of an id that is not pending (grouped wheels). */
+const NOT_PENDING = -2147483648;
 
 /** Furthest a compact wheel schedules ahead of the current tick, in ticks. */
 const MAX_REL_TICK = 0x7ffffffe;
@@ -78,6 +96,11 @@ export class TimerWheel {
   pending = 0;
 
   readonly compact: boolean;
+  /** Ids per list node (grouped wheels), and log2 of it. */
+  readonly group: number;
+  private readonly groupShift: number;
+  /** Number of list nodes for ids; the sentinels follow them in next/prev. */
+  private readonly nodeCount: number;
   /** Deadline (us) per id; -1 when not pending (empty when compact). */
   private readonly deadlineUs: Float64Array;
   /** Compact mode: low 32 bits of the expiry tick per id (empty otherwise); next[id] = -1 when not pending. */
@@ -99,8 +122,9 @@ export class TimerWheel {
   private base2 = 0;
   private base3 = 0;
 
-  static bytesFor(capacity: number, compact = false): number {
-    return align8((compact ? 4 : 8) * capacity) + 2 * align8(4 * (capacity + SENTINELS)) + LEVELS * WORDS_PER_LEVEL * 4;
+  static bytesFor(capacity: number, compact = false, group = 1): number {
+    const nodes = Math.ceil(capacity / group);
+    return align8((compact ? 4 : 8) * capacity) + 2 * align8(4 * (nodes + SENTINELS)) + LEVELS * WORDS_PER_LEVEL * 4;
   }
 
   /** Bytes per timer id, excluding the fixed ~12 KiB of sentinels and bitmap. */
@@ -118,7 +142,11 @@ export class TimerWheel {
     const base = opts.byteOffset ?? 0;
     if (!Number.isInteger(base) || base < 0 || base % 8 !== 0) throw new RangeError("TimerWheel byteOffset must be a non-negative multiple of 8");
     const compact = opts.compact === true;
-    const need = TimerWheel.bytesFor(capacity, compact);
+    const group = opts.group ?? 1;
+    if (!Number.isInteger(group) || group < 1 || (group & (group - 1)) !== 0 || (group > 1 && !compact)) {
+      throw new RangeError("TimerWheel group must be a power of two (> 1 only with compact)");
+    }
+    const need = TimerWheel.bytesFor(capacity, compact, group);
     const buf = opts.backing ?? new ArrayBuffer(base + need);
     if (buf.byteLength < base + need) {
       throw new RangeError(`TimerWheel backing too small: need ${need} bytes at offset ${base}, have ${buf.byteLength - base}`);
@@ -126,7 +154,10 @@ export class TimerWheel {
     this.capacity = capacity;
     this.tickUs = opts.tickUs;
     this.compact = compact;
-    const nodes = capacity + SENTINELS;
+    this.group = group;
+    this.groupShift = 31 - Math.clz32(group);
+    this.nodeCount = Math.ceil(capacity / group);
+    const nodes = this.nodeCount + SENTINELS;
     let off = base;
     if (compact) {
       this.deadlineUs = new Float64Array(0);
@@ -143,14 +174,15 @@ export class TimerWheel {
     this.prev = new Int32Array(buf, off, nodes);
     off += align8(4 * nodes);
     this.occupied = new Int32Array(buf, off, LEVELS * WORDS_PER_LEVEL);
-    if (compact) this.next.fill(-1, 0, capacity);
-    for (let s = capacity; s < nodes; s++) {
+    if (compact) this.next.fill(-1, 0, this.nodeCount);
+    if (group > 1) this.expiryTick.fill(NOT_PENDING);
+    for (let s = this.nodeCount; s < nodes; s++) {
       this.next[s] = s;
       this.prev[s] = s;
     }
     this.occupied.fill(0);
-    this.due = capacity + DUE_REL;
-    this.overflow = capacity + OVERFLOW_REL;
+    this.due = this.nodeCount + DUE_REL;
+    this.overflow = this.nodeCount + OVERFLOW_REL;
     this.lastNowUs = opts.nowUs;
     this.curTick = 0;
     this.setCurTick(Math.floor(opts.nowUs / opts.tickUs));
@@ -160,6 +192,10 @@ export class TimerWheel {
   schedule(id: number, deadlineUs: number): void {
     if (!(id >= 0 && id < this.capacity)) throw new RangeError("TimerWheel.schedule: id out of range");
     const d = deadlineUs > 0 ? deadlineUs : 0;
+    if (this.group > 1) {
+      this.scheduleGrouped(id, d);
+      return;
+    }
     if (this.isPending(id)) this.unlink(id);
     else this.pending++;
     let t = Math.ceil(d / this.tickUs);
@@ -174,7 +210,47 @@ export class TimerWheel {
   }
 
   private isPending(id: number): boolean {
+    if (this.group > 1) return this.expiryTick[id] !== NOT_PENDING;
     return this.compact ? this.next[id] !== -1 : this.deadlineUs[id]! >= 0;
+  }
+
+  /** schedule() on a grouped wheel: the id's own tick, and its node moved only when it must fire sooner. */
+  private scheduleGrouped(id: number, d: number): void {
+    const node = id >> this.groupShift;
+    const linked = this.next[node] !== -1;
+    // Earliest pending tick of the node before the change (the node sits at or before it).
+    const oldMin = linked ? this.minTick(node) : Number.POSITIVE_INFINITY;
+    if (this.expiryTick[id] === NOT_PENDING) this.pending++;
+    let t = Math.ceil(d / this.tickUs);
+    if (d <= this.lastNowUs && t > this.curTick) t = this.curTick;
+    if (t - this.curTick > MAX_REL_TICK) t = this.curTick + MAX_REL_TICK;
+    let lo = t | 0;
+    if (lo === NOT_PENDING) {
+      lo = (lo + 1) | 0;
+      t++;
+    }
+    this.expiryTick[id] = lo;
+    if (t >= oldMin) return;
+    if (linked) this.unlinkNode(node);
+    this.placeTick(node, t);
+  }
+
+  /** Earliest expiry tick among the pending ids of a grouped node (+Infinity if none). */
+  private minTick(node: number): number {
+    let m = Number.POSITIVE_INFINITY;
+    const first = node << this.groupShift;
+    const end = Math.min(first + this.group, this.capacity);
+    for (let id = first; id < end; id++) {
+      if (this.expiryTick[id] === NOT_PENDING) continue;
+      const t = this.tickOf(id);
+      if (t < m) m = t;
+    }
+    return m;
+  }
+
+  private unlinkNode(node: number): void {
+    this.unlink(node);
+    this.next[node] = -1;
   }
 
   private clearDeadline(id: number): void {
@@ -193,6 +269,14 @@ export class TimerWheel {
   cancel(id: number): void {
     if (!(id >= 0 && id < this.capacity)) return;
     if (!this.isPending(id)) return;
+    if (this.group > 1) {
+      this.expiryTick[id] = NOT_PENDING;
+      this.pending--;
+      // The node stays where it is while another id of it is pending (it re-places itself when its slot comes).
+      const node = id >> this.groupShift;
+      if (this.minTick(node) === Number.POSITIVE_INFINITY) this.unlinkNode(node);
+      return;
+    }
     this.unlink(id);
     this.clearDeadline(id);
     this.pending--;
@@ -201,7 +285,8 @@ export class TimerWheel {
   /** The pending deadline of `id` in us (as scheduled; compact: rounded up to its tick), or -1. */
   deadline(id: number): number {
     if (!(id >= 0 && id < this.capacity)) return -1;
-    if (this.compact) return this.next[id] === -1 ? -1 : this.tickOf(id) * this.tickUs;
+    if (!this.isPending(id)) return -1;
+    if (this.compact) return this.tickOf(id) * this.tickUs;
     return this.deadlineUs[id]!;
   }
 
@@ -300,7 +385,7 @@ export class TimerWheel {
 
   /** Append id to wheel slot `bit` (= level * 256 + slot), marking the slot occupied. */
   private linkSlot(bit: number, id: number): void {
-    const s = this.capacity + bit;
+    const s = this.nodeCount + bit;
     if (this.next[s] === s) this.occupied[bit >> 5] |= 1 << (bit & 31);
     this.linkTail(s, id);
   }
@@ -319,8 +404,8 @@ export class TimerWheel {
     this.next[pv] = nx;
     this.prev[nx] = pv;
     // Both neighbours are the same sentinel: that list is now empty.
-    if (nx === pv && nx >= this.capacity) {
-      const bit = nx - this.capacity;
+    if (nx === pv && nx >= this.nodeCount) {
+      const bit = nx - this.nodeCount;
       if (bit < DUE_REL) this.occupied[bit >> 5] &= ~(1 << (bit & 31));
     }
   }
@@ -330,7 +415,7 @@ export class TimerWheel {
     const bit = level * SLOTS + slot;
     if ((this.occupied[bit >> 5]! & (1 << (bit & 31))) === 0) return;
     this.occupied[bit >> 5] &= ~(1 << (bit & 31));
-    this.replaceList(this.capacity + bit);
+    this.replaceList(this.nodeCount + bit);
   }
 
   /** Detach the whole list of sentinel s and re-place each of its timers from its deadline. */
@@ -341,7 +426,7 @@ export class TimerWheel {
     this.prev[s] = s;
     for (;;) {
       const nx = this.next[id]!;
-      this.placeTick(id, this.tickOf(id));
+      this.placeTick(id, this.group > 1 ? this.minTick(id) : this.tickOf(id));
       if (id === last) break;
       id = nx;
     }
@@ -351,7 +436,7 @@ export class TimerWheel {
   private spliceToDue(slot: number): void {
     if ((this.occupied[slot >> 5]! & (1 << (slot & 31))) === 0) return;
     this.occupied[slot >> 5] &= ~(1 << (slot & 31));
-    const s = this.capacity + slot;
+    const s = this.nodeCount + slot;
     const first = this.next[s]!;
     const last = this.prev[s]!;
     const due = this.due;
@@ -365,6 +450,7 @@ export class TimerWheel {
   }
 
   private drainDue(out: Int32Array, n: number, max: number): number {
+    if (this.group > 1) return this.drainDueGrouped(out, n, max);
     const due = this.due;
     while (n < max) {
       const id = this.next[due]!;
@@ -375,6 +461,42 @@ export class TimerWheel {
       this.clearDeadline(id);
       this.pending--;
       out[n++] = id;
+    }
+    return n;
+  }
+
+  /**
+   * drainDue for a grouped wheel: each node on the due list fires its ids due by
+   * the current tick and moves on to its earliest remaining one. When `out` fills
+   * up mid-node, the node stays first on the due list for the next call.
+   */
+  private drainDueGrouped(out: Int32Array, n: number, max: number): number {
+    const due = this.due;
+    const cur = this.curTick;
+    const g = this.group;
+    for (;;) {
+      const node = this.next[due]!;
+      if (node === due) break;
+      let rest = Number.POSITIVE_INFINITY;
+      const first = node << this.groupShift;
+      const end = Math.min(first + g, this.capacity);
+      for (let id = first; id < end; id++) {
+        if (this.expiryTick[id] === NOT_PENDING) continue;
+        const t = this.tickOf(id);
+        if (t > cur) {
+          if (t < rest) rest = t;
+          continue;
+        }
+        if (n === max) return n;
+        this.expiryTick[id] = NOT_PENDING;
+        this.pending--;
+        out[n++] = id;
+      }
+      const nx = this.next[node]!;
+      this.next[due] = nx;
+      this.prev[nx] = due;
+      this.next[node] = -1;
+      if (rest !== Number.POSITIVE_INFINITY) this.placeTick(node, rest);
     }
     return n;
   }

@@ -13,7 +13,7 @@
  *     TIME-WAIT have nothing left to retransmit.
  *   DELACK (id 2c+1) delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2), which may run
  *     alongside a retransmission timer.
- * 24 bytes per connection with the compact wheel (2 ids x 12 B).
+ * 16 bytes per connection: the wheel is compact and grouped (2 ids x 4 B of expiry tick + one shared 8 B list node).
  */
 import {
   F_ACK_NOW, F_APP_CLOSED, F_DELACK, F_FIN_SENT, F_KEEPALIVE, F_PERSIST, F_RECOVERY, F_RTO_RECOVERY,

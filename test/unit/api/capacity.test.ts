@@ -4,7 +4,8 @@
  * with --no-huge) with one clear line when it does not fit.
  */
 import { describe, expect, test } from "bun:test";
-import { capacityFrom, checkCapacity, planCapacity, readMemoryInfo } from "../../../src/api/capacity";
+import { capacityFrom, checkCapacity, planCapacity, readMemoryInfo, tableLayout } from "../../../src/api/capacity";
+import { TcpLayer } from "../../../src/tcp/tcp-layer";
 import { parseArgs, STACK_FLAGS } from "../../../src/api/cli";
 import { ConfigError } from "../../../src/api/errors";
 import { BUN, ROOT } from "../../helpers/app-process";
@@ -29,6 +30,37 @@ describe("capacity flags", () => {
     expect(p.tableBytes).toBeGreaterThanOrEqual(p.bytesPerConn * 1_000_000);
     expect(p.tableBytes % (2 * 1024 * 1024)).toBe(0);
     console.log(`capacity: 1 M connections: ${(p.tableBytes / 2 ** 20).toFixed(0)} MiB of tables (${p.bytesPerConn.toFixed(1)} B/conn) + ${(p.bufferBytes / 2 ** 20).toFixed(0)} MiB of buffers`);
+  });
+
+  test("tables are packed into shared regions of at most 1 GiB, each table 8-byte aligned, one page rounding per region", () => {
+    for (const n of [1000, 1_000_000, 10_000_000]) {
+      const p = planCapacity(cap(["--max-conns", String(n)]));
+      const parts = TcpLayer.memoryPlan(p.tcp);
+      const { at, regionBytes } = tableLayout(parts);
+      let raw = 0;
+      const end = regionBytes.map(() => 0);
+      for (const part of parts) {
+        const a = at.get(part.name);
+        if (!part.perConnection) {
+          expect(a).toBeUndefined();
+          continue;
+        }
+        raw += part.bytes;
+        expect(a!.offset % 8).toBe(0);
+        expect(a!.offset).toBeGreaterThanOrEqual(end[a!.region]!); // no overlap: plan order, increasing offsets
+        end[a!.region] = a!.offset + part.bytes;
+      }
+      for (let r = 0; r < regionBytes.length; r++) {
+        expect(end[r]!).toBeLessThanOrEqual(regionBytes[r]!);
+        expect(regionBytes[r]! - end[r]!).toBeLessThan(2 * 1024 * 1024 + 8 * parts.length);
+        // Over 1 GiB only when one table alone is that large (the connection table at 10 M).
+        const tablesIn = [...at.values()].filter((x) => x.region === r).length;
+        if (regionBytes[r]! > 1024 * 1024 * 1024 + 2 * 1024 * 1024) expect(tablesIn).toBe(1);
+      }
+      expect(p.tableBytes).toBe(regionBytes.reduce((x, y) => x + y, 0));
+      expect(p.tableBytes - raw).toBeLessThan(regionBytes.length * (2 * 1024 * 1024 + 8 * parts.length));
+      if (n === 10_000_000) expect(regionBytes.length).toBeGreaterThan(1);
+    }
   });
 
   test("an app's own maxConnections is kept unless --max-conns is given", () => {

@@ -12,6 +12,8 @@ import type { Device, DeviceCaps, DeviceStats } from "../src/net/device";
 import type { PacketBatch } from "../src/net/packet-batch";
 import { attachVdev, ealReady } from "./eal";
 import { LAYOUT } from "./layout";
+import { enableNativeMem } from "./native-mem";
+import { forgetNativeBuffer } from "../src/mem/native-mem";
 import { check, cstr, lastError, shim, type Shim } from "./shim";
 
 export interface DpdkDeviceOptions {
@@ -132,6 +134,7 @@ export class DpdkDevice implements Device {
       throw new Error(`setting up ${name} (port ${port}): ${msg}`);
     }
     const dev = new DpdkDevice(lib, port, pool, queues, opts.maxBurst ?? 32, true, probed);
+    enableNativeMem();
     if (opts.mac !== undefined) {
       if (opts.mac.length !== 6) throw new Error("DpdkDevice.open: mac must be 6 bytes");
       // The PMD may refuse (some virtual ones do): the port stays promiscuous and
@@ -292,6 +295,7 @@ export class DpdkDevice implements Device {
       if (this.registered) this.lib.qs_thread_unregister();
       return;
     }
+    forgetNativeBuffer(this.mem);
     this.lib.qs_port_stop(this.port);
     this.lib.qs_port_close(this.port, this.probed ? 1 : 0);
     this.lib.qs_pool_free(this.pool);

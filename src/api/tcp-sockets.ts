@@ -67,6 +67,8 @@ export class TcpSockets implements PollStage {
     this.tcp = new TcpLayer({
       config: makeTcpConfig(config), tx: stack.netif.out, rng: opts.rng ?? cryptoRng(), nowUs: stack.loop.clock(), events: this.events, memory: opts.memory,
     });
+    // deliverData reads until recv() says EAGAIN: one Readable per burst is enough.
+    this.tcp.readableEdge = true;
     stack.setTransport(this.tcp);
     stack.addAppStage(this);
   }

@@ -123,6 +123,12 @@ export class TcpLayer {
   lastRecvClass = -1;
   /** Scratch out-value of aheadLimit (message-mode.ts). */
   aheadClass = -1;
+  /**
+   * Readable events edge-triggered: raised once, then not again until the application
+   * reads (recv, recvRelease). For consumers that read everything on each event (the
+   * sockets API); others get one per in-order segment.
+   */
+  readableEdge = false;
   private msgStore: MessageStore | null = null;
 
   /**
@@ -381,6 +387,8 @@ export class TcpLayer {
     const conns = this.conns;
     if (!conns.isUsed(c)) return -EINVAL;
     this.lastRecvClass = -1;
+    // Any read re-arms the Readable event (readableEdge).
+    conns.flags[c] = conns.flags[c]! & ~F_READABLE_SIGNALLED;
     if ((conns.prio[c]! & P_RX_EXPRESS) !== 0 && len > 0) {
       // Message mode: express messages first, one per call (message-mode.ts).
       const n = expressRead(this, c, dst, off, len);

@@ -2,7 +2,8 @@
  * bench/tcp: our TCP against Linux kernel TCP, side by side, in one run.
  *
  *   node_modules/.bin/bun bench/tcp.ts [--seconds S] [--warmup S] [--conns N] [--size B]
- *                                      [--rr-rate R] [--only stack|kernel] [--json FILE]
+ *                                      [--rr-rate R] [--only stack|kernel] [--workload bulk|rr]
+ *                                      [--mtu M] [--json FILE]
  *
  * Workloads (bench/tcp-workloads.ts, the same code on both sides):
  *   bulk       one connection, client writes as fast as it can, throughput at the receiver (Gbit/s)
@@ -29,6 +30,9 @@ import { lines } from "../scripts/lines";
 const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;
 const PEER = join(import.meta.dir, "tcp-peer.ts");
+/** QSTACK_BENCH_PROF=DIR: run each stack peer under Bun's sampling profiler, writing .cpuprofile and .md files to DIR. */
+const PROF = process.env.QSTACK_BENCH_PROF ?? "";
+const BUN_STACK = PROF === "" ? [BUN] : [BUN, "--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${PROF}`, "--cpu-prof-interval=250"];
 
 // ---------------------------------------------------------------- flags
 
@@ -47,6 +51,8 @@ const P = {
   size: Number(flag("size", "64")),
   rrRate: flag("rr-rate", "auto"),
   only: flag("only", ""),
+  /** Run only this workload ("bulk" or "rr"); default both. */
+  workload: flag("workload", ""),
   json: flag("json", ""),
   bufKib: Number(flag("buf-kib", "1024")),
 };
@@ -210,8 +216,8 @@ function stackSide(): Side {
   return {
     name: "stack",
     serverIp: "10.250.0.1",
-    server: (n) => [BUN, PEER, "--impl", "stack", "--vdev", dev("server", n), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()],
-    client: (n) => [BUN, PEER, "--impl", "stack", "--vdev", dev("client", n), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()],
+    server: (n) => [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()],
+    client: (n) => [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()],
     cleanup: (n) => rmSync(sock(n), { force: true }),
     teardown() {},
   };
@@ -276,6 +282,11 @@ function countersOf(stats: Msg | undefined): Record<string, number> | undefined 
 interface SideResult {
   bulkGbps?: number;
   bulkSeconds?: number;
+  /**
+   * Stack only: CPU time (user + system, whole process life, start-up included) per byte the
+   * sender queued, in ns, for client and server: less sensitive than Gbit/s to other work on the cores.
+   */
+  bulkCpuNsPerByte?: { client: number; server: number };
   rrClosed?: { rate: number; latency: Latency; setupMs: number; unanswered: number };
   rrOpen?: { targetRate: number; rate: number; latency: Latency; unanswered: number };
   errors: string[];
@@ -294,6 +305,10 @@ async function bulk(side: Side, r: SideResult): Promise<void> {
     const o = await runPair(side, "bulk", []);
     r.bulkGbps = Number(o.server.gbps);
     r.bulkSeconds = Number(o.server.seconds);
+    const sent = Number(o.client.sent);
+    const cc = Number(o.clientStats?.cpuUs);
+    const sc = Number(o.serverStats?.cpuUs);
+    if (sent > 0 && cc > 0 && sc > 0) r.bulkCpuNsPerByte = { client: (cc * 1000) / sent, server: (sc * 1000) / sent };
     keepCounters(side, r, "bulk", o);
   } catch (e) {
     r.errors.push(`bulk: ${(e as Error).message}`);
@@ -367,13 +382,17 @@ async function main(): Promise<number> {
     for (const side of sides) {
       const r: SideResult = { errors: [] };
       results[side.name] = r;
-      console.log(`  running ${side.name}: bulk ...`);
-      await bulk(side, r);
-      console.log(`  running ${side.name}: request/response, closed loop ...`);
-      await rr(side, r, 0);
+      if (P.workload !== "rr") {
+        console.log(`  running ${side.name}: bulk ...`);
+        await bulk(side, r);
+      }
+      if (P.workload !== "bulk") {
+        console.log(`  running ${side.name}: request/response, closed loop ...`);
+        await rr(side, r, 0);
+      }
     }
     const closed = sides.map((s) => results[s.name]!.rrClosed?.rate ?? 0).filter((x) => x > 0);
-    const openRate = P.rrRate === "auto" ? (closed.length > 0 ? Math.round(Math.min(...closed) / 2) : 0) : Number(P.rrRate);
+    const openRate = P.workload === "bulk" ? 0 : P.rrRate === "auto" ? (closed.length > 0 ? Math.round(Math.min(...closed) / 2) : 0) : Number(P.rrRate);
     if (openRate > 0) {
       for (const side of sides) {
         console.log(`  running ${side.name}: request/response, open loop at ${openRate} req/s ...`);
@@ -383,6 +402,8 @@ async function main(): Promise<number> {
     console.log("");
     console.log(table(results, openRate));
     for (const [name, r] of Object.entries(results)) for (const e of r.errors) console.log(`  ${name} failed: ${e.split("\n")[0]}`);
+    const cpb = results.stack?.bulkCpuNsPerByte;
+    if (cpb !== undefined) console.log(`  stack bulk CPU per byte sent: client ${cpb.client.toFixed(3)} ns, server ${cpb.server.toFixed(3)} ns (whole process, start-up included)`);
     for (const [w, c] of Object.entries(results.stack?.counters ?? {})) {
       const pick = (x: Record<string, number> | undefined) => (x === undefined ? "-" : `retransmits ${x.retransmits ?? 0}, RTOs ${x.rtoTimeouts ?? 0}, tx dropped ${x["net.txDeviceDropped"] ?? 0}`);
       console.log(`  stack ${w}: client ${pick(c.client)}; server ${pick(c.server)}`);

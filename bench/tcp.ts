@@ -3,7 +3,7 @@
  *
  *   node_modules/.bin/bun bench/tcp.ts [--seconds S] [--warmup S] [--conns N] [--size B]
  *                                      [--rr-rate R] [--only stack|kernel] [--workload bulk|rr]
- *                                      [--mtu M] [--json FILE]
+ *                                      [--jumbo MTU] [--json FILE]
  *
  * Workloads (bench/tcp-workloads.ts, the same code on both sides):
  *   bulk       one connection, client writes as fast as it can, throughput at the receiver (Gbit/s)
@@ -16,6 +16,8 @@
  *              (one role=server, one role=client, same socket path)
  *   kernel     two processes using Bun.listen / Bun.connect on Linux sockets, each in its own network
  *              namespace, joined by a veth (kernel defaults, offloads on: the kernel at its best)
+ * --jumbo MTU adds one more bulk run with that IP MTU on both sides (memif bsize and the stack's
+ * --mtu; the veth's MTU), reported in its own row; every other figure is at MTU 1500.
  * Each process is single-threaded JavaScript; on this machine both sides share the same cores
  * (nproc is printed). Every run prints the machine, commit and parameters, a table with the ratio
  * stack/kernel, and writes everything as JSON with --json.
@@ -53,9 +55,19 @@ const P = {
   only: flag("only", ""),
   /** Run only this workload ("bulk" or "rr"); default both. */
   workload: flag("workload", ""),
+  /** Extra bulk run at this MTU (0: none). */
+  jumbo: Number(flag("jumbo", "0")),
   json: flag("json", ""),
   bufKib: Number(flag("buf-kib", "1024")),
 };
+if (P.workload !== "" && P.workload !== "bulk" && P.workload !== "rr") {
+  console.error("bench/tcp: --workload must be bulk or rr");
+  process.exit(2);
+}
+if (P.jumbo !== 0 && !(Number.isInteger(P.jumbo) && P.jumbo > 1500 && P.jumbo <= 9600)) {
+  console.error("bench/tcp: --jumbo must be an MTU in 1501..9600");
+  process.exit(2);
+}
 for (const k of ["seconds", "warmup", "conns", "size", "bufKib"] as const) {
   if (!Number.isFinite(P[k]) || P[k] < 0) {
     console.error(`bench/tcp: --${k} must be a non-negative number`);
@@ -159,6 +171,10 @@ interface Side {
   serverIp: string;
   cleanup(n: number): void;
   teardown(): void;
+  /** IP MTU of the next runs (1500 unless --jumbo). */
+  mtu: number;
+  /** Apply `mtu` to the link (kernel: the veth ends). */
+  setMtu(mtu: number): void;
 }
 
 function run(cmd: string[]): { code: number; out: string } {
@@ -202,6 +218,12 @@ function kernelSide(): Side {
     client: () => ["ip", "netns", "exec", nsC, BUN, PEER, "--impl", "kernel", "--ip", "10.251.0.2"],
     cleanup() {},
     teardown,
+    mtu: 1500,
+    setMtu(mtu: number) {
+      this.mtu = mtu;
+      must(["ip", "-n", nsS, "link", "set", ifS, "mtu", String(mtu)]);
+      must(["ip", "-n", nsC, "link", "set", ifC, "mtu", String(mtu)]);
+    },
   };
 }
 
@@ -212,12 +234,22 @@ function hugeFlags(): string[] {
 
 function stackSide(): Side {
   const sock = (n: number) => `/tmp/qs-bench-tcp-${process.pid}-${n}.sock`;
-  const dev = (role: string, n: number) => `net_memif0,role=${role},id=0,socket=${sock(n)},socket-abstract=no`;
+  // Above 1500 memif's packet buffers (bsize) must hold a whole frame.
+  const dev = (role: string, n: number, mtu: number) =>
+    `net_memif0,role=${role},id=0,socket=${sock(n)},socket-abstract=no${mtu > 1500 ? ",bsize=16384" : ""}`;
   return {
+    mtu: 1500,
+    setMtu(mtu: number) {
+      this.mtu = mtu;
+    },
     name: "stack",
     serverIp: "10.250.0.1",
-    server: (n) => [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()],
-    client: (n) => [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()],
+    server(n) {
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n, this.mtu), "--mtu", String(this.mtu), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+    },
+    client(n) {
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n, this.mtu), "--mtu", String(this.mtu), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+    },
     cleanup: (n) => rmSync(sock(n), { force: true }),
     teardown() {},
   };
@@ -287,6 +319,8 @@ interface SideResult {
    * sender queued, in ns, for client and server: less sensitive than Gbit/s to other work on the cores.
    */
   bulkCpuNsPerByte?: { client: number; server: number };
+  /** The --jumbo bulk run: its MTU, throughput and (stack) CPU per byte. */
+  bulkJumbo?: { mtu: number; gbps: number; cpuNsPerByte?: { client: number; server: number } };
   rrClosed?: { rate: number; latency: Latency; setupMs: number; unanswered: number };
   rrOpen?: { targetRate: number; rate: number; latency: Latency; unanswered: number };
   errors: string[];
@@ -300,18 +334,28 @@ function keepCounters(side: Side, r: SideResult, name: string, o: RunOut): void 
   r.counters[name] = { client: countersOf(o.clientStats), server: countersOf(o.serverStats) };
 }
 
-async function bulk(side: Side, r: SideResult): Promise<void> {
+async function bulk(side: Side, r: SideResult, mtu = 1500): Promise<void> {
   try {
+    if (mtu !== 1500) side.setMtu(mtu);
     const o = await runPair(side, "bulk", []);
-    r.bulkGbps = Number(o.server.gbps);
-    r.bulkSeconds = Number(o.server.seconds);
+    const gbps = Number(o.server.gbps);
     const sent = Number(o.client.sent);
     const cc = Number(o.clientStats?.cpuUs);
     const sc = Number(o.serverStats?.cpuUs);
-    if (sent > 0 && cc > 0 && sc > 0) r.bulkCpuNsPerByte = { client: (cc * 1000) / sent, server: (sc * 1000) / sent };
-    keepCounters(side, r, "bulk", o);
+    const cpu = sent > 0 && cc > 0 && sc > 0 ? { client: (cc * 1000) / sent, server: (sc * 1000) / sent } : undefined;
+    if (mtu !== 1500) {
+      r.bulkJumbo = { mtu, gbps, cpuNsPerByte: cpu };
+      keepCounters(side, r, `bulkMtu${mtu}`, o);
+    } else {
+      r.bulkGbps = gbps;
+      r.bulkSeconds = Number(o.server.seconds);
+      r.bulkCpuNsPerByte = cpu;
+      keepCounters(side, r, "bulk", o);
+    }
   } catch (e) {
-    r.errors.push(`bulk: ${(e as Error).message}`);
+    r.errors.push(`bulk${mtu !== 1500 ? ` (MTU ${mtu})` : ""}: ${(e as Error).message}`);
+  } finally {
+    if (mtu !== 1500) side.setMtu(1500);
   }
 }
 
@@ -347,7 +391,10 @@ function table(res: Record<string, SideResult>, openRate: number): string {
   const s = res.stack ?? { errors: [] };
   const rows: [string, string, string, string][] = [
     ["workload", "kernel (veth)", "stack (memif)", "stack/kernel"],
-    ["bulk, 1 connection, Gbit/s", fmt(k.bulkGbps, 2), fmt(s.bulkGbps, 2), ratio(s.bulkGbps, k.bulkGbps)],
+    ["bulk, 1 connection, MTU 1500, Gbit/s", fmt(k.bulkGbps, 2), fmt(s.bulkGbps, 2), ratio(s.bulkGbps, k.bulkGbps)],
+    ...(P.jumbo > 0
+      ? [[`bulk, 1 connection, MTU ${P.jumbo} (jumbo), Gbit/s`, fmt(k.bulkJumbo?.gbps, 2), fmt(s.bulkJumbo?.gbps, 2), ratio(s.bulkJumbo?.gbps, k.bulkJumbo?.gbps)] as [string, string, string, string]]
+      : []),
     [`rr closed loop, ${P.conns} conns, ${P.size} B, req/s`, fmt(k.rrClosed?.rate), fmt(s.rrClosed?.rate), ratio(s.rrClosed?.rate, k.rrClosed?.rate)],
     ["  latency p50/p99/p99.9/max us", lat(k.rrClosed?.latency), lat(s.rrClosed?.latency), `p99 ${ratio(s.rrClosed?.latency.p99Us, k.rrClosed?.latency.p99Us, true)}`],
     [`rr open loop at ${fmt(openRate)} req/s, achieved`, fmt(k.rrOpen?.rate), fmt(s.rrOpen?.rate), ratio(s.rrOpen?.rate, k.rrOpen?.rate)],
@@ -385,6 +432,10 @@ async function main(): Promise<number> {
       if (P.workload !== "rr") {
         console.log(`  running ${side.name}: bulk ...`);
         await bulk(side, r);
+        if (P.jumbo > 0) {
+          console.log(`  running ${side.name}: bulk at MTU ${P.jumbo} ...`);
+          await bulk(side, r, P.jumbo);
+        }
       }
       if (P.workload !== "bulk") {
         console.log(`  running ${side.name}: request/response, closed loop ...`);
@@ -404,6 +455,8 @@ async function main(): Promise<number> {
     for (const [name, r] of Object.entries(results)) for (const e of r.errors) console.log(`  ${name} failed: ${e.split("\n")[0]}`);
     const cpb = results.stack?.bulkCpuNsPerByte;
     if (cpb !== undefined) console.log(`  stack bulk CPU per byte sent: client ${cpb.client.toFixed(3)} ns, server ${cpb.server.toFixed(3)} ns (whole process, start-up included)`);
+    const cpj = results.stack?.bulkJumbo?.cpuNsPerByte;
+    if (cpj !== undefined) console.log(`  stack bulk at MTU ${P.jumbo} CPU per byte sent: client ${cpj.client.toFixed(3)} ns, server ${cpj.server.toFixed(3)} ns`);
     for (const [w, c] of Object.entries(results.stack?.counters ?? {})) {
       const pick = (x: Record<string, number> | undefined) => (x === undefined ? "-" : `retransmits ${x.retransmits ?? 0}, RTOs ${x.rtoTimeouts ?? 0}, tx dropped ${x["net.txDeviceDropped"] ?? 0}`);
       console.log(`  stack ${w}: client ${pick(c.client)}; server ${pick(c.server)}`);
@@ -415,6 +468,7 @@ async function main(): Promise<number> {
       results,
       ratios: {
         bulk: results.stack?.bulkGbps && results.kernel?.bulkGbps ? results.stack.bulkGbps / results.kernel.bulkGbps : null,
+        bulkJumbo: results.stack?.bulkJumbo && results.kernel?.bulkJumbo ? results.stack.bulkJumbo.gbps / results.kernel.bulkJumbo.gbps : null,
         rrClosedRate: results.stack?.rrClosed && results.kernel?.rrClosed ? results.stack.rrClosed.rate / results.kernel.rrClosed.rate : null,
         rrOpenP99KernelOverStack: results.stack?.rrOpen && results.kernel?.rrOpen ? results.kernel.rrOpen.latency.p99Us / results.stack.rrOpen.latency.p99Us : null,
       },

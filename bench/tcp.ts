@@ -245,10 +245,10 @@ function stackSide(): Side {
     name: "stack",
     serverIp: "10.250.0.1",
     server(n) {
-      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n, this.mtu), "--mtu", String(this.mtu), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
     },
     client(n) {
-      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n, this.mtu), "--mtu", String(this.mtu), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
     },
     cleanup: (n) => rmSync(sock(n), { force: true }),
     teardown() {},

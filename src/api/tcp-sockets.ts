@@ -69,6 +69,8 @@ export class TcpSockets implements PollStage {
     });
     // deliverData reads until recv() says EAGAIN: one Readable per burst is enough.
     this.tcp.readableEdge = true;
+    // The stack flushes after every receive burst: one ACK per burst (receive.ts scheduleAck).
+    this.tcp.ackPerBurst = true;
     stack.setTransport(this.tcp);
     stack.addAppStage(this);
   }

@@ -98,16 +98,26 @@ function signalReadable(t: TcpLayer, c: number, avail: number): void {
   t.events.event(c, TcpEvent.Readable, avail);
 }
 
-/** RFC 5681 4.2: ACK at least every second full-sized segment; otherwise within delAckUs. */
+/**
+ * RFC 5681 4.2: ACK at least every second full-sized segment; otherwise within delAckUs.
+ * With t.ackPerBurst the ACK a second full-sized segment calls for goes out when the
+ * receive burst has been processed (TcpLayer.flush, the same poll round), one ACK for
+ * all of the burst's segments: a deviation from "at least every second segment" in the
+ * way Linux's GRO deviates (at most one burst, 32 frames, per ACK), halving the ACKs or
+ * better. Out-of-order and gap-filling segments are still ACKed at once (dataInput).
+ */
 function scheduleAck(t: TcpLayer, c: number, len: number, nowUs: number): void {
   const conns = t.conns;
   if ((conns.flags[c]! & F_ACK_NOW) !== 0) return;
   if (len >= conns.mss[c]! || len >= t.ourMss) {
     const n = conns.delackSegs[c]! + 1;
-    conns.delackSegs[c] = n;
+    if (n < 256) conns.delackSegs[c] = n;
     if (n >= 2) {
-      conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
-      return;
+      if (!t.ackPerBurst) {
+        conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+        return;
+      }
+      t.markDirty(c);
     }
   }
   if ((conns.flags[c]! & F_DELACK) === 0) {

@@ -131,7 +131,7 @@ async function main(): Promise<number> {
     if (rs !== null) {
       const t = rs.sockets.tcp.counters as unknown as Record<string, number>;
       const cpu = process.cpuUsage();
-      emit("stats", { tcp: { ...t }, net: rs.stack.netif.counters.snapshot(), dev: rs.stack.dev.stats(), cpuUs: cpu.user + cpu.system });
+      emit("stats", { tcp: { ...t }, net: rs.stack.netif.counters.snapshot(), dev: rs.stack.dev.stats(), cpuUs: cpu.user + cpu.system, rounds: rs.stack.loop.rounds, idleSleeps: rs.stack.loop.idleSleeps });
       await rs.shutdown();
     }
     return code;

@@ -307,7 +307,9 @@ function countersOf(stats: Msg | undefined): Record<string, number> | undefined 
   if (stats === undefined) return undefined;
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries((stats.tcp ?? {}) as Record<string, number>)) if (v !== 0) out[k] = v;
-  for (const [k, v] of Object.entries((stats.net ?? {}) as Record<string, number>)) if (v !== 0 && /^(tx|drop)/.test(k)) out[`net.${k}`] = v;
+  for (const [k, v] of Object.entries((stats.net ?? {}) as Record<string, number>)) if (v !== 0 && /^(tx|drop|rx)/.test(k)) out[`net.${k}`] = v;
+  if (typeof stats.rounds === "number") out["loop.rounds"] = stats.rounds;
+  if (typeof stats.cpuUs === "number") out["cpuUs"] = stats.cpuUs;
   return out;
 }
 

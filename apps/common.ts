@@ -174,7 +174,7 @@ export function stackCpu(layout: ThreadLayout): number {
  */
 export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig>) {
   const cfg = stackConfigFrom(values);
-  const plan = planCapacity(cfg.capacity, tcp);
+  const plan = planCapacity(cfg.capacity, { mtu: cfg.mtu, ...tcp });
   const dev = await openDevice(cfg);
   // Checked after EAL took its own hugepages, against what is left (src/api/capacity.ts).
   try {

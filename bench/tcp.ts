@@ -2,7 +2,8 @@
  * bench/tcp: our TCP against Linux kernel TCP, side by side, in one run.
  *
  *   node_modules/.bin/bun bench/tcp.ts [--seconds S] [--warmup S] [--conns N] [--size B]
- *                                      [--rr-rate R] [--only stack|kernel] [--json FILE]
+ *                                      [--rr-rate R] [--only stack|kernel] [--workload bulk|rr]
+ *                                      [--jumbo MTU] [--json FILE]
  *
  * Workloads (bench/tcp-workloads.ts, the same code on both sides):
  *   bulk       one connection, client writes as fast as it can, throughput at the receiver (Gbit/s)
@@ -15,6 +16,8 @@
  *              (one role=server, one role=client, same socket path)
  *   kernel     two processes using Bun.listen / Bun.connect on Linux sockets, each in its own network
  *              namespace, joined by a veth (kernel defaults, offloads on: the kernel at its best)
+ * --jumbo MTU adds one more bulk run with that IP MTU on both sides (memif bsize and the stack's
+ * --mtu; the veth's MTU), reported in its own row; every other figure is at MTU 1500.
  * Each process is single-threaded JavaScript; on this machine both sides share the same cores
  * (nproc is printed). Every run prints the machine, commit and parameters, a table with the ratio
  * stack/kernel, and writes everything as JSON with --json.
@@ -29,6 +32,9 @@ import { lines } from "../scripts/lines";
 const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;
 const PEER = join(import.meta.dir, "tcp-peer.ts");
+/** QSTACK_BENCH_PROF=DIR: run each stack peer under Bun's sampling profiler, writing .cpuprofile and .md files to DIR. */
+const PROF = process.env.QSTACK_BENCH_PROF ?? "";
+const BUN_STACK = PROF === "" ? [BUN] : [BUN, "--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${PROF}`, "--cpu-prof-interval=250"];
 
 // ---------------------------------------------------------------- flags
 
@@ -47,9 +53,21 @@ const P = {
   size: Number(flag("size", "64")),
   rrRate: flag("rr-rate", "auto"),
   only: flag("only", ""),
+  /** Run only this workload ("bulk" or "rr"); default both. */
+  workload: flag("workload", ""),
+  /** Extra bulk run at this MTU (0: none). */
+  jumbo: Number(flag("jumbo", "0")),
   json: flag("json", ""),
   bufKib: Number(flag("buf-kib", "1024")),
 };
+if (P.workload !== "" && P.workload !== "bulk" && P.workload !== "rr") {
+  console.error("bench/tcp: --workload must be bulk or rr");
+  process.exit(2);
+}
+if (P.jumbo !== 0 && !(Number.isInteger(P.jumbo) && P.jumbo > 1500 && P.jumbo <= 9600)) {
+  console.error("bench/tcp: --jumbo must be an MTU in 1501..9600");
+  process.exit(2);
+}
 for (const k of ["seconds", "warmup", "conns", "size", "bufKib"] as const) {
   if (!Number.isFinite(P[k]) || P[k] < 0) {
     console.error(`bench/tcp: --${k} must be a non-negative number`);
@@ -153,6 +171,10 @@ interface Side {
   serverIp: string;
   cleanup(n: number): void;
   teardown(): void;
+  /** IP MTU of the next runs (1500 unless --jumbo). */
+  mtu: number;
+  /** Apply `mtu` to the link (kernel: the veth ends). */
+  setMtu(mtu: number): void;
 }
 
 function run(cmd: string[]): { code: number; out: string } {
@@ -196,6 +218,12 @@ function kernelSide(): Side {
     client: () => ["ip", "netns", "exec", nsC, BUN, PEER, "--impl", "kernel", "--ip", "10.251.0.2"],
     cleanup() {},
     teardown,
+    mtu: 1500,
+    setMtu(mtu: number) {
+      this.mtu = mtu;
+      must(["ip", "-n", nsS, "link", "set", ifS, "mtu", String(mtu)]);
+      must(["ip", "-n", nsC, "link", "set", ifC, "mtu", String(mtu)]);
+    },
   };
 }
 
@@ -206,12 +234,22 @@ function hugeFlags(): string[] {
 
 function stackSide(): Side {
   const sock = (n: number) => `/tmp/qs-bench-tcp-${process.pid}-${n}.sock`;
-  const dev = (role: string, n: number) => `net_memif0,role=${role},id=0,socket=${sock(n)},socket-abstract=no`;
+  // Above 1500 memif's packet buffers (bsize) must hold a whole frame.
+  const dev = (role: string, n: number, mtu: number) =>
+    `net_memif0,role=${role},id=0,socket=${sock(n)},socket-abstract=no${mtu > 1500 ? ",bsize=16384" : ""}`;
   return {
+    mtu: 1500,
+    setMtu(mtu: number) {
+      this.mtu = mtu;
+    },
     name: "stack",
     serverIp: "10.250.0.1",
-    server: (n) => [BUN, PEER, "--impl", "stack", "--vdev", dev("server", n), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()],
-    client: (n) => [BUN, PEER, "--impl", "stack", "--vdev", dev("client", n), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()],
+    server(n) {
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+    },
+    client(n) {
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+    },
     cleanup: (n) => rmSync(sock(n), { force: true }),
     teardown() {},
   };
@@ -269,13 +307,22 @@ function countersOf(stats: Msg | undefined): Record<string, number> | undefined 
   if (stats === undefined) return undefined;
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries((stats.tcp ?? {}) as Record<string, number>)) if (v !== 0) out[k] = v;
-  for (const [k, v] of Object.entries((stats.net ?? {}) as Record<string, number>)) if (v !== 0 && /^(tx|drop)/.test(k)) out[`net.${k}`] = v;
+  for (const [k, v] of Object.entries((stats.net ?? {}) as Record<string, number>)) if (v !== 0 && /^(tx|drop|rx)/.test(k)) out[`net.${k}`] = v;
+  if (typeof stats.rounds === "number") out["loop.rounds"] = stats.rounds;
+  if (typeof stats.cpuUs === "number") out["cpuUs"] = stats.cpuUs;
   return out;
 }
 
 interface SideResult {
   bulkGbps?: number;
   bulkSeconds?: number;
+  /**
+   * Stack only: CPU time (user + system, whole process life, start-up included) per byte the
+   * sender queued, in ns, for client and server: less sensitive than Gbit/s to other work on the cores.
+   */
+  bulkCpuNsPerByte?: { client: number; server: number };
+  /** The --jumbo bulk run: its MTU, throughput and (stack) CPU per byte. */
+  bulkJumbo?: { mtu: number; gbps: number; cpuNsPerByte?: { client: number; server: number } };
   rrClosed?: { rate: number; latency: Latency; setupMs: number; unanswered: number };
   rrOpen?: { targetRate: number; rate: number; latency: Latency; unanswered: number };
   errors: string[];
@@ -289,14 +336,28 @@ function keepCounters(side: Side, r: SideResult, name: string, o: RunOut): void 
   r.counters[name] = { client: countersOf(o.clientStats), server: countersOf(o.serverStats) };
 }
 
-async function bulk(side: Side, r: SideResult): Promise<void> {
+async function bulk(side: Side, r: SideResult, mtu = 1500): Promise<void> {
   try {
+    if (mtu !== 1500) side.setMtu(mtu);
     const o = await runPair(side, "bulk", []);
-    r.bulkGbps = Number(o.server.gbps);
-    r.bulkSeconds = Number(o.server.seconds);
-    keepCounters(side, r, "bulk", o);
+    const gbps = Number(o.server.gbps);
+    const sent = Number(o.client.sent);
+    const cc = Number(o.clientStats?.cpuUs);
+    const sc = Number(o.serverStats?.cpuUs);
+    const cpu = sent > 0 && cc > 0 && sc > 0 ? { client: (cc * 1000) / sent, server: (sc * 1000) / sent } : undefined;
+    if (mtu !== 1500) {
+      r.bulkJumbo = { mtu, gbps, cpuNsPerByte: cpu };
+      keepCounters(side, r, `bulkMtu${mtu}`, o);
+    } else {
+      r.bulkGbps = gbps;
+      r.bulkSeconds = Number(o.server.seconds);
+      r.bulkCpuNsPerByte = cpu;
+      keepCounters(side, r, "bulk", o);
+    }
   } catch (e) {
-    r.errors.push(`bulk: ${(e as Error).message}`);
+    r.errors.push(`bulk${mtu !== 1500 ? ` (MTU ${mtu})` : ""}: ${(e as Error).message}`);
+  } finally {
+    if (mtu !== 1500) side.setMtu(1500);
   }
 }
 
@@ -332,7 +393,10 @@ function table(res: Record<string, SideResult>, openRate: number): string {
   const s = res.stack ?? { errors: [] };
   const rows: [string, string, string, string][] = [
     ["workload", "kernel (veth)", "stack (memif)", "stack/kernel"],
-    ["bulk, 1 connection, Gbit/s", fmt(k.bulkGbps, 2), fmt(s.bulkGbps, 2), ratio(s.bulkGbps, k.bulkGbps)],
+    ["bulk, 1 connection, MTU 1500, Gbit/s", fmt(k.bulkGbps, 2), fmt(s.bulkGbps, 2), ratio(s.bulkGbps, k.bulkGbps)],
+    ...(P.jumbo > 0
+      ? [[`bulk, 1 connection, MTU ${P.jumbo} (jumbo), Gbit/s`, fmt(k.bulkJumbo?.gbps, 2), fmt(s.bulkJumbo?.gbps, 2), ratio(s.bulkJumbo?.gbps, k.bulkJumbo?.gbps)] as [string, string, string, string]]
+      : []),
     [`rr closed loop, ${P.conns} conns, ${P.size} B, req/s`, fmt(k.rrClosed?.rate), fmt(s.rrClosed?.rate), ratio(s.rrClosed?.rate, k.rrClosed?.rate)],
     ["  latency p50/p99/p99.9/max us", lat(k.rrClosed?.latency), lat(s.rrClosed?.latency), `p99 ${ratio(s.rrClosed?.latency.p99Us, k.rrClosed?.latency.p99Us, true)}`],
     [`rr open loop at ${fmt(openRate)} req/s, achieved`, fmt(k.rrOpen?.rate), fmt(s.rrOpen?.rate), ratio(s.rrOpen?.rate, k.rrOpen?.rate)],
@@ -367,13 +431,21 @@ async function main(): Promise<number> {
     for (const side of sides) {
       const r: SideResult = { errors: [] };
       results[side.name] = r;
-      console.log(`  running ${side.name}: bulk ...`);
-      await bulk(side, r);
-      console.log(`  running ${side.name}: request/response, closed loop ...`);
-      await rr(side, r, 0);
+      if (P.workload !== "rr") {
+        console.log(`  running ${side.name}: bulk ...`);
+        await bulk(side, r);
+        if (P.jumbo > 0) {
+          console.log(`  running ${side.name}: bulk at MTU ${P.jumbo} ...`);
+          await bulk(side, r, P.jumbo);
+        }
+      }
+      if (P.workload !== "bulk") {
+        console.log(`  running ${side.name}: request/response, closed loop ...`);
+        await rr(side, r, 0);
+      }
     }
     const closed = sides.map((s) => results[s.name]!.rrClosed?.rate ?? 0).filter((x) => x > 0);
-    const openRate = P.rrRate === "auto" ? (closed.length > 0 ? Math.round(Math.min(...closed) / 2) : 0) : Number(P.rrRate);
+    const openRate = P.workload === "bulk" ? 0 : P.rrRate === "auto" ? (closed.length > 0 ? Math.round(Math.min(...closed) / 2) : 0) : Number(P.rrRate);
     if (openRate > 0) {
       for (const side of sides) {
         console.log(`  running ${side.name}: request/response, open loop at ${openRate} req/s ...`);
@@ -383,6 +455,10 @@ async function main(): Promise<number> {
     console.log("");
     console.log(table(results, openRate));
     for (const [name, r] of Object.entries(results)) for (const e of r.errors) console.log(`  ${name} failed: ${e.split("\n")[0]}`);
+    const cpb = results.stack?.bulkCpuNsPerByte;
+    if (cpb !== undefined) console.log(`  stack bulk CPU per byte sent: client ${cpb.client.toFixed(3)} ns, server ${cpb.server.toFixed(3)} ns (whole process, start-up included)`);
+    const cpj = results.stack?.bulkJumbo?.cpuNsPerByte;
+    if (cpj !== undefined) console.log(`  stack bulk at MTU ${P.jumbo} CPU per byte sent: client ${cpj.client.toFixed(3)} ns, server ${cpj.server.toFixed(3)} ns`);
     for (const [w, c] of Object.entries(results.stack?.counters ?? {})) {
       const pick = (x: Record<string, number> | undefined) => (x === undefined ? "-" : `retransmits ${x.retransmits ?? 0}, RTOs ${x.rtoTimeouts ?? 0}, tx dropped ${x["net.txDeviceDropped"] ?? 0}`);
       console.log(`  stack ${w}: client ${pick(c.client)}; server ${pick(c.server)}`);
@@ -394,6 +470,7 @@ async function main(): Promise<number> {
       results,
       ratios: {
         bulk: results.stack?.bulkGbps && results.kernel?.bulkGbps ? results.stack.bulkGbps / results.kernel.bulkGbps : null,
+        bulkJumbo: results.stack?.bulkJumbo && results.kernel?.bulkJumbo ? results.stack.bulkJumbo.gbps / results.kernel.bulkJumbo.gbps : null,
         rrClosedRate: results.stack?.rrClosed && results.kernel?.rrClosed ? results.stack.rrClosed.rate / results.kernel.rrClosed.rate : null,
         rrOpenP99KernelOverStack: results.stack?.rrOpen && results.kernel?.rrOpen ? results.kernel.rrOpen.latency.p99Us / results.stack.rrOpen.latency.p99Us : null,
       },

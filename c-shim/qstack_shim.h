@@ -128,6 +128,10 @@ void *qs_region_alloc(const char *name, double bytes, int flags);
 int qs_region_free(void *addr);
 int qs_region_is_huge(void *addr);              /* 1 hugetlb, 0 normal pages, <0 unknown */
 
+/* ---- bulk bytes for the TypeScript data path (qs_mem.c) ---- */
+void qs_mem_copy(void *dst, const void *src, int n);   /* memmove of n bytes */
+int qs_mem_csum(const void *p, int n);                  /* RFC 1071 partial sum, big-endian words, < 2^16 */
+
 /* ---- bench/pps baseline ---- */
 /* rx -> check Ethernet/IPv4 -> swap MACs and IPv4 addresses -> tx, for `seconds`. */
 int qs_bench_reflect(int port, int queue, double seconds, double *out);

@@ -12,6 +12,8 @@ import type { Device, DeviceCaps, DeviceStats } from "../src/net/device";
 import type { PacketBatch } from "../src/net/packet-batch";
 import { attachVdev, ealReady } from "./eal";
 import { LAYOUT } from "./layout";
+import { enableNativeMem } from "./native-mem";
+import { forgetNativeBuffer } from "../src/mem/native-mem";
 import { check, cstr, lastError, shim, type Shim } from "./shim";
 
 export interface DpdkDeviceOptions {
@@ -33,6 +35,12 @@ export interface DpdkDeviceOptions {
   maxBurst?: number;
   /** Station MAC to use instead of the port's (--mac). */
   mac?: Uint8Array;
+  /**
+   * IP MTU (--mtu; default: the port's, at most 1500). Above 1500 the mbuf data room grows to
+   * hold a whole frame (a chained mbuf cannot be one frame here) and caps.mtu is this value:
+   * the peer must accept such frames (memif: bsize= in the devargs).
+   */
+  mtu?: number;
 }
 
 const STATS_N = LAYOUT.statsN;
@@ -120,7 +128,8 @@ export class DpdkDevice implements Device {
       probed = true;
     }
     const queues = opts.queues ?? 1;
-    const bufBytes = opts.bufBytes ?? 2048;
+    const jumbo = opts.mtu !== undefined && opts.mtu > 1500 ? opts.mtu : 0;
+    const bufBytes = opts.bufBytes ?? (jumbo > 0 ? Math.max(2048, Math.ceil((jumbo + 14 + 4) / 1024) * 1024) : 2048);
     const pool = check(
       lib.qs_pool_create(cstr(`qsp${process.pid % 100000}_${poolSeq++}`), opts.nbufs ?? 8191, opts.cache ?? 256, bufBytes + LAYOUT.headroom),
       `mbuf pool for ${name}`,
@@ -132,6 +141,9 @@ export class DpdkDevice implements Device {
       throw new Error(`setting up ${name} (port ${port}): ${msg}`);
     }
     const dev = new DpdkDevice(lib, port, pool, queues, opts.maxBurst ?? 32, true, probed);
+    if (jumbo > 0) (dev.caps as { mtu: number }).mtu = Math.min(jumbo, dev.caps.bufBytes - 14);
+    else if (opts.mtu !== undefined && opts.mtu < dev.caps.mtu) (dev.caps as { mtu: number }).mtu = opts.mtu;
+    enableNativeMem();
     if (opts.mac !== undefined) {
       if (opts.mac.length !== 6) throw new Error("DpdkDevice.open: mac must be 6 bytes");
       // The PMD may refuse (some virtual ones do): the port stays promiscuous and
@@ -292,6 +304,7 @@ export class DpdkDevice implements Device {
       if (this.registered) this.lib.qs_thread_unregister();
       return;
     }
+    forgetNativeBuffer(this.mem);
     this.lib.qs_port_stop(this.port);
     this.lib.qs_port_close(this.port, this.probed ? 1 : 0);
     this.lib.qs_pool_free(this.pool);

@@ -65,6 +65,9 @@ export const shimSymbols = {
   qs_region_free: { args: [ptr], returns: i32 },
   qs_region_is_huge: { args: [ptr], returns: i32 },
 
+  qs_mem_copy: { args: [ptr, ptr, i32], returns: FFIType.void },
+  qs_mem_csum: { args: [ptr, i32], returns: i32 },
+
   qs_bench_reflect: { args: [i32, i32, f64, ptr], returns: i32 },
   qs_bench_send: { args: [i32, i32, i32, f64, ptr, i32, ptr], returns: i32 },
   qs_bench_reflect_burst: { args: [i32, i32], returns: i32 },

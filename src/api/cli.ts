@@ -41,6 +41,7 @@ export const STACK_FLAGS: FlagSpec[] = [
   { name: "gw", type: "string", arg: "A.B.C.D", help: "default gateway" },
   { name: "mac", type: "string", arg: "MAC", help: "override the port's MAC address" },
   { name: "no-huge", type: "bool", help: "run without hugepages (slower; for machines without them)" },
+  { name: "mtu", type: "int", arg: "BYTES", default: 1500, min: 576, max: 9600, help: "IP MTU of the port; above 1500 jumbo frames (both ends must agree; memif needs bsize= of at least MTU + 14 in its devargs)" },
   { name: "queues", type: "int", arg: "N", default: 1, min: 1, max: 64, help: "rx/tx queues (RSS spreads flows over them)" },
   { name: "pcap", type: "string", arg: "FILE", help: "record every frame to a pcap file (Wireshark-readable)" },
   { name: "pcap-max-mb", type: "int", arg: "MB", min: 0, help: "make the pcap file a ring of at most MB megabytes" },

@@ -19,7 +19,7 @@ export async function openDevice(cfg: StackConfig, opts: OpenDeviceOptions = {})
   const { DpdkDevice } = await import("../../ffi/dpdk-device");
   initEal({ vdevs: cfg.vdevs, pci: cfg.pci, extra: cfg.eal, noHuge: cfg.noHuge });
   const devargs = cfg.vdevs.length > 0 ? cfg.vdevs[0]! : cfg.pci[0]!;
-  let dev: Device = DpdkDevice.open({ devargs, queues: cfg.queues, nbufs: opts.nbufs, mac: cfg.mac ?? undefined });
+  let dev: Device = DpdkDevice.open({ devargs, queues: cfg.queues, nbufs: opts.nbufs, mac: cfg.mac ?? undefined, mtu: cfg.mtu });
   // Microsecond wall-clock stamps (Date.now() would round wire latencies to 1 ms).
   if (cfg.pcap !== null) dev = new PcapDevice(dev, new PcapWriter(cfg.pcap, { maxBytes: cfg.pcapMaxBytes }), wallUs);
   return dev;

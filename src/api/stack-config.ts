@@ -19,6 +19,8 @@ export interface StackConfig {
   gateway: number;
   mac: Uint8Array | null;
   noHuge: boolean;
+  /** --mtu: the port's IP MTU (TCP's MSS follows it). */
+  mtu: number;
   queues: number;
   pcap: string | null;
   pcapMaxBytes: number;
@@ -110,6 +112,7 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
     gateway: gateway >>> 0,
     mac,
     noHuge: v["no-huge"] === true,
+    mtu: (v["mtu"] as number | undefined) ?? 1500,
     queues: (v["queues"] as number | undefined) ?? 1,
     pcap: (v["pcap"] as string | undefined) ?? null,
     pcapMaxBytes: pcapMb * 1024 * 1024,

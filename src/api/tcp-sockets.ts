@@ -67,6 +67,10 @@ export class TcpSockets implements PollStage {
     this.tcp = new TcpLayer({
       config: makeTcpConfig(config), tx: stack.netif.out, rng: opts.rng ?? cryptoRng(), nowUs: stack.loop.clock(), events: this.events, memory: opts.memory,
     });
+    // deliverData reads until recv() says EAGAIN: one Readable per burst is enough.
+    this.tcp.readableEdge = true;
+    // The stack flushes after every receive burst: one ACK per burst (receive.ts scheduleAck).
+    this.tcp.ackPerBurst = true;
     stack.setTransport(this.tcp);
     stack.addAppStage(this);
   }

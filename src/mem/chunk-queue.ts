@@ -30,6 +30,7 @@
  * (fewer bytes appended, or -1 from writeAt, counted in `drops`).
  * Chunk bytes are at pool.mem[memOffset ...]; headSpan/spanAt give zero-copy views.
  */
+import { nativeCopy } from "./native-mem";
 import type { SlabPool } from "./slab-pool";
 
 export interface ChunkQueuesOptions {
@@ -66,11 +67,15 @@ function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
-/** Copy n bytes; no allocation for small copies. */
+/**
+ * Copy n bytes; no allocation for small copies, nor for large ones between two
+ * registered big buffers (device memory and the buffer pool: one native memmove,
+ * native-mem.ts); otherwise one view and a native set().
+ */
 function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
   if (n <= LOOP_COPY_MAX) {
     for (let i = 0; i < n; i++) dst[dstOff + i] = src[srcOff + i]!;
-  } else {
+  } else if (!nativeCopy(dst, dstOff, src, srcOff, n)) {
     dst.set(src.subarray(srcOff, srcOff + n), dstOff);
   }
 }

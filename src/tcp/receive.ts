@@ -42,7 +42,7 @@ export function dataInput(t: TcpLayer, c: number, nowUs: number): boolean {
   const d = (seg.seq - rcvNxt) | 0;
   if (seg.payLen > 0) followRx(t, c);
   if (d === 0) {
-    const hadOoo = t.rcv.ranges(c, t.scratchL, t.scratchR) > 0;
+    const hadOoo = t.rcv.rangeCount(c) > 0;
     // Message mode: an in-order high-priority payload becomes an express message (message-mode.ts).
     if (!hadOoo && t.rxClass !== NO_RX_CLASS && (conns.prio[c]! & P_MESSAGE) !== 0 && seg.payLen > 0 &&
       expressPush(t, c, t.rxClass, seg.mem, seg.payOff, seg.payLen)) {
@@ -52,14 +52,13 @@ export function dataInput(t: TcpLayer, c: number, nowUs: number): boolean {
         conns.flags[c] = conns.flags[c]! & ~F_OOO_FIN;
         processFin(t, c, nowUs);
       }
-      if ((conns.flags[c]! & F_APP_OWNED) !== 0) {
-        conns.flags[c] = conns.flags[c]! | F_READABLE_SIGNALLED;
-        t.events.event(c, TcpEvent.Readable, seg.payLen);
-      }
+      signalReadable(t, c, seg.payLen);
       return true;
     }
-    const n = t.rcv.writeAt(c, qlen, seg.mem, seg.payOff, seg.payLen);
-    if (n < 0) {
+    // In order with nothing held beyond it: append in place (one copy from the frame into the
+    // buffer's tail chunk); the general writeAt merges with out-of-order ranges.
+    const n = hadOoo ? t.rcv.writeAt(c, qlen, seg.mem, seg.payOff, seg.payLen) : t.rcv.append(c, seg.mem, seg.payOff, seg.payLen);
+    if (n < 0 || (n === 0 && seg.payLen > 0)) {
       cnt.rcvBufFull++;
       conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
       return true;
@@ -75,10 +74,7 @@ export function dataInput(t: TcpLayer, c: number, nowUs: number): boolean {
       conns.flags[c] = conns.flags[c]! & ~F_OOO_FIN;
       processFin(t, c, nowUs);
     }
-    if ((conns.flags[c]! & F_APP_OWNED) !== 0) {
-      conns.flags[c] = conns.flags[c]! | F_READABLE_SIGNALLED;
-      t.events.event(c, TcpEvent.Readable, t.rcv.length(c));
-    }
+    signalReadable(t, c, t.rcv.length(c));
     return true;
   }
   // Out of order (d > 0 after trimming): hold it, ACK at once (a duplicate ACK with SACK blocks).
@@ -88,16 +84,40 @@ export function dataInput(t: TcpLayer, c: number, nowUs: number): boolean {
   return true;
 }
 
-/** RFC 5681 4.2: ACK at least every second full-sized segment; otherwise within delAckUs. */
+/**
+ * Tell the application data is readable. With t.readableEdge (the sockets API) only once
+ * until it reads again (recv/recvRelease clear F_READABLE_SIGNALLED): one event per burst
+ * of segments, not one per segment.
+ */
+function signalReadable(t: TcpLayer, c: number, avail: number): void {
+  const conns = t.conns;
+  const f = conns.flags[c]!;
+  if ((f & F_APP_OWNED) === 0) return;
+  if (t.readableEdge && (f & F_READABLE_SIGNALLED) !== 0) return;
+  conns.flags[c] = f | F_READABLE_SIGNALLED;
+  t.events.event(c, TcpEvent.Readable, avail);
+}
+
+/**
+ * RFC 5681 4.2: ACK at least every second full-sized segment; otherwise within delAckUs.
+ * With t.ackPerBurst the ACK a second full-sized segment calls for goes out when the
+ * receive burst has been processed (TcpLayer.flush, the same poll round), one ACK for
+ * all of the burst's segments: a deviation from "at least every second segment" in the
+ * way Linux's GRO deviates (at most one burst, 32 frames, per ACK), halving the ACKs or
+ * better. Out-of-order and gap-filling segments are still ACKed at once (dataInput).
+ */
 function scheduleAck(t: TcpLayer, c: number, len: number, nowUs: number): void {
   const conns = t.conns;
   if ((conns.flags[c]! & F_ACK_NOW) !== 0) return;
   if (len >= conns.mss[c]! || len >= t.ourMss) {
     const n = conns.delackSegs[c]! + 1;
-    conns.delackSegs[c] = n;
+    if (n < 256) conns.delackSegs[c] = n;
     if (n >= 2) {
-      conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
-      return;
+      if (!t.ackPerBurst) {
+        conns.flags[c] = conns.flags[c]! | F_ACK_NOW;
+        return;
+      }
+      t.markDirty(c);
     }
   }
   if ((conns.flags[c]! & F_DELACK) === 0) {

@@ -23,7 +23,7 @@ import type { TcpConfig } from "./config";
 import { wscaleFor } from "./config";
 import { type CongestionControl, congestionBytesFor, createCongestionControl } from "./congestion";
 import {
-  ConnTable, F_ACK_NOW, F_APP_CLOSED, F_APP_OWNED, F_DIRTY, F_FIN_QUEUED, F_FIN_RCVD, F_KEEPALIVE, F_NODELAY,
+  ConnTable, F_ACK_NOW, F_APP_CLOSED, F_APP_OWNED, F_DELACK, F_DIRTY, F_FIN_QUEUED, F_FIN_RCVD, F_KEEPALIVE, F_NODELAY,
   F_READABLE_SIGNALLED, F_USED, F_WANT_WRITABLE,
 } from "./conn-table";
 import { TcpCounters } from "./counters";
@@ -128,6 +128,18 @@ export class TcpLayer {
   lastRecvClass = -1;
   /** Scratch out-value of aheadLimit (message-mode.ts). */
   aheadClass = -1;
+  /**
+   * Readable events edge-triggered: raised once, then not again until the application
+   * reads (recv, recvRelease). For consumers that read everything on each event (the
+   * sockets API); others get one per in-order segment.
+   */
+  readableEdge = false;
+  /**
+   * ACK owed for every second full-sized segment sent at flush(), once per receive burst,
+   * instead of at once (receive.ts scheduleAck). For a caller that flushes after each
+   * receive burst (the poll loop: TcpSockets sets it).
+   */
+  ackPerBurst = false;
   private msgStore: MessageStore | null = null;
 
   /**
@@ -260,8 +272,11 @@ export class TcpLayer {
     let done = n;
     for (let i = 0; i < n; i++) {
       const c = dirty[i]!;
-      conns.flags[c] = conns.flags[c]! & ~F_DIRTY;
-      if ((conns.flags[c]! & F_USED) !== 0) tcpOutput(this, c, nowUs);
+      let f = conns.flags[c]! & ~F_DIRTY;
+      // A delayed ACK that became due during the receive burst (ackPerBurst): send it now.
+      if ((f & F_DELACK) !== 0 && conns.delackSegs[c]! >= 2) f |= F_ACK_NOW;
+      conns.flags[c] = f;
+      if ((f & F_USED) !== 0) tcpOutput(this, c, nowUs);
       if (this.counters.txNoBuf !== refusedBefore) {
         done = i + 1;
         break;
@@ -392,6 +407,8 @@ export class TcpLayer {
     const conns = this.conns;
     if (!conns.isUsed(c)) return -EINVAL;
     this.lastRecvClass = -1;
+    // Any read re-arms the Readable event (readableEdge).
+    conns.flags[c] = conns.flags[c]! & ~F_READABLE_SIGNALLED;
     if ((conns.prio[c]! & P_RX_EXPRESS) !== 0 && len > 0) {
       // Message mode: express messages first, one per call (message-mode.ts).
       const n = expressRead(this, c, dst, off, len);

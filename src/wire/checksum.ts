@@ -24,11 +24,15 @@
  * (RFC 1071 (2)(B): swapping bytes before and after summing is the same).
  */
 
+import { nativeSum } from "../mem/native-mem";
+
 /** True on little-endian hosts (x86, arm64): the Uint16Array fast path applies. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Below this many bytes the plain byte loop is as fast as the fast path's setup. */
 const SMALL_BYTES = 32;
+/** From this many bytes a native sum (src/mem/native-mem.ts, when installed) beats the word loop. */
+const NATIVE_BYTES = 128;
 
 /** Words summed per chunk before folding: each accumulator pair adds at most 16384 * 0xffff < 2^31. */
 const CHUNK_WORDS = 16384;
@@ -126,6 +130,10 @@ function sumWords(words: Uint16Array, w: number, n: number): number {
  */
 export function checksumPartial(buf: Uint8Array, off: number, len: number, initial: number): number {
   if (len < SMALL_BYTES || !LITTLE_ENDIAN) return reduce(initial + sumBytes(buf, off, len));
+  if (len >= NATIVE_BYTES) {
+    const ns = nativeSum(buf, off, len);
+    if (ns >= 0) return reduce(initial + ns);
+  }
   const words = wordsFor(buf);
   const abs = foundBase + off;
   let sum: number;

@@ -25,6 +25,7 @@ import { encodeHistogram } from "./iotep/results";
 import { IotepServer } from "./iotep/server";
 import { serveOnKernel, type ServedHandle } from "./iotep/server-transports";
 import { RedisClusterStore, RedisDbStore, parseClusterNodes, type IotepStore } from "./iotep/store";
+import { RedisClusterScriptStore, RedisScriptStore } from "./iotep/store-script";
 
 const spec = {
   name: "iotepserver",
@@ -37,6 +38,7 @@ const spec = {
     { name: "redis-socket", type: "string" as const, arg: "PATH", help: "local redis-server Unix socket" },
     { name: "redis", type: "string" as const, arg: "HOST:PORT", help: "redis-server over TCP (default 127.0.0.1:6379 when no other Redis flag is given)" },
     { name: "redis-cluster", type: "string" as const, arg: "HOST:PORT,...", help: "Redis Cluster seed nodes (ioredis Cluster client)" },
+    { name: "redis-mode", type: "string" as const, arg: "MODE", default: "script", help: "script: one Lua script per message on one connection (one round trip); commands: GET/SET/GET per message, one connection per database" },
     { name: "redis-timeout-ms", type: "int" as const, arg: "MS", default: 2000, min: 1, help: "fail a Redis command after this long" },
     { name: "kernel", type: "bool" as const, help: "serve on Bun's kernel sockets (Bun.listen) instead of our stack: the baseline" },
     { name: "listen", type: "string" as const, arg: "ADDR", default: "0.0.0.0", help: "address to bind with --kernel" },
@@ -60,15 +62,17 @@ function makeStore(v: Record<string, unknown>): IotepStore {
   const given = [sock, tcp, cluster].filter((x) => x !== undefined).length;
   if (given > 1) throw new ConfigError("give only one of --redis-socket, --redis and --redis-cluster");
   const opts = { commandTimeoutMs: v["redis-timeout-ms"] as number };
+  const mode = v["redis-mode"] as string;
+  if (mode !== "script" && mode !== "commands") throw new ConfigError(`--redis-mode ${mode}: expected script or commands`);
+  const script = mode === "script";
   if (cluster !== undefined) {
     const nodes = parseClusterNodes(cluster);
     if (nodes === null) throw new ConfigError(`--redis-cluster ${cluster}: expected HOST:PORT[,HOST:PORT...] like 127.0.0.1:7000,127.0.0.1:7001`);
-    return new RedisClusterStore(nodes, opts);
+    return script ? new RedisClusterScriptStore(nodes, opts) : new RedisClusterStore(nodes, opts);
   }
-  if (sock !== undefined) return new RedisDbStore(sock, opts);
-  const t = tcp ?? "127.0.0.1:6379";
-  if (!/^[^:\s]+:\d{1,5}$/.test(t)) throw new ConfigError(`--redis ${t}: expected HOST:PORT like 127.0.0.1:6379`);
-  return new RedisDbStore(t, opts);
+  const t = sock ?? tcp ?? "127.0.0.1:6379";
+  if (sock === undefined && !/^[^:\s]+:\d{1,5}$/.test(t)) throw new ConfigError(`--redis ${t}: expected HOST:PORT like 127.0.0.1:6379`);
+  return script ? new RedisScriptStore(t, opts) : new RedisDbStore(t, opts);
 }
 
 runMain("iotepserver", async () => {

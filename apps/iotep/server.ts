@@ -9,7 +9,9 @@
  *   then GET key in db 2.            (key = connection id in decimal)
  *
  * and, for requests only, writes the 146-byte reply when the third command
- * has completed.
+ * has completed. A store with message() (store-script.ts) runs all three in
+ * one call (one Lua script, one round trip); the stages below then collapse
+ * into one.
  *
  * Priority ("requests are served before queued heartbeats at every stage";
  * QStack's workers drain the request queue first and re-check it after each
@@ -166,6 +168,8 @@ const STAGE_SET = 2;
 const STAGE_GET2 = 3;
 /** Admitted, waiting behind an earlier message of the same connection. */
 const STAGE_WAIT = 4;
+/** The whole message in one store call (store.message). */
+const STAGE_MESSAGE = 5;
 
 export class IotepServer implements FrameSink {
   readonly counters = new ServerCounters();
@@ -208,6 +212,9 @@ export class IotepServer implements FrameSink {
   private readonly onGet1: ((err: Error | null | undefined, v?: Buffer | null) => void)[] = [];
   private readonly onSet: ((err: Error | null | undefined) => void)[] = [];
   private readonly onGet2: ((err: Error | null | undefined, v?: Buffer | null) => void)[] = [];
+  private readonly onMessage1: ((err: Error | null | undefined, r?: unknown) => void)[] = [];
+  /** The store runs a whole message per call. */
+  private readonly whole: boolean;
   private readonly freeSlots: Int32Array;
   private freeCount: number;
   private heartbeatsInFlight = 0;
@@ -221,6 +228,7 @@ export class IotepServer implements FrameSink {
     checkMsgLen(opts.msgLen);
     this.msgLen = opts.msgLen;
     this.store = opts.store;
+    this.whole = typeof opts.store.message === "function";
     this.sink = opts.sink ?? { reply: () => false };
     this.keyBase = opts.keyBase ?? 0;
     this.clockUs = opts.clockUs ?? monotonicUs;
@@ -253,6 +261,7 @@ export class IotepServer implements FrameSink {
       this.onGet1.push((err, v) => this.afterGet1(s, err, v));
       this.onSet.push((err) => this.afterSet(s, err));
       this.onGet2.push((err) => this.afterGet2(s, err));
+      this.onMessage1.push((err, r) => this.afterMessage(s, err, r));
     }
     this.freeCount = S;
     this.readyHigh = new SlotFifo(S);
@@ -365,14 +374,26 @@ export class IotepServer implements FrameSink {
       this.sStage[s] = STAGE_WAIT;
       return;
     }
-    this.sStage[s] = STAGE_GET1;
-    this.store.get(1, this.keyBase + conn, this.onGet1[s]!);
+    this.start(s);
+  }
+
+  /** Send a slot's first command (or its whole message). */
+  private start(s: number): void {
+    const key = this.keyBase + this.sConn[s]!;
+    if (this.whole) {
+      this.sStage[s] = STAGE_MESSAGE;
+      this.store.message!(key, this.sPayload[s]!, this.onMessage1[s]!);
+    } else {
+      this.sStage[s] = STAGE_GET1;
+      this.store.get(1, key, this.onGet1[s]!);
+    }
   }
 
   private issueNext(s: number): void {
     const stage = this.sStage[s];
     const key = this.keyBase + this.sConn[s]!;
-    if (stage === STAGE_GET1) this.store.get(1, key, this.onGet1[s]!);
+    if (stage === STAGE_WAIT) this.start(s);
+    else if (stage === STAGE_GET1) this.store.get(1, key, this.onGet1[s]!);
     else if (stage === STAGE_SET) this.store.set(1, key, this.sValue[s]!, this.onSet[s]!);
     else if (stage === STAGE_GET2) this.store.get(2, key, this.onGet2[s]!);
   }
@@ -399,6 +420,13 @@ export class IotepServer implements FrameSink {
   private afterSet(s: number, err: Error | null | undefined): void {
     if (err) return this.fail(s);
     this.ready(s, STAGE_GET2);
+  }
+
+  private afterMessage(s: number, err: Error | null | undefined, r: unknown): void {
+    if (err) return this.fail(s);
+    if (r === 1) this.counters.updatedKeys++;
+    else this.counters.newKeys++;
+    this.afterGet2(s, null);
   }
 
   private afterGet2(s: number, err: Error | null | undefined): void {
@@ -431,7 +459,7 @@ export class IotepServer implements FrameSink {
     const next = this.sNext[s]!;
     if (next >= 0) {
       this.sNext[s] = -1;
-      this.ready(next, STAGE_GET1);
+      this.ready(next, STAGE_WAIT);
     } else {
       const conn = this.sConn[s]!;
       if (this.connTail[conn] === s) this.connTail[conn] = -1;

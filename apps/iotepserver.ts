@@ -7,6 +7,11 @@
  *   bun run iotepserver --vdev net_memif0,... --ip 10.0.0.1/24 --redis-socket /run/redis.sock
  *   bun run iotepserver --kernel --port 8080 --redis-socket /tmp/redis.sock     (Bun.listen baseline)
  *
+ * --monitor DIR (our stack): the wire monitor's live mode, pairing request and
+ * reply frames per flow at the server's rx/tx bursts as they happen
+ * (apps/iotep/wire-live.ts); DIR gets monitor.json, cdf.txt and monitor.html
+ * at exit, as `bun run monitor --read` writes them from a pcap.
+ *
  * Ctrl+C (or SIGTERM, or --duration) stops accepting, lets the messages in
  * Redis finish (up to 2 s), closes connections and Redis, prints the final
  * counters, and writes --stats-json if asked.
@@ -19,6 +24,8 @@ import { onStopSignal, parseAppArgs, runMain } from "./common";
 import { EpollServer } from "./iotep/epoll-server";
 import { startIdStack, type IdStack } from "./iotep/id-stack";
 import { RoundGaps, runQueueWaitUs } from "./iotep/round-gaps";
+import { LiveWireTap } from "./iotep/wire-live";
+import { writeWireReport } from "./iotep/wire-report";
 import { formatSummary, summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
 import { encodeHistogram } from "./iotep/results";
@@ -51,6 +58,7 @@ const spec = {
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
+    { name: "monitor", type: "string" as const, arg: "DIR", help: "our stack: live wire monitor (request -> reply at the rx/tx bursts); writes DIR/monitor.json, cdf.txt, monitor.html at exit" },
     { name: "stats-json", type: "string" as const, arg: "FILE", help: "write the final counters and latency summaries as JSON" },
   ],
 };
@@ -85,6 +93,8 @@ runMain("iotepserver", async () => {
   const smp = v["smp"] as number;
   if (smp > 1 && !kernel) throw new ConfigError("--smp: our stack runs one application thread for now; use --smp with --kernel");
   if (smp > 1) return runShards(smp, v);
+  const monitorDir = v["monitor"] as string | undefined;
+  if (monitorDir !== undefined && kernel) throw new ConfigError("--monitor needs our stack (the kernel's bursts are not visible): drop --kernel");
   const store = makeStore(v);
   let rs: IdStack | null = null;
   let ep: TcpEpoll | null = null;
@@ -98,6 +108,7 @@ runMain("iotepserver", async () => {
   });
   let served: ServedHandle;
   let gaps: RoundGaps | null = null;
+  let live: LiveWireTap | null = null;
   let where: string;
   if (kernel) {
     const h = serveOnKernel(server, v["listen"] as string, port, { reusePort: v["reuse-port"] === true, ports: v["ports"] as number });
@@ -115,6 +126,15 @@ runMain("iotepserver", async () => {
     // Gaps between poll rounds (sleeps, GC pauses, long rounds, waiting for a CPU) for the stats.
     gaps = new RoundGaps(rs.stack.loop);
     rs.stack.addAppStage(gaps);
+    if (monitorDir !== undefined) {
+      live = new LiveWireTap(
+        { serverPort: port, serverPorts: v["ports"] as number, msgLen, warmupUs: (v["warmup"] as number) * 1e6 },
+        rs.stack.dev.mem,
+        rs.stack.dev.dv,
+        rs.stack.loop.clock,
+      );
+      rs.stack.netif.setBurstTap(live);
+    }
     rs.run();
     server.sink = h;
     served = h;
@@ -208,6 +228,15 @@ runMain("iotepserver", async () => {
         `${g.stalls} stalls (over 2 ms, no idle sleep) totalling ${g.stallMs} ms, ${g.stallRunQueueMs} ms of it waiting for a CPU; ` +
         `${rs!.stack.loop.rounds} rounds, ${rs!.stack.loop.idleSleeps} idle sleeps, ${rs!.stack.loop.wakeups} cut short by replies; main thread waited ${(runQueueUs / 1000).toFixed(0)} ms for a CPU in all`,
     );
+  }
+  if (live !== null) {
+    writeWireReport({
+      pairer: live.pairer,
+      dir: monitorDir!,
+      source: "live rx/tx bursts",
+      params: { port, msgLen, rxBursts: live.rxBursts, txBursts: live.txBursts },
+      log: (l) => console.log(l.replace(/^monitor: /, "iotepserver: monitor: ")),
+    });
   }
   const statsFile = v["stats-json"] as string | undefined;
   if (statsFile !== undefined) {

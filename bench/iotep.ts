@@ -40,7 +40,8 @@ const spec = {
     { name: "wait", type: "number" as const, arg: "S", default: 1, min: 0, help: "pause between setup and sending" },
     { name: "warmup", type: "number" as const, arg: "S", default: 5, min: 0, help: "unmeasured sending before the measurement" },
     { name: "duration", type: "number" as const, arg: "S", help: "measured seconds (default one epoch)" },
-    { name: "no-wire", type: "bool" as const, help: "do not record a pcap / run the wire monitor" },
+    { name: "no-wire", type: "bool" as const, help: "do not record a pcap / run the wire monitor on it" },
+    { name: "live-wire", type: "bool" as const, help: "also run the wire monitor live inside the server (iotepserver --monitor)" },
     { name: "busy-poll", type: "bool" as const, help: "run both stack processes with --busy-poll" },
     {
       name: "stack-args",
@@ -74,6 +75,7 @@ runMain("bench iotep", async () => {
     warmupS: v["warmup"] as number,
     durationS: (v["duration"] as number | undefined) ?? epochS,
     wire: v["no-wire"] !== true,
+    liveWire: v["live-wire"] === true,
     stackFlags: [...(v["busy-poll"] === true ? ["--busy-poll"] : []), ...splitArgs((v["stack-args"] as string | undefined) ?? "")],
     serverFlags: splitArgs((v["server-args"] as string | undefined) ?? ""),
     clientFlags: splitArgs((v["client-args"] as string | undefined) ?? ""),

@@ -23,6 +23,8 @@ export interface IotepBenchOptions {
   warmupS: number;
   durationS: number;
   wire: boolean;
+  /** The live wire view (iotepserver --monitor). */
+  liveWire?: boolean;
   /** Extra flags for both stack processes. */
   stackFlags: string[];
   serverFlags?: string[];
@@ -56,7 +58,8 @@ function series(r: IotepRunResult, side: string): NamedHistogram[] {
     if (b64 !== undefined) out.push({ name: `${side} ${name}`, h: decodeHistogram(b64) });
   };
   add("client request", r.client.histograms?.["request (client)"]);
-  if (r.wire !== null) add("wire request", r.wire.histograms?.["request (wire)"]);
+  if (r.wire !== null) add(r.wireLive !== null ? "wire request (pcap)" : "wire request", r.wire.histograms?.["request (wire)"]);
+  if (r.wireLive !== null) add(r.wire !== null ? "wire request (live)" : "wire request", r.wireLive.histograms?.["request (wire)"]);
   add("server request", r.server.histograms?.request);
   add("server heartbeat", r.server.histograms?.heartbeat);
   return out;
@@ -89,6 +92,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
     ...common,
     setupS: setupFor(o.conns),
     wire: o.wire,
+    liveWire: o.liveWire,
     stackFlags: o.stackFlags,
     serverFlags: o.serverFlags,
     clientFlags: o.clientFlags,
@@ -117,7 +121,13 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
     );
   }
   if (ratio !== null) console.log(`client request p99, kernel / ours: ${ratio.toFixed(2)}x (${o.kernelConns} vs ${o.conns} connections)`);
-  const wireP99Us = ours.wire?.latencyUs?.["request (wire)"]?.p99Us as number | undefined;
+  // The live view when there is one (no pcap writing in the server's path), else the pcap's.
+  const wireP99Us = (ours.wireLive ?? ours.wire)?.latencyUs?.["request (wire)"]?.p99Us as number | undefined;
+  if (ours.wire !== null && ours.wireLive !== null) {
+    const a = ours.wire.counters;
+    const b = ours.wireLive.counters;
+    console.log(`wire views: pcap ${a.requests} requests, ${a.replies} replies, ${a.paired} paired; live ${b.requests} requests, ${b.replies} replies, ${b.paired} paired`);
+  }
   console.log(
     `target: 1,000,000 connections with wire request p99 <= 1 ms; this run: ${ours.client.counters.connected} connections, wire p99 ${wireP99Us !== undefined ? (wireP99Us / 1000).toFixed(3) + " ms" : "not measured"}`,
   );
@@ -136,12 +146,18 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
       },
     ],
     notes: [
-      "client request: round trip at the generator from the scheduled send time (coordinated omission corrected); wire request: request frame to reply frame at the server's rx/tx bursts (pcap); server: arrival to completion inside the server, per class.",
+      "client request: round trip at the generator from the scheduled send time (coordinated omission corrected); wire request: request frame to reply frame at the server's rx/tx bursts (pcap: from the recorded capture; live: paired inside the server as the bursts happen); server: arrival to completion inside the server, per class.",
       "Heartbeats get no reply, so only the server sees their latency.",
     ],
     json: {
       machine,
-      ours: { counts: counts(ours), server: ours.server.counters, serverStack: ours.server.stack ?? null, wireP99Us: wireP99Us ?? null },
+      ours: {
+        counts: counts(ours),
+        server: ours.server.counters,
+        serverStack: ours.server.stack ?? null,
+        wireP99Us: wireP99Us ?? null,
+        wireCounters: { pcap: ours.wire?.counters ?? null, live: ours.wireLive?.counters ?? null },
+      },
       kernel: kernel ? { counts: counts(kernel), server: kernel.server.counters } : null,
       ratioKernelOverOursP99: ratio,
     },

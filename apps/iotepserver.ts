@@ -59,6 +59,7 @@ const spec = {
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
     { name: "monitor", type: "string" as const, arg: "DIR", help: "our stack: live wire monitor (request -> reply at the rx/tx bursts); writes DIR/monitor.json, cdf.txt, monitor.html at exit" },
+    { name: "breakdown", type: "bool" as const, help: "record where requests' time goes (queue, wait for ioredis' flush, Redis) and print it at exit" },
     { name: "stats-json", type: "string" as const, arg: "FILE", help: "write the final counters and latency summaries as JSON" },
   ],
 };
@@ -105,6 +106,7 @@ runMain("iotepserver", async () => {
     heartbeatSlots: v["heartbeat-slots"] as number | undefined,
     queueCapacity: v["queue"] as number,
     keyBase: v["key-base"] as number,
+    breakdown: v["breakdown"] === true,
   });
   let served: ServedHandle;
   let gaps: RoundGaps | null = null;
@@ -153,6 +155,7 @@ runMain("iotepserver", async () => {
       setTimeout(() => {
         server.latencyHigh.reset();
         server.latencyLow.reset();
+        server.breakdown?.reset();
       }, warmupS * 1000);
     }, 10);
   }
@@ -220,6 +223,12 @@ runMain("iotepserver", async () => {
   );
   console.log(`iotepserver: in-server latency  requests: ${formatSummary(hi)}`);
   console.log(`iotepserver: in-server latency heartbeats: ${formatSummary(lo)}`);
+  const bd = server.breakdown;
+  if (bd !== null) {
+    console.log(`iotepserver: requests: queue (arrival -> Redis call): ${formatSummary(summarize(bd.queue))}`);
+    console.log(`iotepserver: requests: flush (Redis call -> ioredis' nextTick write): ${formatSummary(summarize(bd.flush))}`);
+    console.log(`iotepserver: requests: redis (write -> last callback): ${formatSummary(summarize(bd.redis))}`);
+  }
   const runQueueUs = runQueueWaitUs() - runQueueAtStart;
   if (gaps !== null) {
     const g = gaps.summary();
@@ -249,6 +258,7 @@ runMain("iotepserver", async () => {
           counters: { ...c },
           memory: { idleRssBytes: idleRss, peakRssBytes: peakRss, peakConnections: peakConns, bytesPerConnection: peakConns > 0 ? Math.round((peakRss - idleRss) / peakConns) : null },
           latencyUs: { request: hi, heartbeat: lo },
+          breakdownUs: bd !== null ? { queue: summarize(bd.queue), flush: summarize(bd.flush), redis: summarize(bd.redis) } : undefined,
           histograms: { request: encodeHistogram(server.latencyHigh), heartbeat: encodeHistogram(server.latencyLow) },
           stack:
             rs !== null

@@ -120,6 +120,11 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
         `${gaps.stalls ?? "?"} stalls without an idle sleep totalling ${gaps.stallMs ?? "?"} ms (${gaps.stallRunQueueMs ?? "?"} ms waiting for a CPU); main thread waited ${ours.server.stack?.runQueueWaitMs ?? "?"} ms for a CPU in all`,
     );
   }
+  const bd = ours.server.breakdownUs;
+  if (bd !== undefined) {
+    const f = (x: { p50Us: number; p99Us: number; p999Us: number }): string => `p50 ${(x.p50Us / 1000).toFixed(3)} p99 ${(x.p99Us / 1000).toFixed(3)} p99.9 ${(x.p999Us / 1000).toFixed(3)} ms`;
+    console.log(`qstack server requests: queue ${f(bd.queue)}; wait for ioredis' flush ${f(bd.flush)}; Redis ${f(bd.redis)}`);
+  }
   if (ratio !== null) console.log(`client request p99, kernel / ours: ${ratio.toFixed(2)}x (${o.kernelConns} vs ${o.conns} connections)`);
   // The live view when there is one (no pcap writing in the server's path), else the pcap's.
   const wireP99Us = (ours.wireLive ?? ours.wire)?.latencyUs?.["request (wire)"]?.p99Us as number | undefined;

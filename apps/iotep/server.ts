@@ -46,6 +46,7 @@ import { monotonicUs } from "../../src/api/clock";
 import { newLatencyHistogram, recordUs, type Histogram } from "./latency";
 import { MSG_HEARTBEAT, MSG_REQUEST, MessageFramer, REPLY_LEN, ReplyBuilder, VALUE_BYTES, checkMsgLen, classifyMessage, type FrameSink } from "./protocol";
 import type { IotepStore } from "./store";
+import { RequestBreakdown } from "./breakdown";
 
 export interface ReplySink {
   /** Write `len` bytes of `buf` on connection `conn`; false when it can no longer send. Must copy or send before returning. */
@@ -73,6 +74,8 @@ export interface IotepServerOptions {
   initialConns?: number;
   /** How to run the pump later in this event-loop turn (default setImmediate). */
   schedule?: (f: () => void) => void;
+  /** Record where requests' time goes (breakdown.ts). */
+  breakdown?: boolean;
 }
 
 /** Counters (fixed shape; read them, never replace them). */
@@ -179,6 +182,8 @@ export class IotepServer implements FrameSink {
   readonly msgLen: number;
   readonly slotCount: number;
   readonly heartbeatSlots: number;
+  /** Per-request time split (null unless asked for). */
+  readonly breakdown: RequestBreakdown | null;
 
   private readonly store: IotepStore;
   /** Where replies go (set by the transport). */
@@ -264,6 +269,7 @@ export class IotepServer implements FrameSink {
       this.onMessage1.push((err, r) => this.afterMessage(s, err, r));
     }
     this.freeCount = S;
+    this.breakdown = opts.breakdown === true ? new RequestBreakdown(S, this.clockUs) : null;
     this.readyHigh = new SlotFifo(S);
     this.readyLow = new SlotFifo(S);
     this.pumpLater = () => {
@@ -380,6 +386,7 @@ export class IotepServer implements FrameSink {
   /** Send a slot's first command (or its whole message). */
   private start(s: number): void {
     const key = this.keyBase + this.sConn[s]!;
+    if (this.breakdown !== null && this.sHigh[s] === 1) this.breakdown.issued(s, this.sTUs[s]!);
     if (this.whole) {
       this.sStage[s] = STAGE_MESSAGE;
       this.store.message!(key, this.sPayload[s]!, this.onMessage1[s]!);
@@ -439,6 +446,7 @@ export class IotepServer implements FrameSink {
       else c.repliesLost++;
       c.doneRequests++;
       recordUs(this.latencyHigh, this.clockUs() - this.sTUs[s]!);
+      if (this.breakdown !== null) this.breakdown.done(s);
     } else {
       c.doneHeartbeats++;
       recordUs(this.latencyLow, this.clockUs() - this.sTUs[s]!);

@@ -227,6 +227,8 @@ export class IotepServer implements FrameSink {
   private readonly readyLow: SlotFifo;
   private pumpScheduled = false;
   private readonly pumpLater: () => void;
+  /** Store calls made (a transport compares it across a poll round: see EpollServer). */
+  storeCalls = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(opts: IotepServerOptions) {
@@ -386,6 +388,7 @@ export class IotepServer implements FrameSink {
   /** Send a slot's first command (or its whole message). */
   private start(s: number): void {
     const key = this.keyBase + this.sConn[s]!;
+    this.storeCalls++;
     if (this.breakdown !== null && this.sHigh[s] === 1) this.breakdown.issued(s, this.sTUs[s]!);
     if (this.whole) {
       this.sStage[s] = STAGE_MESSAGE;
@@ -399,6 +402,7 @@ export class IotepServer implements FrameSink {
   private issueNext(s: number): void {
     const stage = this.sStage[s];
     const key = this.keyBase + this.sConn[s]!;
+    if (stage !== STAGE_WAIT) this.storeCalls++;
     if (stage === STAGE_WAIT) this.start(s);
     else if (stage === STAGE_GET1) this.store.get(1, key, this.onGet1[s]!);
     else if (stage === STAGE_SET) this.store.set(1, key, this.sValue[s]!, this.onSet[s]!);

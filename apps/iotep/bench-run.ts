@@ -82,7 +82,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const machine = machineInfo();
   const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
   const common = { waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
-  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, huge: o.huge, stackArgs: o.stackFlags.join(" ") };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" ") };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
   console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);

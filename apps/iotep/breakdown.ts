@@ -56,7 +56,8 @@ export class RequestBreakdown {
     this.issueUs[s] = t;
     this.flushUs[s] = -1;
     recordUs(this.queue, t - arrivalUs);
-    this.waiting[this.nWaiting++] = s;
+    // (A slot can be reissued before the tick only with a store that completes at once: then it is not timed.)
+    if (this.nWaiting < this.waiting.length) this.waiting[this.nWaiting++] = s;
     if (!this.tickScheduled) {
       this.tickScheduled = true;
       this.onTick();

@@ -7,6 +7,11 @@
  *   bun run iotepserver --vdev net_memif0,... --ip 10.0.0.1/24 --redis-socket /run/redis.sock
  *   bun run iotepserver --kernel --port 8080 --redis-socket /tmp/redis.sock     (Bun.listen baseline)
  *
+ * --monitor DIR (our stack): the wire monitor's live mode, pairing request and
+ * reply frames per flow at the server's rx/tx bursts as they happen
+ * (apps/iotep/wire-live.ts); DIR gets monitor.json, cdf.txt and monitor.html
+ * at exit, as `bun run monitor --read` writes them from a pcap.
+ *
  * Ctrl+C (or SIGTERM, or --duration) stops accepting, lets the messages in
  * Redis finish (up to 2 s), closes connections and Redis, prints the final
  * counters, and writes --stats-json if asked.
@@ -19,12 +24,15 @@ import { onStopSignal, parseAppArgs, runMain } from "./common";
 import { EpollServer } from "./iotep/epoll-server";
 import { startIdStack, type IdStack } from "./iotep/id-stack";
 import { RoundGaps, runQueueWaitUs } from "./iotep/round-gaps";
+import { LiveWireTap } from "./iotep/wire-live";
+import { writeWireReport } from "./iotep/wire-report";
 import { formatSummary, summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
 import { encodeHistogram } from "./iotep/results";
 import { IotepServer } from "./iotep/server";
 import { serveOnKernel, type ServedHandle } from "./iotep/server-transports";
 import { RedisClusterStore, RedisDbStore, parseClusterNodes, type IotepStore } from "./iotep/store";
+import { RedisClusterScriptStore, RedisScriptStore } from "./iotep/store-script";
 
 const spec = {
   name: "iotepserver",
@@ -37,6 +45,7 @@ const spec = {
     { name: "redis-socket", type: "string" as const, arg: "PATH", help: "local redis-server Unix socket" },
     { name: "redis", type: "string" as const, arg: "HOST:PORT", help: "redis-server over TCP (default 127.0.0.1:6379 when no other Redis flag is given)" },
     { name: "redis-cluster", type: "string" as const, arg: "HOST:PORT,...", help: "Redis Cluster seed nodes (ioredis Cluster client)" },
+    { name: "redis-mode", type: "string" as const, arg: "MODE", default: "script", help: "script: one Lua script per message on one connection (one round trip); commands: GET/SET/GET per message, one connection per database" },
     { name: "redis-timeout-ms", type: "int" as const, arg: "MS", default: 2000, min: 1, help: "fail a Redis command after this long" },
     { name: "kernel", type: "bool" as const, help: "serve on Bun's kernel sockets (Bun.listen) instead of our stack: the baseline" },
     { name: "listen", type: "string" as const, arg: "ADDR", default: "0.0.0.0", help: "address to bind with --kernel" },
@@ -49,6 +58,8 @@ const spec = {
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
+    { name: "monitor", type: "string" as const, arg: "DIR", help: "our stack: live wire monitor (request -> reply at the rx/tx bursts); writes DIR/monitor.json, cdf.txt, monitor.html at exit" },
+    { name: "breakdown", type: "bool" as const, help: "record where requests' time goes (queue, wait for ioredis' flush, Redis) and print it at exit" },
     { name: "stats-json", type: "string" as const, arg: "FILE", help: "write the final counters and latency summaries as JSON" },
   ],
 };
@@ -60,15 +71,17 @@ function makeStore(v: Record<string, unknown>): IotepStore {
   const given = [sock, tcp, cluster].filter((x) => x !== undefined).length;
   if (given > 1) throw new ConfigError("give only one of --redis-socket, --redis and --redis-cluster");
   const opts = { commandTimeoutMs: v["redis-timeout-ms"] as number };
+  const mode = v["redis-mode"] as string;
+  if (mode !== "script" && mode !== "commands") throw new ConfigError(`--redis-mode ${mode}: expected script or commands`);
+  const script = mode === "script";
   if (cluster !== undefined) {
     const nodes = parseClusterNodes(cluster);
     if (nodes === null) throw new ConfigError(`--redis-cluster ${cluster}: expected HOST:PORT[,HOST:PORT...] like 127.0.0.1:7000,127.0.0.1:7001`);
-    return new RedisClusterStore(nodes, opts);
+    return script ? new RedisClusterScriptStore(nodes, opts) : new RedisClusterStore(nodes, opts);
   }
-  if (sock !== undefined) return new RedisDbStore(sock, opts);
-  const t = tcp ?? "127.0.0.1:6379";
-  if (!/^[^:\s]+:\d{1,5}$/.test(t)) throw new ConfigError(`--redis ${t}: expected HOST:PORT like 127.0.0.1:6379`);
-  return new RedisDbStore(t, opts);
+  const t = sock ?? tcp ?? "127.0.0.1:6379";
+  if (sock === undefined && !/^[^:\s]+:\d{1,5}$/.test(t)) throw new ConfigError(`--redis ${t}: expected HOST:PORT like 127.0.0.1:6379`);
+  return script ? new RedisScriptStore(t, opts) : new RedisDbStore(t, opts);
 }
 
 runMain("iotepserver", async () => {
@@ -81,6 +94,8 @@ runMain("iotepserver", async () => {
   const smp = v["smp"] as number;
   if (smp > 1 && !kernel) throw new ConfigError("--smp: our stack runs one application thread for now; use --smp with --kernel");
   if (smp > 1) return runShards(smp, v);
+  const monitorDir = v["monitor"] as string | undefined;
+  if (monitorDir !== undefined && kernel) throw new ConfigError("--monitor needs our stack (the kernel's bursts are not visible): drop --kernel");
   const store = makeStore(v);
   let rs: IdStack | null = null;
   let ep: TcpEpoll | null = null;
@@ -91,9 +106,11 @@ runMain("iotepserver", async () => {
     heartbeatSlots: v["heartbeat-slots"] as number | undefined,
     queueCapacity: v["queue"] as number,
     keyBase: v["key-base"] as number,
+    breakdown: v["breakdown"] === true,
   });
   let served: ServedHandle;
   let gaps: RoundGaps | null = null;
+  let live: LiveWireTap | null = null;
   let where: string;
   if (kernel) {
     const h = serveOnKernel(server, v["listen"] as string, port, { reusePort: v["reuse-port"] === true, ports: v["ports"] as number });
@@ -111,6 +128,15 @@ runMain("iotepserver", async () => {
     // Gaps between poll rounds (sleeps, GC pauses, long rounds, waiting for a CPU) for the stats.
     gaps = new RoundGaps(rs.stack.loop);
     rs.stack.addAppStage(gaps);
+    if (monitorDir !== undefined) {
+      live = new LiveWireTap(
+        { serverPort: port, serverPorts: v["ports"] as number, msgLen, warmupUs: (v["warmup"] as number) * 1e6 },
+        rs.stack.dev.mem,
+        rs.stack.dev.dv,
+        rs.stack.loop.clock,
+      );
+      rs.stack.netif.setBurstTap(live);
+    }
     rs.run();
     server.sink = h;
     served = h;
@@ -129,6 +155,7 @@ runMain("iotepserver", async () => {
       setTimeout(() => {
         server.latencyHigh.reset();
         server.latencyLow.reset();
+        server.breakdown?.reset();
       }, warmupS * 1000);
     }, 10);
   }
@@ -196,6 +223,12 @@ runMain("iotepserver", async () => {
   );
   console.log(`iotepserver: in-server latency  requests: ${formatSummary(hi)}`);
   console.log(`iotepserver: in-server latency heartbeats: ${formatSummary(lo)}`);
+  const bd = server.breakdown;
+  if (bd !== null) {
+    console.log(`iotepserver: requests: queue (arrival -> Redis call): ${formatSummary(summarize(bd.queue))}`);
+    console.log(`iotepserver: requests: flush (Redis call -> ioredis' nextTick write): ${formatSummary(summarize(bd.flush))}`);
+    console.log(`iotepserver: requests: redis (write -> last callback): ${formatSummary(summarize(bd.redis))}`);
+  }
   const runQueueUs = runQueueWaitUs() - runQueueAtStart;
   if (gaps !== null) {
     const g = gaps.summary();
@@ -204,6 +237,15 @@ runMain("iotepserver", async () => {
         `${g.stalls} stalls (over 2 ms, no idle sleep) totalling ${g.stallMs} ms, ${g.stallRunQueueMs} ms of it waiting for a CPU; ` +
         `${rs!.stack.loop.rounds} rounds, ${rs!.stack.loop.idleSleeps} idle sleeps, ${rs!.stack.loop.wakeups} cut short by replies; main thread waited ${(runQueueUs / 1000).toFixed(0)} ms for a CPU in all`,
     );
+  }
+  if (live !== null) {
+    writeWireReport({
+      pairer: live.pairer,
+      dir: monitorDir!,
+      source: "live rx/tx bursts",
+      params: { port, msgLen, rxBursts: live.rxBursts, txBursts: live.txBursts },
+      log: (l) => console.log(l.replace(/^monitor: /, "iotepserver: monitor: ")),
+    });
   }
   const statsFile = v["stats-json"] as string | undefined;
   if (statsFile !== undefined) {
@@ -216,6 +258,7 @@ runMain("iotepserver", async () => {
           counters: { ...c },
           memory: { idleRssBytes: idleRss, peakRssBytes: peakRss, peakConnections: peakConns, bytesPerConnection: peakConns > 0 ? Math.round((peakRss - idleRss) / peakConns) : null },
           latencyUs: { request: hi, heartbeat: lo },
+          breakdownUs: bd !== null ? { queue: summarize(bd.queue), flush: summarize(bd.flush), redis: summarize(bd.redis) } : undefined,
           histograms: { request: encodeHistogram(server.latencyHigh), heartbeat: encodeHistogram(server.latencyLow) },
           stack:
             rs !== null

@@ -7,16 +7,17 @@
  *   bun run iotepserver ... --pcap server.pcap        # the stack records rx/tx bursts
  *   bun run monitor --read server.pcap [--port 80] [-l 200] [--out DIR]
  *
- * Offline only for now: a live mode reading the server's rx/tx burst
- * timestamps needs a hook in the stack (see the iotep notes in the report).
+ * Live mode (no pcap): `bun run iotepserver ... --monitor DIR` pairs the
+ * frames of the server's rx/tx bursts as they happen (apps/iotep/wire-live.ts)
+ * and writes the same files to DIR when it stops.
  */
 import { existsSync } from "node:fs";
 import { ConfigError } from "../src/api/errors";
 import { parseAppArgs, runMain } from "./common";
 import { readPcap, PcapFormatError } from "./iotep/pcap-reader";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
-import { latencyTable, textTable, writeResults } from "./iotep/results";
 import { WirePairer } from "./iotep/wire-pairing";
+import { writeWireReport } from "./iotep/wire-report";
 
 const spec = {
   name: "monitor",
@@ -37,7 +38,7 @@ runMain("monitor", async () => {
   const args = parseAppArgs(spec);
   const v = args.values;
   const file = v["read"] as string | undefined;
-  if (file === undefined) throw new ConfigError("no input: pass --read FILE (a pcap written with --pcap); live capture is not available yet");
+  if (file === undefined) throw new ConfigError("no input: pass --read FILE (a pcap written with --pcap); for the live view run iotepserver with --monitor DIR");
   if (!existsSync(file)) throw new ConfigError(`--read ${file}: no such file`);
   const port = v["port"] as number;
   const msgLen = v["length"] as number;
@@ -49,29 +50,12 @@ runMain("monitor", async () => {
     if (e instanceof PcapFormatError) throw new ConfigError(e.message);
     throw e;
   }
-  const c = pairer.counters;
-  const outstanding = pairer.outstanding();
-  const series = [{ name: "request (wire)", h: pairer.latencyHigh }];
-  console.log(textTable(latencyTable(`monitor: request -> reply at the server's wire, ${file} (ms)`, series)));
-  console.log(
-    `monitor: ${res.records} frames${res.truncated ? " (file truncated)" : ""}, ${c.flows} flows, ${c.requests} requests, ${c.heartbeats} heartbeats, ${c.otherMessages} other, ` +
-      `${c.replies} replies, ${c.paired} paired, ${c.unpairedReplies} unpaired replies, ${outstanding} requests unanswered, ${c.retransmissions} retransmitted segments`,
-  );
-  const out = writeResults({
+  writeWireReport({
+    pairer,
     dir: v["out"] as string,
-    base: "monitor",
-    title: `iotep wire view: ${file}`,
+    source: file,
     params: { pcap: file, port, msgLen, frames: res.records },
-    series,
-    tables: [{ caption: "Counters", header: [...Object.keys(c), "unanswered"], rows: [[...Object.values(c), outstanding]] }],
-    notes: [
-      "Latency is the time between the frame carrying a request's first byte and the frame carrying its reply, both as timestamped at the server's rx/tx bursts.",
-      "Heartbeats get no reply, so the wire shows request latency only.",
-    ],
-    json: { counters: { ...c }, unanswered: outstanding },
-    cdfInfo: { connections: c.flows, req_retrans: c.retransmissions, requests: c.requests, paired: c.paired },
-    plainCdfName: true,
+    note: res.truncated ? " (file truncated)" : "",
   });
-  console.log(`monitor: wrote ${out.json}, ${out.cdf}, ${out.html}`);
   return 0;
 });

@@ -5,8 +5,9 @@
  *   bun run bench iotep [--conns N] [--epoch S] [--ratio R] [--duration S] [--json FILE]
  *
  * Our stack: iotepserver and mcc as two processes joined by net_memif, a
- * private redis-server, the server recording a pcap that the wire monitor
- * pairs (request -> reply at the server's rx/tx bursts, HCMonitor's view).
+ * private redis-server, the server pairing request and reply frames live at
+ * its rx/tx bursts (iotepserver --monitor, HCMonitor's view; --pcap-wire also
+ * records a pcap and pairs it offline).
  * Kernel baseline: the same server and generator logic on Bun's kernel
  * sockets over loopback, at --kernel-conns: several server and generator
  * processes (one process holds at most ~20,000 sockets here) and several
@@ -40,7 +41,9 @@ const spec = {
     { name: "wait", type: "number" as const, arg: "S", default: 1, min: 0, help: "pause between setup and sending" },
     { name: "warmup", type: "number" as const, arg: "S", default: 5, min: 0, help: "unmeasured sending before the measurement" },
     { name: "duration", type: "number" as const, arg: "S", help: "measured seconds (default one epoch)" },
-    { name: "no-wire", type: "bool" as const, help: "do not record a pcap / run the wire monitor" },
+    { name: "no-wire", type: "bool" as const, help: "no wire view (no live monitor in the server, no pcap)" },
+    { name: "pcap-wire", type: "bool" as const, help: "also record the server's pcap and pair it offline, beside the live view" },
+    { name: "breakdown", type: "bool" as const, help: "iotepserver --breakdown: where requests' time goes inside the server" },
     { name: "busy-poll", type: "bool" as const, help: "run both stack processes with --busy-poll" },
     {
       name: "stack-args",
@@ -73,9 +76,10 @@ runMain("bench iotep", async () => {
     waitS: v["wait"] as number,
     warmupS: v["warmup"] as number,
     durationS: (v["duration"] as number | undefined) ?? epochS,
-    wire: v["no-wire"] !== true,
+    wire: v["no-wire"] !== true && v["pcap-wire"] === true,
+    liveWire: v["no-wire"] !== true,
     stackFlags: [...(v["busy-poll"] === true ? ["--busy-poll"] : []), ...splitArgs((v["stack-args"] as string | undefined) ?? "")],
-    serverFlags: splitArgs((v["server-args"] as string | undefined) ?? ""),
+    serverFlags: [...(v["breakdown"] === true ? ["--breakdown"] : []), ...splitArgs((v["server-args"] as string | undefined) ?? "")],
     clientFlags: splitArgs((v["client-args"] as string | undefined) ?? ""),
     huge: v["huge"] === true,
     outDir: v["out"] as string,

@@ -7,7 +7,8 @@
  *   - DEFAULT_CONNS persistent connections, one 200-byte message per connection per
  *     60 s epoch, 5 % of them requests (QStack's workload shape), a warm-up, then
  *     a measured window,
- *   - the wire monitor pairing request and reply frames in the server's pcap,
+ *   - the wire monitor pairing request and reply frames live at the server's
+ *     rx/tx bursts (iotepserver --monitor; --pcap-wire adds the pcap-based view beside it),
  *
  * then the per-class latency table (client, wire and in-server views) and the
  * report's path. Ctrl+C (or SIGTERM) stops every process and removes what the
@@ -57,6 +58,9 @@ const spec = {
     { name: "duration", type: "number" as const, arg: "S", default: 30, min: 1, help: "measured seconds" },
     { name: "kernel-conns", type: "int" as const, arg: "N", default: 0, min: 0, help: "also run the kernel-socket baseline with N connections (bench iotep does by default)" },
     { name: "redis-socket", type: "string" as const, arg: "PATH", help: "use this running redis-server (Unix socket) instead of starting one" },
+    { name: "redis-mode", type: "string" as const, arg: "MODE", help: "iotepserver's --redis-mode (script: one Lua script per message, the default; commands: GET/SET/GET)" },
+    { name: "breakdown", type: "bool" as const, help: "iotepserver --breakdown: where requests' time goes inside the server" },
+    { name: "pcap-wire", type: "bool" as const, help: "also record the server's pcap and pair it offline (the earlier wire view), beside the live one" },
     { name: "no-huge", type: "bool" as const, help: "do not use hugepages" },
     { name: "out", type: "string" as const, arg: "DIR", default: "bench-results/start", help: "directory for the report" },
     { name: "verbose", type: "bool" as const, help: "echo the processes' output" },
@@ -105,8 +109,10 @@ async function bench(v: Record<string, unknown>): Promise<number> {
       waitS: 1,
       warmupS: v["warmup"] as number,
       durationS: v["duration"] as number,
-      wire: true,
+      wire: v["pcap-wire"] === true,
+      liveWire: true,
       stackFlags: ["--idle-spin-us", "0"],
+      serverFlags: [...(v["redis-mode"] !== undefined ? ["--redis-mode", v["redis-mode"] as string] : []), ...(v["breakdown"] === true ? ["--breakdown"] : [])],
       huge,
       outDir: v["out"] as string,
       redisSocket: v["redis-socket"] as string | undefined,

@@ -23,6 +23,8 @@ export interface IotepBenchOptions {
   warmupS: number;
   durationS: number;
   wire: boolean;
+  /** The live wire view (iotepserver --monitor). */
+  liveWire?: boolean;
   /** Extra flags for both stack processes. */
   stackFlags: string[];
   serverFlags?: string[];
@@ -56,7 +58,8 @@ function series(r: IotepRunResult, side: string): NamedHistogram[] {
     if (b64 !== undefined) out.push({ name: `${side} ${name}`, h: decodeHistogram(b64) });
   };
   add("client request", r.client.histograms?.["request (client)"]);
-  if (r.wire !== null) add("wire request", r.wire.histograms?.["request (wire)"]);
+  if (r.wire !== null) add(r.wireLive !== null ? "wire request (pcap)" : "wire request", r.wire.histograms?.["request (wire)"]);
+  if (r.wireLive !== null) add(r.wire !== null ? "wire request (live)" : "wire request", r.wireLive.histograms?.["request (wire)"]);
   add("server request", r.server.histograms?.request);
   add("server heartbeat", r.server.histograms?.heartbeat);
   return out;
@@ -79,7 +82,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const machine = machineInfo();
   const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
   const common = { waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
-  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, huge: o.huge, stackArgs: o.stackFlags.join(" ") };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" ") };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
   console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);
@@ -89,6 +92,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
     ...common,
     setupS: setupFor(o.conns),
     wire: o.wire,
+    liveWire: o.liveWire,
     stackFlags: o.stackFlags,
     serverFlags: o.serverFlags,
     clientFlags: o.clientFlags,
@@ -116,8 +120,19 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
         `${gaps.stalls ?? "?"} stalls without an idle sleep totalling ${gaps.stallMs ?? "?"} ms (${gaps.stallRunQueueMs ?? "?"} ms waiting for a CPU); main thread waited ${ours.server.stack?.runQueueWaitMs ?? "?"} ms for a CPU in all`,
     );
   }
+  const bd = ours.server.breakdownUs;
+  if (bd !== undefined) {
+    const f = (x: { p50Us: number; p99Us: number; p999Us: number }): string => `p50 ${(x.p50Us / 1000).toFixed(3)} p99 ${(x.p99Us / 1000).toFixed(3)} p99.9 ${(x.p999Us / 1000).toFixed(3)} ms`;
+    console.log(`qstack server requests: queue ${f(bd.queue)}; wait for ioredis' flush ${f(bd.flush)}; Redis ${f(bd.redis)}`);
+  }
   if (ratio !== null) console.log(`client request p99, kernel / ours: ${ratio.toFixed(2)}x (${o.kernelConns} vs ${o.conns} connections)`);
-  const wireP99Us = ours.wire?.latencyUs?.["request (wire)"]?.p99Us as number | undefined;
+  // The live view when there is one (no pcap writing in the server's path), else the pcap's.
+  const wireP99Us = (ours.wireLive ?? ours.wire)?.latencyUs?.["request (wire)"]?.p99Us as number | undefined;
+  if (ours.wire !== null && ours.wireLive !== null) {
+    const a = ours.wire.counters;
+    const b = ours.wireLive.counters;
+    console.log(`wire views: pcap ${a.requests} requests, ${a.replies} replies, ${a.paired} paired; live ${b.requests} requests, ${b.replies} replies, ${b.paired} paired`);
+  }
   console.log(
     `target: 1,000,000 connections with wire request p99 <= 1 ms; this run: ${ours.client.counters.connected} connections, wire p99 ${wireP99Us !== undefined ? (wireP99Us / 1000).toFixed(3) + " ms" : "not measured"}`,
   );
@@ -136,12 +151,18 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
       },
     ],
     notes: [
-      "client request: round trip at the generator from the scheduled send time (coordinated omission corrected); wire request: request frame to reply frame at the server's rx/tx bursts (pcap); server: arrival to completion inside the server, per class.",
+      "client request: round trip at the generator from the scheduled send time (coordinated omission corrected); wire request: request frame to reply frame at the server's rx/tx bursts (pcap: from the recorded capture; live: paired inside the server as the bursts happen); server: arrival to completion inside the server, per class.",
       "Heartbeats get no reply, so only the server sees their latency.",
     ],
     json: {
       machine,
-      ours: { counts: counts(ours), server: ours.server.counters, serverStack: ours.server.stack ?? null, wireP99Us: wireP99Us ?? null },
+      ours: {
+        counts: counts(ours),
+        server: ours.server.counters,
+        serverStack: ours.server.stack ?? null,
+        wireP99Us: wireP99Us ?? null,
+        wireCounters: { pcap: ours.wire?.counters ?? null, live: ours.wireLive?.counters ?? null },
+      },
       kernel: kernel ? { counts: counts(kernel), server: kernel.server.counters } : null,
       ratioKernelOverOursP99: ratio,
     },

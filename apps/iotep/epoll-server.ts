@@ -11,6 +11,11 @@
  * them to Redis first. Listeners are accepted from, connections are read dry
  * into one scratch buffer and framed by the server.
  *
+ * Redis commands issued in a round go out on the next tick (ioredis'
+ * auto-pipeline flushes on process.nextTick), so a round that issued any asks
+ * the poll loop to yield after it (PollLoop.yieldSoon) instead of running up
+ * to burstsPerYield more rounds first.
+ *
  * Replies are written from ioredis callbacks, outside the poll round: the
  * bytes go into TCP's send queue at once and `stack.loop.wake()` cuts an idle
  * sleep short, so the next round's flush puts them on the wire now rather
@@ -67,6 +72,7 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
     const ep = this.ep;
     const out = this.out;
     let work = 0;
+    const calls = this.server.storeCalls;
     for (;;) {
       const n = ep.poll.wait(out, WAIT_MAX);
       if (n === 0) break;
@@ -79,6 +85,7 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
       }
     }
     this.server.pump();
+    if (this.server.storeCalls !== calls) this.stack.loop.yieldSoon();
     this.wroteSinceWake = false;
     return work;
   }

@@ -129,8 +129,10 @@ export interface IotepRunOptions {
   msgLen: number;
   /** Redis Unix socket to use; a private redis-server is started when absent. */
   redisSocket?: string;
-  /** Record the server's frames and run the wire monitor (our stack only). */
+  /** Record the server's frames and run the wire monitor on the pcap (our stack only). */
   wire: boolean;
+  /** The wire monitor's live mode inside the server (iotepserver --monitor; our stack only). */
+  liveWire?: boolean;
   /** Extra stack flags for both sides (e.g. --busy-poll). */
   stackFlags?: string[];
   /** Use hugepages (default: --no-huge). */
@@ -158,6 +160,8 @@ export interface IotepRunResult {
   client: Record<string, any>;
   server: Record<string, any>;
   wire: Record<string, any> | null;
+  /** The live wire monitor's monitor.json (null when not run). */
+  wireLive: Record<string, any> | null;
   outDir: string;
 }
 
@@ -206,9 +210,10 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       const memif = (role: string): string => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
       const huge = o.huge ? [] : ["--no-huge"];
       pcap = o.wire ? join(tmp, "server.pcap") : null;
+      const live = o.liveWire === true ? ["--monitor", join(outDir, "wire-live")] : [];
       server = new Proc(
         "iotepserver",
-        [BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...(o.stackFlags ?? []), ...(o.serverFlags ?? []), ...common],
+        [BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...live, ...(o.stackFlags ?? []), ...(o.serverFlags ?? []), ...common],
         echo("server"),
       );
       check();
@@ -235,7 +240,9 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       if (mc !== 0) throw new Error(`monitor exited with ${mc}:\n${mon.out.slice(-3000)}`);
       wire = JSON.parse(readFileSync(join(outDir, "wire", "monitor.json"), "utf8"));
     }
-    return { transport: o.transport, client: clientRes, server: serverRes, wire, outDir };
+    const liveJson = join(outDir, "wire-live", "monitor.json");
+    const wireLive = o.transport === "qstack" && o.liveWire === true ? JSON.parse(readFileSync(liveJson, "utf8")) : null;
+    return { transport: o.transport, client: clientRes, server: serverRes, wire, wireLive, outDir };
   } catch (e) {
     throw o.abort?.aborted === true ? new IotepAborted() : e;
   } finally {

@@ -9,7 +9,9 @@
  *   then GET key in db 2.            (key = connection id in decimal)
  *
  * and, for requests only, writes the 146-byte reply when the third command
- * has completed.
+ * has completed. A store with message() (store-script.ts) runs all three in
+ * one call (one Lua script, one round trip); the stages below then collapse
+ * into one.
  *
  * Priority ("requests are served before queued heartbeats at every stage";
  * QStack's workers drain the request queue first and re-check it after each
@@ -44,6 +46,7 @@ import { monotonicUs } from "../../src/api/clock";
 import { newLatencyHistogram, recordUs, type Histogram } from "./latency";
 import { MSG_HEARTBEAT, MSG_REQUEST, MessageFramer, REPLY_LEN, ReplyBuilder, VALUE_BYTES, checkMsgLen, classifyMessage, type FrameSink } from "./protocol";
 import type { IotepStore } from "./store";
+import { RequestBreakdown } from "./breakdown";
 
 export interface ReplySink {
   /** Write `len` bytes of `buf` on connection `conn`; false when it can no longer send. Must copy or send before returning. */
@@ -71,6 +74,8 @@ export interface IotepServerOptions {
   initialConns?: number;
   /** How to run the pump later in this event-loop turn (default setImmediate). */
   schedule?: (f: () => void) => void;
+  /** Record where requests' time goes (breakdown.ts). */
+  breakdown?: boolean;
 }
 
 /** Counters (fixed shape; read them, never replace them). */
@@ -166,6 +171,8 @@ const STAGE_SET = 2;
 const STAGE_GET2 = 3;
 /** Admitted, waiting behind an earlier message of the same connection. */
 const STAGE_WAIT = 4;
+/** The whole message in one store call (store.message). */
+const STAGE_MESSAGE = 5;
 
 export class IotepServer implements FrameSink {
   readonly counters = new ServerCounters();
@@ -175,6 +182,8 @@ export class IotepServer implements FrameSink {
   readonly msgLen: number;
   readonly slotCount: number;
   readonly heartbeatSlots: number;
+  /** Per-request time split (null unless asked for). */
+  readonly breakdown: RequestBreakdown | null;
 
   private readonly store: IotepStore;
   /** Where replies go (set by the transport). */
@@ -208,6 +217,9 @@ export class IotepServer implements FrameSink {
   private readonly onGet1: ((err: Error | null | undefined, v?: Buffer | null) => void)[] = [];
   private readonly onSet: ((err: Error | null | undefined) => void)[] = [];
   private readonly onGet2: ((err: Error | null | undefined, v?: Buffer | null) => void)[] = [];
+  private readonly onMessage1: ((err: Error | null | undefined, r?: unknown) => void)[] = [];
+  /** The store runs a whole message per call. */
+  private readonly whole: boolean;
   private readonly freeSlots: Int32Array;
   private freeCount: number;
   private heartbeatsInFlight = 0;
@@ -215,12 +227,15 @@ export class IotepServer implements FrameSink {
   private readonly readyLow: SlotFifo;
   private pumpScheduled = false;
   private readonly pumpLater: () => void;
+  /** Store calls made (a transport compares it across a poll round: see EpollServer). */
+  storeCalls = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(opts: IotepServerOptions) {
     checkMsgLen(opts.msgLen);
     this.msgLen = opts.msgLen;
     this.store = opts.store;
+    this.whole = typeof opts.store.message === "function";
     this.sink = opts.sink ?? { reply: () => false };
     this.keyBase = opts.keyBase ?? 0;
     this.clockUs = opts.clockUs ?? monotonicUs;
@@ -253,8 +268,10 @@ export class IotepServer implements FrameSink {
       this.onGet1.push((err, v) => this.afterGet1(s, err, v));
       this.onSet.push((err) => this.afterSet(s, err));
       this.onGet2.push((err) => this.afterGet2(s, err));
+      this.onMessage1.push((err, r) => this.afterMessage(s, err, r));
     }
     this.freeCount = S;
+    this.breakdown = opts.breakdown === true ? new RequestBreakdown(S, this.clockUs) : null;
     this.readyHigh = new SlotFifo(S);
     this.readyLow = new SlotFifo(S);
     this.pumpLater = () => {
@@ -365,14 +382,29 @@ export class IotepServer implements FrameSink {
       this.sStage[s] = STAGE_WAIT;
       return;
     }
-    this.sStage[s] = STAGE_GET1;
-    this.store.get(1, this.keyBase + conn, this.onGet1[s]!);
+    this.start(s);
+  }
+
+  /** Send a slot's first command (or its whole message). */
+  private start(s: number): void {
+    const key = this.keyBase + this.sConn[s]!;
+    this.storeCalls++;
+    if (this.breakdown !== null && this.sHigh[s] === 1) this.breakdown.issued(s, this.sTUs[s]!);
+    if (this.whole) {
+      this.sStage[s] = STAGE_MESSAGE;
+      this.store.message!(key, this.sPayload[s]!, this.onMessage1[s]!);
+    } else {
+      this.sStage[s] = STAGE_GET1;
+      this.store.get(1, key, this.onGet1[s]!);
+    }
   }
 
   private issueNext(s: number): void {
     const stage = this.sStage[s];
     const key = this.keyBase + this.sConn[s]!;
-    if (stage === STAGE_GET1) this.store.get(1, key, this.onGet1[s]!);
+    if (stage !== STAGE_WAIT) this.storeCalls++;
+    if (stage === STAGE_WAIT) this.start(s);
+    else if (stage === STAGE_GET1) this.store.get(1, key, this.onGet1[s]!);
     else if (stage === STAGE_SET) this.store.set(1, key, this.sValue[s]!, this.onSet[s]!);
     else if (stage === STAGE_GET2) this.store.get(2, key, this.onGet2[s]!);
   }
@@ -401,6 +433,13 @@ export class IotepServer implements FrameSink {
     this.ready(s, STAGE_GET2);
   }
 
+  private afterMessage(s: number, err: Error | null | undefined, r: unknown): void {
+    if (err) return this.fail(s);
+    if (r === 1) this.counters.updatedKeys++;
+    else this.counters.newKeys++;
+    this.afterGet2(s, null);
+  }
+
   private afterGet2(s: number, err: Error | null | undefined): void {
     if (err) return this.fail(s);
     const c = this.counters;
@@ -411,6 +450,7 @@ export class IotepServer implements FrameSink {
       else c.repliesLost++;
       c.doneRequests++;
       recordUs(this.latencyHigh, this.clockUs() - this.sTUs[s]!);
+      if (this.breakdown !== null) this.breakdown.done(s);
     } else {
       c.doneHeartbeats++;
       recordUs(this.latencyLow, this.clockUs() - this.sTUs[s]!);
@@ -431,7 +471,7 @@ export class IotepServer implements FrameSink {
     const next = this.sNext[s]!;
     if (next >= 0) {
       this.sNext[s] = -1;
-      this.ready(next, STAGE_GET1);
+      this.ready(next, STAGE_WAIT);
     } else {
       const conn = this.sConn[s]!;
       if (this.connTail[conn] === s) this.connTail[conn] = -1;

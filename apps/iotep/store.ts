@@ -3,8 +3,13 @@
  * ioredis with auto-pipelining, behind a small interface the server logic
  * uses (and the tests can point at a real redis-server).
  *
+ * Two ways to run a message's three commands:
+ *   - one Lua script per message, one connection per app thread (the
+ *     default; store-script.ts: RedisScriptStore, RedisClusterScriptStore);
+ *   - plain GET/SET per command (--redis-mode commands; this file), below.
+ *
  * Standalone Redis (the QStack setup: one local redis-server on a Unix socket
- * per worker) -> RedisDbStore: two ioredis clients per app thread, one
+ * per worker), per command -> RedisDbStore: two ioredis clients per app thread, one
  * opened on database 1 and one on database 2 (ioredis SELECTs once at
  * connect and again after every reconnect).
  *   Why not one connection and SELECT: ioredis never auto-pipelines SELECT
@@ -32,6 +37,8 @@ import Redis, { Cluster } from "ioredis";
 
 export type GetCallback = (err: Error | null | undefined, value?: Buffer | null) => void;
 export type SetCallback = (err: Error | null | undefined, ok?: unknown) => void;
+/** A whole message's result: 0 = key created, 1 = key incremented. */
+export type MessageCallback = (err: Error | null | undefined, result?: unknown) => void;
 
 /** Database numbers the workload uses (DESIGN.md "iotep workload"). */
 export type Db = 1 | 2;
@@ -41,6 +48,12 @@ export interface IotepStore {
   get(db: Db, key: number, cb: GetCallback): void;
   /** SET key value in database `db`; `cb` is called exactly once. The value must stay unchanged until then. */
   set(db: Db, key: number, value: Buffer, cb: SetCallback): void;
+  /**
+   * When present, the server runs each message as this one call instead of
+   * get/set: the three commands for `key` with `first` (the first payload
+   * bytes, unchanged until `cb`); `cb` is called exactly once.
+   */
+  message?(key: number, first: Buffer, cb: MessageCallback): void;
   /** True while every connection is up. */
   readonly connected: boolean;
   /** Connection-level errors seen (not command errors). */
@@ -58,11 +71,11 @@ export interface StoreOptions {
   maxReconnectDelayMs?: number;
 }
 
-function retry(maxMs: number): (times: number) => number {
+export function retry(maxMs: number): (times: number) => number {
   return (times) => Math.min(20 * times, maxMs);
 }
 
-function waitClientsReady(clients: { status: string; once(ev: string, f: () => void): unknown; off(ev: string, f: () => void): unknown }[], timeoutMs: number): Promise<boolean> {
+export function waitClientsReady(clients: { status: string; once(ev: string, f: () => void): unknown; off(ev: string, f: () => void): unknown }[], timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     let left = 0;
     const t = setTimeout(() => done(false), timeoutMs);

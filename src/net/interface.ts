@@ -25,6 +25,22 @@ export interface TransportInput {
   input(nowUs: number, mem: Uint8Array, dv: DataView, l4Off: number, l4Len: number, srcIp: number, dstIp: number): void;
 }
 
+/**
+ * A read-only observer of every burst, for a live wire monitor (apps/iotep's
+ * live mode): received frames before processing, transmitted frames as the
+ * device takes them. Set with NetInterface.setBurstTap; off (null) it costs
+ * one null check per burst. The tap reads the frames synchronously and keeps
+ * nothing that points into them.
+ */
+export interface BurstTap {
+  /** Frames batch[0, count) were received in the round at `nowUs` (with a classifier: one class at a time, highest first). */
+  rx(nowUs: number, mem: Uint8Array, dv: DataView, batch: PacketBatch): void;
+  /** Frames batch[0, count) are about to be offered to the device (it may take a prefix). */
+  txOffer(batch: PacketBatch): void;
+  /** The device took the first `taken` frames of the last offer (their bytes stay readable until the tap returns). */
+  txTaken(taken: number): void;
+}
+
 export interface InterfaceConfig {
   ip: number;
   prefixLen: number;
@@ -51,6 +67,7 @@ export class NetInterface {
   private readonly ipv4 = new Ipv4View();
   private readonly toFree: PacketBatch;
   private tcp: TransportInput | null = null;
+  private tap: BurstTap | null = null;
 
   constructor(
     readonly dev: Device,
@@ -75,6 +92,12 @@ export class NetInterface {
     if (typeof tcp.icmpError === "function") this.icmp.errorSink = tcp as IcmpErrorSink;
   }
 
+  /** Observe every rx and tx burst (null: stop). */
+  setBurstTap(tap: BurstTap | null): void {
+    this.tap = tap;
+    this.tx.tap = tap;
+  }
+
   /**
    * Own `count` more addresses from `first` (same subnet). They answer ARP and
    * ping and accept TCP; transports may open connections from them.
@@ -93,6 +116,7 @@ export class NetInterface {
   receive(nowUs: number, batch: PacketBatch): void {
     this.out.nowUs = nowUs;
     const n = batch.count;
+    if (this.tap !== null) this.tap.rx(nowUs, this.dev.mem, this.dev.dv, batch);
     for (let i = 0; i < n; i++) {
       const h = batch.handle[i]!;
       if (!this.receiveFrame(nowUs, h, batch.off[i]!, batch.len[i]!)) {

@@ -10,6 +10,7 @@
  * keep their data and retry instead of losing frames here.
  */
 import type { Device } from "./device";
+import type { BurstTap } from "./interface";
 import { PacketBatch } from "./packet-batch";
 
 export const MAX_CLASSES = 8;
@@ -30,6 +31,8 @@ export class TxQueues {
   refused = 0;
   /** Flushes that left frames for the next round (the device's ring was full). */
   deferred = 0;
+  /** Observer of every transmit burst (NetInterface.setBurstTap); null: off. */
+  tap: BurstTap | null = null;
 
   constructor(
     readonly dev: Device,
@@ -90,7 +93,10 @@ export class TxQueues {
   private flushClass(c: number): void {
     const b = this.batches[c]!;
     if (b.count === 0) return;
+    const tap = this.tap;
+    if (tap !== null) tap.txOffer(b);
     const s = this.dev.txBurst(b);
+    if (tap !== null) tap.txTaken(s);
     this.sent += s;
     if (b.count > 0) this.deferred++;
   }

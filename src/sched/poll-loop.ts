@@ -79,6 +79,7 @@ export class PollLoop {
     let lastWorkUs = this.clock();
     const step = (): void => {
       this.sleepTimer = null;
+      this.yieldAsked = false;
       if (!this.running) {
         this.resolveStopped!();
         return;
@@ -88,6 +89,11 @@ export class PollLoop {
         now = this.clock();
         if (this.round(now) > 0) lastWorkUs = now;
         else if (now - lastWorkUs > this.idleSpinUs) break;
+        if (this.yieldAsked) {
+          this.yieldAsked = false;
+          this.earlyYields++;
+          break;
+        }
       }
       if (!this.running) {
         this.resolveStopped!();
@@ -131,6 +137,20 @@ export class PollLoop {
     setImmediate(this.stepFn!);
   }
 
+  /**
+   * End the current run of busy rounds after this one and let Bun's event
+   * loop run now: a stage that handed work to code which runs on the next
+   * tick (ioredis' auto-pipeline writes its commands on process.nextTick)
+   * calls this, so that work is not held back by up to burstsPerYield - 1
+   * further rounds.
+   */
+  yieldSoon(): void {
+    this.yieldAsked = true;
+  }
+
+  private yieldAsked = false;
+  /** Runs of rounds ended by yieldSoon(). */
+  earlyYields = 0;
   private sleepTimer: ReturnType<typeof setTimeout> | null = null;
   private stepFn: (() => void) | null = null;
   /** Sleeps cut short by wake(). */

@@ -35,6 +35,13 @@ class InstantStore implements IotepStore {
   }
 }
 
+/** The same, one call per message (the script store's shape): 1 = incremented on odd keys. */
+class InstantMessageStore extends InstantStore {
+  message(key: number, _first: Buffer, cb: (err: Error | null | undefined, r?: unknown) => void): void {
+    cb(null, key & 1);
+  }
+}
+
 function objectsAfter(run: () => void): number {
   run();
   Bun.gc(true);
@@ -45,12 +52,14 @@ function objectsAfter(run: () => void): number {
 }
 
 describe("allocation guards", () => {
-  test("server: 20,000 messages (split and whole, both classes, replies) allocate nothing", () => {
+  for (const whole of [false, true])
+  test(`server: 40,000 messages (split and whole, both classes, replies) allocate nothing (${whole ? "one store call per message, --breakdown" : "three store calls per message"})`, () => {
     let pending: (() => void) | null = null;
     let replies = 0;
     const srv = new IotepServer({
       msgLen: 200,
-      store: new InstantStore(),
+      store: whole ? new InstantMessageStore() : new InstantStore(),
+      breakdown: whole,
       sink: {
         reply(_c, _b, len) {
           replies += len;

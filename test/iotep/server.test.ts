@@ -1,13 +1,17 @@
 /**
  * iotepserver logic: Redis effects against a real redis-server (started per
  * suite on a Unix socket), Redis killed and restarted mid-run, a 3-node Redis
- * Cluster, and the request-first scheduling (with a hand-driven store, so the
- * order of commands can be checked exactly).
+ * Cluster, each in both store modes (one Lua script per message on one
+ * connection; plain GET/SET on one connection per database), the script
+ * mode's own cases (the caller's database, a flushed script cache), and the
+ * request-first scheduling (with a hand-driven store, so the order of
+ * commands can be checked exactly).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { IotepServer, type ReplySink } from "../../apps/iotep/server";
 import { MessageBuilder, REPLY_LEN } from "../../apps/iotep/protocol";
-import { RedisClusterStore, RedisDbStore, parseClusterNodes, type Db, type GetCallback, type IotepStore, type SetCallback } from "../../apps/iotep/store";
+import { RedisClusterStore, RedisDbStore, parseClusterNodes, type Db, type GetCallback, type IotepStore, type SetCallback, type StoreOptions } from "../../apps/iotep/store";
+import { RedisClusterScriptStore, RedisScriptStore } from "../../apps/iotep/store-script";
 import { RedisCluster, RedisServer, redisAvailable } from "../helpers/redis";
 
 const haveRedis = redisAvailable();
@@ -33,7 +37,23 @@ async function until(what: string, ms: number, f: () => boolean): Promise<void> 
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
-describe.skipIf(!haveRedis)("against a real redis-server", () => {
+const MODES = [
+  {
+    mode: "script",
+    make: (path: string, o?: StoreOptions): IotepStore => new RedisScriptStore(path, o),
+    makeCluster: (nodes: { host: string; port: number }[]): IotepStore => new RedisClusterScriptStore(nodes),
+    clusterKey: (db: number, id: number): string => `${db}:{${id}}`,
+  },
+  {
+    mode: "commands",
+    make: (path: string, o?: StoreOptions): IotepStore => new RedisDbStore(path, o),
+    makeCluster: (nodes: { host: string; port: number }[]): IotepStore => new RedisClusterStore(nodes),
+    clusterKey: (db: number, id: number): string => `${db}:${id}`,
+  },
+];
+
+for (const M of MODES)
+describe.skipIf(!haveRedis)(`against a real redis-server (${M.mode})`, () => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await RedisServer.start();
@@ -45,7 +65,7 @@ describe.skipIf(!haveRedis)("against a real redis-server", () => {
   test("three commands per message keyed by connection id; only requests are answered", async () => {
     await redis.cli("FLUSHALL");
     await redis.cli("CONFIG", "RESETSTAT");
-    const store = new RedisDbStore(redis.socketPath);
+    const store = M.make(redis.socketPath);
     expect(await store.waitReady(3000)).toBe(true);
     const sink = new Replies();
     const srv = new IotepServer({ msgLen: 200, store, sink });
@@ -56,9 +76,13 @@ describe.skipIf(!haveRedis)("against a real redis-server", () => {
     srv.data(8, mb.heartbeat(0x00000002), 0, 200);
     await until("two messages done", 3000, () => srv.counters.doneRequests + srv.counters.doneHeartbeats === 2);
     // Three commands per message: 2 GET + 1 SET each.
+    // (Commands a script runs are counted too.)
     const stats = await redis.cli("INFO", "commandstats");
     expect(stats).toMatch(/cmdstat_get:calls=4,/);
     expect(stats).toMatch(/cmdstat_set:calls=2,/);
+    // Script mode: one call (one round trip) per message.
+    const calls = (name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+),`).exec(stats)?.[1] ?? 0);
+    expect(calls("eval") + calls("evalsha")).toBe(M.mode === "script" ? 2 : 0);
 
     // Absent key: SET to the first 6 payload bytes, in database 1.
     expect(hex(await redis.cliBytes("-n", "1", "GET", "7"))).toBe(hex(mb.request(1).subarray(0, 6)));
@@ -90,7 +114,7 @@ describe.skipIf(!haveRedis)("against a real redis-server", () => {
 
   test("split and coalesced messages on many connections: every message served once", async () => {
     await redis.cli("FLUSHALL");
-    const store = new RedisDbStore(redis.socketPath);
+    const store = M.make(redis.socketPath);
     expect(await store.waitReady(3000)).toBe(true);
     const sink = new Replies();
     const srv = new IotepServer({ msgLen: 50, store, sink, slots: 64 });
@@ -119,7 +143,7 @@ describe.skipIf(!haveRedis)("against a real redis-server", () => {
   });
 
   test("no reply reaches a connection that closed while its request was in Redis", async () => {
-    const store = new RedisDbStore(redis.socketPath);
+    const store = M.make(redis.socketPath);
     expect(await store.waitReady(3000)).toBe(true);
     const sink = new Replies();
     const srv = new IotepServer({ msgLen: 200, store, sink });
@@ -135,7 +159,7 @@ describe.skipIf(!haveRedis)("against a real redis-server", () => {
   });
 
   test("Redis killed and restarted mid-run: messages fail and are counted, nothing throws, service resumes", async () => {
-    const store = new RedisDbStore(redis.socketPath, { commandTimeoutMs: 500, maxReconnectDelayMs: 50 });
+    const store = M.make(redis.socketPath, { commandTimeoutMs: 500, maxReconnectDelayMs: 50 });
     expect(await store.waitReady(3000)).toBe(true);
     const sink = new Replies();
     const srv = new IotepServer({ msgLen: 200, store, sink, slots: 32 });
@@ -176,7 +200,8 @@ describe.skipIf(!haveRedis)("against a real redis-server", () => {
   });
 });
 
-describe.skipIf(!haveRedis)("against a 3-node Redis Cluster", () => {
+for (const M of MODES)
+describe.skipIf(!haveRedis)(`against a 3-node Redis Cluster (${M.mode})`, () => {
   let cluster: RedisCluster;
   beforeAll(async () => {
     cluster = await RedisCluster.start(3);
@@ -185,14 +210,14 @@ describe.skipIf(!haveRedis)("against a 3-node Redis Cluster", () => {
     await cluster?.stop();
   });
 
-  test("--redis-cluster nodes parse; keys spread over the nodes as 1:<id>; requests answered", async () => {
+  test("--redis-cluster nodes parse; keys spread over the nodes as 1:<id> (script: 1:{<id>}); requests answered", async () => {
     expect(parseClusterNodes("127.0.0.1:7000,localhost:7001")).toEqual([
       { host: "127.0.0.1", port: 7000 },
       { host: "localhost", port: 7001 },
     ]);
     expect(parseClusterNodes("127.0.0.1")).toBeNull();
     expect(parseClusterNodes("a:70000")).toBeNull();
-    const store = new RedisClusterStore(parseClusterNodes(cluster.nodes)!);
+    const store = M.makeCluster(parseClusterNodes(cluster.nodes)!);
     expect(await store.waitReady(5000)).toBe(true);
     const sink = new Replies();
     const srv = new IotepServer({ msgLen: 100, store, sink });
@@ -214,7 +239,9 @@ describe.skipIf(!haveRedis)("against a 3-node Redis Cluster", () => {
     }
     expect(total).toBe(300);
     for (const n of perNode) expect(n).toBeGreaterThan(0);
-    expect(hex(await cluster.cliBytes(cluster.ports[0]!, "GET", "1:42"))).toBe(hex(mb.request(42).subarray(0, 6)));
+    expect(hex(await cluster.cliBytes(cluster.ports[0]!, "GET", M.clusterKey(1, 42)))).toBe(hex(mb.request(42).subarray(0, 6)));
+    // The script's keys hash to one slot; db 2 is only read.
+    if (M.mode === "script") expect(await cluster.cli(cluster.ports[0]!, "CLUSTER", "KEYSLOT", M.clusterKey(1, 42))).toBe(await cluster.cli(cluster.ports[0]!, "CLUSTER", "KEYSLOT", M.clusterKey(2, 42)));
     await store.close();
   }, 30_000);
 });

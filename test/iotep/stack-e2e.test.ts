@@ -1,9 +1,11 @@
 /**
  * End to end on our stack: iotepserver and mcc as two processes joined by
  * net_memif (DPDK, --no-huge), a real redis-server, 10,000 connections; the
- * server records a pcap (--pcap) and the wire monitor pairs it. Every request
- * must be answered, the three views must agree on the counts, and Redis must
- * hold one key per connection that sent.
+ * server records a pcap (--pcap) and the wire monitor pairs it, and the
+ * server also pairs the same frames live at its rx/tx bursts (--monitor).
+ * Every request must be answered, the views must agree on the counts (the
+ * live and pcap wire views exactly), and Redis must hold one key per
+ * connection that sent.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -42,7 +44,7 @@ describe.skipIf(skip !== null)("iotep on our stack over net_memif", () => {
     const pcap = join(dir, "server.pcap");
     const server = new AppProcess("iotepserver", [
       "--vdev", memif("server"), "--ip", "10.77.0.1/24", "--no-huge", "--port", "80",
-      "--redis-socket", redis.socketPath, "--status-interval", "0", "--stats-json", join(dir, "server.json"), "--pcap", pcap,
+      "--redis-socket", redis.socketPath, "--status-interval", "0", "--stats-json", join(dir, "server.json"), "--pcap", pcap, "--monitor", join(dir, "wire-live"),
     ]);
     let client: AppProcess | null = null;
     try {
@@ -89,6 +91,16 @@ describe.skipIf(skip !== null)("iotep on our stack over net_memif", () => {
       expect(wire.counters.heartbeats).toBe(ct.sentHeartbeats);
       expect(wire.counters.paired).toBe(ct.sentRequests);
       expect(wire.unanswered).toBe(0);
+
+      // The live view of the same run: the same frames, paired as they passed the bursts.
+      const live = JSON.parse(readFileSync(join(dir, "wire-live", "monitor.json"), "utf8"));
+      expect(live.source).toBe("live rx/tx bursts");
+      for (const k of ["flows", "requests", "heartbeats", "otherMessages", "replies", "paired", "unpairedReplies", "dataSegments"]) {
+        expect(`${k} ${live.counters[k]}`).toBe(`${k} ${wire.counters[k]}`);
+      }
+      expect(live.unanswered).toBe(0);
+      expect(live.latencyUs["request (wire)"].count).toBe(wire.latencyUs["request (wire)"].count);
+      expect(readFileSync(join(dir, "wire-live", "cdf.txt"), "utf8")).toContain("request_wire__num:");
     } finally {
       if (client !== null && client.proc.exitCode === null) await client.stop(3000);
       if (server.proc.exitCode === null) await server.stop(3000);

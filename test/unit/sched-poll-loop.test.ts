@@ -40,6 +40,31 @@ describe("poll loop", () => {
   });
 });
 
+describe("poll loop yieldSoon", () => {
+  test("a stage that asks to yield gets Bun's next tick after its round, not after burstsPerYield rounds", async () => {
+    const loop = new PollLoop({ busyPoll: true, burstsPerYield: 64 });
+    let rounds = 0;
+    let tickedAfterRound = -1;
+    loop.add({
+      poll: () => {
+        rounds++;
+        if (rounds === 3) {
+          process.nextTick(() => void (tickedAfterRound = rounds));
+          loop.yieldSoon();
+        }
+        return 1;
+      },
+      pollAt: () => Number.POSITIVE_INFINITY,
+    });
+    const done = loop.run();
+    await new Promise((r) => setTimeout(r, 10));
+    await loop.stop();
+    await done;
+    expect(tickedAfterRound).toBe(3);
+    expect(loop.earlyYields).toBe(1);
+  });
+});
+
 describe("poll loop wake", () => {
   test("wake() cuts an idle sleep short so work queued from outside runs at once", async () => {
     const loop = new PollLoop({ idleSpinUs: 0, idleSleepMaxUs: 200_000 });

@@ -1,0 +1,78 @@
+/**
+ * Where a request's time goes inside the iotepserver (--breakdown), to find
+ * the causes of the wire latency tail. Per request, in integer us:
+ *
+ *   queue:  arrival (the read in the poll round) -> its first Redis call
+ *           (waiting for a slot or behind an earlier message of the connection);
+ *   flush:  that call -> the process.nextTick after it, which is when ioredis'
+ *           auto-pipeline writes to the socket (the rest of the poll loop's
+ *           step runs first);
+ *   redis:  the write -> the last command's callback (Redis itself and Bun's
+ *           event loop getting to the socket; all three commands in
+ *           --redis-mode commands);
+ *
+ * and, from the wire: rx burst -> reply's tx burst minus these is what the
+ * stack adds after the callback. Nothing is allocated per request.
+ */
+import { newLatencyHistogram, recordUs, type Histogram } from "./latency";
+
+export class RequestBreakdown {
+  readonly queue: Histogram = newLatencyHistogram();
+  readonly flush: Histogram = newLatencyHistogram();
+  readonly redis: Histogram = newLatencyHistogram();
+  private readonly issueUs: Float64Array;
+  private readonly flushUs: Float64Array;
+  private readonly waiting: Int32Array;
+  private nWaiting = 0;
+  private tickScheduled = false;
+  private readonly onTick: () => void;
+
+  constructor(
+    slots: number,
+    private readonly clockUs: () => number,
+    /** How to run code right after the current macrotask (ioredis' own flush uses process.nextTick). */
+    nextTick: (f: () => void) => void = process.nextTick,
+  ) {
+    this.issueUs = new Float64Array(slots);
+    this.flushUs = new Float64Array(slots);
+    this.waiting = new Int32Array(slots);
+    const tick = (): void => {
+      this.tickScheduled = false;
+      const t = this.clockUs();
+      const w = this.waiting;
+      for (let i = 0; i < this.nWaiting; i++) {
+        const s = w[i]!;
+        this.flushUs[s] = t;
+        recordUs(this.flush, t - this.issueUs[s]!);
+      }
+      this.nWaiting = 0;
+    };
+    this.onTick = () => nextTick(tick);
+  }
+
+  /** Slot `s` (a request that arrived at `arrivalUs`) made its first Redis call now. */
+  issued(s: number, arrivalUs: number): void {
+    const t = this.clockUs();
+    this.issueUs[s] = t;
+    this.flushUs[s] = -1;
+    recordUs(this.queue, t - arrivalUs);
+    // (A slot can be reissued before the tick only with a store that completes at once: then it is not timed.)
+    if (this.nWaiting < this.waiting.length) this.waiting[this.nWaiting++] = s;
+    if (!this.tickScheduled) {
+      this.tickScheduled = true;
+      this.onTick();
+    }
+  }
+
+  /** Slot `s`'s request completed (its last callback ran). */
+  done(s: number): void {
+    const f = this.flushUs[s]!;
+    if (f >= 0) recordUs(this.redis, this.clockUs() - f);
+  }
+
+  reset(): void {
+    this.queue.reset();
+    this.flush.reset();
+    this.redis.reset();
+  }
+}

@@ -10,12 +10,36 @@
  * starts its own segment and the server's payload classifier sees byte 5 (the
  * same in both cases of the benchmark: only the server differs).
  */
+import { dlopen } from "bun:ffi";
 import { SEND_AHEAD, type TcpSocket } from "../src/api/tcp-socket";
 import { SeededRng } from "../src/net/seeded-rng";
 import type { PollStage } from "../src/sched/poll-loop";
 import { newLatencyHistogram, recordUs, summarize, type Histogram, type LatencySummary } from "../apps/iotep/latency";
 import { wallUs } from "../src/api/clock";
 import { LABEL_REPLY, LABEL_REQUEST, MSG, OFF_LABEL, OFF_PRIO, OFF_READ, OFF_REPLIED, OFF_SENT, OFF_SEQ, PRIO_HIGH } from "./priority-server";
+
+/**
+ * A microsecond sleep for the generator's idle moments (libc usleep with the
+ * thread's timer slack cut to 1 us, PR_SET_TIMERSLACK: ~20 us over the asked
+ * time here instead of ~70), or null where libc cannot be loaded. A generator
+ * that spins between sends takes a whole core from the server and everything
+ * else on a shared machine, and the kernel then preempts it for milliseconds;
+ * one that sleeps between sends is woken promptly.
+ */
+export function microSleeper(): ((us: number) => void) | null {
+  try {
+    const lib = dlopen("libc.so.6", {
+      usleep: { args: ["u32"], returns: "i32" },
+      prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
+    });
+    const PR_SET_TIMERSLACK = 29;
+    lib.symbols.prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0);
+    const usleep = lib.symbols.usleep;
+    return (us: number) => void usleep(us);
+  } catch {
+    return null;
+  }
+}
 
 /** Per-socket reassembly of replies cut by segment boundaries. */
 export interface GenConn {
@@ -81,7 +105,14 @@ export class LoadGen implements PollStage {
   /** Closed loop (capacity): each reply sends the next message until this time, us. */
   private closedUntil = 0;
 
-  constructor(private readonly clock: () => number) {}
+  /** Microseconds slept between sends (with a sleeper). */
+  sleptUs = 0;
+
+  /** `sleep`: when given, rounds that send nothing sleep until shortly before the next send (at most 100 us). */
+  constructor(
+    private readonly clock: () => number,
+    private readonly sleep: ((us: number) => void) | null = null,
+  ) {}
 
   private static newLegs() {
     const two = (): [Histogram, Histogram] => [newLatencyHistogram(), newLatencyHistogram()];
@@ -135,6 +166,14 @@ export class LoadGen implements PollStage {
       else this.sendFailed++;
       recordUs(this.sendLag, nowUs - times[k]!);
       w++;
+    }
+    if (w === 0 && this.sleep !== null) {
+      // ~20 us of wake-up overshoot (microSleeper): aim that much early.
+      const gap = Math.min(this.pollAt() - nowUs, 120);
+      if (gap > 45) {
+        this.sleep(gap - 25);
+        this.sleptUs += gap - 25;
+      }
     }
     return w;
   }

@@ -22,7 +22,7 @@ import { startIdStack } from "../apps/iotep/id-stack";
 import { RoundGaps } from "../apps/iotep/round-gaps";
 import { TcpEpoll } from "../src/api/tcp-epoll";
 import { emit, pollCommand } from "./pps-ipc";
-import { burstPlan, LoadGen, type GenConn } from "./priority-gen";
+import { burstPlan, LoadGen, microSleeper, type GenConn } from "./priority-gen";
 import { MSG, PriorityServer } from "./priority-server";
 
 const spec = {
@@ -45,6 +45,7 @@ const spec = {
     { name: "burst-s", type: "number" as const, arg: "S", default: 1, min: 0.05, help: "generator: burst length" },
     { name: "quiet-s", type: "number" as const, arg: "S", default: 1.5, min: 0, help: "generator: quiet after each burst" },
     { name: "high", type: "number" as const, arg: "F", default: 0.05, min: 0, max: 1, help: "generator: fraction of high-priority messages" },
+    { name: "gen-spin", type: "bool" as const, help: "generator: spin between sends instead of sleeping (microSleeper)" },
     { name: "seed", type: "int" as const, arg: "N", default: 5, help: "generator: seed of the high/low draw" },
   ],
 };
@@ -107,7 +108,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   if (host === undefined) throw new Error("--host is required for the generator");
   const rs = await startStack(v as never, TCP);
   const clock = rs.stack.loop.clock;
-  const gen = new LoadGen(clock);
+  const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper());
   rs.stack.addAppStage(gen);
   const gaps = new RoundGaps(rs.stack.loop);
   rs.stack.addAppStage(gaps);
@@ -157,7 +158,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   const done = await waitFor(() => gen.finished, planS * 1000 + 60_000);
   const wallS = (clock() - ls) / 1e6;
   emit("result", {
-    rate, messages: gen.total, highMessages: plan.high.reduce((a, b) => a + b, 0), finished: done, wallS, ...gen.results(),
+    rate, messages: gen.total, sleptMs: Math.round(gen.sleptUs / 1000), sleeper: v["gen-spin"] !== true, highMessages: plan.high.reduce((a, b) => a + b, 0), finished: done, wallS, ...gen.results(),
     unanswered: gen.total - gen.replies, roundGaps: gaps.summary(), roundGapsBeforeLoad: gaps0,
     tcp: { retransmits: rs.tcp.counters.retransmits, rtoTimeouts: rs.tcp.counters.rtoTimeouts, fastRetransmits: rs.tcp.counters.fastRetransmits },
   });

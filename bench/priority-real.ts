@@ -25,6 +25,7 @@ export interface RealParams {
   capS: number;
   noHuge: boolean;
   busyPoll: boolean;
+  genSpin: boolean;
 }
 
 export interface RealCase {
@@ -64,7 +65,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
     const gArgs = [
       "--role", "generator", "--vdev", dev("client"), "--ip", "10.78.0.2/24", "--host", SERVER_IP, "--conns", String(p.conns),
       "--cap-s", String(p.capS), "--rate", String(rate), "--ratio", String(p.ratio), "--bursts", String(p.bursts),
-      "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...common,
+      "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...(p.genSpin ? ["--gen-spin"] : []), ...common,
     ];
     const gen = spawnProc("generator", PEER, gArgs);
     procs.push(gen);

@@ -57,6 +57,7 @@ const spec = {
     { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "real: seconds of saturation to measure capacity" },
     { name: "no-huge", type: "bool" as const, help: "real: stacks in normal pages" },
     { name: "busy-poll", type: "bool" as const, help: "real: both stacks poll without ever sleeping" },
+    { name: "gen-spin", type: "bool" as const, help: "real: the generator spins between sends (default: sleeps in us steps)" },
     { name: "no-micro", type: "bool" as const, help: "skip the switch-cost and ring measurements" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
   ],
@@ -156,6 +157,7 @@ async function main(): Promise<number> {
       conns: (v["conns"] as number | undefined) ?? 2000, serviceUs: num("service-us"), budgetUs: num("budget-us"), checkUs: num("check-us"),
       bursts: (v["bursts"] as number | undefined) ?? 3, burstS: num("burst-s"), quietS: num("quiet-s"), ratio: num("ratio"), high: num("high"),
       capS: num("cap-s"), noHuge: v["no-huge"] === true, busyPoll: v["busy-poll"] === true,
+      genSpin: v["gen-spin"] === true,
     };
     out.realParams = p;
     console.log(

@@ -235,6 +235,22 @@ export class LoadGen implements PollStage {
     recordUs(this.legs.back[cls], w - replied);
   }
 
+  /** Sockets with unsent/unacknowledged bytes or a cut reply at the end (diagnosis). */
+  leftovers(tcp: { sendQueued(c: number): number; state(c: number): number; localPort(c: number): number; rtoUs(c: number): number; cwnd(c: number): number }) {
+    let sendQueued = 0;
+    let cut = 0;
+    const examples: Record<string, number>[] = [];
+    for (const s of this.socks) {
+      const q = tcp.sendQueued(s.id);
+      if (q > 0) sendQueued++;
+      if (s.data.len > 0) cut++;
+      if ((q > 0 || s.data.len > 0) && examples.length < 5) {
+        examples.push({ c: s.id, port: tcp.localPort(s.id), state: tcp.state(s.id), sendQueued: q, cut: s.data.len, rtoUs: tcp.rtoUs(s.id), cwnd: tcp.cwnd(s.id) });
+      }
+    }
+    return { sendQueued, cut, examples };
+  }
+
   results() {
     const l = this.legs;
     const leg = (i: number) => ({ toServer: summarize(l.toServer[i]!), inServer: summarize(l.inServer[i]!), back: summarize(l.back[i]!) });

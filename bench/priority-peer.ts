@@ -37,6 +37,7 @@ const spec = {
     { name: "service-us", type: "int" as const, arg: "US", default: 100, min: 1, help: "server: CPU per message" },
     { name: "budget-us", type: "int" as const, arg: "US", default: 1000, min: 1, help: "server: Scheduler budget" },
     { name: "check-us", type: "int" as const, arg: "US", default: 200, min: 1, help: "server: Scheduler clock-check interval" },
+    { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "most rx bursts per poll round (Stack.rxBurstsPerRound)" },
     { name: "conns", type: "int" as const, arg: "N", default: 2000, min: 1, help: "generator: connections" },
     { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "generator: seconds of saturation to measure capacity" },
     { name: "rate", type: "number" as const, arg: "R", default: 0, min: 0, help: "generator: messages/s in a burst (0: --ratio x measured capacity)" },
@@ -52,6 +53,13 @@ const spec = {
 
 const TCP = { sndBufBytes: 64 * 1024, rcvBufBytes: 64 * 1024, synQueueSize: 4096, defaultBacklog: 65535 };
 
+/** Non-zero TCP counters, the device's statistics and the interface's drop counters (what explains a tail). */
+function counters(tcp: { counters: object }, stack: { dev: { stats(): object }; netif: { counters: { snapshot(): object } } }): Record<string, unknown> {
+  const nz = (o: object) => Object.fromEntries(Object.entries(o).filter(([, x]) => typeof x === "number" && x !== 0));
+  const net = Object.fromEntries(Object.entries(stack.netif.counters.snapshot()).filter(([k, x]) => typeof x === "number" && x !== 0 && /drop|refus|full|miss/i.test(k)));
+  return { tcp: nz(tcp.counters), dev: nz(stack.dev.stats()), net };
+}
+
 async function waitFor(cond: () => boolean, ms: number, step = 20): Promise<boolean> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -65,6 +73,8 @@ async function server(v: Record<string, unknown>): Promise<void> {
   const priority = v["priority"] === true;
   const rs = await startIdStack(v as never, TCP);
   const ep = new TcpEpoll(rs.stack, rs.plan.tcp);
+  // While saturated a round lasts about one Scheduler budget: drain the rx ring then, not one burst.
+  rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
   const clock = rs.stack.loop.clock;
   const srv = new PriorityServer(ep, v["port"] as number, {
     priority,
@@ -99,6 +109,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
     roundGaps: gaps.summary(),
     express: m === null ? null : { in: m.expressIn, full: m.expressFull, ahead: m.aheadIn },
     tcp: { retransmits: ep.tcp.counters.retransmits, rtoTimeouts: ep.tcp.counters.rtoTimeouts, fastRetransmits: ep.tcp.counters.fastRetransmits },
+    counters: counters(ep.tcp, rs.stack),
   });
   await rs.shutdown(null);
 }
@@ -107,6 +118,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   const host = v["host"] as string | undefined;
   if (host === undefined) throw new Error("--host is required for the generator");
   const rs = await startStack(v as never, TCP);
+  rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
   const clock = rs.stack.loop.clock;
   const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper());
   rs.stack.addAppStage(gen);
@@ -155,12 +167,13 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   const gaps0 = gaps.summary();
   gen.start(plan);
   const planS = bursts * (burstS + quietS);
-  const done = await waitFor(() => gen.finished, planS * 1000 + 60_000);
+  const done = await waitFor(() => gen.finished, planS * 1000 + 20_000);
   const wallS = (clock() - ls) / 1e6;
   emit("result", {
     rate, messages: gen.total, sleptMs: Math.round(gen.sleptUs / 1000), sleeper: v["gen-spin"] !== true, highMessages: plan.high.reduce((a, b) => a + b, 0), finished: done, wallS, ...gen.results(),
-    unanswered: gen.total - gen.replies, roundGaps: gaps.summary(), roundGapsBeforeLoad: gaps0,
+    unanswered: gen.total - gen.replies, leftovers: gen.leftovers(rs.tcp), roundGaps: gaps.summary(), roundGapsBeforeLoad: gaps0,
     tcp: { retransmits: rs.tcp.counters.retransmits, rtoTimeouts: rs.tcp.counters.rtoTimeouts, fastRetransmits: rs.tcp.counters.fastRetransmits },
+    counters: counters(rs.tcp, rs.stack),
   });
   await rs.shutdown();
 }

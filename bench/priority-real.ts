@@ -26,6 +26,7 @@ export interface RealParams {
   noHuge: boolean;
   busyPoll: boolean;
   genSpin: boolean;
+  rxBursts: number;
 }
 
 export interface RealCase {
@@ -54,7 +55,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
   const n = ++pairNo;
   const sock = `/tmp/qs-bench-prio-${process.pid}-${n}.sock`;
   const dev = (role: string) => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
-  const common = ["--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
+  const common = ["--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
   const procs: Proc[] = [];
   try {
     const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), ...common];

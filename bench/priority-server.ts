@@ -319,6 +319,28 @@ export class PriorityServer implements PollStage {
     this.sched.clockReads = 0;
   }
 
+  /** Connections with bytes the app has not read, a cut message, or unsent/unacknowledged bytes (diagnosis). */
+  leftovers(): Record<string, unknown> {
+    const tcp = this.ep.tcp;
+    let unread = 0;
+    let unreadBytes = 0;
+    let cut = 0;
+    let sendQueued = 0;
+    const examples: Record<string, number>[] = [];
+    for (let c = 0; c < this.o.maxConnections; c++) {
+      if (!tcp.conns.isUsed(c)) continue;
+      const r = tcp.recvAvailable(c);
+      const q = tcp.sendQueued(c);
+      if (r > 0) (unread++, (unreadBytes += r));
+      if (this.partLen[c]! > 0) cut++;
+      if (q > 0) sendQueued++;
+      if ((r > 0 || this.partLen[c]! > 0 || q > 0) && examples.length < 5) {
+        examples.push({ c, port: tcp.remotePort(c), state: tcp.state(c), recvAvailable: r, cut: this.partLen[c]!, sendQueued: q, express: tcp.nextMessageBytes(c) });
+      }
+    }
+    return { unread, unreadBytes, cut, sendQueued, examples };
+  }
+
   stats(): Record<string, unknown> {
     const s = this.sched;
     return {
@@ -326,6 +348,7 @@ export class PriorityServer implements PollStage {
       malformed: this.malformed, dropped: this.hi.dropped + this.lo.dropped, queuedAtEnd: this.queued, turnsHandedBack: this.turnsHandedBack,
       scheduler: { resumes: s.resumes, budgetYields: s.budgetYields, clockReads: s.clockReads },
       inServerHigh: summarize(this.inServer[0]), inServerLow: summarize(this.inServer[1]),
+      leftovers: this.leftovers(),
     };
   }
 }

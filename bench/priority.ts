@@ -58,6 +58,7 @@ const spec = {
     { name: "no-huge", type: "bool" as const, help: "real: stacks in normal pages" },
     { name: "busy-poll", type: "bool" as const, help: "real: both stacks poll without ever sleeping" },
     { name: "gen-spin", type: "bool" as const, help: "real: the generator spins between sends (default: sleeps in us steps)" },
+    { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "real: most rx bursts per poll round in both stacks (1: one burst per round)" },
     { name: "no-micro", type: "bool" as const, help: "skip the switch-cost and ring measurements" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
   ],
@@ -134,6 +135,10 @@ function realSection(r: { capacity: number; rate: number; off: RealCase; on: Rea
   for (const c of [r.on, r.off]) {
     const s = c.server as unknown as { served: number; servedHigh: number; sendFailed: number; malformed: number; dropped: number; turnsHandedBack: number; scheduler: { budgetYields: number }; roundGaps: Summ & { stalls: number; stallMs: number; stallRunQueueMs: number }; inServerHigh: Summ; inServerLow: Summ; tcp: { retransmits: number; rtoTimeouts: number } };
     const x = g(c);
+    if (x.unanswered > 0) {
+      console.log(`  ${c.priority ? "on " : "off"}: UNANSWERED ${x.unanswered}: generator leftovers ${JSON.stringify((c.gen as Record<string, unknown>).leftovers)}`);
+      console.log(`       server leftovers ${JSON.stringify((c.server as Record<string, unknown>).leftovers)}`);
+    }
     console.log(
       `  ${c.priority ? "on " : "off"}: sent ${x.sent}, replies ${x.replies}, unanswered ${x.unanswered}; server served ${s.served} (${s.servedHigh} from the high queue), send failures ${s.sendFailed}, malformed ${s.malformed}, dropped ${s.dropped}; retransmits (RTOs) server ${s.tcp.retransmits} (${s.tcp.rtoTimeouts}), generator ${x.tcp.retransmits} (${x.tcp.rtoTimeouts})`,
     );
@@ -158,10 +163,11 @@ async function main(): Promise<number> {
       bursts: (v["bursts"] as number | undefined) ?? 3, burstS: num("burst-s"), quietS: num("quiet-s"), ratio: num("ratio"), high: num("high"),
       capS: num("cap-s"), noHuge: v["no-huge"] === true, busyPoll: v["busy-poll"] === true,
       genSpin: v["gen-spin"] === true,
+      rxBursts: num("rx-bursts"),
     };
     out.realParams = p;
     console.log(
-      `real devices: ${p.conns} connections, service ${p.serviceUs} us/message, Scheduler budget ${p.budgetUs} us checked every ${p.checkUs} us, ` +
+      `real devices: ${p.conns} connections, service ${p.serviceUs} us/message, Scheduler budget ${p.budgetUs} us checked every ${p.checkUs} us, up to ${p.rxBursts} rx bursts per round, ` +
         `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high; two processes over net_memif`,
     );
     const skip = process.getuid?.() !== 0 ? "not root (DPDK vdevs need root)" : !shimBuilt() ? "the DPDK shim is not built (npm run setup)" : null;

@@ -32,7 +32,7 @@ const warmupS = Number(argValue("--warmup", "1.5"));
 const K = Number(argValue("--tasks", "1000"));
 const jsonFile = argValue("--json", "");
 
-interface Result {
+export interface Result {
   name: string;
   unit: string;
   p50Ns: number;
@@ -91,9 +91,10 @@ function* genTask(): Generator<number, void, number> {
 
 const ROUNDS_PER_CALL = 100;
 
-async function switchCosts(): Promise<Result[]> {
+/** Switch costs with each task count in `counts` (bench/priority imports this). */
+export async function switchCosts(counts: number[] = [1, K]): Promise<Result[]> {
   const out: Result[] = [];
-  for (const k of [1, K]) {
+  for (const k of counts) {
     const ms: Machine[] = [];
     for (let i = 0; i < k; i++) ms.push(new Machine());
     const n = Math.max(1, Math.floor(100_000 / k));
@@ -259,43 +260,46 @@ async function classifierCosts(): Promise<Result[]> {
 
 // ---- main ---------------------------------------------------------------------------------------
 
-let commit = "unknown";
-try {
-  commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-} catch {
-  // not a git checkout: keep "unknown"
-}
-const cpu = cpus();
-console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; bun ${Bun.version}; commit ${commit}`);
-console.log(`parameters: ${K} tasks, ${warmupS} s warm-up and ${seconds} s of rounds per case`);
-console.log("");
-console.log(`  ${"case".padEnd(48)} ${"p50".padStart(9)} ${"best".padStart(9)}`);
-const results: Result[] = [];
-results.push(...(await switchCosts()));
-results.push(...(await schedulerCosts()));
-results.push(...(await eventPollCosts()));
-results.push(...(await classifierCosts()));
+// Run as a script (bench/priority imports switchCosts only).
+if (import.meta.main) {
+  let commit = "unknown";
+  try {
+    commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
+  } catch {
+    // not a git checkout: keep "unknown"
+  }
+  const cpu = cpus();
+  console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; bun ${Bun.version}; commit ${commit}`);
+  console.log(`parameters: ${K} tasks, ${warmupS} s warm-up and ${seconds} s of rounds per case`);
+  console.log("");
+  console.log(`  ${"case".padEnd(48)} ${"p50".padStart(9)} ${"best".padStart(9)}`);
+  const results: Result[] = [];
+  results.push(...(await switchCosts()));
+  results.push(...(await schedulerCosts()));
+  results.push(...(await eventPollCosts()));
+  results.push(...(await classifierCosts()));
 
-const find = (prefix: string): Result => results.find((r) => r.name.startsWith(prefix))!;
-const gen = find(`generator resume+yield (${K} tasks)`);
-const asy = find(`async wake via promise + await (${K} tasks)`);
-const sm = find(`state machine step (${K} tasks)`);
-console.log("");
-console.log(
-  `switch cost with ${K} tasks (p50): state machine ${sm.p50Ns.toFixed(1)} ns, generator ${gen.p50Ns.toFixed(1)} ns, async ${asy.p50Ns.toFixed(1)} ns; ` +
-    `async/generator ${(asy.p50Ns / gen.p50Ns).toFixed(1)}x, generator/state machine ${(gen.p50Ns / sm.p50Ns).toFixed(1)}x`,
-);
-for (const prefix of ["EventPoll notify+wait, edge", "EventPoll notify+wait, level"]) {
-  const r = find(prefix);
-  console.log(`${prefix}: ${(1e3 / r.p50Ns).toFixed(1)} M events/s (p50)`);
-}
-if (sink === 0x12345678) console.log(""); // keep results live
-
-if (jsonFile !== "") {
-  await Bun.write(
-    jsonFile,
-    JSON.stringify({ bench: "sched", commit, machine: { host: hostname(), cpus: cpu.length, model: cpu[0]?.model }, bun: Bun.version, tasks: K, seconds, warmupS, results }, null, 2),
+  const find = (prefix: string): Result => results.find((r) => r.name.startsWith(prefix))!;
+  const gen = find(`generator resume+yield (${K} tasks)`);
+  const asy = find(`async wake via promise + await (${K} tasks)`);
+  const sm = find(`state machine step (${K} tasks)`);
+  console.log("");
+  console.log(
+    `switch cost with ${K} tasks (p50): state machine ${sm.p50Ns.toFixed(1)} ns, generator ${gen.p50Ns.toFixed(1)} ns, async ${asy.p50Ns.toFixed(1)} ns; ` +
+      `async/generator ${(asy.p50Ns / gen.p50Ns).toFixed(1)}x, generator/state machine ${(gen.p50Ns / sm.p50Ns).toFixed(1)}x`,
   );
-  console.log(`wrote ${jsonFile}`);
+  for (const prefix of ["EventPoll notify+wait, edge", "EventPoll notify+wait, level"]) {
+    const r = find(prefix);
+    console.log(`${prefix}: ${(1e3 / r.p50Ns).toFixed(1)} M events/s (p50)`);
+  }
+  if (sink === 0x12345678) console.log(""); // keep results live
+
+  if (jsonFile !== "") {
+    await Bun.write(
+      jsonFile,
+      JSON.stringify({ bench: "sched", commit, machine: { host: hostname(), cpus: cpu.length, model: cpu[0]?.model }, bun: Bun.version, tasks: K, seconds, warmupS, results }, null, 2),
+    );
+    console.log(`wrote ${jsonFile}`);
+  }
+  process.exit(0);
 }
-process.exit(0);

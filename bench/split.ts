@@ -93,7 +93,7 @@ function latency(s: StackSide, n: number, hist: hdr.Histogram | null, pump?: () 
   }
 }
 
-interface Row {
+export interface Row {
   case: string;
   nsPerMessage?: number;
   p50Us?: number;
@@ -106,16 +106,11 @@ function hist(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
 }
 
-async function main(): Promise<void> {
-  let commit = "unknown";
-  try {
-    commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-  } catch {
-    // not a git checkout
-  }
-  const cpu = cpus();
-  console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; bun ${Bun.version}; commit ${commit}`);
-  console.log(`parameters: ${bytesPer} B messages, ${warmupS} s warm-up + ${seconds} s throughput, ${latencyN} one-at-a-time round trips per mode`);
+/**
+ * The four measurements (run to completion and split, in flight and one at a
+ * time); bench/priority imports this for the ring figures.
+ */
+export async function splitRows(): Promise<Row[]> {
   const rows: Row[] = [];
 
   // Run to completion: the echo handler on this thread, pumped between produce and consume.
@@ -158,6 +153,20 @@ async function main(): Promise<void> {
       apps.terminate();
     }
   }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  let commit = "unknown";
+  try {
+    commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
+  } catch {
+    // not a git checkout
+  }
+  const cpu = cpus();
+  console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; bun ${Bun.version}; commit ${commit}`);
+  console.log(`parameters: ${bytesPer} B messages, ${warmupS} s warm-up + ${seconds} s throughput, ${latencyN} one-at-a-time round trips per mode`);
+  const rows = await splitRows();
 
   console.log("");
   console.log(`  ${"case".padEnd(40)} ${"ns/msg".padStart(9)} ${"p50 us".padStart(8)} ${"p99 us".padStart(8)} ${"p99.9 us".padStart(9)} ${"max us".padStart(8)}`);
@@ -173,4 +182,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (import.meta.main) await main();

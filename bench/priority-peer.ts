@@ -1,0 +1,194 @@
+/**
+ * One process of bench/priority on real devices (EAL starts once per process):
+ * the server (bench/priority-server.ts) or the load generator
+ * (bench/priority-gen.ts), each on our stack over the device the stack flags
+ * name (net_memif between the two). Talks JSON lines (bench/pps-ipc.ts):
+ *
+ *   server    -> {"ev":"ready"}; on the "stop" command (or SIGTERM) -> {"ev":"stats",...}, exit
+ *   generator -> {"ev":"ready"}, {"ev":"connected"}, {"ev":"capacity"}, {"ev":"result"}, exit
+ *
+ * The generator first saturates the server briefly (2x its nominal rate
+ * 1/W for --cap-s seconds, all low priority; also the JIT warm-up of both
+ * sides) and counts replies per second once the queue has built up: the
+ * measured capacity. Then it runs --bursts bursts of --burst-s seconds at
+ * --rate messages/s (or --ratio x the measured capacity), each followed by
+ * --quiet-s seconds of nothing, with a fraction --high of high-priority messages.
+ *
+ *   bun bench/priority-peer.ts --role server --vdev net_memif0,role=server,socket=/tmp/p.sock --ip 10.78.0.1/24 [--priority --classify iotep]
+ *   bun bench/priority-peer.ts --role generator --vdev net_memif0,role=client,socket=/tmp/p.sock --ip 10.78.0.2/24 --host 10.78.0.1
+ */
+import { parseAppArgs, startStack } from "../apps/common";
+import { startIdStack } from "../apps/iotep/id-stack";
+import { RoundGaps } from "../apps/iotep/round-gaps";
+import { TcpEpoll } from "../src/api/tcp-epoll";
+import { emit, pollCommand } from "./pps-ipc";
+import { burstPlan, LoadGen, microSleeper, type GenConn } from "./priority-gen";
+import { MSG, PriorityServer } from "./priority-server";
+
+const spec = {
+  name: "priority-peer",
+  usage: "bun bench/priority-peer.ts --role server|generator [flags]",
+  about: "One process of bench/priority on real devices (see bench/priority.ts).",
+  flags: [
+    { name: "role", type: "string" as const, arg: "server|generator", default: "server", help: "which process" },
+    { name: "port", type: "int" as const, arg: "N", default: 7000, min: 1, max: 65535, help: "TCP port" },
+    { name: "host", type: "string" as const, arg: "A.B.C.D", help: "server address (generator)" },
+    { name: "priority", type: "bool" as const, help: "server: message mode, two queues, SEND_AHEAD high replies (give --classify iotep too)" },
+    { name: "service-us", type: "int" as const, arg: "US", default: 100, min: 1, help: "server: CPU per message" },
+    { name: "budget-us", type: "int" as const, arg: "US", default: 1000, min: 1, help: "server: Scheduler budget" },
+    { name: "check-us", type: "int" as const, arg: "US", default: 200, min: 1, help: "server: Scheduler clock-check interval" },
+    { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "most rx bursts per poll round (Stack.rxBurstsPerRound)" },
+    { name: "conns", type: "int" as const, arg: "N", default: 2000, min: 1, help: "generator: connections" },
+    { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "generator: seconds of saturation to measure capacity" },
+    { name: "rate", type: "number" as const, arg: "R", default: 0, min: 0, help: "generator: messages/s in a burst (0: --ratio x measured capacity)" },
+    { name: "ratio", type: "number" as const, arg: "X", default: 2, min: 0.1, help: "generator: burst rate / measured capacity" },
+    { name: "bursts", type: "int" as const, arg: "B", default: 3, min: 1, help: "generator: bursts" },
+    { name: "burst-s", type: "number" as const, arg: "S", default: 1, min: 0.05, help: "generator: burst length" },
+    { name: "quiet-s", type: "number" as const, arg: "S", default: 1.5, min: 0, help: "generator: quiet after each burst" },
+    { name: "high", type: "number" as const, arg: "F", default: 0.05, min: 0, max: 1, help: "generator: fraction of high-priority messages" },
+    { name: "gen-spin", type: "bool" as const, help: "generator: spin between sends instead of sleeping (microSleeper)" },
+    { name: "seed", type: "int" as const, arg: "N", default: 5, help: "generator: seed of the high/low draw" },
+  ],
+};
+
+const TCP = { sndBufBytes: 64 * 1024, rcvBufBytes: 64 * 1024, synQueueSize: 4096, defaultBacklog: 65535 };
+
+/** Non-zero TCP counters, the device's statistics and the interface's drop counters (what explains a tail). */
+function counters(tcp: { counters: object }, stack: { dev: { stats(): object }; netif: { counters: { snapshot(): object } } }): Record<string, unknown> {
+  const nz = (o: object) => Object.fromEntries(Object.entries(o).filter(([, x]) => typeof x === "number" && x !== 0));
+  const net = Object.fromEntries(Object.entries(stack.netif.counters.snapshot()).filter(([k, x]) => typeof x === "number" && x !== 0 && /drop|refus|full|miss/i.test(k)));
+  return { tcp: nz(tcp.counters), dev: nz(stack.dev.stats()), net };
+}
+
+async function waitFor(cond: () => boolean, ms: number, step = 20): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await Bun.sleep(step);
+  }
+  return true;
+}
+
+async function server(v: Record<string, unknown>): Promise<void> {
+  const priority = v["priority"] === true;
+  const rs = await startIdStack(v as never, TCP);
+  const ep = new TcpEpoll(rs.stack, rs.plan.tcp);
+  // While saturated a round lasts about one Scheduler budget: drain the rx ring then, not one burst.
+  rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
+  const clock = rs.stack.loop.clock;
+  const srv = new PriorityServer(ep, v["port"] as number, {
+    priority,
+    serviceUs: v["service-us"] as number,
+    budgetUs: v["budget-us"] as number,
+    checkEveryUs: v["check-us"] as number,
+    clock,
+    maxConnections: ep.listenerBase,
+  });
+  rs.stack.addAppStage(srv);
+  // The time between the starts of poll rounds: how often the stack receives while the app spins.
+  let gaps = new RoundGaps(rs.stack.loop);
+  rs.stack.addAppStage({ poll: (now) => gaps.poll(now), pollAt: () => Number.POSITIVE_INFINITY });
+  rs.run();
+  emit("ready", { priority, classes: rs.stack.classes });
+  let stop = false;
+  process.on("SIGTERM", () => (stop = true));
+  for (;;) {
+    const cmd = pollCommand();
+    if (stop || cmd === "stop") break;
+    if (cmd === "reset") {
+      // The measured phase starts: forget the capacity phase.
+      srv.resetStats();
+      gaps = new RoundGaps(rs.stack.loop);
+    }
+    await Bun.sleep(10);
+  }
+  const m = priority ? ep.tcp.messages() : null;
+  emit("stats", {
+    ...srv.stats(),
+    rounds: rs.stack.loop.rounds,
+    roundGaps: gaps.summary(),
+    express: m === null ? null : { in: m.expressIn, full: m.expressFull, ahead: m.aheadIn },
+    tcp: { retransmits: ep.tcp.counters.retransmits, rtoTimeouts: ep.tcp.counters.rtoTimeouts, fastRetransmits: ep.tcp.counters.fastRetransmits },
+    counters: counters(ep.tcp, rs.stack),
+  });
+  await rs.shutdown(null);
+}
+
+async function generator(v: Record<string, unknown>): Promise<void> {
+  const host = v["host"] as string | undefined;
+  if (host === undefined) throw new Error("--host is required for the generator");
+  const rs = await startStack(v as never, TCP);
+  rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
+  const clock = rs.stack.loop.clock;
+  const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper());
+  rs.stack.addAppStage(gen);
+  const gaps = new RoundGaps(rs.stack.loop);
+  rs.stack.addAppStage(gaps);
+  const dev = rs.stack.dev as { linkUp?: () => boolean };
+  if (!(await waitFor(() => dev.linkUp?.() ?? true, 20_000, 5))) throw new Error("link not up after 20 s");
+  emit("ready");
+
+  const conns = v["conns"] as number;
+  const t0 = clock();
+  let failed = 0;
+  // In batches, so the server's SYN queue and the device rings are not flooded (no SYN retransmits).
+  for (let i = 0; i < conns; i++) {
+    rs.sockets
+      .connect<GenConn>({
+        hostname: host, port: v["port"] as number, noDelay: true, zeroCopy: true, data: { part: new Uint8Array(MSG), len: 0 },
+        socket: { open: (s) => void gen.socks.push(s), data: (s, d) => gen.reply(s, d) },
+      })
+      .catch(() => void failed++);
+    if ((i + 1) % 128 === 0) await waitFor(() => gen.socks.length + failed >= i + 1, 10_000, 1);
+  }
+  await waitFor(() => gen.socks.length + failed >= conns, 60_000);
+  if (gen.socks.length < conns) throw new Error(`only ${gen.socks.length} of ${conns} connections opened (${failed} failed)`);
+  emit("connected", { conns, setupMs: (clock() - t0) / 1000 });
+
+  // Capacity (and warm-up): closed loop with 200 messages in flight (the server saturated, no backlog
+  // to drain), replies per second counted after the first 30 %.
+  const serviceUs = v["service-us"] as number;
+  const capS = v["cap-s"] as number;
+  const cs = clock() + 20_000;
+  gen.winFrom = cs + 0.3 * capS * 1e6;
+  gen.winTo = cs + capS * 1e6;
+  gen.startClosed(200, gen.winTo);
+  await waitFor(() => gen.finished, capS * 1000 + 30_000);
+  const capacity = Math.round(gen.inWindow / (0.7 * capS));
+  emit("capacity", { capacity, nominal: Math.round(1e6 / serviceUs) });
+
+  const rate = (v["rate"] as number) > 0 ? (v["rate"] as number) : (v["ratio"] as number) * capacity;
+  const bursts = v["bursts"] as number;
+  const burstS = v["burst-s"] as number;
+  const quietS = v["quiet-s"] as number;
+  // The orchestrator resets the server's statistics meanwhile.
+  const ls = clock() + 250_000;
+  const plan = burstPlan(ls, rate, bursts, burstS, quietS, v["high"] as number, v["seed"] as number);
+  const gaps0 = gaps.summary();
+  gen.start(plan);
+  const planS = bursts * (burstS + quietS);
+  const done = await waitFor(() => gen.finished, planS * 1000 + 20_000);
+  const wallS = (clock() - ls) / 1e6;
+  emit("result", {
+    rate, messages: gen.total, sleptMs: Math.round(gen.sleptUs / 1000), sleeper: v["gen-spin"] !== true, highMessages: plan.high.reduce((a, b) => a + b, 0), finished: done, wallS, ...gen.results(),
+    unanswered: gen.total - gen.replies, leftovers: gen.leftovers(rs.tcp), roundGaps: gaps.summary(), roundGapsBeforeLoad: gaps0,
+    tcp: { retransmits: rs.tcp.counters.retransmits, rtoTimeouts: rs.tcp.counters.rtoTimeouts, fastRetransmits: rs.tcp.counters.fastRetransmits },
+    counters: counters(rs.tcp, rs.stack),
+  });
+  await rs.shutdown();
+}
+
+async function main(): Promise<void> {
+  const v = parseAppArgs(spec).values as Record<string, unknown>;
+  if (v["role"] === "server") await server(v);
+  else if (v["role"] === "generator") await generator(v);
+  else throw new Error(`--role ${String(v["role"])}: expected server or generator`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    emit("error", { message: (e as Error)?.message ?? String(e) });
+    process.exit(1);
+  },
+);

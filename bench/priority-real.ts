@@ -1,0 +1,107 @@
+/**
+ * bench/priority on real devices: for each case (priority off, then on) a fresh
+ * pair of processes on our stack joined by net_memif (bench/priority-peer.ts):
+ * the server (PriorityServer, W us of CPU per message) and the load generator.
+ * The first pair's measured capacity sets the burst rate of both cases, so
+ * they see the same load; each pair also measures (and warms up on) its own.
+ */
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { spawnProc, type Ev, type Proc } from "./pps-ipc";
+
+const PEER = join(import.meta.dir, "priority-peer.ts");
+const SERVER_IP = "10.78.0.1";
+
+export interface RealParams {
+  conns: number;
+  serviceUs: number;
+  budgetUs: number;
+  checkUs: number;
+  bursts: number;
+  burstS: number;
+  quietS: number;
+  ratio: number;
+  high: number;
+  capS: number;
+  noHuge: boolean;
+  busyPoll: boolean;
+  genSpin: boolean;
+  rxBursts: number;
+}
+
+export interface RealCase {
+  priority: boolean;
+  capacity: number;
+  connectMs: number;
+  gen: Ev;
+  server: Ev;
+}
+
+/** Stack flags both processes share: no hugepages when too few are free (as bench/tcp decides). */
+function hugeFlags(p: RealParams): string[] {
+  if (p.noHuge) return ["--no-huge"];
+  let free = 0;
+  try {
+    free = Number(readFileSync("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "utf8"));
+  } catch {
+    // no hugepage support: normal pages
+  }
+  return free < 256 ? ["--no-huge"] : [];
+}
+
+let pairNo = 0;
+
+async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: string) => void): Promise<RealCase> {
+  const n = ++pairNo;
+  const sock = `/tmp/qs-bench-prio-${process.pid}-${n}.sock`;
+  const dev = (role: string) => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
+  const common = ["--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
+  const procs: Proc[] = [];
+  try {
+    const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), ...common];
+    if (priority) sArgs.push("--priority", "--classify", "iotep");
+    const server = spawnProc(`server (priority ${priority ? "on" : "off"})`, PEER, sArgs);
+    procs.push(server);
+    await server.next("ready", 60_000);
+    const gArgs = [
+      "--role", "generator", "--vdev", dev("client"), "--ip", "10.78.0.2/24", "--host", SERVER_IP, "--conns", String(p.conns),
+      "--cap-s", String(p.capS), "--rate", String(rate), "--ratio", String(p.ratio), "--bursts", String(p.bursts),
+      "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...(p.genSpin ? ["--gen-spin"] : []), ...common,
+    ];
+    const gen = spawnProc("generator", PEER, gArgs);
+    procs.push(gen);
+    await gen.next("ready", 60_000);
+    const conn = await gen.next("connected", 90_000);
+    log(`    ${p.conns} connections in ${Number(conn.setupMs).toFixed(0)} ms`);
+    const cap = await gen.next("capacity", 60_000 + p.capS * 3000);
+    server.send("reset");
+    log(`    measured capacity ${cap.capacity} messages/s (nominal ${cap.nominal})`);
+    const budget = (p.bursts * (p.burstS + p.quietS) + 90) * 1000;
+    const res = await gen.next("result", budget);
+    server.send("stop");
+    const st = await server.next("stats", 30_000);
+    await Promise.all(procs.map((x) => x.exited()));
+    return { priority, capacity: Number(cap.capacity), connectMs: Number(conn.setupMs), gen: res, server: st };
+  } catch (e) {
+    const tails = await Promise.all(
+      procs.map(async (x) => {
+        x.kill();
+        return `${x.name} stderr (tail): ${(await x.stderr()).slice(-800)}`;
+      }),
+    );
+    throw new Error(`${(e as Error).message}\n${tails.join("\n")}`);
+  } finally {
+    for (const x of procs) x.kill();
+    rmSync(sock, { force: true });
+  }
+}
+
+/** Priority off, then on, at the same burst rate (ratio x the first pair's measured capacity). */
+export async function runReal(p: RealParams, log: (s: string) => void = console.log): Promise<{ capacity: number; rate: number; off: RealCase; on: RealCase }> {
+  log("  priority off: server and generator processes over net_memif ...");
+  const off = await runPair(p, false, 0, log);
+  const rate = Number(off.gen.rate);
+  log(`  priority on: the same at ${rate.toFixed(0)} messages/s in bursts ...`);
+  const on = await runPair(p, true, rate, log);
+  return { capacity: off.capacity, rate, off, on };
+}

@@ -7,6 +7,7 @@ import { ConfigError, EXIT_CONFIG } from "../src/api/errors";
 import { openDevice } from "../src/api/open-device";
 import { Stack } from "../src/api/stack";
 import { classifierFromSpec } from "../src/api/classifier-spec";
+import { Classifier, synLowClassifier } from "../src/sched/classifier";
 import { checkCapacity, planCapacity, readMemoryInfo, regionMemory, type CapacityPlan } from "../src/api/capacity";
 import { stackConfigFrom, type StackConfig } from "../src/api/stack-config";
 import { TcpSockets } from "../src/api/tcp-sockets";
@@ -155,6 +156,19 @@ export function layoutFrom(values: ParsedArgs["values"]): ThreadLayout {
   return parseLayout(typeof v === "string" ? v : "rtc");
 }
 
+/**
+ * `--syn-budget N` (apps that take it): under overload (a full receive burst) at most N bare
+ * SYNs per burst reach TCP; the excess is dropped by the classifier before any protocol work
+ * and counted (NetCounters.dropSynShed). Bare SYNs are classified below everything else, so
+ * established traffic is processed first. Negative: off.
+ */
+export function synBudgetFlag(dflt: number): FlagSpec {
+  return {
+    name: "syn-budget", type: "int", arg: "N", default: dflt, min: -1, max: 4096,
+    help: `SYN flood shedding: bare SYNs admitted per full receive burst, the rest dropped (-1: off; default ${dflt})`,
+  };
+}
+
 export interface StartOptions {
   /** Build the TCP layer instead of the sockets API (split mode: a StackBridge). */
   transport?: (stack: Stack, tcp: TcpConfig, memory: MemoryProvider) => TcpLayer;
@@ -185,7 +199,12 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
   }
   const mem = await regionMemory(cfg.noHuge);
   const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
-  if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
+  const spec = cfg.classify !== null ? classifierFromSpec(cfg.classify) : null;
+  const synBudget = values["syn-budget"] as number | undefined;
+  if (synBudget !== undefined && synBudget >= 0) {
+    // Bare SYNs in the lowest class, shed over the budget under overload (SYN_BUDGET_FLAG).
+    stack.setClassifier(new Classifier({ classes: 2, fn: synLowClassifier(1, 0, spec?.fn ?? null), synBudget }));
+  } else if (spec !== null) stack.setClassifier(spec);
   return { cfg, plan, dev, mem, stack };
 }
 

@@ -27,6 +27,8 @@ const { values } = parseArgs({
     flood: { type: "string", default: "10" },
     rate: { type: "string", default: "flood" },
     net: { type: "string", default: "194" },
+    "syn-budget": { type: "string", default: "-1" },
+    framecnt: { type: "string", default: "512" },
     json: { type: "string" },
   },
 });
@@ -38,6 +40,7 @@ if (skip !== null) {
 const opts = {
   conns: Number(values.conns), hz: Number(values.hz), msgBytes: Number(values.msg), warmS: Number(values.warm),
   baseS: Number(values.base), floodS: Number(values.flood), net: Number(values.net), hpingRate: values.rate!,
+  appArgs: [`--syn-budget=${values["syn-budget"]}`], framecnt: Number(values.framecnt),
 };
 let commit = "unknown";
 try {
@@ -59,6 +62,12 @@ for (const p of [base, flood]) {
 }
 console.log(`\np99 flood / no flood: ${ratio.toFixed(2)} (target <= 2)`);
 console.log(`flood: ${r.hping}; stack received ${r.rxFramesFlood} frames in ${opts.floodS} s (${Math.round(r.rxFramesFlood / opts.floodS)} /s)`);
+console.log(`SYN shedding (--syn-budget ${values["syn-budget"]}): ${r.synShedFlood} bare SYNs shed during the flood`);
+const cpuLine = (name: string, c: typeof r.cpu.base) =>
+  c === null ? `${name}: not sampled` : `${name.padEnd(6)} ${c.seconds} s: app ${c.app} %, client ${c.client} %, hping3 ${c.hping} %, irq+softirq ${c.softirq} %, idle ${c.idle} % (of one core; ${cpu.length} cores = ${cpu.length * 100} %)`;
+console.log(`CPU split:\n  ${cpuLine("base", r.cpu.base)}\n  ${cpuLine("flood", r.cpu.flood)}`);
+const diag = Object.entries(r.floodDelta).filter(([k]) => /drop|tx_|imissed|rx_no|timeout|retrans|arp/.test(k));
+console.log(`flood-phase counters: ${diag.map(([k, v]) => `${k} ${v}`).join(", ")}`);
 console.log(`SYN cookies sent ${r.synCookiesSent}, accepted ${r.synCookiesAccepted}; new connection during the flood: ${JSON.stringify(r.client.newConn)}`);
 console.log(`established: ${r.client.connected} connected, ${r.client.errors} errors, ${r.client.mismatches} mismatched bytes; stack retransmits during the flood ${r.floodDelta["tcp_retransmits_total"] ?? 0}, RTO timeouts ${r.floodDelta["tcp_rto_timeouts_total"] ?? 0}`);
 if (values.json !== undefined) {
@@ -67,6 +76,7 @@ if (values.json !== undefined) {
     params: opts, phases: r.client.phases, ratio, hping: r.hping, rxFramesFlood: r.rxFramesFlood,
     synCookiesSent: r.synCookiesSent, synCookiesAccepted: r.synCookiesAccepted, newConn: r.client.newConn,
     connected: r.client.connected, errors: r.client.errors, mismatches: r.client.mismatches, floodDelta: r.floodDelta,
+    synShedFlood: r.synShedFlood, cpu: r.cpu,
   }, null, 2));
 }
 process.exit(r.client.errors === 0 && r.client.newConn?.ok ? 0 : 1);

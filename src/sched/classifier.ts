@@ -21,7 +21,7 @@
  */
 import { ETH_HEADER_LEN, ETHERTYPE_IPV4, EthernetView } from "../wire/ethernet";
 import { Ipv4View } from "../wire/ipv4";
-import { TcpView } from "../wire/tcp";
+import { TCP_ACK, TCP_RST, TCP_SYN, TcpView } from "../wire/tcp";
 import { UDP_HEADER_LEN, UdpView } from "../wire/udp";
 import { IPPROTO_TCP, IPPROTO_UDP } from "../net/l4-tx";
 import type { PacketBatch } from "../net/packet-batch";
@@ -53,6 +53,8 @@ export class FrameInfo {
   payloadLen = 0;
   /** Length of the whole frame as received (what QStack's "frame length > 80" tests). */
   frameLen = 0;
+  /** TCP control bits (RFC 9293 3.1: the low byte of the flags word), 0 for other protocols. */
+  tcpFlags = 0;
 }
 
 const eth = new EthernetView();
@@ -93,10 +95,12 @@ export function parseFrameInfo(mem: Uint8Array, dv: DataView, off: number, len: 
     const doff = t.dataOffset();
     out.srcPort = t.srcPort();
     out.dstPort = t.dstPort();
+    out.tcpFlags = t.flags();
     out.payloadOff = l4Off + doff;
     out.payloadLen = l4Len - doff;
     return true;
   }
+  out.tcpFlags = 0;
   if (proto === IPPROTO_UDP) {
     const u = udp.reset(mem, dv, l4Off, l4Len);
     if (!u.checkLen()) return false;
@@ -200,6 +204,30 @@ export function iotepClassifier(): ClassifyFn {
   };
 }
 
+/** RFC 9293 3.10.7.2 third: a SYN without ACK or RST, what opens a connection at a listener. */
+export function isBareSyn(info: FrameInfo): boolean {
+  return info.l4Proto === IPPROTO_TCP && (info.tcpFlags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
+}
+
+/**
+ * Connection requests below everything else (issue 7, SYN floods): a bare SYN
+ * (SYN without ACK or RST) is class `low`; every other frame the classifier
+ * parses is class `high`: segments of established flows, handshake-completing
+ * ACKs (a SYN-cookie connection's first ACK too), FINs and RSTs, and ICMP.
+ * No flow-table lookup is needed: a bare SYN belongs to no synchronized flow
+ * (RFC 9293 3.10.7.4 fourth: in a synchronized state it only draws a challenge
+ * ACK, RFC 5961 4.2), so a flood of them cannot take the high class. Frames
+ * the classifier does not parse (ARP, fragments) take the Classifier's default
+ * class. With `inner`, frames that are not bare SYNs get inner's class instead
+ * of `high` (a payload rule, say), and bare SYNs the lowest class `low`.
+ */
+export function synLowClassifier(low = 1, high = 0, inner: ClassifyFn | null = null): ClassifyFn {
+  checkClass(low, "synLowClassifier low class");
+  checkClass(high, "synLowClassifier high class");
+  if (inner === null) return (_mem, _dv, info) => (isBareSyn(info) ? low : high);
+  return (mem, dv, info) => (isBareSyn(info) ? low : inner(mem, dv, info));
+}
+
 export interface ClassifierOptions {
   /** Number of classes, 1..8 (MAX_CLASSES); class 0 is the highest. */
   classes: number;
@@ -210,6 +238,18 @@ export interface ClassifierOptions {
    * (the lowest), so junk cannot take the high class.
    */
   defaultClass?: number;
+  /**
+   * SYN admission under overload (issue 7): when a burst handed to
+   * classifyBatch holds at least `overloadFrames` frames (the receive ring had
+   * a backlog), at most `synBudget` bare SYNs of it are classified; the rest
+   * are shed into classifyBatch's `shed` batch (the caller frees them, counted
+   * in `synShed`) before any protocol work is spent on them. Negative (the
+   * default): never shed. Established traffic is not touched: only bare SYNs
+   * (isBareSyn) count against the budget.
+   */
+  synBudget?: number;
+  /** Burst size from which the budget applies; default the batch's capacity (a full rx burst). */
+  overloadFrames?: number;
 }
 
 export class Classifier {
@@ -226,6 +266,16 @@ export class Classifier {
   overflow = 0;
   /** The FrameInfo of the last frame classified (reused). */
   readonly info = new FrameInfo();
+  /** Bare SYNs admitted per overloaded burst (ClassifierOptions.synBudget); negative: no shedding. */
+  synBudget: number;
+  /** Overload threshold in frames per burst; 0: the batch's capacity. */
+  overloadFrames: number;
+  /** Bare SYNs shed (moved to classifyBatch's `shed` batch) because the burst's budget was spent. */
+  synShed = 0;
+  /** Bare SYNs seen in overloaded bursts and admitted within the budget. */
+  synAdmitted = 0;
+  /** Bursts that reached the overload threshold. */
+  overloadedBursts = 0;
 
   constructor(opts: ClassifierOptions) {
     const c = opts.classes;
@@ -236,15 +286,26 @@ export class Classifier {
     this.defaultClass = d;
     this.fn = opts.fn;
     this.counts = new Float64Array(c);
+    const b = opts.synBudget ?? -1;
+    if (!Number.isInteger(b)) throw new RangeError(`synBudget must be an integer (negative: no shedding), got ${b}`);
+    this.synBudget = b;
+    const of = opts.overloadFrames ?? 0;
+    if (!Number.isInteger(of) || of < 0) throw new RangeError(`overloadFrames must be an integer >= 0, got ${of}`);
+    this.overloadFrames = of;
   }
+
+  /** Whether the last frame classify() saw was parsed (`info` describes it). */
+  parsed = false;
 
   /** The class of one frame (no counting). */
   classify(mem: Uint8Array, dv: DataView, off: number, len: number): number {
     const info = this.info;
     if (!parseFrameInfo(mem, dv, off, len, info)) {
+      this.parsed = false;
       this.unparsed++;
       return this.defaultClass;
     }
+    this.parsed = true;
     const c = this.fn(mem, dv, info);
     if (c >= 0 && c < this.classes && (c | 0) === c) return c;
     this.badClass++;
@@ -258,19 +319,41 @@ export class Classifier {
    * frames that did not fit stay at the front of `batch` (in order; counted in
    * `overflow`) and their number is returned: size each out[c] to hold at
    * least one rx burst and drain them every round, and this returns 0.
+   *
+   * With `shed` and a non-negative synBudget, an overloaded burst (at least
+   * overloadFrames frames) admits at most synBudget bare SYNs; the excess ones
+   * go to `shed` (the caller frees them; size it like an rx burst), counted in
+   * synShed and not in `counts`. Without `shed` nothing is shed.
    */
-  classifyBatch(mem: Uint8Array, dv: DataView, batch: PacketBatch, out: PacketBatch[]): number {
+  classifyBatch(mem: Uint8Array, dv: DataView, batch: PacketBatch, out: PacketBatch[], shed: PacketBatch | null = null): number {
     const n = batch.count;
     const handle = batch.handle;
     const offs = batch.off;
     const lens = batch.len;
     const counts = this.counts;
+    const info = this.info;
+    // Budget left for bare SYNs in this burst; -1: unlimited.
+    let synLeft = -1;
+    if (shed !== null && this.synBudget >= 0 && n >= (this.overloadFrames > 0 ? this.overloadFrames : batch.capacity)) {
+      synLeft = this.synBudget;
+      this.overloadedBursts++;
+    }
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const h = handle[i]!;
       const o = offs[i]!;
       const l = lens[i]!;
       const c = this.classify(mem, dv, o, l);
+      if (synLeft >= 0 && this.parsed && isBareSyn(info)) {
+        if (synLeft === 0 && shed!.push(h, o, l) >= 0) {
+          this.synShed++;
+          continue;
+        }
+        if (synLeft > 0) {
+          synLeft--;
+          this.synAdmitted++;
+        }
+      }
       if (out[c]!.push(h, o, l) >= 0) {
         counts[c]++;
       } else {

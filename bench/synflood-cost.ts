@@ -19,6 +19,7 @@ import type { Device, DeviceCaps, DeviceStats } from "../src/net/device";
 import { PacketBatch } from "../src/net/packet-batch";
 import { SeededRng } from "../src/net/seeded-rng";
 import { Classifier, synLowClassifier } from "../src/sched/classifier";
+import { SynAdmission } from "../src/sched/syn-admission";
 import { ETHERTYPE_IPV4, writeEthernetHeader } from "../src/wire/ethernet";
 import { writeIpv4Header } from "../src/wire/ipv4";
 import { TcpView, writeTcpHeader } from "../src/wire/tcp";
@@ -140,7 +141,7 @@ function run(name: string, classifier: Classifier | null, frames: number): void 
     if (timed) {
       const t = (stack as unknown as { transport: { counters: Record<string, number> } }).transport;
       const c = t.counters;
-      const shed = classifier?.synShed ?? 0;
+      const shed = classifier?.admission?.shed() ?? 0;
       console.log(`${name.padEnd(34)} ${(ns / n).toFixed(0).padStart(6)} ns/frame  (tx ${dev.tx}, cookies ${c["synCookiesSent"]}, shed ${shed}, rst ${c["rstSent"] ?? "?"})`);
     }
   }
@@ -169,4 +170,4 @@ console.log(`synflood-cost: ${FRAMES} frames, ${(MIX * 100).toFixed(1)} % data s
 classifyOnly(FRAMES);
 run("poll, no classifier", null, FRAMES);
 run("poll, SYN classifier, no budget", new Classifier({ classes: 2, fn: synLowClassifier() }), FRAMES);
-run(`poll, SYN classifier, budget ${BUDGET}/round`, new Classifier({ classes: 2, fn: synLowClassifier(), synBudget: BUDGET }), FRAMES);
+run(`poll, SYN classifier, budget ${BUDGET}/round`, new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: BUDGET }) }), FRAMES);

@@ -28,7 +28,8 @@ const { values } = parseArgs({
     rate: { type: "string", default: "flood" },
     net: { type: "string", default: "194" },
     "syn-budget": { type: "string", default: "-1" },
-    framecnt: { type: "string", default: "512" },
+    "syn-rate": { type: "string", default: "0" },
+    framecnt: { type: "string", default: "4096" },
     json: { type: "string" },
   },
 });
@@ -40,7 +41,7 @@ if (skip !== null) {
 const opts = {
   conns: Number(values.conns), hz: Number(values.hz), msgBytes: Number(values.msg), warmS: Number(values.warm),
   baseS: Number(values.base), floodS: Number(values.flood), net: Number(values.net), hpingRate: values.rate!,
-  appArgs: [`--syn-budget=${values["syn-budget"]}`], framecnt: Number(values.framecnt),
+  appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`], framecnt: Number(values.framecnt),
 };
 let commit = "unknown";
 try {
@@ -62,7 +63,7 @@ for (const p of [base, flood]) {
 }
 console.log(`\np99 flood / no flood: ${ratio.toFixed(2)} (target <= 2)`);
 console.log(`flood: ${r.hping}; stack received ${r.rxFramesFlood} frames in ${opts.floodS} s (${Math.round(r.rxFramesFlood / opts.floodS)} /s)`);
-console.log(`SYN shedding (--syn-budget ${values["syn-budget"]}): ${r.synShedFlood} bare SYNs shed during the flood`);
+console.log(`SYN shedding (--syn-budget ${values["syn-budget"]} --syn-rate ${values["syn-rate"]}): ${r.synShedFlood} bare SYNs shed during the flood`);
 const cpuLine = (name: string, c: typeof r.cpu.base) =>
   c === null ? `${name}: not sampled` : `${name.padEnd(6)} ${c.seconds} s: app ${c.app} %, client ${c.client} %, hping3 ${c.hping} %, irq+softirq ${c.softirq} %, idle ${c.idle} % (of one core; ${cpu.length} cores = ${cpu.length * 100} %)`;
 console.log(`CPU split:\n  ${cpuLine("base", r.cpu.base)}\n  ${cpuLine("flood", r.cpu.flood)}`);

@@ -64,7 +64,7 @@ export class Stack implements PollStage {
     this.classifier = c;
     this.classRx = [];
     if (c !== null) for (let i = 0; i < c.classes; i++) this.classRx.push(new PacketBatch(this.dev.caps.maxBurst));
-    this.shedRx = c !== null && c.synBudget >= 0 ? new PacketBatch(this.dev.caps.maxBurst) : null;
+    this.shedRx = c !== null && c.admission !== null && c.admission.active() ? new PacketBatch(this.dev.caps.maxBurst) : null;
     this.classes = c === null ? 1 : c.classes;
     this.rxClass = this.classes - 1;
   }
@@ -94,7 +94,7 @@ export class Stack implements PollStage {
       } else {
         const out = this.classRx;
         const shed = this.shedRx;
-        cl.classifyBatch(this.dev.mem, this.dev.dv, rx, out, shed);
+        cl.classifyBatch(this.dev.mem, this.dev.dv, rx, out, shed, nowUs);
         if (shed !== null && shed.count > 0) {
           // Received and dropped before any protocol work: one drop reason (NetCounters).
           const nc = this.netif.counters;

@@ -26,6 +26,7 @@ import { UDP_HEADER_LEN, UdpView } from "../wire/udp";
 import { IPPROTO_TCP, IPPROTO_UDP } from "../net/l4-tx";
 import type { PacketBatch } from "../net/packet-batch";
 import { MAX_CLASSES } from "../net/tx-queues";
+import type { SynAdmission } from "./syn-admission";
 
 /**
  * Where things are in one received frame (fixed shape, reused). Offsets are
@@ -239,17 +240,11 @@ export interface ClassifierOptions {
    */
   defaultClass?: number;
   /**
-   * SYN admission under overload (issue 7): when a burst handed to
-   * classifyBatch holds at least `overloadFrames` frames (the receive ring had
-   * a backlog), at most `synBudget` bare SYNs of it are classified; the rest
-   * are shed into classifyBatch's `shed` batch (the caller frees them, counted
-   * in `synShed`) before any protocol work is spent on them. Negative (the
-   * default): never shed. Established traffic is not touched: only bare SYNs
-   * (isBareSyn) count against the budget.
+   * SYN admission under a flood (issue 7, src/sched/syn-admission.ts): bare
+   * SYNs over its bounds are shed into classifyBatch's `shed` batch before any
+   * protocol work. Established traffic is never shed. Default: none.
    */
-  synBudget?: number;
-  /** Burst size from which the budget applies; default the batch's capacity (a full rx burst). */
-  overloadFrames?: number;
+  admission?: SynAdmission | null;
 }
 
 export class Classifier {
@@ -266,16 +261,10 @@ export class Classifier {
   overflow = 0;
   /** The FrameInfo of the last frame classified (reused). */
   readonly info = new FrameInfo();
-  /** Bare SYNs admitted per overloaded burst (ClassifierOptions.synBudget); negative: no shedding. */
-  synBudget: number;
-  /** Overload threshold in frames per burst; 0: the batch's capacity. */
-  overloadFrames: number;
-  /** Bare SYNs shed (moved to classifyBatch's `shed` batch) because the burst's budget was spent. */
-  synShed = 0;
-  /** Bare SYNs seen in overloaded bursts and admitted within the budget. */
-  synAdmitted = 0;
-  /** Bursts that reached the overload threshold. */
-  overloadedBursts = 0;
+  /** SYN admission (ClassifierOptions.admission), or null: nothing is shed. */
+  readonly admission: SynAdmission | null;
+  /** Whether the last frame classify() saw was parsed (`info` describes it). */
+  parsed = false;
 
   constructor(opts: ClassifierOptions) {
     const c = opts.classes;
@@ -286,16 +275,8 @@ export class Classifier {
     this.defaultClass = d;
     this.fn = opts.fn;
     this.counts = new Float64Array(c);
-    const b = opts.synBudget ?? -1;
-    if (!Number.isInteger(b)) throw new RangeError(`synBudget must be an integer (negative: no shedding), got ${b}`);
-    this.synBudget = b;
-    const of = opts.overloadFrames ?? 0;
-    if (!Number.isInteger(of) || of < 0) throw new RangeError(`overloadFrames must be an integer >= 0, got ${of}`);
-    this.overloadFrames = of;
+    this.admission = opts.admission ?? null;
   }
-
-  /** Whether the last frame classify() saw was parsed (`info` describes it). */
-  parsed = false;
 
   /** The class of one frame (no counting). */
   classify(mem: Uint8Array, dv: DataView, off: number, len: number): number {
@@ -320,39 +301,29 @@ export class Classifier {
    * `overflow`) and their number is returned: size each out[c] to hold at
    * least one rx burst and drain them every round, and this returns 0.
    *
-   * With `shed` and a non-negative synBudget, an overloaded burst (at least
-   * overloadFrames frames) admits at most synBudget bare SYNs; the excess ones
-   * go to `shed` (the caller frees them; size it like an rx burst), counted in
-   * synShed and not in `counts`. Without `shed` nothing is shed.
+   * With `shed` and an admission object, the bare SYNs it refuses go to `shed`
+   * (the caller frees them; size it like an rx burst) and are counted there
+   * (SynAdmission.shedBurst / shedRate), not in `counts`. `nowUs` is the
+   * round's time (the admission's rate bound). Without `shed` nothing is shed.
    */
-  classifyBatch(mem: Uint8Array, dv: DataView, batch: PacketBatch, out: PacketBatch[], shed: PacketBatch | null = null): number {
+  classifyBatch(mem: Uint8Array, dv: DataView, batch: PacketBatch, out: PacketBatch[], shed: PacketBatch | null = null, nowUs = 0): number {
     const n = batch.count;
     const handle = batch.handle;
     const offs = batch.off;
     const lens = batch.len;
     const counts = this.counts;
     const info = this.info;
-    // Budget left for bare SYNs in this burst; -1: unlimited.
-    let synLeft = -1;
-    if (shed !== null && this.synBudget >= 0 && n >= (this.overloadFrames > 0 ? this.overloadFrames : batch.capacity)) {
-      synLeft = this.synBudget;
-      this.overloadedBursts++;
-    }
+    const adm = shed !== null ? this.admission : null;
+    if (adm !== null) adm.beginBurst(n, batch.capacity, nowUs);
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const h = handle[i]!;
       const o = offs[i]!;
       const l = lens[i]!;
       const c = this.classify(mem, dv, o, l);
-      if (synLeft >= 0 && this.parsed && isBareSyn(info)) {
-        if (synLeft === 0 && shed!.push(h, o, l) >= 0) {
-          this.synShed++;
-          continue;
-        }
-        if (synLeft > 0) {
-          synLeft--;
-          this.synAdmitted++;
-        }
+      if (adm !== null && this.parsed && isBareSyn(info) && shed!.count < shed!.capacity && !adm.admit()) {
+        shed!.push(h, o, l);
+        continue;
       }
       if (out[c]!.push(h, o, l) >= 0) {
         counts[c]++;

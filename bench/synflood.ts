@@ -1,8 +1,9 @@
 /**
  * bench synflood (issue 7): established-connection round trips without and with a SYN flood.
  *
- *   bun run bench synflood [--conns 1000] [--hz 5] [--msg 32] [--warm 3] [--base 10] [--flood 10]
- *                          [--rate flood|u100] [--json FILE]
+ *   bun run bench synflood [--conns 10000] [--hz 1] [--msg 32] [--warm 3] [--base 8] [--flood 8]
+ *                          [--rate flood|u100] [--syn-budget 4] [--syn-rate 20000] [--framecnt 4096]
+ *                          [--json FILE]
  *
  * The echo app over net_af_packet on a veth; a Bun client on kernel sockets in the namespace holds
  * --conns connections, each sending --msg bytes --hz times a second and timing the echo
@@ -10,7 +11,11 @@
  * --rand-source (--flood, or -i INTERVAL with --rate) runs for --flood seconds from the same
  * namespace. Prints p50/p99/p99.9/max of both phases and the flood/no-flood ratio (issue target:
  * p99 within 2x), the flood's packet count, SYN cookies sent/accepted and whether a new connection
- * succeeded during the flood. Needs root, hping3.
+ * succeeded during the flood, and the CPU split of each phase (app, client, hping3, irq+softirq,
+ * idle; /proc). The echo app sheds flood SYNs with --syn-budget/--syn-rate (apps/common.ts
+ * synFloodFlags; `--syn-budget=-1 --syn-rate=0` for the unprotected stack). --framecnt sizes the
+ * af_packet ring (the PMD's default 512 frames overflows whenever the stack is descheduled for
+ * ~8 ms under a flood, losing established segments with the SYNs). Needs root, hping3.
  */
 import { writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
@@ -19,16 +24,16 @@ import { runSynflood, synfloodSkipReason } from "../test/dpdk/helpers/synflood";
 
 const { values } = parseArgs({
   options: {
-    conns: { type: "string", default: "1000" },
-    hz: { type: "string", default: "5" },
+    conns: { type: "string", default: "10000" },
+    hz: { type: "string", default: "1" },
     msg: { type: "string", default: "32" },
     warm: { type: "string", default: "3" },
-    base: { type: "string", default: "10" },
-    flood: { type: "string", default: "10" },
+    base: { type: "string", default: "8" },
+    flood: { type: "string", default: "8" },
     rate: { type: "string", default: "flood" },
     net: { type: "string", default: "194" },
-    "syn-budget": { type: "string", default: "-1" },
-    "syn-rate": { type: "string", default: "0" },
+    "syn-budget": { type: "string", default: "4" },
+    "syn-rate": { type: "string", default: "20000" },
     framecnt: { type: "string", default: "4096" },
     json: { type: "string" },
   },

@@ -56,6 +56,8 @@ export class FrameInfo {
   frameLen = 0;
   /** TCP control bits (RFC 9293 3.1: the low byte of the flags word), 0 for other protocols. */
   tcpFlags = 0;
+  /** TCP Sequence Number (int32), 0 for other protocols. */
+  tcpSeq = 0;
 }
 
 const eth = new EthernetView();
@@ -97,11 +99,13 @@ export function parseFrameInfo(mem: Uint8Array, dv: DataView, off: number, len: 
     out.srcPort = t.srcPort();
     out.dstPort = t.dstPort();
     out.tcpFlags = t.flags();
+    out.tcpSeq = t.seq();
     out.payloadOff = l4Off + doff;
     out.payloadLen = l4Len - doff;
     return true;
   }
   out.tcpFlags = 0;
+  out.tcpSeq = 0;
   if (proto === IPPROTO_UDP) {
     const u = udp.reset(mem, dv, l4Off, l4Len);
     if (!u.checkLen()) return false;
@@ -321,7 +325,7 @@ export class Classifier {
       const o = offs[i]!;
       const l = lens[i]!;
       const c = this.classify(mem, dv, o, l);
-      if (adm !== null && this.parsed && isBareSyn(info) && shed!.count < shed!.capacity && !adm.admit()) {
+      if (adm !== null && this.parsed && isBareSyn(info) && shed!.count < shed!.capacity && !adm.admitSyn(info.srcIp, info.srcPort, info.dstPort, info.tcpSeq)) {
         shed!.push(h, o, l);
         continue;
       }

@@ -162,7 +162,8 @@ describe("shedding in classifyBatch (per full burst)", () => {
   });
 
   test("a flood and its end: shedding stops as soon as bursts are no longer full", () => {
-    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 2 }) });
+    // The same 32 frames every round: without the retry table (they would count as retransmissions).
+    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 2, retrySlots: 0 }) });
     const adm = cl.admission!;
     const rx = new PacketBatch(32);
     const shed = new PacketBatch(32);
@@ -184,6 +185,86 @@ describe("shedding in classifyBatch (per full burst)", () => {
       expect(shed.count).toBe(0);
     }
     expect(adm.shedBurst).toBe(3000);
+  });
+});
+
+describe("retransmitted SYNs first (the shed-SYN table)", () => {
+  test("a shed SYN sent again (same source, ports, ISN) is admitted past the budget; a new SYN is not", () => {
+    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 0, retrySlots: 1 << 12 }) });
+    const adm = cl.admission!;
+    const rx = new PacketBatch(32);
+    const shed = new PacketBatch(32);
+    fill(rx, new Array(32).fill(BARE_SYN)); // slots 0..31: all shed
+    cl.classifyBatch(mem, dv, rx, outs(), shed, 0);
+    expect(shed.count).toBe(32);
+    shed.count = 0;
+    // A later full burst: slot 5's SYN again (its retransmission) among 31 new SYNs (slots 32..62).
+    rx.count = 0;
+    for (let i = 0; i < 32; i++) {
+      const slot = i === 10 ? 5 : 32 + i;
+      rx.push(slot, slotOff(slot), tcpFrame(slot, BARE_SYN));
+    }
+    const out = outs();
+    cl.classifyBatch(mem, dv, rx, out, shed, 1_000_000);
+    expect(handles(out[1]!)).toEqual([5]);
+    expect(shed.count).toBe(31);
+    expect(adm.retryAdmitted).toBe(1);
+    expect(adm.admitted).toBe(1);
+    // Its tag was used up: a third copy is shed like any SYN.
+    shed.count = 0;
+    fill(rx, new Array(32).fill(BARE_SYN), 100);
+    rx.handle[0] = 5;
+    rx.off[0] = slotOff(5);
+    rx.len[0] = tcpFrame(5, BARE_SYN);
+    cl.classifyBatch(mem, dv, rx, outs(), shed, 2_000_000);
+    expect(shed.count).toBe(32);
+  });
+
+  test("a different ISN from the same source and ports is not a retransmission", () => {
+    const adm = new SynAdmission({ perBurst: 0, retrySlots: 1 << 12 });
+    adm.beginBurst(32, 32, 0);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 1000)).toBe(false);
+    adm.beginBurst(32, 32, 1);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 1001)).toBe(false);
+    expect(adm.admitSyn(0x0b000001, 40001, 7, 1000)).toBe(false);
+    expect(adm.admitSyn(0x0b000002, 40000, 7, 1000)).toBe(false);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 1000)).toBe(true);
+    expect(adm.retryAdmitted).toBe(1);
+  });
+
+  test("at most retryPerBurst retransmissions per burst get past the bounds (an attacker repeating SYNs gains little)", () => {
+    const adm = new SynAdmission({ perBurst: 0, retrySlots: 1 << 12, retryPerBurst: 3 });
+    adm.beginBurst(32, 32, 0);
+    for (let i = 0; i < 32; i++) adm.admitSyn(0x0b000000 + i, 1024 + i, 7, i * 77);
+    adm.beginBurst(32, 32, 1);
+    let ok = 0;
+    for (let i = 0; i < 32; i++) if (adm.admitSyn(0x0b000000 + i, 1024 + i, 7, i * 77)) ok++;
+    expect(ok).toBe(3);
+    expect(adm.shedBurst).toBe(32 + 29);
+  });
+
+  test("over a flood of distinct spoofed SYNs, a retransmission 1 s later still finds its tag (2^20 slots, 100,000 shed/s)", () => {
+    const adm = new SynAdmission({ perBurst: 0 });
+    expect(adm.retrySlots).toBe(1 << 20);
+    let x = 12345;
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) | 0);
+    // The legitimate SYNs at t = 0, each shed.
+    const legit: number[][] = [];
+    for (let k = 0; k < 200; k++) legit.push([rnd(), 30000 + k, 80, rnd()]);
+    adm.beginBurst(32, 32, 0);
+    for (const [ip, sp, dp, seq] of legit) expect(adm.admitSyn(ip!, sp!, dp!, seq!)).toBe(false);
+    // 1 s of flood: 100,000 spoofed SYNs in full bursts, all shed.
+    for (let b = 0; b < 100_000 / 32; b++) {
+      adm.beginBurst(32, 32, 1 + b * 320);
+      for (let i = 0; i < 32; i++) adm.admitSyn(rnd(), rnd() & 0xffff, 80, rnd());
+    }
+    // The retransmissions, one per burst.
+    let back = 0;
+    for (const [ip, sp, dp, seq] of legit) {
+      adm.beginBurst(32, 32, 1_000_000);
+      if (adm.admitSyn(ip!, sp!, dp!, seq!)) back++;
+    }
+    expect(back / legit.length).toBeGreaterThan(0.85); // exp(-100,000 / 2^20) = 0.91
   });
 });
 

@@ -37,7 +37,7 @@ function injectSyns(p: StackPair, n: number): void {
 }
 
 function setup(admission: SynAdmission | null) {
-  const p = new StackPair({ faults: { delayUs: 100 }, tcp: { synQueueSize: 4 }, classifyB: admission === null ? undefined : new Classifier({ classes: 2, fn: synLowClassifier(), admission }) });
+  const p = new StackPair({ faults: { delayUs: 100 }, tcp: { synQueueSize: 4 } });
   p.sb.listen({ port: 7, backlog: 64, socket: { data: (s, d) => void s.write(d) } });
   const socks: TcpSocket<undefined>[] = [];
   const echoed = new Array<number>(CONNS).fill(0);
@@ -50,6 +50,8 @@ function setup(admission: SynAdmission | null) {
   p.run(p.clock.nowUs + 50_000, () => socks.filter((s) => s !== undefined).length === CONNS);
   p.run(p.clock.nowUs + 10_000);
   expect(socks.filter((s) => s !== undefined).length).toBe(CONNS);
+  // The flood defence from here on (the connections above opened without it).
+  if (admission !== null) p.b.setClassifier(new Classifier({ classes: 2, fn: synLowClassifier(), admission }));
   return { p, socks, echoed };
 }
 
@@ -68,8 +70,7 @@ describe("SYN flood in virtual time", () => {
     const retransmitsA = p.sa.tcp.counters.retransmits;
     const tb = p.sb.tcp.counters;
     const answered0 = tb.synCookiesSent + tb.passiveOpens;
-    const admitted0 = adm.admitted; // the 8 connections' own SYNs
-    expect(admitted0).toBe(CONNS);
+    const admitted0 = adm.admitted;
     const t0 = p.clock.nowUs;
     floodWithTraffic(p, socks);
     p.run(t0 + 100_000, () => echoed.every((n) => n === 16));
@@ -106,6 +107,34 @@ describe("SYN flood in virtual time", () => {
     expect(opened - t0).toBeLessThan(1_000); // not after a SYN retransmission (1 s)
     expect(adm.shed()).toBe(shed);
   });
+
+  for (const retry of [true, false]) {
+    test(`a client whose SYN is shed under a sustained flood gets in ${retry ? "on its first retransmission (the shed-SYN table)" : "only by luck without the shed-SYN table"}`, () => {
+      // 16 spoofed SYNs per ms (16,000/s) against 1,000 admitted per second: each ms the first flood SYN takes the token.
+      const adm = new SynAdmission({ ratePerSec: 1000, burst: 1, retrySlots: retry ? 1 << 16 : 0 });
+      const { p } = setup(adm);
+      let opened = -1;
+      const t0 = p.clock.nowUs;
+      for (let ms = 0; ms < 1_300; ms++) {
+        injectSyns(p, 16);
+        if (ms === 0) {
+          void p.sa.connect({ hostname: "10.0.0.2", port: 7, socket: { open: () => void (opened = p.clock.nowUs) } });
+          p.a.poll(p.clock.nowUs);
+        }
+        p.run(t0 + (ms + 1) * 1000);
+      }
+      expect(adm.shedRate).toBeGreaterThan(15 * 1_200);
+      if (retry) {
+        // The SYN at 0 was shed; its retransmission (RTO 1 s, RFC 6298 2.1) was admitted.
+        expect(opened).toBeGreaterThan(t0 + 1_000_000);
+        expect(opened).toBeLessThan(t0 + 1_010_000);
+        expect(adm.retryAdmitted).toBe(1);
+      } else {
+        expect(opened).toBe(-1);
+        expect(adm.retryAdmitted).toBe(0);
+      }
+    });
+  }
 
   test("without the classifier every flood SYN reaches TCP (the cost the shedding avoids)", () => {
     const { p, socks, echoed } = setup(null);

@@ -3,7 +3,7 @@
  *
  *   bun run bench synflood [--conns 10000] [--hz 1] [--msg 32] [--warm 3] [--base 8] [--flood 8]
  *                          [--rate flood|u100] [--syn-budget 4] [--syn-rate 20000] [--framecnt 4096]
- *                          [--json FILE]
+ *                          [--profile DIR] [--json FILE]
  *
  * The echo app over net_af_packet on a veth; a Bun client on kernel sockets in the namespace holds
  * --conns connections, each sending --msg bytes --hz times a second and timing the echo
@@ -15,7 +15,8 @@
  * idle; /proc). The echo app sheds flood SYNs with --syn-budget/--syn-rate (apps/common.ts
  * synFloodFlags; `--syn-budget=-1 --syn-rate=0` for the unprotected stack). --framecnt sizes the
  * af_packet ring (the PMD's default 512 frames overflows whenever the stack is descheduled for
- * ~8 ms under a flood, losing established segments with the SYNs). Needs root, hping3.
+ * ~8 ms under a flood, losing established segments with the SYNs). --profile DIR writes the echo
+ * app's CPU profile (Bun --cpu-prof-md) there. Needs root, hping3.
  */
 import { writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     "syn-budget": { type: "string", default: "4" },
     "syn-rate": { type: "string", default: "20000" },
     framecnt: { type: "string", default: "4096" },
+    profile: { type: "string" },
     json: { type: "string" },
   },
 });
@@ -46,7 +48,7 @@ if (skip !== null) {
 const opts = {
   conns: Number(values.conns), hz: Number(values.hz), msgBytes: Number(values.msg), warmS: Number(values.warm),
   baseS: Number(values.base), floodS: Number(values.flood), net: Number(values.net), hpingRate: values.rate!,
-  appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`], framecnt: Number(values.framecnt),
+  appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`], framecnt: Number(values.framecnt), profileDir: values.profile,
 };
 let commit = "unknown";
 try {

@@ -45,6 +45,8 @@ export interface SynfloodOptions {
   framecnt?: number;
   /** Extra flags for the echo app (e.g. ["--syn-budget", "8"]). */
   appArgs?: string[];
+  /** Write a CPU profile of the echo app (Bun's --cpu-prof-md) into this directory at its exit. */
+  profileDir?: string;
   /** Log progress lines. */
   log?: (s: string) => void;
 }
@@ -169,7 +171,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
       "--vdev", `net_af_packet0,iface=${env.hostIf}${o.framecnt !== undefined ? `,framecnt=${o.framecnt}` : ""}`, "--ip", `${stackIp}/24`, "--gw", nsIp, ...hugeFlags(),
       "--max-conns", String(maxConns), "--metrics-port", "0", "--log-format", "json", "--status=false", "--stats",
       ...(o.appArgs ?? []),
-    ]);
+    ], o.profileDir === undefined ? {} : { env: { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${o.profileDir}` } });
     await app.waitFor(/echo: up on/, 30_000);
     const url = JSON.parse((await app.waitFor(/\{[^\n]*"metrics endpoint up"[^\n]*\}/))[0]).url as string;
     const s0 = await scrape(url);

@@ -3,7 +3,7 @@
  *
  *   bun run bench synflood [--conns 10000] [--hz 1] [--msg 32] [--warm 3] [--base 8] [--flood 8]
  *                          [--rate flood|u100] [--syn-budget 4] [--syn-rate 20000] [--framecnt 4096]
- *                          [--profile DIR] [--json FILE]
+ *                          [--profile DIR] [--pin APPCPU,PEERCPU] [--json FILE]
  *
  * The echo app over net_af_packet on a veth; a Bun client on kernel sockets in the namespace holds
  * --conns connections, each sending --msg bytes --hz times a second and timing the echo
@@ -16,7 +16,8 @@
  * synFloodFlags; `--syn-budget=-1 --syn-rate=0` for the unprotected stack). --framecnt sizes the
  * af_packet ring (the PMD's default 512 frames overflows whenever the stack is descheduled for
  * ~8 ms under a flood, losing established segments with the SYNs). --profile DIR writes the echo
- * app's CPU profile (Bun --cpu-prof-md) there. Needs root, hping3.
+ * app's CPU profile (Bun --cpu-prof-md) there. --pin 0,1 pins the stack thread to CPU 0 and the
+ * client and hping3 to CPU 1. Needs root, hping3.
  */
 import { writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     "syn-rate": { type: "string", default: "20000" },
     framecnt: { type: "string", default: "4096" },
     profile: { type: "string" },
+    pin: { type: "string" },
     json: { type: "string" },
   },
 });
@@ -49,6 +51,7 @@ const opts = {
   conns: Number(values.conns), hz: Number(values.hz), msgBytes: Number(values.msg), warmS: Number(values.warm),
   baseS: Number(values.base), floodS: Number(values.flood), net: Number(values.net), hpingRate: values.rate!,
   appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`], framecnt: Number(values.framecnt), profileDir: values.profile,
+  pin: values.pin === undefined ? undefined : { app: Number(values.pin.split(",")[0]), peers: Number(values.pin.split(",")[1]) },
 };
 let commit = "unknown";
 try {

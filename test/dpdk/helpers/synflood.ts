@@ -45,6 +45,11 @@ export interface SynfloodOptions {
   framecnt?: number;
   /** Extra flags for the echo app (e.g. ["--syn-budget", "8"]). */
   appArgs?: string[];
+  /**
+   * Pin the echo app's stack thread to CPU `app` (--layout rtc@N) and the client and hping3 to
+   * CPU `peers` (taskset), to see what CPU sharing costs. Default: nothing pinned.
+   */
+  pin?: { app: number; peers: number };
   /** Write a CPU profile of the echo app (Bun's --cpu-prof-md) into this directory at its exit. */
   profileDir?: string;
   /** Log progress lines. */
@@ -163,6 +168,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
   let app: AppProcess | null = null;
   let client: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
   let hping: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  const taskset = o.pin !== undefined ? ["taskset", "-c", String(o.pin.peers)] : [];
   try {
     env = createVethNs({ tag: `syn${o.net}`, nsAddr: `${nsIp}/24` });
     // Many short-lived half-open entries and N established ones: room for both.
@@ -171,13 +177,14 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
       "--vdev", `net_af_packet0,iface=${env.hostIf}${o.framecnt !== undefined ? `,framecnt=${o.framecnt}` : ""}`, "--ip", `${stackIp}/24`, "--gw", nsIp, ...hugeFlags(),
       "--max-conns", String(maxConns), "--metrics-port", "0", "--log-format", "json", "--status=false", "--stats",
       ...(o.appArgs ?? []),
+      ...(o.pin !== undefined ? ["--layout", `rtc@${o.pin.app}`] : []),
     ], o.profileDir === undefined ? {} : { env: { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${o.profileDir}` } });
     await app.waitFor(/echo: up on/, 30_000);
     const url = JSON.parse((await app.waitFor(/\{[^\n]*"metrics endpoint up"[^\n]*\}/))[0]).url as string;
     const s0 = await scrape(url);
 
     const phases = `warm:${o.warmS},base:${o.baseS},flood:${o.floodS}`;
-    client = Bun.spawn([...env.prefix, BUN, CLIENT, "--dest", stackIp, "--port", "7", "--conns", String(o.conns),
+    client = Bun.spawn([...env.prefix, ...taskset, BUN, CLIENT, "--dest", stackIp, "--port", "7", "--conns", String(o.conns),
       "--hz", String(o.hz), "--msg", String(o.msgBytes), "--phases", phases], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const clientErr = new Response(client.stderr).text();
     let outText = "";
@@ -207,7 +214,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
     baseCpu = sampler.stop();
     const s1 = await scrape(url);
     const rate = o.hpingRate === "flood" ? ["--flood"] : ["-i", o.hpingRate];
-    hping = Bun.spawn([...env.prefix, "timeout", "-s", "INT", String(o.floodS), "hping3", "-q", "-S", "-p", "7", ...rate, "--rand-source", stackIp],
+    hping = Bun.spawn([...env.prefix, ...taskset, "timeout", "-s", "INT", String(o.floodS), "hping3", "-q", "-S", "-p", "7", ...rate, "--rand-source", stackIp],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     log(`hping3 ${rate.join(" ")} --rand-source -S -p 7 ${stackIp} for ${o.floodS} s`);
     const floodSampler = new CpuSampler(() => [app?.proc.pid, client?.pid]);

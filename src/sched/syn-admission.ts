@@ -6,8 +6,10 @@
  * in the same receive ring are reached sooner and the poll round stays short.
  *
  * Two bounds, each optional:
- *  - per burst: when a burst is full (the receive ring had a backlog: the
- *    stack is behind), at most `perBurst` bare SYNs of it are admitted;
+ *  - per burst: when bursts have come full `overloadStreak` times in a row
+ *    (the receive ring keeps a backlog: the stack is behind, not just a
+ *    client opening a hundred connections at once), at most `perBurst` bare
+ *    SYNs of each further full burst are admitted;
  *  - rate: a token bucket of `ratePerSec` SYNs per second with `burst` tokens,
  *    on the stack's injected clock (integer microseconds). This bounds the
  *    SYN-ACKs we transmit too (each SYN cookie costs a transmit), whatever the
@@ -36,6 +38,8 @@ export interface SynAdmissionOptions {
   perBurst?: number;
   /** Burst size counted as full; 0 (default): the receive batch's capacity. */
   overloadFrames?: number;
+  /** Full bursts in a row before the per-burst bound applies; default 4. */
+  overloadStreak?: number;
   /** Token bucket rate in SYNs per second; 0 (default): no rate bound. */
   ratePerSec?: number;
   /** Token bucket depth in SYNs; default max(64, ratePerSec / 50) (20 ms of the rate). */
@@ -49,6 +53,7 @@ export interface SynAdmissionOptions {
 export class SynAdmission {
   readonly perBurst: number;
   readonly overloadFrames: number;
+  readonly overloadStreak: number;
   readonly ratePerSec: number;
   readonly burst: number;
   /** Bare SYNs admitted by this object (while a bound was active or not). */
@@ -57,8 +62,10 @@ export class SynAdmission {
   shedBurst = 0;
   /** Shed because the token bucket was empty. */
   shedRate = 0;
-  /** Bursts counted as full (the per-burst bound applied). */
+  /** Bursts the per-burst bound applied to (full, after overloadStreak full ones in a row). */
   fullBursts = 0;
+  /** Full bursts in a row so far. */
+  private streak = 0;
   /** SYNs admitted past the bounds because they retransmit a shed SYN (in `admitted` too). */
   retryAdmitted = 0;
   readonly retrySlots: number;
@@ -77,6 +84,8 @@ export class SynAdmission {
     if (!Number.isInteger(pb)) throw new RangeError(`SYN admission: perBurst must be an integer (negative: off), got ${pb}`);
     const of = opts.overloadFrames ?? 0;
     if (!Number.isInteger(of) || of < 0) throw new RangeError(`SYN admission: overloadFrames must be an integer >= 0, got ${of}`);
+    const os = opts.overloadStreak ?? 4;
+    if (!Number.isInteger(os) || os < 1) throw new RangeError(`SYN admission: overloadStreak must be an integer >= 1, got ${os}`);
     const r = opts.ratePerSec ?? 0;
     if (!Number.isFinite(r) || r < 0) throw new RangeError(`SYN admission: ratePerSec must be >= 0 (0: off), got ${r}`);
     const b = opts.burst ?? Math.max(64, Math.ceil(r / 50));
@@ -87,6 +96,7 @@ export class SynAdmission {
     if (!Number.isInteger(rpb) || rpb < 0) throw new RangeError(`SYN admission: retryPerBurst must be an integer >= 0, got ${rpb}`);
     this.perBurst = pb;
     this.overloadFrames = of;
+    this.overloadStreak = os;
     this.ratePerSec = r;
     this.burst = b;
     this.tokens = b;
@@ -103,11 +113,15 @@ export class SynAdmission {
   /** Start a receive burst of `n` frames from a batch of `capacity`, at `nowUs`. */
   beginBurst(n: number, capacity: number, nowUs: number): void {
     this.retryLeft = this.retryPerBurst;
-    if (this.perBurst >= 0 && n >= (this.overloadFrames > 0 ? this.overloadFrames : capacity)) {
-      this.left = this.perBurst;
-      this.fullBursts++;
+    this.left = -1;
+    if (n >= (this.overloadFrames > 0 ? this.overloadFrames : capacity)) {
+      if (this.streak < this.overloadStreak) this.streak++;
+      if (this.perBurst >= 0 && this.streak >= this.overloadStreak) {
+        this.left = this.perBurst;
+        this.fullBursts++;
+      }
     } else {
-      this.left = -1;
+      this.streak = 0;
     }
     if (this.ratePerSec > 0) {
       if (this.lastUs >= 0 && nowUs > this.lastUs) {

@@ -96,7 +96,7 @@ describe("synLowClassifier", () => {
 
 describe("shedding in classifyBatch (per full burst)", () => {
   test("a full burst: established segments all go on (first), bare SYNs over the budget are shed", () => {
-    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 4 }) });
+    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: 4 }) });
     const rx = new PacketBatch(32);
     // 24 bare SYNs with 8 data segments spread among them.
     const kinds: number[] = [];
@@ -120,7 +120,7 @@ describe("shedding in classifyBatch (per full burst)", () => {
   });
 
   test("a burst that is not full is not bounded (no backlog: nothing to protect)", () => {
-    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 4 }) });
+    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: 4 }) });
     const rx = new PacketBatch(32);
     fill(rx, new Array(31).fill(BARE_SYN));
     const out = outs();
@@ -131,8 +131,37 @@ describe("shedding in classifyBatch (per full burst)", () => {
     expect(cl.admission!.fullBursts).toBe(0);
   });
 
+  test("a client opening 100 connections at once is not shed (3 full bursts); a sustained backlog is (overloadStreak 4)", () => {
+    const adm = new SynAdmission({ perBurst: 4 });
+    expect(adm.overloadStreak).toBe(4);
+    const take = (n: number) => {
+      let ok = 0;
+      for (let i = 0; i < n; i++) if (adm.admit()) ok++;
+      return ok;
+    };
+    let now = 0;
+    // 100 SYNs: 32 + 32 + 32 + 4.
+    for (const n of [32, 32, 32, 4]) {
+      adm.beginBurst(n, 32, (now += 10));
+      expect(take(n)).toBe(n);
+    }
+    // A flood: full bursts from here on; the 4th full one in a row is bounded.
+    const admitted: number[] = [];
+    for (let r = 0; r < 6; r++) {
+      adm.beginBurst(32, 32, (now += 10));
+      admitted.push(take(32));
+    }
+    expect(admitted).toEqual([32, 32, 32, 4, 4, 4]);
+    // One burst that is not full ends the streak.
+    adm.beginBurst(31, 32, (now += 10));
+    expect(take(31)).toBe(31);
+    adm.beginBurst(32, 32, (now += 10));
+    expect(take(32)).toBe(32);
+    expect(adm.fullBursts).toBe(3);
+  });
+
   test("only bare SYNs are shed: ARP, SYN-ACKs and RSTs in a full burst all go on", () => {
-    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 0 }) });
+    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: 0 }) });
     const rx = new PacketBatch(32);
     const kinds: number[] = [];
     for (let i = 0; i < 32; i++) kinds.push([BARE_SYN, -1, TCP_SYN | TCP_ACK, TCP_RST][i % 4]!);
@@ -150,7 +179,7 @@ describe("shedding in classifyBatch (per full burst)", () => {
   test("without a shed batch (or without admission) nothing is shed: the existing API is unchanged", () => {
     const rx = new PacketBatch(32);
     fill(rx, new Array(32).fill(BARE_SYN));
-    const withAdm = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 0 }) });
+    const withAdm = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: 0 }) });
     const out = outs();
     withAdm.classifyBatch(mem, dv, rx, out);
     expect(out[1]!.count).toBe(32);
@@ -163,7 +192,7 @@ describe("shedding in classifyBatch (per full burst)", () => {
 
   test("a flood and its end: shedding stops as soon as bursts are no longer full", () => {
     // The same 32 frames every round: without the retry table (they would count as retransmissions).
-    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 2, retrySlots: 0 }) });
+    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: 2, retrySlots: 0 }) });
     const adm = cl.admission!;
     const rx = new PacketBatch(32);
     const shed = new PacketBatch(32);
@@ -190,7 +219,7 @@ describe("shedding in classifyBatch (per full burst)", () => {
 
 describe("retransmitted SYNs first (the shed-SYN table)", () => {
   test("a shed SYN sent again (same source, ports, ISN) is admitted past the budget; a new SYN is not", () => {
-    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 0, retrySlots: 1 << 12 }) });
+    const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: 0, retrySlots: 1 << 12 }) });
     const adm = cl.admission!;
     const rx = new PacketBatch(32);
     const shed = new PacketBatch(32);
@@ -221,7 +250,7 @@ describe("retransmitted SYNs first (the shed-SYN table)", () => {
   });
 
   test("a different ISN from the same source and ports is not a retransmission", () => {
-    const adm = new SynAdmission({ perBurst: 0, retrySlots: 1 << 12 });
+    const adm = new SynAdmission({ overloadStreak: 1, perBurst: 0, retrySlots: 1 << 12 });
     adm.beginBurst(32, 32, 0);
     expect(adm.admitSyn(0x0b000001, 40000, 7, 1000)).toBe(false);
     adm.beginBurst(32, 32, 1);
@@ -233,7 +262,7 @@ describe("retransmitted SYNs first (the shed-SYN table)", () => {
   });
 
   test("at most retryPerBurst retransmissions per burst get past the bounds (an attacker repeating SYNs gains little)", () => {
-    const adm = new SynAdmission({ perBurst: 0, retrySlots: 1 << 12, retryPerBurst: 3 });
+    const adm = new SynAdmission({ overloadStreak: 1, perBurst: 0, retrySlots: 1 << 12, retryPerBurst: 3 });
     adm.beginBurst(32, 32, 0);
     for (let i = 0; i < 32; i++) adm.admitSyn(0x0b000000 + i, 1024 + i, 7, i * 77);
     adm.beginBurst(32, 32, 1);
@@ -244,7 +273,7 @@ describe("retransmitted SYNs first (the shed-SYN table)", () => {
   });
 
   test("over a flood of distinct spoofed SYNs, a retransmission 1 s later still finds its tag (2^20 slots, 100,000 shed/s)", () => {
-    const adm = new SynAdmission({ perBurst: 0 });
+    const adm = new SynAdmission({ overloadStreak: 1, perBurst: 0 });
     expect(adm.retrySlots).toBe(1 << 20);
     let x = 12345;
     const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) | 0);
@@ -316,13 +345,14 @@ describe("SynAdmission rate bound (token bucket, injected microseconds)", () => 
     a.beginBurst(1, 32, 40); // time going backwards is ignored
     expect(a.admit()).toBe(false);
     expect(() => new SynAdmission({ perBurst: 1.5 })).toThrow(RangeError);
+    expect(() => new SynAdmission({ perBurst: 1, overloadStreak: 0 })).toThrow(RangeError);
     expect(() => new SynAdmission({ ratePerSec: -1 })).toThrow(RangeError);
     expect(() => new SynAdmission({ ratePerSec: 10, burst: 0 })).toThrow(RangeError);
     expect(new SynAdmission({}).active()).toBe(false);
   });
 
   test("both bounds: the per-burst budget and the bucket each shed, counted apart", () => {
-    const a = new SynAdmission({ perBurst: 8, ratePerSec: 1000, burst: 5 });
+    const a = new SynAdmission({ overloadStreak: 1, perBurst: 8, ratePerSec: 1000, burst: 5 });
     a.beginBurst(32, 32, 0);
     let ok = 0;
     for (let i = 0; i < 32; i++) if (a.admit()) ok++;
@@ -332,7 +362,7 @@ describe("SynAdmission rate bound (token bucket, injected microseconds)", () => 
     ok = 0;
     for (let i = 0; i < 32; i++) if (a.admit()) ok++;
     expect(ok).toBe(5);
-    const b = new SynAdmission({ perBurst: 2, ratePerSec: 1000, burst: 50 });
+    const b = new SynAdmission({ overloadStreak: 1, perBurst: 2, ratePerSec: 1000, burst: 50 });
     b.beginBurst(32, 32, 0);
     for (let i = 0; i < 32; i++) b.admit();
     expect(b.admitted).toBe(2);
@@ -342,7 +372,7 @@ describe("SynAdmission rate bound (token bucket, injected microseconds)", () => 
 });
 
 test("classifyBatch with shedding allocates nothing per burst", () => {
-  const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ perBurst: 4, ratePerSec: 10_000 }) });
+  const cl = new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: 4, ratePerSec: 10_000 }) });
   const rx = new PacketBatch(32);
   const out = outs();
   const shed = new PacketBatch(32);

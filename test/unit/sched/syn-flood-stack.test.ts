@@ -65,7 +65,7 @@ function floodWithTraffic(p: StackPair, socks: TcpSocket<undefined>[]): void {
 
 describe("SYN flood in virtual time", () => {
   test("established segments in flooded bursts are all processed; SYNs over the per-burst budget are shed and counted", () => {
-    const adm = new SynAdmission({ perBurst: 4 });
+    const adm = new SynAdmission({ overloadStreak: 1, perBurst: 4 });
     const { p, socks, echoed } = setup(adm);
     const retransmitsA = p.sa.tcp.counters.retransmits;
     const tb = p.sb.tcp.counters;
@@ -93,7 +93,7 @@ describe("SYN flood in virtual time", () => {
   });
 
   test("after the flood the shedding stops: a new connection opens on its first SYN", () => {
-    const adm = new SynAdmission({ perBurst: 4 });
+    const adm = new SynAdmission({ overloadStreak: 1, perBurst: 4 });
     const { p, socks } = setup(adm);
     floodWithTraffic(p, socks);
     p.run(p.clock.nowUs + 5_000);

@@ -7,6 +7,8 @@ import { ConfigError, EXIT_CONFIG } from "../src/api/errors";
 import { openDevice } from "../src/api/open-device";
 import { Stack } from "../src/api/stack";
 import { classifierFromSpec } from "../src/api/classifier-spec";
+import { Classifier, synLowClassifier } from "../src/sched/classifier";
+import { SynAdmission } from "../src/sched/syn-admission";
 import { checkCapacity, planCapacity, readMemoryInfo, regionMemory, type CapacityPlan } from "../src/api/capacity";
 import { stackConfigFrom, type StackConfig } from "../src/api/stack-config";
 import { TcpSockets } from "../src/api/tcp-sockets";
@@ -155,6 +157,26 @@ export function layoutFrom(values: ParsedArgs["values"]): ThreadLayout {
   return parseLayout(typeof v === "string" ? v : "rtc");
 }
 
+/**
+ * SYN flood shedding flags (apps that take them; src/sched/syn-admission.ts): with either, bare
+ * SYNs are classified below everything else and those over the bounds are dropped by the
+ * classifier before any protocol work, counted in NetCounters.dropSynShed.
+ *   --syn-budget N  at most N bare SYNs per full receive burst (the stack is behind); -1: off
+ *   --syn-rate R    at most R bare SYNs per second (token bucket, 20 ms deep); 0: off
+ */
+export function synFloodFlags(budget: number, rate: number): FlagSpec[] {
+  return [
+    {
+      name: "syn-budget", type: "int", arg: "N", default: budget, min: -1, max: 4096,
+      help: `SYN flood shedding: bare SYNs admitted per full receive burst, the rest dropped (-1: off; default ${budget})`,
+    },
+    {
+      name: "syn-rate", type: "int", arg: "R", default: rate, min: 0,
+      help: `SYN flood shedding: bare SYNs admitted per second, the rest dropped (0: off; default ${rate})`,
+    },
+  ];
+}
+
 export interface StartOptions {
   /** Build the TCP layer instead of the sockets API (split mode: a StackBridge). */
   transport?: (stack: Stack, tcp: TcpConfig, memory: MemoryProvider) => TcpLayer;
@@ -185,7 +207,12 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
   }
   const mem = await regionMemory(cfg.noHuge);
   const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
-  if (cfg.classify !== null) stack.setClassifier(classifierFromSpec(cfg.classify));
+  const spec = cfg.classify !== null ? classifierFromSpec(cfg.classify) : null;
+  const admission = new SynAdmission({ perBurst: (values["syn-budget"] as number | undefined) ?? -1, ratePerSec: (values["syn-rate"] as number | undefined) ?? 0 });
+  if (admission.active()) {
+    // Bare SYNs in the lowest class, shed over the bounds (synFloodFlags).
+    stack.setClassifier(new Classifier({ classes: 2, fn: synLowClassifier(1, 0, spec?.fn ?? null), admission }));
+  } else if (spec !== null) stack.setClassifier(spec);
   return { cfg, plan, dev, mem, stack };
 }
 

@@ -1,8 +1,9 @@
 /**
  * bench synflood (issue 7): established-connection round trips without and with a SYN flood.
  *
- *   bun run bench synflood [--conns 1000] [--hz 5] [--msg 32] [--warm 3] [--base 10] [--flood 10]
- *                          [--rate flood|u100] [--json FILE]
+ *   bun run bench synflood [--conns 10000] [--hz 1] [--msg 32] [--warm 3] [--base 8] [--flood 8]
+ *                          [--rate flood|u100] [--syn-budget 4] [--syn-rate 20000] [--framecnt 4096]
+ *                          [--profile DIR] [--pin APPCPU,PEERCPU] [--json FILE]
  *
  * The echo app over net_af_packet on a veth; a Bun client on kernel sockets in the namespace holds
  * --conns connections, each sending --msg bytes --hz times a second and timing the echo
@@ -10,7 +11,13 @@
  * --rand-source (--flood, or -i INTERVAL with --rate) runs for --flood seconds from the same
  * namespace. Prints p50/p99/p99.9/max of both phases and the flood/no-flood ratio (issue target:
  * p99 within 2x), the flood's packet count, SYN cookies sent/accepted and whether a new connection
- * succeeded during the flood. Needs root, hping3.
+ * succeeded during the flood, and the CPU split of each phase (app, client, hping3, irq+softirq,
+ * idle; /proc). The echo app sheds flood SYNs with --syn-budget/--syn-rate (apps/common.ts
+ * synFloodFlags; `--syn-budget=-1 --syn-rate=0` for the unprotected stack). --framecnt sizes the
+ * af_packet ring (the PMD's default 512 frames overflows whenever the stack is descheduled for
+ * ~8 ms under a flood, losing established segments with the SYNs). --profile DIR writes the echo
+ * app's CPU profile (Bun --cpu-prof-md) there. --pin 0,1 pins the stack thread to CPU 0 and the
+ * client and hping3 to CPU 1. Needs root, hping3.
  */
 import { writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
@@ -19,14 +26,19 @@ import { runSynflood, synfloodSkipReason } from "../test/dpdk/helpers/synflood";
 
 const { values } = parseArgs({
   options: {
-    conns: { type: "string", default: "1000" },
-    hz: { type: "string", default: "5" },
+    conns: { type: "string", default: "10000" },
+    hz: { type: "string", default: "1" },
     msg: { type: "string", default: "32" },
     warm: { type: "string", default: "3" },
-    base: { type: "string", default: "10" },
-    flood: { type: "string", default: "10" },
+    base: { type: "string", default: "8" },
+    flood: { type: "string", default: "8" },
     rate: { type: "string", default: "flood" },
     net: { type: "string", default: "194" },
+    "syn-budget": { type: "string", default: "4" },
+    "syn-rate": { type: "string", default: "20000" },
+    framecnt: { type: "string", default: "4096" },
+    profile: { type: "string" },
+    pin: { type: "string" },
     json: { type: "string" },
   },
 });
@@ -38,6 +50,8 @@ if (skip !== null) {
 const opts = {
   conns: Number(values.conns), hz: Number(values.hz), msgBytes: Number(values.msg), warmS: Number(values.warm),
   baseS: Number(values.base), floodS: Number(values.flood), net: Number(values.net), hpingRate: values.rate!,
+  appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`], framecnt: Number(values.framecnt), profileDir: values.profile,
+  pin: values.pin === undefined ? undefined : { app: Number(values.pin.split(",")[0]), peers: Number(values.pin.split(",")[1]) },
 };
 let commit = "unknown";
 try {
@@ -59,6 +73,12 @@ for (const p of [base, flood]) {
 }
 console.log(`\np99 flood / no flood: ${ratio.toFixed(2)} (target <= 2)`);
 console.log(`flood: ${r.hping}; stack received ${r.rxFramesFlood} frames in ${opts.floodS} s (${Math.round(r.rxFramesFlood / opts.floodS)} /s)`);
+console.log(`SYN shedding (--syn-budget ${values["syn-budget"]} --syn-rate ${values["syn-rate"]}): ${r.synShedFlood} bare SYNs shed during the flood`);
+const cpuLine = (name: string, c: typeof r.cpu.base) =>
+  c === null ? `${name}: not sampled` : `${name.padEnd(6)} ${c.seconds} s: app ${c.app} %, client ${c.client} %, hping3 ${c.hping} %, irq+softirq ${c.softirq} %, idle ${c.idle} % (of one core; ${cpu.length} cores = ${cpu.length * 100} %)`;
+console.log(`CPU split:\n  ${cpuLine("base", r.cpu.base)}\n  ${cpuLine("flood", r.cpu.flood)}`);
+const diag = Object.entries(r.floodDelta).filter(([k]) => /drop|tx_|imissed|rx_no|timeout|retrans|arp/.test(k));
+console.log(`flood-phase counters: ${diag.map(([k, v]) => `${k} ${v}`).join(", ")}`);
 console.log(`SYN cookies sent ${r.synCookiesSent}, accepted ${r.synCookiesAccepted}; new connection during the flood: ${JSON.stringify(r.client.newConn)}`);
 console.log(`established: ${r.client.connected} connected, ${r.client.errors} errors, ${r.client.mismatches} mismatched bytes; stack retransmits during the flood ${r.floodDelta["tcp_retransmits_total"] ?? 0}, RTO timeouts ${r.floodDelta["tcp_rto_timeouts_total"] ?? 0}`);
 if (values.json !== undefined) {
@@ -67,6 +87,7 @@ if (values.json !== undefined) {
     params: opts, phases: r.client.phases, ratio, hping: r.hping, rxFramesFlood: r.rxFramesFlood,
     synCookiesSent: r.synCookiesSent, synCookiesAccepted: r.synCookiesAccepted, newConn: r.client.newConn,
     connected: r.client.connected, errors: r.client.errors, mismatches: r.client.mismatches, floodDelta: r.floodDelta,
+    synShedFlood: r.synShedFlood, cpu: r.cpu,
   }, null, 2));
 }
 process.exit(r.client.errors === 0 && r.client.newConn?.ok ? 0 : 1);

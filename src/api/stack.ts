@@ -31,6 +31,8 @@ export class Stack implements PollStage {
   private transport: Transport | null = null;
   private classifier: Classifier | null = null;
   private classRx: PacketBatch[] = [];
+  /** Frames the classifier shed (bare SYNs over its budget), freed each round. */
+  private shedRx: PacketBatch | null = null;
   /** App work run each round between transport timers and flush. */
   private readonly appStages: PollStage[] = [];
   private started = false;
@@ -69,6 +71,7 @@ export class Stack implements PollStage {
     this.classifier = c;
     this.classRx = [];
     if (c !== null) for (let i = 0; i < c.classes; i++) this.classRx.push(new PacketBatch(this.dev.caps.maxBurst));
+    this.shedRx = c !== null && c.admission !== null && c.admission.active() ? new PacketBatch(this.dev.caps.maxBurst) : null;
     this.classes = c === null ? 1 : c.classes;
     this.rxClass = this.classes - 1;
   }
@@ -115,7 +118,16 @@ export class Stack implements PollStage {
       return;
     }
     const out = this.classRx;
-    cl.classifyBatch(this.dev.mem, this.dev.dv, rx, out);
+    const shed = this.shedRx;
+    cl.classifyBatch(this.dev.mem, this.dev.dv, rx, out, shed, nowUs);
+    if (shed !== null && shed.count > 0) {
+      // Received and dropped before any protocol work: one drop reason (NetCounters).
+      const nc = this.netif.counters;
+      nc.rxFrames += shed.count;
+      nc.dropSynShed += shed.count;
+      for (let i = 0; i < shed.count; i++) nc.rxBytes += shed.len[i]!;
+      this.dev.free(shed);
+    }
     const t = this.transport;
     const last = out.length - 1;
     for (let c = 0; c < out.length; c++) {

@@ -33,6 +33,9 @@ export class NetCounters {
   dropIpv4BadSource = 0;
   dropIpv4TtlExpired = 0;
   dropIpv4UnknownProtocol = 0;
+  // Drops by reason (classifier)
+  /** Bare SYNs shed by the receive classifier over its per-burst budget under overload (issue 7). */
+  dropSynShed = 0;
   // Drops by reason (ICMP)
   dropIcmpTruncated = 0;
   dropIcmpBadChecksum = 0;

@@ -21,11 +21,12 @@
  */
 import { ETH_HEADER_LEN, ETHERTYPE_IPV4, EthernetView } from "../wire/ethernet";
 import { Ipv4View } from "../wire/ipv4";
-import { TcpView } from "../wire/tcp";
+import { TCP_ACK, TCP_RST, TCP_SYN, TcpView } from "../wire/tcp";
 import { UDP_HEADER_LEN, UdpView } from "../wire/udp";
 import { IPPROTO_TCP, IPPROTO_UDP } from "../net/l4-tx";
 import type { PacketBatch } from "../net/packet-batch";
 import { MAX_CLASSES } from "../net/tx-queues";
+import type { SynAdmission } from "./syn-admission";
 
 /**
  * Where things are in one received frame (fixed shape, reused). Offsets are
@@ -53,6 +54,10 @@ export class FrameInfo {
   payloadLen = 0;
   /** Length of the whole frame as received (what QStack's "frame length > 80" tests). */
   frameLen = 0;
+  /** TCP control bits (RFC 9293 3.1: the low byte of the flags word), 0 for other protocols. */
+  tcpFlags = 0;
+  /** TCP Sequence Number (int32), 0 for other protocols. */
+  tcpSeq = 0;
 }
 
 const eth = new EthernetView();
@@ -93,10 +98,14 @@ export function parseFrameInfo(mem: Uint8Array, dv: DataView, off: number, len: 
     const doff = t.dataOffset();
     out.srcPort = t.srcPort();
     out.dstPort = t.dstPort();
+    out.tcpFlags = t.flags();
+    out.tcpSeq = t.seq();
     out.payloadOff = l4Off + doff;
     out.payloadLen = l4Len - doff;
     return true;
   }
+  out.tcpFlags = 0;
+  out.tcpSeq = 0;
   if (proto === IPPROTO_UDP) {
     const u = udp.reset(mem, dv, l4Off, l4Len);
     if (!u.checkLen()) return false;
@@ -200,6 +209,30 @@ export function iotepClassifier(): ClassifyFn {
   };
 }
 
+/** RFC 9293 3.10.7.2 third: a SYN without ACK or RST, what opens a connection at a listener. */
+export function isBareSyn(info: FrameInfo): boolean {
+  return info.l4Proto === IPPROTO_TCP && (info.tcpFlags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
+}
+
+/**
+ * Connection requests below everything else (issue 7, SYN floods): a bare SYN
+ * (SYN without ACK or RST) is class `low`; every other frame the classifier
+ * parses is class `high`: segments of established flows, handshake-completing
+ * ACKs (a SYN-cookie connection's first ACK too), FINs and RSTs, and ICMP.
+ * No flow-table lookup is needed: a bare SYN belongs to no synchronized flow
+ * (RFC 9293 3.10.7.4 fourth: in a synchronized state it only draws a challenge
+ * ACK, RFC 5961 4.2), so a flood of them cannot take the high class. Frames
+ * the classifier does not parse (ARP, fragments) take the Classifier's default
+ * class. With `inner`, frames that are not bare SYNs get inner's class instead
+ * of `high` (a payload rule, say), and bare SYNs the lowest class `low`.
+ */
+export function synLowClassifier(low = 1, high = 0, inner: ClassifyFn | null = null): ClassifyFn {
+  checkClass(low, "synLowClassifier low class");
+  checkClass(high, "synLowClassifier high class");
+  if (inner === null) return (_mem, _dv, info) => (isBareSyn(info) ? low : high);
+  return (mem, dv, info) => (isBareSyn(info) ? low : inner(mem, dv, info));
+}
+
 export interface ClassifierOptions {
   /** Number of classes, 1..8 (MAX_CLASSES); class 0 is the highest. */
   classes: number;
@@ -210,6 +243,12 @@ export interface ClassifierOptions {
    * (the lowest), so junk cannot take the high class.
    */
   defaultClass?: number;
+  /**
+   * SYN admission under a flood (issue 7, src/sched/syn-admission.ts): bare
+   * SYNs over its bounds are shed into classifyBatch's `shed` batch before any
+   * protocol work. Established traffic is never shed. Default: none.
+   */
+  admission?: SynAdmission | null;
 }
 
 export class Classifier {
@@ -226,6 +265,10 @@ export class Classifier {
   overflow = 0;
   /** The FrameInfo of the last frame classified (reused). */
   readonly info = new FrameInfo();
+  /** SYN admission (ClassifierOptions.admission), or null: nothing is shed. */
+  readonly admission: SynAdmission | null;
+  /** Whether the last frame classify() saw was parsed (`info` describes it). */
+  parsed = false;
 
   constructor(opts: ClassifierOptions) {
     const c = opts.classes;
@@ -236,15 +279,18 @@ export class Classifier {
     this.defaultClass = d;
     this.fn = opts.fn;
     this.counts = new Float64Array(c);
+    this.admission = opts.admission ?? null;
   }
 
   /** The class of one frame (no counting). */
   classify(mem: Uint8Array, dv: DataView, off: number, len: number): number {
     const info = this.info;
     if (!parseFrameInfo(mem, dv, off, len, info)) {
+      this.parsed = false;
       this.unparsed++;
       return this.defaultClass;
     }
+    this.parsed = true;
     const c = this.fn(mem, dv, info);
     if (c >= 0 && c < this.classes && (c | 0) === c) return c;
     this.badClass++;
@@ -258,19 +304,31 @@ export class Classifier {
    * frames that did not fit stay at the front of `batch` (in order; counted in
    * `overflow`) and their number is returned: size each out[c] to hold at
    * least one rx burst and drain them every round, and this returns 0.
+   *
+   * With `shed` and an admission object, the bare SYNs it refuses go to `shed`
+   * (the caller frees them; size it like an rx burst) and are counted there
+   * (SynAdmission.shedBurst / shedRate), not in `counts`. `nowUs` is the
+   * round's time (the admission's rate bound). Without `shed` nothing is shed.
    */
-  classifyBatch(mem: Uint8Array, dv: DataView, batch: PacketBatch, out: PacketBatch[]): number {
+  classifyBatch(mem: Uint8Array, dv: DataView, batch: PacketBatch, out: PacketBatch[], shed: PacketBatch | null = null, nowUs = 0): number {
     const n = batch.count;
     const handle = batch.handle;
     const offs = batch.off;
     const lens = batch.len;
     const counts = this.counts;
+    const info = this.info;
+    const adm = shed !== null ? this.admission : null;
+    if (adm !== null) adm.beginBurst(n, batch.capacity, nowUs);
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const h = handle[i]!;
       const o = offs[i]!;
       const l = lens[i]!;
       const c = this.classify(mem, dv, o, l);
+      if (adm !== null && this.parsed && isBareSyn(info) && shed!.count < shed!.capacity && !adm.admitSyn(info.srcIp, info.srcPort, info.dstPort, info.tcpSeq)) {
+        shed!.push(h, o, l);
+        continue;
+      }
       if (out[c]!.push(h, o, l) >= 0) {
         counts[c]++;
       } else {

@@ -210,7 +210,8 @@ for (const ph of phases) {
   const pEnd = performance.now() + ph.seconds * 1000;
   if (ph.name === "flood") {
     await Bun.sleep((ph.seconds * 1000) / 4);
-    newConn = await freshConnection(Math.max(1000, (ph.seconds * 1000) / 2));
+    // Room for two SYN retransmissions (1 s and 3 s after the first, RFC 6298 2.1 and 5.5).
+    newConn = await freshConnection(Math.max(1000, (ph.seconds * 1000 * 3) / 4 - 200));
   }
   const left = pEnd - performance.now();
   if (left > 0) await Bun.sleep(left);

@@ -9,6 +9,7 @@
  *
  * Counters are read live from the app's /metrics before and after the flood phase.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AppProcess, BUN } from "../../helpers/app-process";
 import { createVethNs, hasCommand, netnsSkipReason, type VethNs } from "./netns";
@@ -37,6 +38,20 @@ export interface SynfloodOptions {
   net: number;
   /** hping3 rate: "flood" (--flood) or an interval such as "u100" (-i u100). */
   hpingRate: string;
+  /**
+   * net_af_packet ring frames per direction (its devarg framecnt; the PMD's default is 512, ~8 ms
+   * of a 60 k frame/s flood: a stack descheduled for longer loses established segments too).
+   */
+  framecnt?: number;
+  /** Extra flags for the echo app (e.g. ["--syn-budget", "8"]). */
+  appArgs?: string[];
+  /**
+   * Pin the echo app's stack thread to CPU `app` (--layout rtc@N) and the client and hping3 to
+   * CPU `peers` (taskset), to see what CPU sharing costs. Default: nothing pinned.
+   */
+  pin?: { app: number; peers: number };
+  /** Write a CPU profile of the echo app (Bun's --cpu-prof-md) into this directory at its exit. */
+  profileDir?: string;
   /** Log progress lines. */
   log?: (s: string) => void;
 }
@@ -54,12 +69,83 @@ export interface SynfloodResult {
   hpingSent: number;
   /** Frames the stack received during the flood phase (device counter). */
   rxFramesFlood: number;
+  /** Bare SYNs the classifier shed during the flood phase (--syn-budget). */
+  synShedFlood: number;
   /** The echo app's --stats JSON at exit. */
   stats: { net: Record<string, number>; tcp: Record<string, number>; dev: Record<string, number> } | null;
   appExit: number;
+  /** CPU split over the base phase and over the flood (percent of one core; 2 cores = 200). */
+  cpu: { base: CpuSplit | null; flood: CpuSplit | null };
 }
 
 const TCP = "qstack_tcp_";
+
+/** CPU time (utime + stime, clock ticks) of a process and its threads, 0 if gone. */
+function procTicks(pid: number | undefined): number {
+  if (pid === undefined || pid <= 0) return 0;
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]); // fields 14 and 15 of proc(5)
+  } catch {
+    return 0;
+  }
+}
+
+/** The children of a process (e.g. hping3 under `timeout`). */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter((x) => x !== "").map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Whole-machine CPU ticks from /proc/stat: [busy (user+nice+system), softirq+irq, idle (+iowait), total]. */
+function machineTicks(): number[] {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return [user + nice + system, irq + softirq, idle + iowait, user + nice + system + idle + iowait + irq + softirq + (steal ?? 0)];
+}
+
+/** Share of the whole machine (percent of ONE core; 200 = both cores) each party used over a phase. */
+export interface CpuSplit {
+  seconds: number;
+  app: number;
+  client: number;
+  hping: number;
+  /** Kernel interrupt + softirq time on all CPUs (veth delivery, af_packet ring fill). */
+  softirq: number;
+  idle: number;
+}
+
+class CpuSampler {
+  private t0 = 0;
+  private a0: number[] = [];
+  private m0: number[] = [];
+  constructor(private readonly pids: () => (number | undefined)[]) {}
+  private read(): number[] {
+    return this.pids().map((p) => procTicks(p));
+  }
+  start(): void {
+    this.t0 = performance.now();
+    this.a0 = this.read();
+    this.m0 = machineTicks();
+  }
+  /** Percent of one core per party since start(); hping's ticks are taken before it exits. */
+  stop(extra: number[] = []): CpuSplit {
+    const sec = (performance.now() - this.t0) / 1000;
+    const a1 = this.read();
+    const m1 = machineTicks();
+    const hz = 100; // USER_HZ
+    const pct = (ticks: number) => Math.round((ticks / hz / sec) * 1000) / 10;
+    const d = a1.map((v, i) => v - (this.a0[i] ?? 0));
+    const allTicks = m1[3]! - this.m0[3]!;
+    const machine = (i: number) => Math.round(((m1[i]! - this.m0[i]!) / allTicks) * 2000) / 10;
+    return { seconds: Math.round(sec * 10) / 10, app: pct(d[0]!), client: pct(d[1]!), hping: pct(extra[0] ?? d[2] ?? 0), softirq: machine(1), idle: machine(2) };
+  }
+}
 
 /** scrape() with retries: a pooled keep-alive connection the server has closed fails once with ECONNRESET. */
 async function scrape(url: string): Promise<Map<string, number>> {
@@ -82,31 +168,40 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
   let app: AppProcess | null = null;
   let client: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
   let hping: Bun.Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  const taskset = o.pin !== undefined ? ["taskset", "-c", String(o.pin.peers)] : [];
   try {
     env = createVethNs({ tag: `syn${o.net}`, nsAddr: `${nsIp}/24` });
     // Many short-lived half-open entries and N established ones: room for both.
     const maxConns = Math.max(4096, o.conns * 2 + 1024);
     app = new AppProcess("echo", [
-      "--vdev", `net_af_packet0,iface=${env.hostIf}`, "--ip", `${stackIp}/24`, "--gw", nsIp, ...hugeFlags(),
+      "--vdev", `net_af_packet0,iface=${env.hostIf}${o.framecnt !== undefined ? `,framecnt=${o.framecnt}` : ""}`, "--ip", `${stackIp}/24`, "--gw", nsIp, ...hugeFlags(),
       "--max-conns", String(maxConns), "--metrics-port", "0", "--log-format", "json", "--status=false", "--stats",
-    ]);
+      ...(o.appArgs ?? []),
+      ...(o.pin !== undefined ? ["--layout", `rtc@${o.pin.app}`] : []),
+    ], o.profileDir === undefined ? {} : { env: { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${o.profileDir}` } });
     await app.waitFor(/echo: up on/, 30_000);
     const url = JSON.parse((await app.waitFor(/\{[^\n]*"metrics endpoint up"[^\n]*\}/))[0]).url as string;
     const s0 = await scrape(url);
 
     const phases = `warm:${o.warmS},base:${o.baseS},flood:${o.floodS}`;
-    client = Bun.spawn([...env.prefix, BUN, CLIENT, "--dest", stackIp, "--port", "7", "--conns", String(o.conns),
+    client = Bun.spawn([...env.prefix, ...taskset, BUN, CLIENT, "--dest", stackIp, "--port", "7", "--conns", String(o.conns),
       "--hz", String(o.hz), "--msg", String(o.msgBytes), "--phases", phases], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const clientErr = new Response(client.stderr).text();
     let outText = "";
     let floodSeen: () => void = () => {};
     const floodStarted = new Promise<void>((r) => (floodSeen = r));
+    let baseSeen: () => void = () => {};
+    const baseStarted = new Promise<void>((r) => (baseSeen = r));
+    const sampler = new CpuSampler(() => [app?.proc.pid, client?.pid]);
+    let baseCpu: CpuSplit | null = null;
+    void baseStarted.then(() => sampler.start());
     const reader = (async () => {
       const dec = new TextDecoder();
       for await (const chunk of client!.stdout) {
         const s = dec.decode(chunk, { stream: true });
         outText += s;
         for (const line of s.split("\n")) if (line.startsWith("connected") || line.startsWith("phase")) log(`client: ${line}`);
+        if (outText.includes("phase base")) baseSeen();
         if (outText.includes("phase flood")) floodSeen();
       }
     })();
@@ -116,12 +211,25 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
       await reader;
       throw new Error(`client ended before the flood phase: ${outText.slice(-1000)} ${(await clientErr).slice(-2000)}`);
     }
+    baseCpu = sampler.stop();
     const s1 = await scrape(url);
     const rate = o.hpingRate === "flood" ? ["--flood"] : ["-i", o.hpingRate];
-    hping = Bun.spawn([...env.prefix, "timeout", "-s", "INT", String(o.floodS), "hping3", "-q", "-S", "-p", "7", ...rate, "--rand-source", stackIp],
+    hping = Bun.spawn([...env.prefix, ...taskset, "timeout", "-s", "INT", String(o.floodS), "hping3", "-q", "-S", "-p", "7", ...rate, "--rand-source", stackIp],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     log(`hping3 ${rate.join(" ")} --rand-source -S -p 7 ${stackIp} for ${o.floodS} s`);
+    const floodSampler = new CpuSampler(() => [app?.proc.pid, client?.pid]);
+    floodSampler.start();
+    // hping3 runs under `timeout`: sample its CPU time just before the end of the phase.
+    let hpingPid: number | undefined;
+    let hpingTicks = 0;
+    const hpingWatch = setInterval(() => {
+      hpingPid ??= childPids(hping?.pid)[0];
+      const t = procTicks(hpingPid);
+      if (t > 0) hpingTicks = t;
+    }, 200);
     const [hOut, hErr] = await Promise.all([new Response(hping.stdout).text(), new Response(hping.stderr).text()]);
+    clearInterval(hpingWatch);
+    const floodCpu = floodSampler.stop([hpingTicks]);
     await hping.exited;
     const s2 = await scrape(url);
     await client.exited;
@@ -146,8 +254,10 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
       hping: hLine?.[0] ?? (hOut + hErr).trim().slice(-300),
       hpingSent: hLine ? Number(hLine[1]) : -1,
       rxFramesFlood: delta(s1, s2, "qstack_net_rx_frames_total"),
+      synShedFlood: delta(s1, s2, `qstack_net_rx_drops_total{reason="syn_shed"}`),
       stats: statsLine ? JSON.parse(statsLine) : null,
       appExit: app.proc.exitCode ?? -1,
+      cpu: { base: baseCpu, flood: floodCpu },
     };
   } finally {
     if (hping !== null && hping.exitCode === null) hping.kill(9);

@@ -48,6 +48,11 @@ export class DpdkDevice implements Device {
   readonly pool: number;
   /** Name of the PMD driving the port ("net_af_packet", "net_memif", ...). */
   readonly driver: string;
+  /**
+   * The queue pair rxBurst/txBurst use when the caller names none (0 unless
+   * attach() gave another): a stack thread of --layout stack=N owns queue i.
+   */
+  readonly queue: number;
 
   private readonly lib: Shim;
   private readonly owner: boolean;
@@ -71,8 +76,9 @@ export class DpdkDevice implements Device {
   private readonly left = new Int32Array(2);
   private readonly leftPtr: Pointer = ptr(this.left);
 
-  private constructor(lib: Shim, port: number, pool: number, queues: number, maxBurst: number, owner: boolean, probed: boolean) {
+  private constructor(lib: Shim, port: number, pool: number, queues: number, maxBurst: number, owner: boolean, probed: boolean, queue = 0) {
     this.lib = lib;
+    this.queue = queue;
     this.port = port;
     this.pool = pool;
     this.owner = owner;
@@ -146,13 +152,15 @@ export class DpdkDevice implements Device {
    * A second view of a port another thread opened (for a Worker serving its
    * own queue). Registers the calling thread with EAL (mempool cache) unless
    * it already has an lcore id; close() gives the id back and leaves the port running.
+   * `queue` is the queue pair bursts use by default (see `queue`).
    */
-  static attach(port: number, queues = 1, maxBurst = 32): DpdkDevice {
+  static attach(port: number, queues = 1, maxBurst = 32, queue = 0): DpdkDevice {
+    if (!(queue >= 0 && queue < queues)) throw new Error(`DpdkDevice.attach: queue ${queue} outside 0..${queues - 1}`);
     const lib = shim();
     const register = lib.qs_lcore_id() < 0;
     if (register) check(lib.qs_thread_register(), "rte_thread_register");
     const pool = check(lib.qs_port_pool(port), `port ${port}`);
-    const dev = new DpdkDevice(lib, port, pool, queues, maxBurst, false, false);
+    const dev = new DpdkDevice(lib, port, pool, queues, maxBurst, false, false, queue);
     dev.registered = register;
     return dev;
   }
@@ -192,7 +200,7 @@ export class DpdkDevice implements Device {
     return p;
   }
 
-  rxBurst(batch: PacketBatch, queue = 0): number {
+  rxBurst(batch: PacketBatch, queue = this.queue): number {
     const p = this.ptrOf(batch);
     const n = this.lib.qs_rx_burst(this.port, queue, p, batch.capacity, batch.count);
     if (n > 0) {
@@ -203,7 +211,7 @@ export class DpdkDevice implements Device {
     return 0;
   }
 
-  txBurst(batch: PacketBatch, queue = 0): number {
+  txBurst(batch: PacketBatch, queue = this.queue): number {
     const count = batch.count;
     if (count === 0) return 0;
     const p = this.ptrOf(batch);

@@ -1,0 +1,87 @@
+/**
+ * Several stack threads end to end: apps/echo.ts --layout stack=2 over
+ * net_af_packet with qpairs=2 (the PMD's two sockets share one PACKET_FANOUT_HASH
+ * group, so the kernel spreads flows over the two queues) answers a Linux peer in
+ * a network namespace: 200 connections each send data and get it back intact,
+ * both stack threads served some of them (the echo's per-thread counters), and
+ * ping and ARP work whichever thread the frames reach.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { AppProcess } from "../helpers/app-process";
+import { createVethNs, netnsSkipReason, PYTHON, removeAllVethNs, run } from "./helpers/netns";
+
+const skip = netnsSkipReason();
+if (skip) console.log(`skip dpdk/multi-stack-echo: ${skip}`);
+const noHuge = Number(run(["cat", "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"]).stdout.trim() || 0) < 64;
+const hugeFlag = noHuge ? ["--no-huge"] : [];
+
+afterAll(() => removeAllVethNs());
+
+// CONNS connections, at most PAR at a time: each sends SIZE seeded random bytes, half-closes, reads to EOF.
+export const MULTI_CLIENT = `
+import socket, sys, random, threading
+host, conns, size, par = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ok = 0; lock = threading.Lock(); sem = threading.Semaphore(par)
+def one(i):
+    global ok
+    with sem:
+        try:
+            data = random.Random(i).randbytes(size)
+            s = socket.create_connection((host, 7), timeout=20)
+            s.sendall(data); s.shutdown(socket.SHUT_WR)
+            got = bytearray()
+            while True:
+                b = s.recv(65536)
+                if not b: break
+                got.extend(b)
+            s.close()
+            if bytes(got) == data:
+                with lock: ok += 1
+            else: print("conn", i, "got", len(got), "of", size)
+        except Exception as e: print("conn", i, "error", e)
+ths = [threading.Thread(target=one, args=(i,)) for i in range(conns)]
+[t.start() for t in ths]; [t.join() for t in ths]
+print("intact", ok, "of", conns)
+`;
+
+describe.skipIf(skip !== null)("several stack threads (--layout stack=2) against the Linux kernel", () => {
+  test("200 connections over af_packet qpairs=2 echo intact, both threads serve some, ping works", async () => {
+    const env = createVethNs({ tag: "multi", nsAddr: "10.246.0.2/24" });
+    const app = new AppProcess("echo", ["--vdev", `net_af_packet0,iface=${env.hostIf},qpairs=2`, "--ip", "10.246.0.1/24", "--layout", "stack=2", ...hugeFlag]);
+    let out = "";
+    let ping = "";
+    try {
+      await app.waitFor(/echo: up on .* layout stack=2/, 30_000);
+      ping = env.exec(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.246.0.1"], { timeoutMs: 20_000 }).stdout;
+      const r = env.exec([PYTHON, "-c", MULTI_CLIENT, "10.246.0.1", "200", "4096", "50"], { timeoutMs: 120_000 });
+      out = r.stdout + r.stderr;
+    } finally {
+      await app.stop();
+      env.remove();
+    }
+    console.log(app.stdout.match(/echo: stack threads:.*/)?.[0] ?? app.stdout);
+    expect(ping).toMatch(/3 received/);
+    expect(out).toContain("intact 200 of 200");
+    const m = /stack threads: #0 connections (\d+) bytes (\d+) .*; #1 connections (\d+) bytes (\d+)/.exec(app.stdout);
+    expect(m).not.toBeNull();
+    const [c0, b0, c1, b1] = [Number(m![1]), Number(m![2]), Number(m![3]), Number(m![4])];
+    expect(c0 + c1).toBe(200);
+    expect(c0).toBeGreaterThan(0);
+    expect(c1).toBeGreaterThan(0);
+    expect(b0 + b1).toBe(200 * 4096);
+    expect(app.stdout).toMatch(new RegExp(`200 TCP connections, ${200 * 4096} bytes echoed`));
+  }, 180_000);
+
+  test("af_packet without qpairs=2 is refused with the fix named, exit 2", async () => {
+    const env = createVethNs({ tag: "multiq", nsAddr: "10.247.0.2/24" });
+    const app = new AppProcess("echo", ["--vdev", `net_af_packet0,iface=${env.hostIf}`, "--ip", "10.247.0.1/24", "--layout", "stack=2", ...hugeFlag]);
+    let code = -1;
+    try {
+      code = await app.exited;
+    } finally {
+      env.remove();
+    }
+    expect(code).toBe(2);
+    expect(app.stderr).toContain("needs qpairs=2");
+  }, 60_000);
+});

@@ -7,8 +7,9 @@
  * ping and ARP work whichever thread the frames reach.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { AppProcess } from "../helpers/app-process";
-import { createVethNs, netnsSkipReason, PYTHON, removeAllVethNs, run } from "./helpers/netns";
+import { createVethNs, must, netnsSkipReason, PYTHON, removeAllVethNs, run } from "./helpers/netns";
 
 const skip = netnsSkipReason();
 if (skip) console.log(`skip dpdk/multi-stack-echo: ${skip}`);
@@ -16,6 +17,14 @@ const noHuge = Number(run(["cat", "/sys/kernel/mm/hugepages/hugepages-2048kB/fre
 const hugeFlag = noHuge ? ["--no-huge"] : [];
 
 afterAll(() => removeAllVethNs());
+
+/** CPU time (user + system, seconds) the process `pid` has used, all threads. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  // Fields 14 and 15 (utime, stime) counted from 1; rest starts at field 3.
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
 
 // CONNS connections, at most PAR at a time: each sends SIZE seeded random bytes, half-closes, reads to EOF.
 export const MULTI_CLIENT = `
@@ -50,11 +59,17 @@ describe.skipIf(skip !== null)("several stack threads (--layout stack=2) against
     const app = new AppProcess("echo", ["--vdev", `net_af_packet0,iface=${env.hostIf},qpairs=2`, "--ip", "10.246.0.1/24", "--layout", "stack=2", ...hugeFlag]);
     let out = "";
     let ping = "";
+    let idleCores = -1;
     try {
       await app.waitFor(/echo: up on .* layout stack=2/, 30_000);
       ping = env.exec(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.246.0.1"], { timeoutMs: 20_000 }).stdout;
       const r = env.exec([PYTHON, "-c", MULTI_CLIENT, "10.246.0.1", "200", "4096", "50"], { timeoutMs: 120_000 });
       out = r.stdout + r.stderr;
+      // Idle: both stack threads sleep between polls instead of spinning.
+      await Bun.sleep(500);
+      const t0 = cpuSeconds(app.proc.pid);
+      await Bun.sleep(2000);
+      idleCores = (cpuSeconds(app.proc.pid) - t0) / 2;
     } finally {
       await app.stop();
       env.remove();
@@ -70,6 +85,41 @@ describe.skipIf(skip !== null)("several stack threads (--layout stack=2) against
     expect(c1).toBeGreaterThan(0);
     expect(b0 + b1).toBe(200 * 4096);
     expect(app.stdout).toMatch(new RegExp(`200 TCP connections, ${200 * 4096} bytes echoed`));
+    // The neighbour's ARP reached one queue and was forwarded to the other thread.
+    const fwd = [...app.stdout.matchAll(/arp-fwd (\d+)\/(\d+)/g)].map((x) => [Number(x[1]), Number(x[2])]);
+    expect(fwd.length).toBe(2);
+    expect(fwd[0]![0]! + fwd[1]![0]!).toBeGreaterThan(0);
+    expect(fwd[0]![0]!).toBe(fwd[1]![1]!);
+    expect(fwd[1]![0]!).toBe(fwd[0]![1]!);
+    console.log(`idle: ${idleCores.toFixed(3)} cores used by the echo process (2 stack threads)`);
+    expect(idleCores).toBeGreaterThanOrEqual(0);
+    expect(idleCores).toBeLessThan(0.5);
+  }, 180_000);
+
+  test("net_tap with 2 queues (moved into a namespace): 200 connections echo intact, both threads serve some", async () => {
+    const tap = `qm${Math.floor(Math.random() * 1e6).toString(36)}`;
+    const env = createVethNs({ tag: "multitap" });
+    const app = new AppProcess("echo", ["--vdev", `net_tap0,iface=${tap}`, "--ip", "10.248.0.1/24", "--layout", "stack=2", ...hugeFlag]);
+    let out = "";
+    try {
+      await app.waitFor(/echo: up on .* layout stack=2/, 30_000);
+      must(["ip", "link", "set", tap, "netns", env.ns]);
+      must([...env.prefix, "ip", "addr", "add", "10.248.0.2/24", "dev", tap]);
+      must([...env.prefix, "ip", "link", "set", tap, "up"]);
+      run([...env.prefix, "ethtool", "-K", tap, "tx", "off", "tso", "off", "gso", "off", "gro", "off"]);
+      const r = env.exec([PYTHON, "-c", MULTI_CLIENT, "10.248.0.1", "200", "4096", "50"], { timeoutMs: 120_000 });
+      out = r.stdout + r.stderr;
+    } finally {
+      await app.stop();
+      env.remove();
+    }
+    console.log(app.stdout.match(/echo: stack threads:.*/)?.[0] ?? app.stdout);
+    expect(out).toContain("intact 200 of 200");
+    const m = /stack threads: #0 connections (\d+) .*; #1 connections (\d+)/.exec(app.stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![1]) + Number(m![2])).toBe(200);
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBeGreaterThan(0);
   }, 180_000);
 
   test("af_packet without qpairs=2 is refused with the fix named, exit 2", async () => {

@@ -6,6 +6,7 @@
 import type { ParsedArgs } from "../src/api/cli";
 import type { TcpSockets } from "../src/api/tcp-sockets";
 import type { StackThreadApp } from "../src/sched/multi/stack-threads";
+import { steerActiveOpensIfKnown } from "../src/sched/multi/rss-ports";
 import { startStack } from "./common";
 
 export interface EchoCounts {
@@ -72,6 +73,7 @@ export interface EchoThreadCounts extends EchoCounts {
 export const echoStackThread: StackThreadApp = async (ctx) => {
   const a = ctx.args as EchoThreadArgs;
   const rs = await startStack(a.values, {}, { openDevice: () => Promise.resolve(ctx.device) });
+  steerActiveOpensIfKnown(rs.tcp, ctx.device);
   const counts: EchoCounts = { accepted: 0, echoedBytes: 0 };
   serveEcho(rs.sockets, a.port, counts);
   ctx.ready();

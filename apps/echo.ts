@@ -25,6 +25,7 @@ import { openDevice } from "../src/api/open-device";
 import { createArpMailbox } from "../src/sched/multi/arp-mailbox";
 import { checkMultiQueueDevargs, portOf, threadZeroDevice } from "../src/sched/multi/multi-device";
 import type { QueueDevice } from "../src/sched/multi/queue-device";
+import { steerActiveOpensIfKnown } from "../src/sched/multi/rss-ports";
 import { startStackThreads, type StackThreadReport, type StackThreads } from "../src/sched/multi/stack-threads";
 
 const spec = {
@@ -93,7 +94,10 @@ runMain("echo", async () => {
   } else serveEcho(sockets, port, counts);
   let threads: StackThreads | null = null;
   if (multi !== null && mailbox !== null && multi.count > 1) {
-    const inner = (dev as QueueDevice).inner;
+    const qd = dev as QueueDevice;
+    const inner = qd.inner;
+    const steered = steerActiveOpensIfKnown(rs.tcp, qd);
+    console.log(`echo: ${multi.count} stack threads; RSS hash ${steered ? "known (Toeplitz): active opens keep to their queue" : "not reported by the device: active opens not steered"}`);
     const threadArgs: EchoThreadArgs = { values: args.values, port };
     try {
       threads = await startStackThreads({

@@ -276,6 +276,19 @@ export class DpdkDevice implements Device {
     return this.statsBuf;
   }
 
+  /**
+   * The port's RSS key and redirection table (qs_port_rss), or null when the
+   * device does not report them (virtual PMDs). Not on the datapath.
+   */
+  rssInfo(): { key: Uint8Array; reta: Uint16Array } | null {
+    const key = new Uint8Array(128);
+    const keyLen = new Int32Array(1);
+    const reta = new Uint16Array(4096);
+    const n = this.lib.qs_port_rss(this.port, key, key.length, keyLen, reta, reta.length);
+    if (n <= 0) return null;
+    return { key: key.slice(0, keyLen[0]!), reta: reta.slice(0, n) };
+  }
+
   /** Free mbufs left in the pool (per-lcore caches included). */
   poolAvail(): number {
     return this.lib.qs_pool_avail(this.pool);

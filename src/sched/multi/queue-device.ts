@@ -16,6 +16,7 @@ import type { PacketBatch } from "../../net/packet-batch";
 import { ETH_HEADER_LEN, ETHERTYPE_ARP } from "../../wire/ethernet";
 import { ARP_REPLY } from "../../wire/arp";
 import { ARP_BYTES, type ArpMailboxEnd } from "./arp-mailbox";
+import type { RssInfo } from "./rss-ports";
 
 /** Byte offset of the ARP operation field (RFC 826: hrd 2, pro 2, hln 1, pln 1, op 2). */
 const ARP_OP = 6;
@@ -29,11 +30,17 @@ export class QueueDevice implements Device {
   arpNoBuffer = 0;
   /** Frames received from this thread's queue. */
   rxFrames = 0;
+  /** The port's RSS key and table when the device reports them (NICs), else null. */
+  readonly rss: RssInfo | null;
 
   constructor(
     readonly inner: Device,
     readonly mailbox: ArpMailboxEnd | null,
+    /** This thread's queue pair (the stack thread index). */
+    readonly queue = 0,
   ) {
+    const info = (inner as { rssInfo?: () => RssInfo | null }).rssInfo;
+    this.rss = typeof info === "function" ? info.call(inner) : null;
     this.caps = inner.caps;
     this.mem = inner.mem;
     this.dv = inner.dv;

@@ -29,7 +29,7 @@ self.onmessage = async (e: MessageEvent<StackWorkerInit | { stop: string }>) => 
     const { DpdkDevice } = await import("../../../ffi/dpdk-device");
     const inner = DpdkDevice.attach(init.port, init.threads, init.maxBurst, init.index);
     const mailbox = new ArpMailboxEnd(init.index, init.mailbox);
-    const device = new QueueDevice(inner, mailbox);
+    const device = new QueueDevice(inner, mailbox, init.index);
     const mod = (await import(init.module)) as Record<string, StackThreadApp>;
     const app = mod[init.export];
     if (typeof app !== "function") throw new Error(`${init.module} has no export ${init.export}`);

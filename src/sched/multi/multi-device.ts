@@ -22,14 +22,14 @@ function devargValue(devargs: string, key: string): string | undefined {
  * net_memif has one ring pair per queue and no spreading at all.
  */
 export function checkMultiQueueDevargs(devargs: string, threads: number): void {
-  if (threads <= 1) return;
   const driver = devargs.split(",")[0]!;
   if (driver.startsWith("net_af_packet")) {
-    const q = devargValue(devargs, "qpairs");
+    // qpairs=Q > threads would leave queues nobody polls (the fanout still sends flows there).
+    const q = devargValue(devargs, "qpairs") ?? "1";
     if (q !== String(threads)) {
       throw new ConfigError(`--layout stack=${threads}: ${driver} needs qpairs=${threads} in its devargs (--vdev ${devargs},qpairs=${threads}) so each stack thread gets a queue`);
     }
-  } else if (driver.startsWith("net_memif") || driver.startsWith("net_ring") || driver.startsWith("net_null")) {
+  } else if (threads > 1 && driver.startsWith("net_memif") || driver.startsWith("net_ring") || driver.startsWith("net_null")) {
     throw new ConfigError(`--layout stack=${threads}: ${driver} does not spread flows over queues; use net_af_packet (qpairs=${threads}), a multi-queue net_tap or a NIC with RSS`);
   }
 }

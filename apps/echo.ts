@@ -26,6 +26,7 @@ import { createArpMailbox } from "../src/sched/multi/arp-mailbox";
 import { checkMultiQueueDevargs, portOf, threadZeroDevice } from "../src/sched/multi/multi-device";
 import type { QueueDevice } from "../src/sched/multi/queue-device";
 import { steerActiveOpensIfKnown } from "../src/sched/multi/rss-ports";
+import { allowedCpus } from "../src/sched/split/affinity";
 import { startStackThreads, type StackThreadReport, type StackThreads } from "../src/sched/multi/stack-threads";
 
 const spec = {
@@ -163,7 +164,7 @@ runMain("echo", async () => {
     }
     const own = stack.dev as QueueDevice;
     const c0 = stack.netif.counters;
-    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0}`];
+    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0} cpus ${allowedCpus()}`];
     for (const r of reps) {
       const k = r.app as EchoThreadCounts;
       accepted += k.accepted;

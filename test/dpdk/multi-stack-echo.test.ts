@@ -124,6 +124,23 @@ describe.skipIf(skip !== null)("several stack threads (--layout stack=2) against
     expect(Number(m![2])).toBeGreaterThan(0);
   }, 180_000);
 
+  const oneCpu = navigator.hardwareConcurrency < 2;
+  if (oneCpu) console.log("skip multi-stack-echo pinned: needs 2 CPUs");
+  test.skipIf(oneCpu)("pinned: stack=2@0+1 runs stack thread 0 on CPU 0 and thread 1 on CPU 1, and still echoes", async () => {
+    const env = createVethNs({ tag: "multipin", nsAddr: "10.249.0.2/24" });
+    const app = new AppProcess("echo", ["--vdev", `net_af_packet0,iface=${env.hostIf},qpairs=2`, "--ip", "10.249.0.1/24", "--layout", "stack=2@0+1", ...hugeFlag]);
+    let out = "";
+    try {
+      await app.waitFor(/echo: up on .* layout stack=2@0\+1/, 30_000);
+      out = env.exec([PYTHON, "-c", MULTI_CLIENT, "10.249.0.1", "20", "1000", "20"], { timeoutMs: 60_000 }).stdout;
+    } finally {
+      await app.stop();
+      env.remove();
+    }
+    expect(out).toContain("intact 20 of 20");
+    expect(app.stdout).toMatch(/stack threads: #0 connections \d+ .* cpus 0; #1 connections \d+ .* cpus 1/);
+  }, 90_000);
+
   test("af_packet without qpairs=2 is refused with the fix named, exit 2", async () => {
     const env = createVethNs({ tag: "multiq", nsAddr: "10.247.0.2/24" });
     const app = new AppProcess("echo", ["--vdev", `net_af_packet0,iface=${env.hostIf}`, "--ip", "10.247.0.1/24", "--layout", "stack=2", ...hugeFlag]);

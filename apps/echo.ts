@@ -99,7 +99,8 @@ runMain("echo", async () => {
     const inner = qd.inner;
     const steered = steerActiveOpensIfKnown(rs.tcp, qd);
     console.log(`echo: ${multi.count} stack threads; RSS hash ${steered ? "known (Toeplitz): active opens keep to their queue" : "not reported by the device: active opens not steered"}`);
-    const threadArgs: EchoThreadArgs = { values: args.values, port };
+    // One metrics endpoint (this thread's) and one status line: the other threads leave them out.
+    const threadArgs: EchoThreadArgs = { values: { ...args.values, "metrics-port": undefined, status: false }, port };
     try {
       threads = await startStackThreads({
         threads: multi.count, port: portOf(inner), maxBurst: dev.caps.maxBurst, mailbox,

@@ -67,6 +67,8 @@ export interface EchoThreadCounts extends EchoCounts {
   icmpEchoReplies: number;
   arpRepliesSent: number;
   drops: number;
+  /** RSTs this thread's TCP sent (a segment reaching a thread that does not know its connection gets one). */
+  rstsSent: number;
 }
 
 /** Stack thread i >= 1 of --layout stack=N: its own stack on its queue, its own echo. */
@@ -82,6 +84,7 @@ export const echoStackThread: StackThreadApp = async (ctx) => {
   const c = rs.stack.netif.counters;
   const out: EchoThreadCounts = {
     ...counts, rxFrames: c.rxFrames, icmpEchoReplies: c.icmpEchoReplies, arpRepliesSent: c.arpRepliesSent, drops: c.totalDrops(),
+    rstsSent: rs.tcp.counters.rstsSent,
   };
   return out;
 };

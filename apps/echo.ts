@@ -165,12 +165,12 @@ runMain("echo", async () => {
     }
     const own = stack.dev as QueueDevice;
     const c0 = stack.netif.counters;
-    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0} cpus ${allowedCpus()}`];
+    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} rst ${rs.tcp.counters.rstsSent} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0} cpus ${allowedCpus()}`];
     for (const r of reps) {
       const k = r.app as EchoThreadCounts;
       accepted += k.accepted;
       echoedBytes += k.echoedBytes;
-      parts.push(`#${r.index} connections ${k.accepted} bytes ${k.echoedBytes} rx ${r.rxFrames} icmp ${k.icmpEchoReplies} arp-fwd ${r.arpSent}/${r.arpReceived} cpus ${r.cpus}`);
+      parts.push(`#${r.index} connections ${k.accepted} bytes ${k.echoedBytes} rx ${r.rxFrames} rst ${k.rstsSent} icmp ${k.icmpEchoReplies} arp-fwd ${r.arpSent}/${r.arpReceived} cpus ${r.cpus}`);
     }
     console.log(`echo: stack threads: ${parts.join("; ")}`);
   }

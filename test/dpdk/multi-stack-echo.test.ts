@@ -86,6 +86,8 @@ describe.skipIf(skip !== null)("several stack threads (--layout stack=2) against
     expect(c0).toBeGreaterThan(0);
     expect(c1).toBeGreaterThan(0);
     expect(b0 + b1).toBe(200 * 4096);
+    // No segment reached a thread that did not know its connection (that thread would answer RST).
+    expect([...app.stdout.matchAll(/ rst (\d+)/g)].map((x) => Number(x[1]))).toEqual([0, 0]);
     expect(app.stdout).toMatch(new RegExp(`200 TCP connections, ${200 * 4096} bytes echoed`));
     // The neighbour's ARP reached one queue and was forwarded to the other thread.
     const fwd = [...app.stdout.matchAll(/arp-fwd (\d+)\/(\d+)/g)].map((x) => [Number(x[1]), Number(x[2])]);
@@ -116,6 +118,7 @@ describe.skipIf(skip !== null)("several stack threads (--layout stack=2) against
       env.remove();
     }
     console.log(app.stdout.match(/echo: stack threads:.*/)?.[0] ?? app.stdout);
+    console.log(app.stdout.match(/echo: \d stack threads; .*/)?.[0] ?? "");
     expect(out).toContain("intact 200 of 200");
     const m = /stack threads: #0 connections (\d+) .*; #1 connections (\d+)/.exec(app.stdout);
     expect(m).not.toBeNull();

@@ -76,7 +76,7 @@ async function one(round: number, n: number): Promise<Row> {
     const res = JSON.parse(line) as { rate: number; latency: { p50Us: number; p99Us: number } };
     await app.stop();
     const per = /echo: stack threads: (.*)/.exec(app.stdout)?.[1] ?? "";
-    return { round, layout: `stack=${n}`, rate: res.rate, p50Us: res.latency.p50Us, p99Us: res.latency.p99Us, perThread: per.replace(/ bytes \d+| arp-fwd \S+| icmp \d+| cpus \S+/g, "") };
+    return { round, layout: `stack=${n}`, rate: res.rate, p50Us: res.latency.p50Us, p99Us: res.latency.p99Us, perThread: per.replace(/ bytes \d+| arp-fwd \S+| icmp \d+| cpus [0-9,-]+/g, "") };
   } finally {
     await app.stop();
     env.remove();

@@ -21,6 +21,7 @@ import { StatusLine } from "../src/api/status-line";
 import { formatIpv4 } from "../src/wire/ip-addr";
 import { cpuFor, parseLayout, type ThreadLayout } from "../src/api/layout";
 import type { MemoryProvider } from "../src/mem/carve";
+import type { Device } from "../src/net/device";
 import { pinThread } from "../src/sched/split/affinity";
 
 export interface AppSpec {
@@ -182,6 +183,8 @@ export interface StartOptions {
   transport?: (stack: Stack, tcp: TcpConfig, memory: MemoryProvider) => TcpLayer;
   /** Pin the stack thread to this CPU after the device is up (the layout's stack CPU); -1: leave it. */
   pinCpu?: number;
+  /** Open the device instead of openDevice(cfg) (--layout stack=N: a queue of a shared port). */
+  openDevice?: (cfg: StackConfig) => Promise<Device>;
 }
 
 /** The CPU the stack thread is pinned to under `layout`, or -1. */
@@ -194,10 +197,10 @@ export function stackCpu(layout: ThreadLayout): number {
  * plan checked against free memory, the region memory for TCP's tables, and a
  * Stack (not yet polling) with the classifier the flags name.
  */
-export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig>) {
+export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig>, open: (cfg: StackConfig) => Promise<Device> = openDevice) {
   const cfg = stackConfigFrom(values);
   const plan = planCapacity(cfg.capacity, { mtu: cfg.mtu, ...tcp });
-  const dev = await openDevice(cfg);
+  const dev = await open(cfg);
   // Checked after EAL took its own hugepages, against what is left (src/api/capacity.ts).
   try {
     checkCapacity(plan, readMemoryInfo());
@@ -218,7 +221,7 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
 
 /** Open the device the flags name, bring the stack and TCP up, and start polling. */
 export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}, opts: StartOptions = {}): Promise<RunningStack> {
-  const { cfg, plan, dev, mem, stack } = await bringUpStack(values, tcp);
+  const { cfg, plan, dev, mem, stack } = await bringUpStack(values, tcp, opts.openDevice);
   // EAL may have pinned this thread (-l 0); the layout's CPU, if any, is set after it.
   if (opts.pinCpu !== undefined && opts.pinCpu >= 0) {
     const why = pinThread(opts.pinCpu);

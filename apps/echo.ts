@@ -7,6 +7,9 @@
  *
  * With --layout split:stack=1,app=N the echo runs in N app threads (Bun Workers)
  * fed over SPSC rings by the stack thread (src/sched/split/split.ts).
+ * With --layout stack=N it runs N stack threads, one queue pair each, every one
+ * with its own echo (src/sched/multi/stack-threads.ts); e.g.
+ *   bun run echo --vdev net_af_packet0,iface=veth0,qpairs=2 --ip 10.0.0.1/24 --layout stack=2
  */
 import { ConfigError } from "../src/api/errors";
 import type { EchoReplySink } from "../src/net/icmp";
@@ -17,6 +20,14 @@ import { cryptoRng } from "../src/net/seeded-rng";
 import { startSplitApps, type SplitApps } from "../src/sched/split/split";
 import { StackBridge } from "../src/sched/split/stack-bridge";
 import { layoutFrom, onStopSignal, parseAppArgs, runMain, stackCpu, startStack, synFloodFlags } from "./common";
+import { serveEcho, type EchoThreadArgs, type EchoThreadCounts } from "./echo-serve";
+import { openDevice } from "../src/api/open-device";
+import { createArpMailbox } from "../src/sched/multi/arp-mailbox";
+import { checkMultiQueueDevargs, portOf, threadZeroDevice } from "../src/sched/multi/multi-device";
+import type { QueueDevice } from "../src/sched/multi/queue-device";
+import { steerActiveOpensIfKnown } from "../src/sched/multi/rss-ports";
+import { allowedCpus } from "../src/sched/split/affinity";
+import { startStackThreads, type StackThreadReport, type StackThreads } from "../src/sched/multi/stack-threads";
 
 const spec = {
   name: "echo",
@@ -61,8 +72,16 @@ runMain("echo", async () => {
     }
   }
   const lanes = split?.lanes;
+  // --layout stack=N: this thread is stack thread 0 on queue 0 of a port opened with N queue pairs.
+  const multi = layout.mode === "multi" ? layout.stack : null;
+  const mailbox = multi === null ? null : createArpMailbox(multi.count);
+  if (multi !== null) {
+    args.values["queues"] = multi.count;
+    for (const v of args.values["vdev"] as string[] ?? []) checkMultiQueueDevargs(v, multi.count);
+  }
   const rs = await startStack(args.values, {}, {
     pinCpu: stackCpu(layout),
+    openDevice: mailbox === null ? undefined : async (c) => threadZeroDevice(await openDevice(c), mailbox),
     transport: lanes === undefined ? undefined : (st, tcp, memory) => {
       bridge = new StackBridge(st, lanes, { tcp, rng: cryptoRng(), memory });
       return bridge.tcp;
@@ -70,47 +89,30 @@ runMain("echo", async () => {
   });
   const { stack, sockets, cfg } = rs;
   const dev = stack.dev;
-  const pending = new Map<number, Uint8Array>();
+  const counts = { accepted: 0, echoedBytes: 0 };
   if (bridge !== null) {
     const l = (bridge as StackBridge).listen(0, port, 1024);
     if (l < 0) throw new Error(`listen on port ${port} failed (${l})`);
-  } else sockets.listen({
-    port,
-    backlog: 1024,
-    socket: {
-      open() {
-        accepted++;
-      },
-      data(s, data) {
-        // Echo back with backpressure: what the send buffer cannot take waits,
-        // and reading pauses (TCP's window closes) until the peer drains it.
-        const n = Math.max(0, s.write(data));
-        echoedBytes += n;
-        if (n < data.length) {
-          pending.set(s.id, data.subarray(n));
-          s.pause();
-        }
-      },
-      drain(s) {
-        const rest = pending.get(s.id);
-        if (rest === undefined) return;
-        const n = Math.max(0, s.write(rest));
-        echoedBytes += n;
-        if (n < rest.length) {
-          pending.set(s.id, rest.subarray(n));
-        } else {
-          pending.delete(s.id);
-          s.resume();
-        }
-      },
-      end(s) {
-        s.end();
-      },
-      close(s) {
-        pending.delete(s.id);
-      },
-    },
-  });
+  } else serveEcho(sockets, port, counts);
+  let threads: StackThreads | null = null;
+  if (multi !== null && mailbox !== null && multi.count > 1) {
+    const qd = dev as QueueDevice;
+    const inner = qd.inner;
+    const steered = steerActiveOpensIfKnown(rs.tcp, qd);
+    console.log(`echo: ${multi.count} stack threads; RSS hash ${steered ? "known (Toeplitz): active opens keep to their queue" : "not reported by the device: active opens not steered"}`);
+    // One metrics endpoint (this thread's) and one status line: the other threads leave them out.
+    const threadArgs: EchoThreadArgs = { values: { ...args.values, "metrics-port": undefined, status: false }, port };
+    try {
+      threads = await startStackThreads({
+        threads: multi.count, port: portOf(inner), maxBurst: dev.caps.maxBurst, mailbox,
+        module: new URL("./echo-serve.ts", import.meta.url).pathname, export: "echoStackThread", args: threadArgs,
+        cpuFor: (i) => cpuFor(multi, i),
+      });
+    } catch (e) {
+      await rs.shutdown();
+      throw e;
+    }
+  }
   console.log(`echo: up on ${formatIpv4(cfg.ip)}/${cfg.prefixLen} mac ${formatMac(dev.caps.mac, 0)} dev ${dev.caps.name}, TCP echo on port ${port}, layout ${formatLayout(layout)}`);
 
   if (pingIp !== -1) {
@@ -153,6 +155,28 @@ runMain("echo", async () => {
       split.terminate();
     }
   }
+  if (threads !== null) {
+    // Stop stack threads 1..N-1 (they drain and release their lcores) before this thread closes the port.
+    const t = threads as StackThreads;
+    let reps: StackThreadReport[] = [];
+    try {
+      reps = await t.stop();
+    } finally {
+      t.terminate();
+    }
+    const own = stack.dev as QueueDevice;
+    const c0 = stack.netif.counters;
+    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} rst ${rs.tcp.counters.rstsSent} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0} cpus ${allowedCpus()}`];
+    for (const r of reps) {
+      const k = r.app as EchoThreadCounts;
+      accepted += k.accepted;
+      echoedBytes += k.echoedBytes;
+      parts.push(`#${r.index} connections ${k.accepted} bytes ${k.echoedBytes} rx ${r.rxFrames} rst ${k.rstsSent} icmp ${k.icmpEchoReplies} arp-fwd ${r.arpSent}/${r.arpReceived} cpus ${r.cpus}`);
+    }
+    console.log(`echo: stack threads: ${parts.join("; ")}`);
+  }
+  accepted += counts.accepted;
+  echoedBytes += counts.echoedBytes;
   const c = stack.netif.counters;
   console.log(`echo: stopping (${reason}): ${c.rxFrames} frames in, ${c.icmpEchoReplies} echo replies, ${c.arpRepliesSent} ARP replies, ${accepted} TCP connections, ${echoedBytes} bytes echoed, ${c.totalDrops()} dropped`);
   if (args.values["stats"]) console.log(JSON.stringify({ net: c.snapshot(), tcp: { ...rs.tcp.counters }, dev: dev.stats() }));

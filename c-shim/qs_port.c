@@ -385,3 +385,39 @@ int qs_tx_burst(int port, int queue, uint32_t *words, int capacity, int n) {
   if (unlikely(bad)) __atomic_fetch_add(&p->tx_bad, (uint64_t)bad, __ATOMIC_RELAXED);
   return sent;
 }
+
+/* ------------------------------------------------------------ RSS lookup */
+
+/* The port's RSS hash key and redirection table, so software can tell which queue
+ * a flow reaches (src/sched/multi/toeplitz.ts; active opens on a stack thread pick
+ * local ports that come back to their own queue). Writes the key into key[0..key_cap)
+ * and its length into *key_len, the table into reta[0..reta_cap); returns the table
+ * size. -ENOTSUP when the device does not report them (virtual PMDs: af_packet
+ * spreads by the kernel's fanout hash, tap by the kernel's flow steering). */
+int qs_port_rss(int port, uint8_t *key, int key_cap, int32_t *key_len, uint16_t *reta, int reta_cap) {
+  if (!qs_port_ok(port) || key == NULL || key_len == NULL || reta == NULL) return qs_fail(EINVAL, "qs_port_rss: bad arguments");
+  uint16_t pid = (uint16_t)port;
+  struct rte_eth_dev_info info;
+  int ret = rte_eth_dev_info_get(pid, &info);
+  if (ret != 0) return qs_fail(-ret, "rte_eth_dev_info_get(%d): %s", port, rte_strerror(-ret));
+  if (info.reta_size == 0 || info.hash_key_size == 0 || info.flow_type_rss_offloads == 0)
+    return qs_fail(ENOTSUP, "port %d (%s) reports no RSS key or redirection table", port, info.driver_name);
+  if (key_cap < info.hash_key_size || reta_cap < info.reta_size)
+    return qs_fail(EINVAL, "qs_port_rss: need %u key bytes and %u table entries", info.hash_key_size, info.reta_size);
+  struct rte_eth_rss_conf rc;
+  memset(&rc, 0, sizeof(rc));
+  rc.rss_key = key;
+  rc.rss_key_len = info.hash_key_size;
+  ret = rte_eth_dev_rss_hash_conf_get(pid, &rc);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_dev_rss_hash_conf_get(%d): %s", port, rte_strerror(-ret));
+  if (rc.rss_hf == 0) return qs_fail(ENOTSUP, "port %d: RSS is not enabled", port);
+  *key_len = rc.rss_key_len;
+  int groups = (info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE;
+  struct rte_eth_rss_reta_entry64 conf[groups];
+  memset(conf, 0, sizeof(conf));
+  for (int g = 0; g < groups; g++) conf[g].mask = ~0ULL;
+  ret = rte_eth_dev_rss_reta_query(pid, conf, info.reta_size);
+  if (ret < 0) return qs_fail(-ret, "rte_eth_dev_rss_reta_query(%d): %s", port, rte_strerror(-ret));
+  for (int i = 0; i < info.reta_size; i++) reta[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+  return info.reta_size;
+}

@@ -114,6 +114,8 @@ int qs_port_stats(int port, double *out);       /* QS_STATS_N doubles */
 int qs_port_stats_reset(int port);
 int qs_port_stop(int port);
 int qs_port_close(int port, int remove);        /* remove: also unplug the device */
+/* RSS key (into key, length into *key_len) and redirection table; returns the table size, -ENOTSUP without RSS. */
+int qs_port_rss(int port, uint8_t *key, int key_cap, int32_t *key_len, uint16_t *reta, int reta_cap);
 
 /* ---- bursts (one FFI call per burst, none per packet) ---- */
 int qs_rx_burst(int port, int queue, uint32_t *words, int capacity, int start);

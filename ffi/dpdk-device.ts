@@ -56,6 +56,11 @@ export class DpdkDevice implements Device {
   readonly pool: number;
   /** Name of the PMD driving the port ("net_af_packet", "net_memif", ...). */
   readonly driver: string;
+  /**
+   * The queue pair rxBurst/txBurst use when the caller names none (0 unless
+   * attach() gave another): a stack thread of --layout stack=N owns queue i.
+   */
+  readonly queue: number;
 
   private readonly lib: Shim;
   private readonly owner: boolean;
@@ -79,8 +84,9 @@ export class DpdkDevice implements Device {
   private readonly left = new Int32Array(2);
   private readonly leftPtr: Pointer = ptr(this.left);
 
-  private constructor(lib: Shim, port: number, pool: number, queues: number, maxBurst: number, owner: boolean, probed: boolean) {
+  private constructor(lib: Shim, port: number, pool: number, queues: number, maxBurst: number, owner: boolean, probed: boolean, queue = 0) {
     this.lib = lib;
+    this.queue = queue;
     this.port = port;
     this.pool = pool;
     this.owner = owner;
@@ -158,13 +164,15 @@ export class DpdkDevice implements Device {
    * A second view of a port another thread opened (for a Worker serving its
    * own queue). Registers the calling thread with EAL (mempool cache) unless
    * it already has an lcore id; close() gives the id back and leaves the port running.
+   * `queue` is the queue pair bursts use by default (see `queue`).
    */
-  static attach(port: number, queues = 1, maxBurst = 32): DpdkDevice {
+  static attach(port: number, queues = 1, maxBurst = 32, queue = 0): DpdkDevice {
+    if (!(queue >= 0 && queue < queues)) throw new Error(`DpdkDevice.attach: queue ${queue} outside 0..${queues - 1}`);
     const lib = shim();
     const register = lib.qs_lcore_id() < 0;
     if (register) check(lib.qs_thread_register(), "rte_thread_register");
     const pool = check(lib.qs_port_pool(port), `port ${port}`);
-    const dev = new DpdkDevice(lib, port, pool, queues, maxBurst, false, false);
+    const dev = new DpdkDevice(lib, port, pool, queues, maxBurst, false, false, queue);
     dev.registered = register;
     return dev;
   }
@@ -204,7 +212,7 @@ export class DpdkDevice implements Device {
     return p;
   }
 
-  rxBurst(batch: PacketBatch, queue = 0): number {
+  rxBurst(batch: PacketBatch, queue = this.queue): number {
     const p = this.ptrOf(batch);
     const n = this.lib.qs_rx_burst(this.port, queue, p, batch.capacity, batch.count);
     if (n > 0) {
@@ -215,7 +223,7 @@ export class DpdkDevice implements Device {
     return 0;
   }
 
-  txBurst(batch: PacketBatch, queue = 0): number {
+  txBurst(batch: PacketBatch, queue = this.queue): number {
     const count = batch.count;
     if (count === 0) return 0;
     const p = this.ptrOf(batch);
@@ -278,6 +286,19 @@ export class DpdkDevice implements Device {
   rawStats(): Float64Array {
     check(this.lib.qs_port_stats(this.port, this.statsBuf), `stats of port ${this.port}`);
     return this.statsBuf;
+  }
+
+  /**
+   * The port's RSS key and redirection table (qs_port_rss), or null when the
+   * device does not report them (virtual PMDs). Not on the datapath.
+   */
+  rssInfo(): { key: Uint8Array; reta: Uint16Array } | null {
+    const key = new Uint8Array(128);
+    const keyLen = new Int32Array(1);
+    const reta = new Uint16Array(4096);
+    const n = this.lib.qs_port_rss(this.port, key, key.length, keyLen, reta, reta.length);
+    if (n <= 0) return null;
+    return { key: key.slice(0, keyLen[0]!), reta: reta.slice(0, n) };
   }
 
   /** Free mbufs left in the pool (per-lcore caches included). */

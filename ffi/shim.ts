@@ -53,6 +53,7 @@ export const shimSymbols = {
   qs_port_stats_reset: { args: [i32], returns: i32 },
   qs_port_stop: { args: [i32], returns: i32 },
   qs_port_close: { args: [i32, i32], returns: i32 },
+  qs_port_rss: { args: [i32, ptr, i32, ptr, ptr, i32], returns: i32 },
 
   qs_rx_burst: { args: [i32, i32, ptr, i32, i32], returns: i32 },
   qs_tx_burst: { args: [i32, i32, ptr, i32, i32], returns: i32 },

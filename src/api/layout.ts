@@ -11,6 +11,11 @@
  *                            a CPU list: items N or N-M joined by '+'; thread i of a role
  *                            is pinned to the i-th CPU of its list (cycling when the list
  *                            is shorter than the thread count)
+ *   stack=2                  two stack threads, each run to completion with its own copy of the
+ *                            app: the main thread and one Bun Worker, each owning one rx/tx queue
+ *                            pair of the port, flows spread over the queues by the device (RSS or
+ *                            the kernel's fanout hash; src/sched/multi/stack-threads.ts)
+ *   stack=2@0-1              ... stack thread i pinned to the i-th CPU of the list
  *
  * Given as `--layout SPEC` (or `layout = "..."` in the --config file). A bad spec
  * is a ConfigError: one line naming the problem and the fix; apps exit 2.
@@ -28,7 +33,9 @@ export interface RoleLayout {
 
 export type ThreadLayout =
   | { mode: "rtc"; cpus: number[] | null }
-  | { mode: "split"; stack: RoleLayout; app: RoleLayout };
+  | { mode: "split"; stack: RoleLayout; app: RoleLayout }
+  /** N stack threads, each owning one queue pair and running the app to completion. */
+  | { mode: "multi"; stack: RoleLayout };
 
 /** The flag apps add to take a layout. */
 export const LAYOUT_FLAG: FlagSpec = {
@@ -36,15 +43,17 @@ export const LAYOUT_FLAG: FlagSpec = {
   type: "string",
   arg: "SPEC",
   default: "rtc",
-  help: "threads: rtc (stack and app on one thread) or split:stack=1,app=N (app in N Workers over SPSC rings); pin with @CPUS, e.g. split:stack=1@0,app=1@1",
+  help: "threads: rtc (stack and app on one thread), stack=N (N stack threads, one queue each, app in each) or split:stack=1,app=N (app in N Workers over SPSC rings); pin with @CPUS, e.g. stack=2@0-1",
 };
 
 /** Most threads of one role. */
 export const MAX_THREADS = 64;
 /** Stack threads the split runner drives today (one device queue, on the main thread). */
 export const MAX_STACK_THREADS = 1;
+/** Stack threads of the multi layout (stack=N): one queue pair each. */
+export const MAX_MULTI_STACK_THREADS = 16;
 
-const HINT = 'expected rtc, rtc@CPUS or split:stack=N[@CPUS],app=N[@CPUS] (CPUS like 0, 1-3 or 0+2)';
+const HINT = 'expected rtc, rtc@CPUS, stack=N[@CPUS] or split:stack=N[@CPUS],app=N[@CPUS] (CPUS like 0, 1-3 or 0+2)';
 
 function bad(spec: string, why: string): ConfigError {
   return new ConfigError(`--layout ${spec}: ${why}; ${HINT}`);
@@ -86,6 +95,12 @@ export function parseLayout(spec: string, cpuCount = defaultCpuCount()): ThreadL
   const s = spec.trim();
   if (s === "rtc") return { mode: "rtc", cpus: null };
   if (s.startsWith("rtc@")) return { mode: "rtc", cpus: parseCpus(spec, s.slice(4), cpuCount) };
+  if (s.startsWith("stack=")) {
+    if (s.includes(",")) throw bad(spec, "stack=N takes no other keys (each stack thread runs its own copy of the app)");
+    const stack = parseRole(spec, "stack", s.slice(6), cpuCount);
+    if (stack.count > MAX_MULTI_STACK_THREADS) throw bad(spec, `stack=${stack.count}: at most ${MAX_MULTI_STACK_THREADS} stack threads`);
+    return { mode: "multi", stack };
+  }
   if (!s.startsWith("split:")) throw bad(spec, "unknown mode");
   const body = s.slice(6);
   let stack: RoleLayout | null = null;
@@ -108,7 +123,7 @@ export function parseLayout(spec: string, cpuCount = defaultCpuCount()): ThreadL
   if (stack === null) throw bad(spec, "stack=N missing");
   if (app === null) throw bad(spec, "app=N missing");
   if (stack.count > MAX_STACK_THREADS) {
-    throw new ConfigError(`--layout ${spec}: stack=${stack.count} is not supported yet (one stack thread owns the device queue); use stack=1`);
+    throw new ConfigError(`--layout ${spec}: split mode drives one stack thread (stack=1); for several stack threads use --layout stack=${stack.count} (each runs its own copy of the app)`);
   }
   return { mode: "split", stack, app };
 }
@@ -123,6 +138,7 @@ export function cpuFor(role: RoleLayout | { cpus: number[] | null }, i: number):
 export function formatLayout(l: ThreadLayout): string {
   const cpus = (c: number[] | null): string => (c === null ? "" : "@" + c.join("+"));
   if (l.mode === "rtc") return "rtc" + cpus(l.cpus);
+  if (l.mode === "multi") return `stack=${l.stack.count}${cpus(l.stack.cpus)}`;
   return `split:stack=${l.stack.count}${cpus(l.stack.cpus)},app=${l.app.count}${cpus(l.app.cpus)}`;
 }
 

@@ -55,7 +55,7 @@ describe("thread layout spec", () => {
     expect(err("split:stack=1@3-1,app=1")).toContain("runs backwards");
     expect(err("split:stack=1@,app=1")).toContain("empty CPU list");
     expect(err("rtc@a")).toContain('"a" is not a CPU');
-    expect(err("split:stack=2,app=1")).toContain("use stack=1");
+    expect(err("split:stack=2,app=1")).toContain("use --layout stack=2");
   });
   test("every error says what a good spec looks like, except the unsupported-yet one which says the fix", () => {
     expect(err("nope")).toContain("split:stack=N");

@@ -21,6 +21,7 @@ import { parseAppArgs, startStack } from "../apps/common";
 import { startIdStack } from "../apps/iotep/id-stack";
 import { RoundGaps } from "../apps/iotep/round-gaps";
 import { TcpEpoll } from "../src/api/tcp-epoll";
+import { pinThread } from "../src/sched/split/affinity";
 import { emit, pollCommand } from "./pps-ipc";
 import { burstPlan, LoadGen, microSleeper, type GenConn } from "./priority-gen";
 import { MSG, PriorityServer } from "./priority-server";
@@ -37,6 +38,7 @@ const spec = {
     { name: "service-us", type: "int" as const, arg: "US", default: 100, min: 1, help: "server: CPU per message" },
     { name: "budget-us", type: "int" as const, arg: "US", default: 1000, min: 1, help: "server: Scheduler budget" },
     { name: "check-us", type: "int" as const, arg: "US", default: 200, min: 1, help: "server: Scheduler clock-check interval" },
+    { name: "pin", type: "int" as const, arg: "CPU", default: -1, min: -1, help: "pin this process's stack thread to CPU (-1: leave it to the kernel)" },
     { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "most rx bursts per poll round (Stack.rxBurstsPerRound)" },
     { name: "conns", type: "int" as const, arg: "N", default: 2000, min: 1, help: "generator: connections" },
     { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "generator: seconds of saturation to measure capacity" },
@@ -60,6 +62,13 @@ function counters(tcp: { counters: object }, stack: { dev: { stats(): object }; 
   return { tcp: nz(tcp.counters), dev: nz(stack.dev.stats()), net };
 }
 
+function pin(v: Record<string, unknown>): void {
+  const cpu = v["pin"] as number;
+  if (cpu < 0) return;
+  const why = pinThread(cpu);
+  if (why !== null) throw new Error(`--pin ${cpu}: ${why}`);
+}
+
 async function waitFor(cond: () => boolean, ms: number, step = 20): Promise<boolean> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -75,6 +84,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
   const ep = new TcpEpoll(rs.stack, rs.plan.tcp);
   // While saturated a round lasts about one Scheduler budget: drain the rx ring then, not one burst.
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
+  pin(v);
   const clock = rs.stack.loop.clock;
   const srv = new PriorityServer(ep, v["port"] as number, {
     priority,
@@ -119,6 +129,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   if (host === undefined) throw new Error("--host is required for the generator");
   const rs = await startStack(v as never, TCP);
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
+  pin(v);
   const clock = rs.stack.loop.clock;
   const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper());
   rs.stack.addAppStage(gen);

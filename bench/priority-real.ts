@@ -27,6 +27,8 @@ export interface RealParams {
   busyPoll: boolean;
   genSpin: boolean;
   rxBursts: number;
+  /** Pin the server to CPU 1 and the generator to CPU 0. */
+  pin: boolean;
 }
 
 export interface RealCase {
@@ -60,13 +62,14 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
   try {
     const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), ...common];
     if (priority) sArgs.push("--priority", "--classify", "iotep");
+    if (p.pin) sArgs.push("--pin", "1");
     const server = spawnProc(`server (priority ${priority ? "on" : "off"})`, PEER, sArgs);
     procs.push(server);
     await server.next("ready", 60_000);
     const gArgs = [
       "--role", "generator", "--vdev", dev("client"), "--ip", "10.78.0.2/24", "--host", SERVER_IP, "--conns", String(p.conns),
       "--cap-s", String(p.capS), "--rate", String(rate), "--ratio", String(p.ratio), "--bursts", String(p.bursts),
-      "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...(p.genSpin ? ["--gen-spin"] : []), ...common,
+      "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...(p.genSpin ? ["--gen-spin"] : []), ...(p.pin ? ["--pin", "0"] : []), ...common,
     ];
     const gen = spawnProc("generator", PEER, gArgs);
     procs.push(gen);

@@ -29,6 +29,18 @@
  * SPSC rings to a Worker and back; and the SpscRing on one thread), unless --no-micro.
  * Targets (issue 5): priority on, high p99 <= 1 ms and <= 1/5 of the low p99;
  * priority off, high p99 about equal to low p99.
+ *
+ * Reading the figures: a high message waits for the server's next receive,
+ * which comes after at most one Scheduler budget while saturated (the "server
+ * poll-round gap" line: p99 ~= budget + one service time), so with the 1,000 us
+ * budget the high p50 is already ~1 ms; a smaller --budget-us lowers that leg.
+ * The tail beyond it is split into legs by wall-clock stamps (generator send
+ * lag, sent -> read, read -> replied, replied -> received) and the stalls of
+ * each process (gaps over 2 ms between poll rounds, and how much of them the
+ * thread spent waiting for a CPU, from /proc/thread-self/schedstat). On a
+ * shared 2-core machine the server spins one core by design, so the p99 there
+ * is set by the generator and server waiting for a CPU; --pin keeps them on
+ * separate CPUs.
  */
 import { cpus, hostname, loadavg } from "node:os";
 import { parseAppArgs } from "../apps/common";
@@ -59,6 +71,7 @@ const spec = {
     { name: "busy-poll", type: "bool" as const, help: "real: both stacks poll without ever sleeping" },
     { name: "gen-spin", type: "bool" as const, help: "real: the generator spins between sends (default: sleeps in us steps)" },
     { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "real: most rx bursts per poll round in both stacks (1: one burst per round)" },
+    { name: "pin", type: "bool" as const, help: "real: pin the server's thread to CPU 1 and the generator's to CPU 0" },
     { name: "no-micro", type: "bool" as const, help: "skip the switch-cost and ring measurements" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
   ],
@@ -164,6 +177,7 @@ async function main(): Promise<number> {
       capS: num("cap-s"), noHuge: v["no-huge"] === true, busyPoll: v["busy-poll"] === true,
       genSpin: v["gen-spin"] === true,
       rxBursts: num("rx-bursts"),
+      pin: v["pin"] === true,
     };
     out.realParams = p;
     console.log(

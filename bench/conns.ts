@@ -2,7 +2,8 @@
  * bench/conns (issue 4): how many TCP connections our stack holds, and at what
  * cost, against the Linux kernel.
  *
- *   bun bench/conns.ts -c N -s S -e E [--hold H] [--no-huge] [--buf-mb MB] [--no-kernel] [--json FILE]
+ *   bun bench/conns.ts -c N -s S -e E [--hold H] [--opening N] [--busy-poll] [--no-huge] [--buf-mb MB]
+ *                      [--chunk-bytes B] [--no-kernel] [--json FILE]
  *
  * A generator and a server, two processes on our stack over net_memif
  * (bench/conns-peer.ts, bench/conns-stage.ts: TcpLayer driven by connection id,

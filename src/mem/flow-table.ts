@@ -11,13 +11,14 @@
  *   localPort << 16 | remotePort], one cache line per verification).
  * - The index is open addressing with linear probing and Robin Hood placement
  *   (Celis 1986) over ceil(capacity / MAX_LOAD) slots (load <= 0.8), each slot ONE
- *   int32: the value in the low `valueBits` bits and, above it, the entry's
- *   distance from its home slot (saturating at the largest number the remaining
- *   bits hold; a saturated distance is recomputed from the key). 5 B per entry.
+ *   int32: the value in the low `valueBits` bits, above it the entry's distance
+ *   from its home slot in up to 6 bits (saturating at 63; a saturated distance is
+ *   recomputed from the key), and in the bits left (5 at 1 M entries, 1 at 10 M,
+ *   none past 2^24) a tag of hash bits the home slot does not use. 5 B per entry.
  * - Robin Hood keeps displacements short and even (an insert takes the slot of an
  *   entry closer to its home, which moves on), and makes the stored distance a
- *   filter: a lookup compares keys only for entries with the same home slot as
- *   its own, and stops at the first entry closer to its home than the probe is
+ *   filter: a lookup compares keys only for entries with the same home slot and
+ *   tag as its own, and stops at the first entry closer to its home than the probe is
  *   (the key cannot be further on), so a miss costs about as much as a hit.
  * - Deletion is backward shift (no tombstones): following entries move one slot
  *   back until an empty slot or one at its home; their distances say which, so
@@ -95,12 +96,15 @@ export class FlowTable {
   size = 0;
 
   private readonly seed: number;
-  /** Per slot: EMPTY, or (distance from home << valueBits) | value. */
+  /** Per slot: EMPTY, or (tag << tagShift) | (distance from home << valueBits) | value. */
   private readonly slots: Int32Array;
   /** Bits of a slot holding the value, the mask for them, and the largest (saturating) distance above them. */
   private readonly valueBits: number;
   private readonly valueMask: number;
   private readonly distMax: number;
+  /** Tag = hash & tagMask, stored at bit tagShift (above the distance). */
+  private readonly tagShift: number;
+  private readonly tagMask: number;
   /** One bit per value: the value is in the table. */
   private readonly present: Uint8Array;
   /** Own key records (3 words per value), or null when the caller's arrays hold the keys. */
@@ -133,7 +137,10 @@ export class FlowTable {
     // Values 0 .. capacity-1 need valueBits bits; the distance takes the rest of 31 (the sign stays clear).
     this.valueBits = Math.max(1, 32 - Math.clz32(capacity - 1));
     this.valueMask = (1 << this.valueBits) - 1;
-    this.distMax = (1 << (31 - this.valueBits)) - 1;
+    const distBits = Math.min(6, 31 - this.valueBits);
+    this.distMax = (1 << distBits) - 1;
+    this.tagShift = this.valueBits + distBits;
+    this.tagMask = (1 << (31 - this.tagShift)) - 1;
     let off = base;
     this.slots = new Int32Array(buf, off, this.slotCount);
     off += align8(4 * this.slotCount);
@@ -177,18 +184,21 @@ export class FlowTable {
     return Math.floor((h >>> 0) * INV_2_32 * this.slotCount);
   }
 
-  /** The slot word for value v at distance d from its home (saturating). */
-  private pack(v: number, d: number): number {
-    return ((d < this.distMax ? d : this.distMax) << this.valueBits) | v;
+  /** The slot word for value v at distance d from its home (saturating), with the tag of hash h. */
+  private pack(v: number, d: number, h: number): number {
+    return ((h & this.tagMask) << this.tagShift) | ((d < this.distMax ? d : this.distMax) << this.valueBits) | v;
+  }
+
+  /** The hash of the key stored for value v. */
+  private hashOf(v: number): number {
+    return flowHash(this.seed, this.localIp(v), this.remoteIp(v), (this.localPort(v) << 16) | this.remotePort(v));
   }
 
   /** Distance of the entry in slot i (word s) from its home; recomputed from the key when saturated. */
   private distOf(i: number, s: number): number {
-    const d = s >>> this.valueBits;
+    const d = (s >>> this.valueBits) & this.distMax;
     if (d < this.distMax) return d;
-    const v = s & this.valueMask;
-    const h = flowHash(this.seed, this.localIp(v), this.remoteIp(v), (this.localPort(v) << 16) | this.remotePort(v));
-    const k = this.home(h);
+    const k = this.home(this.hashOf(s & this.valueMask));
     return i >= k ? i - k : i + this.slotCount - k;
   }
 
@@ -214,13 +224,15 @@ export class FlowTable {
     const m = this.slotCount;
     const vb = this.valueBits;
     const dm = this.distMax;
+    const ts = this.tagShift;
+    const tag = h & this.tagMask;
     let i = this.home(h);
     for (let d = 0; ; d++) {
       const s = slots[i]!;
       if (s === EMPTY) return -1;
-      const sd = s >>> vb;
+      const sd = (s >>> vb) & dm;
       if (sd === d ? true : sd === dm && d >= dm) {
-        if (this.matches(s & this.valueMask, lip, lport, rip, rport)) return i;
+        if (s >>> ts === tag && this.matches(s & this.valueMask, lip, lport, rip, rport)) return i;
       } else if (sd < d) {
         return -1;
       }
@@ -253,14 +265,17 @@ export class FlowTable {
     const m = this.slotCount;
     const vb = this.valueBits;
     const dm = this.distMax;
-    let i = this.home(flowHash(this.seed, lip, rip, (lport << 16) | rport));
+    const ts = this.tagShift;
+    const h = flowHash(this.seed, lip, rip, (lport << 16) | rport);
+    const tag = h & this.tagMask;
+    let i = this.home(h);
     let d = 0;
     for (;;) {
       const s = slots[i]!;
       if (s === EMPTY) break;
-      const sd = s >>> vb;
+      const sd = (s >>> vb) & dm;
       if (sd === d ? true : sd === dm && d >= dm) {
-        if (this.matches(s & this.valueMask, lip, lport, rip, rport)) return false;
+        if (s >>> ts === tag && this.matches(s & this.valueMask, lip, lport, rip, rport)) return false;
       } else if (sd < d) {
         break;
       }
@@ -280,13 +295,13 @@ export class FlowTable {
       k.remotePort[value] = rport;
     }
     // Take slot i and shift the rest of the run one slot on (each of them one further from home).
-    let carry = this.pack(value, d);
+    let carry = this.pack(value, d, h);
     const step = 1 << vb;
     for (;;) {
       const s = slots[i]!;
       slots[i] = carry;
       if (s === EMPTY) break;
-      carry = s >>> vb < dm ? s + step : s;
+      carry = ((s >>> vb) & dm) < dm ? s + step : s;
       if (++i === m) i = 0;
     }
     this.present[value >> 3] |= 1 << (value & 7);
@@ -327,7 +342,8 @@ export class FlowTable {
       if (s === EMPTY) break;
       const d = this.distOf(j, s);
       if (d === 0) break;
-      slots[i] = this.pack(s & this.valueMask, d - 1);
+      // One slot nearer home: the distance field minus one (a saturated one is written anew from the key).
+      slots[i] = d < this.distMax ? s - (1 << this.valueBits) : this.pack(s & this.valueMask, d - 1, this.hashOf(s & this.valueMask));
       i = j;
     }
     slots[i] = EMPTY;

@@ -91,6 +91,36 @@ describe("FlowTable", () => {
     expect(t.probeLength(IP_A, 80, IP_B, keys[3]!)).toBe(2);
   });
 
+  test("a run longer than the stored distance (saturated at 63): lookups, probe lengths and removals stay exact", () => {
+    const cap = 200;
+    const seed = 7;
+    const t = new FlowTable({ capacity: cap, seed });
+    const m = t.slotCount;
+    // 80 keys with the same home slot: distances 0..79, the last 17 past the 6-bit field.
+    const ports: number[] = [];
+    for (let port = 1; ports.length < 80 && port < 65536; port++) {
+      const h = flowHash(seed, IP_A, IP_B | 0, (80 << 16) | port);
+      if (Math.floor(((h >>> 0) / 4294967296) * m) === 17) ports.push(port);
+    }
+    expect(ports.length).toBe(80);
+    for (let i = 0; i < 80; i++) expect(t.insert(IP_A, 80, IP_B, ports[i]!, i)).toBe(true);
+    for (let i = 0; i < 80; i++) {
+      expect(t.lookup(IP_A, 80, IP_B, ports[i]!)).toBe(i);
+      expect(t.probeLength(IP_A, 80, IP_B, ports[i]!)).toBe(i + 1);
+    }
+    expect(t.probeStats().max).toBe(80);
+    expect(t.insert(IP_A, 80, IP_B, ports[70]!, 150)).toBe(false); // present, found past the saturation
+    expect(t.lookup(IP_A, 80, IP_B, 1)).toBe(ports.includes(1) ? 0 : -1);
+    // Remove every other one from the front: the saturated entries move back and become exact again.
+    for (let i = 0; i < 80; i += 2) expect(t.remove(IP_A, 80, IP_B, ports[i]!)).toBe(i);
+    for (let i = 1; i < 80; i += 2) {
+      expect(t.lookup(IP_A, 80, IP_B, ports[i]!)).toBe(i);
+      expect(t.probeLength(IP_A, 80, IP_B, ports[i]!)).toBe((i + 1) / 2);
+    }
+    for (let i = 0; i < 80; i += 2) expect(t.lookup(IP_A, 80, IP_B, ports[i]!)).toBe(-1);
+    expect(t.size).toBe(40);
+  });
+
   test("verifies keys against the caller's arrays (e.g. the connection table)", () => {
     const cap = 32;
     const conn = {

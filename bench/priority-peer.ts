@@ -37,6 +37,7 @@ const spec = {
     { name: "priority", type: "bool" as const, help: "server: message mode, two queues, SEND_AHEAD high replies (give --classify iotep too)" },
     { name: "service-us", type: "int" as const, arg: "US", default: 100, min: 1, help: "server: CPU per message" },
     { name: "budget-us", type: "int" as const, arg: "US", default: 1000, min: 1, help: "server: Scheduler budget" },
+    { name: "low-budget-us", type: "int" as const, arg: "US", default: 0, min: 0, help: "server: Scheduler budget while only low-priority work runs (0: the budget)" },
     { name: "check-us", type: "int" as const, arg: "US", default: 200, min: 1, help: "server: Scheduler clock-check interval" },
     { name: "pin", type: "int" as const, arg: "CPU", default: -1, min: -1, help: "pin this process's stack thread to CPU (-1: leave it to the kernel)" },
     { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "most rx bursts per poll round (Stack.rxBurstsPerRound)" },
@@ -91,6 +92,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
     serviceUs: v["service-us"] as number,
     budgetUs: v["budget-us"] as number,
     checkEveryUs: v["check-us"] as number,
+    lowBudgetUs: (v["low-budget-us"] as number) > 0 ? (v["low-budget-us"] as number) : (v["budget-us"] as number),
     clock,
     maxConnections: ep.listenerBase,
   });

@@ -17,6 +17,7 @@ export interface RealParams {
   serviceUs: number;
   budgetUs: number;
   checkUs: number;
+  lowBudgetUs: number;
   bursts: number;
   burstS: number;
   quietS: number;
@@ -60,7 +61,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
   const common = ["--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
   const procs: Proc[] = [];
   try {
-    const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), ...common];
+    const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), "--low-budget-us", String(p.lowBudgetUs), ...common];
     if (priority) sArgs.push("--priority", "--classify", "iotep");
     if (p.pin) sArgs.push("--pin", "1");
     const server = spawnProc(`server (priority ${priority ? "on" : "off"})`, PEER, sArgs);

@@ -111,6 +111,8 @@ export interface PriorityServerOptions {
   /** Scheduler budget and clock-check interval (default 1,000 / 200 us, QStack's). */
   budgetUs?: number;
   checkEveryUs?: number;
+  /** The budget while only low-priority work runs (Scheduler lowBudgetUs; default budgetUs). */
+  lowBudgetUs?: number;
   /** Messages each queue holds (default 1 << 17). */
   queueMessages?: number;
   /** Connection ids (TcpEpoll.listenerBase). */
@@ -156,7 +158,7 @@ export class PriorityServer implements PollStage {
         const end = clock() + us;
         while (clock() < end);
       });
-    this.sched = new Scheduler({ classes: 2, budgetUs: o.budgetUs ?? 1000, checkEveryUs: o.checkEveryUs ?? 200, clock });
+    this.sched = new Scheduler({ classes: 2, budgetUs: o.budgetUs ?? 1000, lowBudgetUs: o.lowBudgetUs ?? o.budgetUs ?? 1000, checkEveryUs: o.checkEveryUs ?? 200, clock });
     const q = o.queueMessages ?? 1 << 17;
     this.hi = new MsgFifo(o.priority ? q : 1);
     this.lo = new MsgFifo(q);

@@ -60,6 +60,7 @@ const spec = {
     { name: "conns", type: "int" as const, arg: "N", help: "connections (default 2000 real, 400 virtual)" },
     { name: "service-us", type: "int" as const, arg: "W", default: 100, min: 1, help: "server CPU per message" },
     { name: "budget-us", type: "int" as const, arg: "US", default: 1000, min: 1, help: "real: the server Scheduler's budget (QStack: 1,000)" },
+    { name: "low-budget-us", type: "int" as const, arg: "US", default: 0, min: 0, help: "real: the Scheduler's budget while only low-priority work runs (0: --budget-us)" },
     { name: "check-us", type: "int" as const, arg: "US", default: 200, min: 1, help: "real: the Scheduler's clock-check interval (QStack: 200)" },
     { name: "bursts", type: "int" as const, arg: "B", help: "bursts (default 3 real, 2 virtual)" },
     { name: "burst-s", type: "number" as const, arg: "S", default: 1, min: 0.05, help: "real: seconds per burst" },
@@ -172,7 +173,7 @@ async function main(): Promise<number> {
   const virt = mode === "virtual" || mode === "both";
   if (real) {
     const p = {
-      conns: (v["conns"] as number | undefined) ?? 2000, serviceUs: num("service-us"), budgetUs: num("budget-us"), checkUs: num("check-us"),
+      conns: (v["conns"] as number | undefined) ?? 2000, serviceUs: num("service-us"), budgetUs: num("budget-us"), checkUs: num("check-us"), lowBudgetUs: num("low-budget-us"),
       bursts: (v["bursts"] as number | undefined) ?? 3, burstS: num("burst-s"), quietS: num("quiet-s"), ratio: num("ratio"), high: num("high"),
       capS: num("cap-s"), noHuge: v["no-huge"] === true, busyPoll: v["busy-poll"] === true,
       genSpin: v["gen-spin"] === true,
@@ -181,7 +182,7 @@ async function main(): Promise<number> {
     };
     out.realParams = p;
     console.log(
-      `real devices: ${p.conns} connections, service ${p.serviceUs} us/message, Scheduler budget ${p.budgetUs} us checked every ${p.checkUs} us, up to ${p.rxBursts} rx bursts per round, ` +
+      `real devices: ${p.conns} connections, service ${p.serviceUs} us/message, Scheduler budget ${p.budgetUs} us (${p.lowBudgetUs > 0 ? p.lowBudgetUs : p.budgetUs} us while only low-priority work runs) checked every ${p.checkUs} us, up to ${p.rxBursts} rx bursts per round, ` +
         `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high; two processes over net_memif`,
     );
     const skip = process.getuid?.() !== 0 ? "not root (DPDK vdevs need root)" : !shimBuilt() ? "the DPDK shim is not built (npm run setup)" : null;

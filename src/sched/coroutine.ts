@@ -57,6 +57,12 @@ export interface SchedulerOptions {
   classes?: number;
   /** Return to the stack when it has not polled for this long (default 1,000 us). */
   budgetUs?: number;
+  /**
+   * The budget while a lower class (1 and up) runs (default: budgetUs). Smaller makes the stack
+   * receive, and classify, sooner while the app works through low-priority backlog, so a
+   * high-priority arrival waits less; class 0 keeps budgetUs.
+   */
+  lowBudgetUs?: number;
   /** Aim to read the clock this often while running (default 200 us). */
   checkEveryUs?: number;
   /** Most resumes between clock reads (default 64). */
@@ -76,6 +82,7 @@ export interface SchedulerOptions {
 export class Scheduler implements PollStage {
   readonly classes: number;
   readonly budgetUs: number;
+  readonly lowBudgetUs: number;
   readonly checkEveryUs: number;
   readonly maxCheckSteps: number;
   readonly asyncPerRun: number;
@@ -133,11 +140,12 @@ export class Scheduler implements PollStage {
     if (!Number.isInteger(classes) || classes < 1 || classes > MAX_CLASSES) throw new RangeError(`classes must be 1..${MAX_CLASSES}, got ${classes}`);
     this.classes = classes;
     this.budgetUs = opts.budgetUs ?? 1000;
+    this.lowBudgetUs = opts.lowBudgetUs ?? this.budgetUs;
     this.checkEveryUs = opts.checkEveryUs ?? 200;
     this.maxCheckSteps = Math.max(1, opts.maxCheckSteps ?? 64);
     this.asyncPerRun = opts.asyncPerRun ?? 32;
     this.events = opts.events ?? 1024;
-    if (!(this.budgetUs > 0) || !(this.checkEveryUs > 0)) throw new RangeError("budgetUs and checkEveryUs must be positive");
+    if (!(this.budgetUs > 0) || !(this.lowBudgetUs > 0) || !(this.checkEveryUs > 0)) throw new RangeError("budgetUs, lowBudgetUs and checkEveryUs must be positive");
     this.clock = opts.clock;
     this.onError = opts.onError ?? ((id, err) => console.error(`qstack: coroutine ${id} threw:`, err));
     this.head = new Int32Array(classes + this.events).fill(-1);
@@ -338,7 +346,7 @@ export class Scheduler implements PollStage {
         lastCheckUs = t;
         this.nowUs = t;
         this.expire(t);
-        if (t - this.lastPollUs >= this.budgetUs) {
+        if (t - this.lastPollUs >= (c === 0 ? this.budgetUs : this.lowBudgetUs)) {
           this.budgetYields++;
           break;
         }

@@ -131,6 +131,34 @@ describe("Scheduler budget (QStack: yield to the stack after 1,000 us without a 
     expect(log[before]).toBe(before % 3);
   });
 
+  test("lowBudgetUs: low-class work returns to the stack after the smaller budget, class 0 keeps the full one", () => {
+    const clk = new ManualClock();
+    const s = sched(clk, { budgetUs: 1000, lowBudgetUs: 200, checkEveryUs: 50 });
+    const worker = (cls: number) =>
+      s.spawn(function* (): Coroutine {
+        for (;;) {
+          clk.t += 10;
+          yield;
+        }
+      }, cls);
+    const low = worker(1);
+    s.stackPolled(0);
+    s.run(0);
+    // Back to the stack after ~200 us (one check period late at most), not 1,000.
+    expect(clk.t).toBeGreaterThanOrEqual(200);
+    expect(clk.t).toBeLessThanOrEqual(200 + 50 + 10);
+    expect(s.budgetYields).toBe(1);
+    // A high-class coroutine runs on for the whole budget.
+    s.kill(low);
+    worker(0);
+    const t0 = clk.t;
+    s.stackPolled(t0);
+    s.run(t0);
+    expect(clk.t - t0).toBeGreaterThanOrEqual(1000);
+    expect(clk.t - t0).toBeLessThanOrEqual(1000 + 50 + 10);
+    expect(s.budgetYields).toBe(2);
+  });
+
   test("when steps suddenly get slow the checks tighten at once (overshoot bounded by maxCheckSteps)", () => {
     const clk = new ManualClock();
     const s = sched(clk, { budgetUs: 1000, checkEveryUs: 200, maxCheckSteps: 64 });

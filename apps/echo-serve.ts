@@ -69,12 +69,14 @@ export interface EchoThreadCounts extends EchoCounts {
   drops: number;
   /** RSTs this thread's TCP sent (a segment reaching a thread that does not know its connection gets one). */
   rstsSent: number;
+  /** Segments for a connection this thread does not know, dropped without a RST (TcpConfig.strayRst). */
+  strayDropped: number;
 }
 
 /** Stack thread i >= 1 of --layout stack=N: its own stack on its queue, its own echo. */
 export const echoStackThread: StackThreadApp = async (ctx) => {
   const a = ctx.args as EchoThreadArgs;
-  const rs = await startStack(a.values, {}, { openDevice: () => Promise.resolve(ctx.device) });
+  const rs = await startStack(a.values, { strayRst: false }, { openDevice: () => Promise.resolve(ctx.device) });
   steerActiveOpensIfKnown(rs.tcp, ctx.device);
   const counts: EchoCounts = { accepted: 0, echoedBytes: 0 };
   serveEcho(rs.sockets, a.port, counts);
@@ -85,6 +87,7 @@ export const echoStackThread: StackThreadApp = async (ctx) => {
   const out: EchoThreadCounts = {
     ...counts, rxFrames: c.rxFrames, icmpEchoReplies: c.icmpEchoReplies, arpRepliesSent: c.arpRepliesSent, drops: c.totalDrops(),
     rstsSent: rs.tcp.counters.rstsSent,
+    strayDropped: rs.tcp.counters.strayDropped,
   };
   return out;
 };

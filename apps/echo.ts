@@ -79,7 +79,8 @@ runMain("echo", async () => {
     args.values["queues"] = multi.count;
     for (const v of args.values["vdev"] as string[] ?? []) checkMultiQueueDevargs(v, multi.count);
   }
-  const rs = await startStack(args.values, {}, {
+  // Several stack threads: a segment may reach a thread that does not own its connection (TcpConfig.strayRst).
+  const rs = await startStack(args.values, multi !== null ? { strayRst: false } : {}, {
     pinCpu: stackCpu(layout),
     openDevice: mailbox === null ? undefined : async (c) => threadZeroDevice(await openDevice(c), mailbox),
     transport: lanes === undefined ? undefined : (st, tcp, memory) => {
@@ -166,12 +167,12 @@ runMain("echo", async () => {
     }
     const own = stack.dev as QueueDevice;
     const c0 = stack.netif.counters;
-    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} rst ${rs.tcp.counters.rstsSent} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0} cpus ${allowedCpus()}`];
+    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} rst ${rs.tcp.counters.rstsSent} stray ${rs.tcp.counters.strayDropped} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0} cpus ${allowedCpus()}`];
     for (const r of reps) {
       const k = r.app as EchoThreadCounts;
       accepted += k.accepted;
       echoedBytes += k.echoedBytes;
-      parts.push(`#${r.index} connections ${k.accepted} bytes ${k.echoedBytes} rx ${r.rxFrames} rst ${k.rstsSent} icmp ${k.icmpEchoReplies} arp-fwd ${r.arpSent}/${r.arpReceived} cpus ${r.cpus}`);
+      parts.push(`#${r.index} connections ${k.accepted} bytes ${k.echoedBytes} rx ${r.rxFrames} rst ${k.rstsSent} stray ${k.strayDropped} icmp ${k.icmpEchoReplies} arp-fwd ${r.arpSent}/${r.arpReceived} cpus ${r.cpus}`);
     }
     console.log(`echo: stack threads: ${parts.join("; ")}`);
   }

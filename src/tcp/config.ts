@@ -46,6 +46,13 @@ export interface TcpConfig {
   synQueueSize: number;
   defaultBacklog: number;
   synCookies: boolean;
+  /**
+   * RFC 9293 3.10.7.1/3.10.7.2: answer a non-SYN segment that finds no connection with a RST.
+   * Off only where another stack thread may own the connection (--layout stack=N over
+   * af_packet's fanout, which moves frames to another queue when one is full): such segments are
+   * dropped and counted (strayDropped) and the owner gets the peer's retransmission.
+   */
+  strayRst: boolean;
   timestamps: boolean;
   sack: boolean;
   /**
@@ -97,6 +104,7 @@ export function defaultTcpConfig(): TcpConfig {
     synQueueSize: 256,
     defaultBacklog: 128,
     synCookies: true,
+    strayRst: true,
     timestamps: true,
     sack: true,
     sackAfterRto: true,

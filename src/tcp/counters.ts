@@ -20,6 +20,8 @@ export class TcpCounters {
   badOffset = 0;
   badOptions = 0;
   noListener = 0;
+  /** Non-SYN segments with no connection dropped without a RST (TcpConfig.strayRst off: several stack threads). */
+  strayDropped = 0;
   outOfWindow = 0;
   pawsRejected = 0;
   badAck = 0;
@@ -108,5 +110,5 @@ export class TcpCounters {
 export const SEGMENT_DROP_REASONS = [
   "badOffset", "badChecksum", "noListener", "outOfWindow", "pawsRejected", "badAck", "ackTooNew", "listenDrops",
   "noAckInSynchronized", "nonSynInSynSent", "rstWithoutAckInSynSent", "rstInListen", "nonSynInListen", "ackInListen",
-  "rstNotExact", "synInSynchronized",
+  "rstNotExact", "synInSynchronized", "strayDropped",
 ] as const satisfies readonly (keyof TcpCounters)[];

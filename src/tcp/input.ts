@@ -61,7 +61,12 @@ export function tcpInput(t: TcpLayer, nowUs: number, mem: Uint8Array, dv: DataVi
       if (nc >= 0) synchronizedInput(t, nc, nowUs);
       return;
     }
-    // RFC 9293 3.10.7.1: no connection: reset (never in reply to a RST).
+    // RFC 9293 3.10.7.1: no connection: reset (never in reply to a RST) -- unless another
+    // stack thread may own it (TcpConfig.strayRst): a SYN still gets its RST.
+    if (!t.cfg.strayRst && (seg.flags & TH_SYN) === 0) {
+      cnt.strayDropped++;
+      return;
+    }
     cnt.noListener++;
     rstReply(t, seg);
     return;

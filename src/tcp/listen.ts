@@ -223,6 +223,11 @@ export function listenInput(t: TcpLayer, l: number, seg: SegInfo, nowUs: number)
       const c = cookieAck(t, l, seg, nowUs);
       if (c !== -1) return c;
     }
+    if (!t.cfg.strayRst) {
+      // Another stack thread may own this connection (TcpConfig.strayRst): drop, no RST.
+      cnt.strayDropped++;
+      return -1;
+    }
     cnt.ackInListen++;
     rstReply(t, seg);
     return -1;

@@ -175,6 +175,23 @@ describe("RFC 9293 3.5 three-way handshake", () => {
     expect(h.tcp.counters.noListener).toBe(1);
   });
 
+  test("strayRst off (several stack threads): a non-SYN segment without connection is dropped and counted, no RST; a SYN still gets one", () => {
+    const h = new Harness({ strayRst: false });
+    listening(h);
+    const peer = new Peer(h);
+    peer.ack = 0x777;
+    peer.send(ACK, "x"); // at a listener: not a valid cookie, would be RST (3.10.7.2)
+    const other = new Peer(h, REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT + 1);
+    other.ack = 0x777;
+    other.send(ACK, "y"); // no listener, no connection (3.10.7.1)
+    expect(h.tx.take().length).toBe(0);
+    expect(h.tcp.counters.strayDropped).toBe(2);
+    expect(h.tcp.counters.rstsSent).toBe(0);
+    other.send(SYN, undefined, LINUX_SYN_OPTS);
+    expect(h.tx.last().flags).toBe(RST | ACK);
+    expect(h.tcp.counters.noListener).toBe(1);
+  });
+
   test("ACK to a port without connection is answered with <SEQ=SEG.ACK><CTL=RST>", () => {
     const h = new Harness();
     const peer = new Peer(h);

@@ -5,7 +5,20 @@
  * expiry time, plus the time of the last request sent so requests for one
  * address go out at most once per `retryUs` (RFC 1122 2.3.2.1: prevent ARP
  * flooding). No JS object per entry.
+ *
+ * An entry past its lifetime is not dropped at once: for `staleUs` more it stays
+ * usable for sending while a refresh request goes out (at most one per `retryUs`),
+ * like Linux's STALE -> DELAY -> PROBE states, so traffic to a busy neighbour is never
+ * held for a re-resolution every lifetime; a reply refreshes it. Only after the
+ * grace does a lookup miss and frames wait for a fresh answer.
  */
+/** lookup(): no usable mapping (resolve first). */
+export const ARP_MISS = 0;
+/** lookup(): a fresh mapping. */
+export const ARP_HIT = 1;
+/** lookup(): a stale mapping, usable; the caller should send a refresh request now. */
+export const ARP_HIT_REFRESH = 2;
+
 const EMPTY = 0;
 const RESOLVED = 1;
 const INCOMPLETE = 2;
@@ -21,6 +34,8 @@ export interface ArpCacheOptions {
   retryUs?: number;
   /** Requests sent before an address is declared unreachable. */
   maxRequests?: number;
+  /** How long an expired mapping stays usable while it is refreshed (default retryUs x maxRequests). */
+  staleUs?: number;
 }
 
 export class ArpCache {
@@ -28,6 +43,7 @@ export class ArpCache {
   readonly lifetimeUs: number;
   readonly retryUs: number;
   readonly maxRequests: number;
+  readonly staleUs: number;
   private readonly mask: number;
   private readonly ip: Int32Array;
   private readonly state: Uint8Array;
@@ -48,6 +64,7 @@ export class ArpCache {
     this.lifetimeUs = opts.lifetimeUs ?? 60_000_000;
     this.retryUs = opts.retryUs ?? 1_000_000;
     this.maxRequests = opts.maxRequests ?? 3;
+    this.staleUs = opts.staleUs ?? this.retryUs * this.maxRequests;
     this.ip = new Int32Array(cap);
     this.state = new Uint8Array(cap);
     this.requests = new Uint8Array(cap);
@@ -102,12 +119,22 @@ export class ArpCache {
   }
 
   /**
-   * Copy the MAC for `ip` into out[outOff..outOff+6) and return true when a
-   * valid mapping exists at `nowUs`.
+   * Copy the MAC for `ip` into out[outOff..outOff+6) when a usable mapping exists at
+   * `nowUs`: ARP_HIT (fresh), ARP_HIT_REFRESH (expired but within staleUs: send a
+   * refresh request now; one per retryUs), else ARP_MISS.
    */
-  lookup(ip: number, nowUs: number, out: Uint8Array, outOff: number): boolean {
+  lookup(ip: number, nowUs: number, out: Uint8Array, outOff: number): number {
     const s = this.find(ip);
-    if (s < 0 || this.state[s] !== RESOLVED || this.expiresUs[s]! <= nowUs) return false;
+    if (s < 0 || this.state[s] !== RESOLVED) return ARP_MISS;
+    const exp = this.expiresUs[s]!;
+    let r = ARP_HIT;
+    if (exp <= nowUs) {
+      if (exp + this.staleUs <= nowUs) return ARP_MISS;
+      if (nowUs - this.lastRequestUs[s]! >= this.retryUs) {
+        this.lastRequestUs[s] = nowUs;
+        r = ARP_HIT_REFRESH;
+      }
+    }
     const m = s * 6;
     const mac = this.mac;
     out[outOff] = mac[m]!;
@@ -116,7 +143,7 @@ export class ArpCache {
     out[outOff + 3] = mac[m + 3]!;
     out[outOff + 4] = mac[m + 4]!;
     out[outOff + 5] = mac[m + 5]!;
-    return true;
+    return r;
   }
 
   has(ip: number, nowUs: number): boolean {
@@ -131,6 +158,7 @@ export class ArpCache {
     for (let i = 0; i < 6; i++) this.mac[m + i] = buf[off + i]!;
     this.state[s] = RESOLVED;
     this.requests[s] = 0;
+    this.lastRequestUs[s] = Number.NEGATIVE_INFINITY;
     this.expiresUs[s] = nowUs + this.lifetimeUs;
   }
 

@@ -10,7 +10,7 @@
 import { ArpView, ARP_LEN, ARP_REPLY, ARP_REQUEST, writeArp } from "../wire/arp";
 import { ETH_HEADER_LEN, ETHERTYPE_ARP, EthernetView } from "../wire/ethernet";
 import { BROADCAST_MAC } from "../wire/mac";
-import { ArpCache, type ArpCacheOptions } from "./arp-cache";
+import { ARP_MISS, ArpCache, type ArpCacheOptions } from "./arp-cache";
 import type { LocalAddresses } from "./local-addrs";
 import type { NetCounters } from "./counters";
 import type { Device } from "./device";
@@ -176,7 +176,7 @@ export class ArpLayer {
     const mem = this.dev.mem;
     let w = 0;
     for (let i = 0; i < this.pCount; i++) {
-      if (this.pHop[i] === (hop | 0) && this.cache.lookup(hop, nowUs, mem, this.pOff[i]!)) {
+      if (this.pHop[i] === (hop | 0) && this.cache.lookup(hop, nowUs, mem, this.pOff[i]!) !== ARP_MISS) {
         this.tx.enqueue(this.pHandle[i]!, this.pOff[i]!, this.pLen[i]!, this.pPrio[i]!);
       } else {
         this.move(i, w++);

@@ -9,6 +9,7 @@
 import { ETH_HEADER_LEN, ETHERTYPE_IPV4, EthernetView } from "../wire/ethernet";
 import { IPV4_HEADER_LEN, writeIpv4Header } from "../wire/ipv4";
 import { padFrame, type ArpLayer } from "./arp";
+import { ARP_HIT_REFRESH, ARP_MISS } from "./arp-cache";
 import type { NetCounters } from "./counters";
 import type { Device } from "./device";
 import type { L4Tx } from "./l4-tx";
@@ -108,7 +109,13 @@ export class Ipv4Output implements L4Tx {
     eth.setSrc(this.mac);
     eth.setEtherType(ETHERTYPE_IPV4);
     const flen = padFrame(this.mem, off, len);
-    if (this.arp.cache.lookup(hop, this.nowUs, this.mem, off)) this.tx.enqueue(handle, off, flen, prio);
-    else this.arp.hold(this.nowUs, handle, off, flen, hop, prio);
+    const hit = this.arp.cache.lookup(hop, this.nowUs, this.mem, off);
+    if (hit === ARP_MISS) {
+      this.arp.hold(this.nowUs, handle, off, flen, hop, prio);
+      return;
+    }
+    this.tx.enqueue(handle, off, flen, prio);
+    // Expired but still usable: ask again while traffic keeps flowing (ArpCache staleUs).
+    if (hit === ARP_HIT_REFRESH) this.arp.sendRequest(hop);
   }
 }

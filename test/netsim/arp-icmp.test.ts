@@ -132,6 +132,28 @@ describe("ARP and ICMP between two stacks over PairDevice", () => {
 });
 
 describe("ARP cache eviction while frames wait", () => {
+  test("traffic past the mapping's lifetime is never held: the stale entry keeps working while one refresh request goes out", () => {
+    const p = new NetPair();
+    const pings = new Pings();
+    p.a.netif.icmp.echoSink = pings;
+    const lifetimeUs = p.a.netif.arp.cache.lifetimeUs;
+    let held = 0;
+    let n = 0;
+    // Ping every 100 ms for the lifetime plus 5 s (virtual time).
+    for (let t = 0; t <= lifetimeUs + 5_000_000; t += 100_000) {
+      p.a.netif.icmp.sendEchoRequest(t, IP_B, 7, n++, 56);
+      if (t > 0) held += p.a.netif.arp.pending();
+      p.run(t + 100_000);
+    }
+    expect(pings.got.length).toBe(n);
+    expect(held).toBe(0); // only the very first ping waited for ARP
+    // A's first resolution and one refresh by whichever side's entry went stale first (B's: it
+    // learned A from A's request, earlier; A learns B back from that request, RFC 826 merge).
+    expect(p.a.netif.counters.arpRequestsSent + p.b.netif.counters.arpRequestsSent).toBe(2);
+    expect(p.b.netif.arp.pending()).toBe(0);
+    expect(p.a.netif.counters.totalDrops()).toBe(0);
+  });
+
   test("frames held for an evicted next hop are still retried and then dropped and counted", () => {
     const p = new NetPair({ faults: { loss: 1 } });
     // A tiny cache: resolving many other addresses evicts the first one's entry.

@@ -8,6 +8,7 @@ import { expect, test } from "bun:test";
 import { NetInterface } from "../../../src/net/interface";
 import { PacketBatch } from "../../../src/net/packet-batch";
 import { ManualClock, PairDevice } from "../../../src/net/pair-device";
+import { ARP_HIT } from "../../../src/net/arp-cache";
 import { ArpMailboxEnd, createArpMailbox } from "../../../src/sched/multi/arp-mailbox";
 import { QueueDevice } from "../../../src/sched/multi/queue-device";
 import { parseIpv4 } from "../../../src/wire/ip-addr";
@@ -53,7 +54,7 @@ test("an ARP request on thread 0's queue teaches thread 1 the neighbour; only th
   expect(poll(n1, t1, 20)).toBe(1);
   expect(t1.arpInjected).toBe(1);
   const mac = new Uint8Array(6);
-  expect(n1.arp.cache.lookup(PEER_IP, 20, mac, 0)).toBe(true);
+  expect(n1.arp.cache.lookup(PEER_IP, 20, mac, 0)).toBe(ARP_HIT);
   expect(Array.from(mac)).toEqual(Array.from(peerDev.caps.mac));
   expect(n1.counters.arpRepliesSent).toBe(0);
   expect(n1.arp.pending()).toBe(0);

@@ -1,17 +1,36 @@
 import { describe, expect, test } from "bun:test";
-import { ArpCache } from "../../../src/net/arp-cache";
+import { ARP_HIT, ARP_HIT_REFRESH, ARP_MISS, ArpCache } from "../../../src/net/arp-cache";
 
 const MAC = new Uint8Array([2, 1, 2, 3, 4, 5]);
 
 describe("ARP cache (RFC 826, RFC 1122 2.3.2.1)", () => {
-  test("a learned mapping is returned until it expires", () => {
-    const c = new ArpCache({ lifetimeUs: 1000 });
+  test("a learned mapping is returned until it expires (no stale grace)", () => {
+    const c = new ArpCache({ lifetimeUs: 1000, staleUs: 0 });
     c.learn(0x0a000002, MAC, 0, 0);
     const out = new Uint8Array(8);
-    expect(c.lookup(0x0a000002, 999, out, 2)).toBe(true);
+    expect(c.lookup(0x0a000002, 999, out, 2)).toBe(ARP_HIT);
     expect(Array.from(out.subarray(2))).toEqual(Array.from(MAC));
-    expect(c.lookup(0x0a000002, 1000, out, 0)).toBe(false);
-    expect(c.lookup(0x0a000003, 0, out, 0)).toBe(false);
+    expect(c.lookup(0x0a000002, 1000, out, 0)).toBe(ARP_MISS);
+    expect(c.lookup(0x0a000003, 0, out, 0)).toBe(ARP_MISS);
+  });
+
+  test("an expired mapping stays usable for staleUs while refresh requests go out once per retry interval; a reply makes it fresh", () => {
+    const c = new ArpCache({ lifetimeUs: 1000, retryUs: 100, maxRequests: 3 });
+    expect(c.staleUs).toBe(300);
+    c.learn(0x0a000002, MAC, 0, 0);
+    const out = new Uint8Array(6);
+    expect(c.lookup(0x0a000002, 1000, out, 0)).toBe(ARP_HIT_REFRESH);
+    expect(Array.from(out)).toEqual(Array.from(MAC));
+    expect(c.lookup(0x0a000002, 1050, out, 0)).toBe(ARP_HIT); // a refresh is outstanding
+    expect(c.lookup(0x0a000002, 1100, out, 0)).toBe(ARP_HIT_REFRESH);
+    expect(c.lookup(0x0a000002, 1299, out, 0)).toBe(ARP_HIT_REFRESH);
+    expect(c.lookup(0x0a000002, 1300, out, 0)).toBe(ARP_MISS); // the grace is over: resolve again
+    // A reply inside the grace refreshes the entry: fresh, no request due.
+    c.learn(0x0a000002, MAC, 0, 2000);
+    expect(c.lookup(0x0a000002, 3000, out, 0)).toBe(ARP_HIT_REFRESH);
+    c.learn(0x0a000002, MAC, 0, 3010);
+    expect(c.lookup(0x0a000002, 3020, out, 0)).toBe(ARP_HIT);
+    expect(c.lookup(0x0a000002, 4009, out, 0)).toBe(ARP_HIT);
   });
 
   test("update refreshes only existing entries (RFC 826 merge flag)", () => {

@@ -148,6 +148,7 @@ export class ArpLayer {
    * resolves, sending a request when one is due. Takes ownership of the buffer.
    */
   hold(nowUs: number, handle: number, off: number, len: number, hop: number, prio: number): void {
+    this.counters.txArpHeld++;
     let forHop = 0;
     for (let i = 0; i < this.pCount; i++) if (this.pHop[i] === (hop | 0)) forHop++;
     if (forHop >= this.perHop || this.pCount >= this.pendCap) {

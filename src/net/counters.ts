@@ -51,6 +51,8 @@ export class NetCounters {
   txFrames = 0;
   txNoBuffer = 0;
   txArpQueueFull = 0;
+  /** Frames that had to wait for an ARP resolution (held, or dropped when the hold queue was full). */
+  txArpHeld = 0;
   txArpUnresolved = 0;
   txNoRoute = 0;
   txDeviceDropped = 0;

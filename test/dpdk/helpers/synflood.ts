@@ -140,7 +140,8 @@ class CpuSampler {
     const m1 = machineTicks();
     const hz = 100; // USER_HZ
     const pct = (ticks: number) => Math.round((ticks / hz / sec) * 1000) / 10;
-    const d = a1.map((v, i) => v - (this.a0[i] ?? 0));
+    // A process that has exited already reads 0: not measured (NaN, null in JSON).
+    const d = a1.map((v, i) => (v > 0 ? v - (this.a0[i] ?? 0) : Number.NaN));
     const allTicks = m1[3]! - this.m0[3]!;
     const machine = (i: number) => Math.round(((m1[i]! - this.m0[i]!) / allTicks) * 2000) / 10;
     return { seconds: Math.round(sec * 10) / 10, app: pct(d[0]!), client: pct(d[1]!), hping: pct(extra[0] ?? d[2] ?? 0), softirq: machine(1), idle: machine(2) };

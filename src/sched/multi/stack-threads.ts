@@ -24,9 +24,11 @@
  * ring is full, so under overload a segment can reach a thread that does not
  * know its connection, which answers with RST as for any unknown segment (echo
  * reports RSTs per thread). Active opens keep to their own queue only when the
- * hash is known (rss-ports.ts: Toeplitz with the key a NIC reports); the
- * kernel's fanout hash is seeded per boot, so on af_packet connect() may land
- * its SYN-ACK on another thread: use one stack thread for clients there.
+ * hash is known (rss-ports.ts: Toeplitz with the key a NIC reports). The
+ * kernel's fanout hash (af_packet) is seeded per boot and the tap PMD reports no
+ * key, so there a SYN-ACK reaches the other thread about half the time and that
+ * connect() fails (measured on tap: test/dpdk/multi-stack-connect.test.ts): use
+ * one stack thread for clients on these vdevs.
  * Per-thread: --max-conns and buffer memory are per stack thread; --pcap is
  * refused; --metrics-port and the status line are stack thread 0's only.
  *

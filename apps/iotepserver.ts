@@ -53,7 +53,7 @@ const spec = {
     { name: "reuse-port", type: "bool" as const, help: "with --kernel: SO_REUSEPORT, so several server processes share the port" },
     { name: "key-base", type: "int" as const, arg: "N", default: 0, min: 0, help: "added to connection ids to form Redis keys (one range per process)" },
     { name: "slots", type: "int" as const, arg: "N", default: 512, min: 1, max: 1 << 20, help: "messages worked on in Redis at once" },
-    { name: "heartbeat-slots", type: "int" as const, arg: "N", min: 1, help: "of those, at most N heartbeats (default 3/4 of --slots)" },
+    { name: "heartbeat-slots", type: "int" as const, arg: "N", min: 1, help: "of those, at most N heartbeats (default 32, at most 3/4 of --slots): each one in flight is ahead of a later request in Redis" },
     { name: "queue", type: "int" as const, arg: "N", default: 65536, min: 1, help: "waiting messages per class before new ones are dropped" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },

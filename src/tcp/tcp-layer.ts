@@ -94,7 +94,12 @@ export class TcpLayer {
   readonly isn: IsnGenerator;
   readonly ports: EphemeralPorts;
   readonly cookieSecret: Uint32Array;
-  readonly portProbe: PortProbe;
+  /**
+   * Decides whether an ephemeral port is usable for an active open (open.ts). Replaceable once at
+   * start, e.g. by one that also keeps to ports whose returning flows hash to this thread's queue
+   * (src/sched/multi/rss-ports.ts).
+   */
+  portProbe: PortProbe;
   /** Our receive window shift (RFC 7323 2.2), from the receive buffer size. */
   readonly rcvWscale: number;
   /** MSS we announce: MTU - 40 (RFC 9293 3.7.1, RFC 6691). */

@@ -50,12 +50,11 @@ export class RssPortProbe extends PortProbe {
 
 /**
  * Make `tcp`'s ephemeral port choice keep to ports whose flows come back to
- * `queue`. TcpLayer.portProbe is a readonly field of type PortProbe; this
- * replaces it with the subclass once, at start (no TCP file changes).
+ * `queue` (TcpLayer.portProbe, replaced once at start).
  */
 export function steerActiveOpens(tcp: TcpLayer, rss: RssInfo, queue: number): RssPortProbe {
   const p = new RssPortProbe(tcp, rss, queue);
-  (tcp as unknown as { portProbe: PortProbe }).portProbe = p;
+  tcp.portProbe = p;
   return p;
 }
 

@@ -21,7 +21,7 @@ import type { TcpEventSink } from "./events";
 import { TcpView } from "../wire/tcp";
 import type { TcpConfig } from "./config";
 import { wscaleFor } from "./config";
-import { type CongestionControl, congestionBytesFor, createCongestionControl } from "./congestion";
+import { type CongestionControl, createCongestionControl } from "./congestion";
 import {
   ConnTable, F_ACK_NOW, F_APP_CLOSED, F_APP_OWNED, F_DELACK, F_DIRTY, F_FIN_QUEUED, F_FIN_RCVD, F_KEEPALIVE, F_NODELAY,
   F_READABLE_SIGNALLED, F_USED, F_WANT_WRITABLE,
@@ -36,6 +36,7 @@ import { Listeners } from "./listen";
 import { activeOpen, PortProbe } from "./open";
 import { expressPeek, expressRead, MessageStore, rcvHeld, sendAhead } from "./message-mode";
 import { dirtySlots, flushOverflow } from "./dirty-list";
+import { bytesPerConnection, memoryBytes, memoryPlan, sideRecords, type MemoryPart } from "./memory-plan";
 import { tcpOutput, windowUpdateDue } from "./output";
 import { connClass, NO_RX_CLASS, P_FOLLOW_RX, P_MESSAGE, P_RX_EXPRESS, setConnClass } from "./priority";
 import { EphemeralPorts } from "./ports";
@@ -48,6 +49,7 @@ import { TimerWheel } from "./timer-wheel";
 
 export { TcpEvent } from "./events";
 export { dirtySlots } from "./dirty-list";
+export { sideRecords, type MemoryPart } from "./memory-plan";
 export type { TcpEventSink } from "./events";
 
 export interface ConnOpts {
@@ -57,21 +59,6 @@ export interface ConnOpts {
 
 export type { MemoryProvider } from "../mem/carve";
 
-/** One block of memory the TcpLayer asks its provider for. */
-export interface MemoryPart {
-  name: string;
-  bytes: number;
-  /** Whether the block grows with maxConnections (false: the buffer pool). */
-  perConnection: boolean;
-}
-
-/**
- * Side-table records (SACK scoreboards, out-of-order receive ranges) for n
- * connections: only connections with outstanding loss or reordering hold one.
- */
-export function sideRecords(n: number): number {
-  return Math.min(n, Math.max(256, Math.ceil(n / 16)));
-}
 
 export class TcpLayer {
   readonly cfg: TcpConfig;
@@ -201,34 +188,14 @@ export class TcpLayer {
     this.ourMss = Math.min(cfg.mtu, this.tx.maxL4Bytes + 20) - 40;
   }
 
-  /** The memory blocks a TcpLayer for `cfg` takes (tables sized for maxConnections, and the buffer pool). */
+  /** The memory blocks a TcpLayer for `cfg` takes (memory-plan.ts). */
   static memoryPlan(cfg: TcpConfig): MemoryPart[] {
-    const n = cfg.maxConnections;
-    const side = sideRecords(n);
-    return [
-      { name: "tcp-conns", bytes: ConnTable.bytesFor(n), perConnection: true },
-      { name: "tcp-chunks", bytes: SlabPool.bytesFor(cfg.chunkBytes, cfg.chunkCount), perConnection: false },
-      { name: "tcp-sndq", bytes: ChunkQueues.bytesFor({ queues: n, poolCount: cfg.chunkCount, maxRanges: 1, oooRecords: 0 }), perConnection: true },
-      { name: "tcp-rcvq", bytes: ChunkQueues.bytesFor({ queues: n, poolCount: cfg.chunkCount, maxRanges: cfg.maxOooRanges, oooRecords: side }), perConnection: true },
-      { name: "tcp-timers", bytes: TimerWheel.bytesFor(n * TIMER_KINDS, true, TIMER_KINDS), perConnection: true },
-      { name: "tcp-rtt", bytes: RttEstimator.bytesFor(n), perConnection: true },
-      { name: "tcp-cc", bytes: congestionBytesFor(cfg.cc, n), perConnection: true },
-      { name: "tcp-sack", bytes: SackScoreboard.bytesFor(n, side), perConnection: true },
-      { name: "tcp-flows", bytes: FlowTable.bytesFor(n, false), perConnection: true },
-      { name: "tcp-dirty", bytes: 4 * dirtySlots(n), perConnection: true },
-    ];
+    return memoryPlan(cfg);
   }
 
   /** Total bytes of memoryPlan(cfg): [tables, buffer pool]. */
   static memoryBytes(cfg: TcpConfig): { tables: number; buffers: number } {
-    const plan = TcpLayer.memoryPlan(cfg);
-    let tables = 0;
-    let buffers = 0;
-    for (let i = 0; i < plan.length; i++) {
-      if (plan[i]!.perConnection) tables += plan[i]!.bytes;
-      else buffers += plan[i]!.bytes;
-    }
-    return { tables, buffers };
+    return memoryBytes(cfg);
   }
 
   private randomWords(k: number): Uint32Array {
@@ -620,21 +587,7 @@ export class TcpLayer {
    * not in the total.
    */
   bytesPerConnection(): { total: number; parts: Record<string, number>; bufferPool: number } {
-    const plan = TcpLayer.memoryPlan(this.cfg);
-    const n = this.cfg.maxConnections;
-    const parts: Record<string, number> = {};
-    let total = 0;
-    let bufferPool = 0;
-    for (let i = 0; i < plan.length; i++) {
-      const p = plan[i]!;
-      if (!p.perConnection) {
-        bufferPool += p.bytes / n;
-        continue;
-      }
-      parts[p.name] = p.bytes / n;
-      total += p.bytes / n;
-    }
-    return { total, parts, bufferPool };
+    return bytesPerConnection(this.cfg);
   }
 
   /** True when `c` is a live id the application may use. */

@@ -10,36 +10,12 @@
  * starts its own segment and the server's payload classifier sees byte 5 (the
  * same in both cases of the benchmark: only the server differs).
  */
-import { dlopen } from "bun:ffi";
 import { SEND_AHEAD, type TcpSocket } from "../src/api/tcp-socket";
 import { SeededRng } from "../src/net/seeded-rng";
 import type { PollStage } from "../src/sched/poll-loop";
 import { newLatencyHistogram, recordUs, summarize, type Histogram, type LatencySummary } from "../apps/iotep/latency";
 import { wallUs } from "../src/api/clock";
 import { LABEL_REPLY, LABEL_REQUEST, MSG, OFF_LABEL, OFF_PRIO, OFF_READ, OFF_REPLIED, OFF_SENT, OFF_SEQ, PRIO_HIGH } from "./priority-server";
-
-/**
- * A microsecond sleep for the generator's idle moments (libc usleep with the
- * thread's timer slack cut to 1 us, PR_SET_TIMERSLACK: ~20 us over the asked
- * time here instead of ~70), or null where libc cannot be loaded. A generator
- * that spins between sends takes a whole core from the server and everything
- * else on a shared machine, and the kernel then preempts it for milliseconds;
- * one that sleeps between sends is woken promptly.
- */
-export function microSleeper(): ((us: number) => void) | null {
-  try {
-    const lib = dlopen("libc.so.6", {
-      usleep: { args: ["u32"], returns: "i32" },
-      prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
-    });
-    const PR_SET_TIMERSLACK = 29;
-    lib.symbols.prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0);
-    const usleep = lib.symbols.usleep;
-    return (us: number) => void usleep(us);
-  } catch {
-    return null;
-  }
-}
 
 /** Per-socket reassembly of replies cut by segment boundaries. */
 export interface GenConn {

@@ -23,7 +23,8 @@ import { RoundGaps } from "../apps/iotep/round-gaps";
 import { TcpEpoll } from "../src/api/tcp-epoll";
 import { pinThread } from "../src/sched/split/affinity";
 import { emit, pollCommand } from "./pps-ipc";
-import { burstPlan, LoadGen, microSleeper, type GenConn } from "./priority-gen";
+import { microSleeper } from "../ffi/micro-sleep";
+import { burstPlan, LoadGen, type GenConn } from "./priority-gen";
 import { MSG, PriorityServer } from "./priority-server";
 
 const spec = {

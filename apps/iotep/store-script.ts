@@ -22,8 +22,8 @@
  * (the server's newKeys/updatedKeys); db 2's GET result is read and dropped
  * inside the script, like the reply the per-command mode ignores.
  */
-import Redis, { Cluster } from "ioredis";
-import { retry, waitClientsReady, type IotepStore, type MessageCallback, type StoreOptions } from "./store";
+import Redis, { type Cluster } from "ioredis";
+import { closeClient, newCluster, redisWhere, standaloneOptions, waitClientsReady, type IotepStore, type MessageCallback, type StoreOptions } from "./store";
 
 /** The shared body: v is db 1's value (false when absent), ARGV[1] the first payload bytes. */
 const BODY = `
@@ -53,19 +53,6 @@ return r
 
 type ScriptFn = (...args: unknown[]) => unknown;
 
-const COMMON = {
-  enableAutoPipelining: true,
-  enableOfflineQueue: false,
-  autoResendUnfulfilledCommands: false,
-  maxRetriesPerRequest: 0,
-  enableReadyCheck: true,
-  lazyConnect: false,
-};
-
-function where(target: string): { path: string } | { host: string; port: number } {
-  return target.includes("/") ? { path: target } : { host: target.split(":")[0] || "127.0.0.1", port: Number(target.split(":")[1] ?? 6379) };
-}
-
 /** Standalone Redis, one connection, one script call per message. */
 export class RedisScriptStore implements IotepStore {
   private readonly client: Redis;
@@ -78,13 +65,7 @@ export class RedisScriptStore implements IotepStore {
     readonly target: string,
     opts: StoreOptions = {},
   ) {
-    this.client = new Redis({
-      ...COMMON,
-      ...where(target),
-      commandTimeout: opts.commandTimeoutMs ?? 2000,
-      retryStrategy: retry(opts.maxReconnectDelayMs ?? 500),
-      connectionName: "iotep",
-    });
+    this.client = new Redis({ ...standaloneOptions(opts), ...redisWhere(target), connectionName: "iotep" });
     this.client.defineCommand("iotepMessage", { numberOfKeys: 1, lua: MESSAGE_SCRIPT_DB });
     this.run = (this.client as unknown as Record<string, ScriptFn>)["iotepMessage"]!.bind(this.client);
     this.client.on("error", (e: Error) => {
@@ -118,13 +99,8 @@ export class RedisScriptStore implements IotepStore {
     return waitClientsReady([this.client], timeoutMs);
   }
 
-  async close(): Promise<void> {
-    try {
-      if (this.client.status === "ready") await this.client.quit();
-      else this.client.disconnect();
-    } catch {
-      this.client.disconnect();
-    }
+  close(): Promise<void> {
+    return closeClient(this.client);
   }
 
   describe(): string {
@@ -142,25 +118,11 @@ export class RedisClusterScriptStore implements IotepStore {
     readonly nodes: { host: string; port: number }[],
     opts: StoreOptions = {},
   ) {
-    this.cluster = new Cluster(nodes, {
-      enableAutoPipelining: true,
-      enableOfflineQueue: false,
-      clusterRetryStrategy: retry(opts.maxReconnectDelayMs ?? 500),
-      redisOptions: {
-        autoResendUnfulfilledCommands: false,
-        maxRetriesPerRequest: 0,
-        commandTimeout: opts.commandTimeoutMs ?? 2000,
-        connectionName: "iotep",
-      },
+    this.cluster = newCluster(nodes, opts, () => {
+      this.connectionErrors++;
     });
     this.cluster.defineCommand("iotepMessage", { numberOfKeys: 2, lua: MESSAGE_SCRIPT_CLUSTER });
     this.run = (this.cluster as unknown as Record<string, ScriptFn>)["iotepMessage"]!.bind(this.cluster);
-    this.cluster.on("error", () => {
-      this.connectionErrors++;
-    });
-    this.cluster.on("node error", () => {
-      this.connectionErrors++;
-    });
   }
 
   get connected(): boolean {
@@ -183,13 +145,8 @@ export class RedisClusterScriptStore implements IotepStore {
     return waitClientsReady([this.cluster], timeoutMs);
   }
 
-  async close(): Promise<void> {
-    try {
-      if (this.cluster.status === "ready") await this.cluster.quit();
-      else this.cluster.disconnect();
-    } catch {
-      this.cluster.disconnect();
-    }
+  close(): Promise<void> {
+    return closeClient(this.cluster);
   }
 
   describe(): string {

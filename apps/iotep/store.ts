@@ -97,6 +97,53 @@ export function waitClientsReady(clients: { status: string; once(ev: string, f: 
   });
 }
 
+/** "path/to/socket" or "host:port" as ioredis connection options. */
+export function redisWhere(target: string): { path: string } | { host: string; port: number } {
+  return target.includes("/") ? { path: target } : { host: target.split(":")[0] || "127.0.0.1", port: Number(target.split(":")[1] ?? 6379) };
+}
+
+/** The failure policy of the file comment, as ioredis options for a standalone client. */
+export function standaloneOptions(opts: StoreOptions) {
+  return {
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: opts.commandTimeoutMs ?? 2000,
+    retryStrategy: retry(opts.maxReconnectDelayMs ?? 500),
+    enableReadyCheck: true,
+    lazyConnect: false,
+  };
+}
+
+/** One Cluster client with the same failure policy; `onError` counts connection-level errors. */
+export function newCluster(nodes: { host: string; port: number }[], opts: StoreOptions, onError: () => void): Cluster {
+  const cluster = new Cluster(nodes, {
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: retry(opts.maxReconnectDelayMs ?? 500),
+    redisOptions: {
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: opts.commandTimeoutMs ?? 2000,
+      connectionName: "iotep",
+    },
+  });
+  cluster.on("error", onError);
+  cluster.on("node error", onError);
+  return cluster;
+}
+
+/** QUIT when connected (pending replies arrive first), else drop the connection. */
+export async function closeClient(c: Redis | Cluster): Promise<void> {
+  try {
+    if (c.status === "ready") await c.quit();
+    else c.disconnect();
+  } catch {
+    c.disconnect();
+  }
+}
+
 /** Standalone Redis: one client per database, each on its own connection (see the file comment). */
 export class RedisDbStore implements IotepStore {
   private readonly db1: Redis;
@@ -109,17 +156,8 @@ export class RedisDbStore implements IotepStore {
     readonly target: string,
     opts: StoreOptions = {},
   ) {
-    const common = {
-      enableAutoPipelining: true,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: opts.commandTimeoutMs ?? 2000,
-      retryStrategy: retry(opts.maxReconnectDelayMs ?? 500),
-      enableReadyCheck: true,
-      lazyConnect: false,
-    };
-    const where = target.includes("/") ? { path: target } : { host: target.split(":")[0] || "127.0.0.1", port: Number(target.split(":")[1] ?? 6379) };
+    const common = standaloneOptions(opts);
+    const where = redisWhere(target);
     this.db1 = new Redis({ ...common, ...where, db: 1, connectionName: "iotep-db1" });
     this.db2 = new Redis({ ...common, ...where, db: 2, connectionName: "iotep-db2" });
     for (const c of [this.db1, this.db2]) {
@@ -153,14 +191,8 @@ export class RedisDbStore implements IotepStore {
   }
 
   async close(): Promise<void> {
-    for (const c of [this.db1, this.db2]) {
-      try {
-        if (c.status === "ready") await c.quit();
-        else c.disconnect();
-      } catch {
-        c.disconnect();
-      }
-    }
+    await closeClient(this.db1);
+    await closeClient(this.db2);
   }
 
   describe(): string {
@@ -190,21 +222,7 @@ export class RedisClusterStore implements IotepStore {
     readonly nodes: { host: string; port: number }[],
     opts: StoreOptions = {},
   ) {
-    this.cluster = new Cluster(nodes, {
-      enableAutoPipelining: true,
-      enableOfflineQueue: false,
-      clusterRetryStrategy: retry(opts.maxReconnectDelayMs ?? 500),
-      redisOptions: {
-        autoResendUnfulfilledCommands: false,
-        maxRetriesPerRequest: 0,
-        commandTimeout: opts.commandTimeoutMs ?? 2000,
-        connectionName: "iotep",
-      },
-    });
-    this.cluster.on("error", () => {
-      this.connectionErrors++;
-    });
-    this.cluster.on("node error", () => {
+    this.cluster = newCluster(nodes, opts, () => {
       this.connectionErrors++;
     });
   }
@@ -225,13 +243,8 @@ export class RedisClusterStore implements IotepStore {
     return waitClientsReady([this.cluster], timeoutMs);
   }
 
-  async close(): Promise<void> {
-    try {
-      if (this.cluster.status === "ready") await this.cluster.quit();
-      else this.cluster.disconnect();
-    } catch {
-      this.cluster.disconnect();
-    }
+  close(): Promise<void> {
+    return closeClient(this.cluster);
   }
 
   describe(): string {

@@ -244,7 +244,6 @@ export class NetInterface {
     return sent;
   }
 
-
   close(): void {
     this.arp.releaseAll();
     this.tx.release();

@@ -96,7 +96,6 @@ describe.skipIf(skip !== null)("several stack threads (--layout stack=2) against
     expect(fwd[0]![0]!).toBe(fwd[1]![1]!);
     expect(fwd[1]![0]!).toBe(fwd[0]![1]!);
     console.log(`idle: ${idleCores.toFixed(3)} cores used by the echo process (2 stack threads)`);
-    expect(idleCores).toBeGreaterThanOrEqual(0);
     expect(idleCores).toBeLessThan(0.5);
   }, 180_000);
 

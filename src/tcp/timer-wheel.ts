@@ -197,12 +197,7 @@ export class TimerWheel {
       return;
     }
     let t = Math.ceil(d / this.tickUs);
-    const pending = this.isPending(id);
-    // Re-arming at the tick it already waits for changes nothing (a retransmission timer
-    // restarted by every ACK moves by microseconds: it stays in its slot, no relinking).
-    // (Only for ticks after the latest now's: an id put on the due list had a tick at or before it.)
-    if (pending && this.compact && t > Math.ceil(this.lastNowUs / this.tickUs) && t - this.curTick <= MAX_REL_TICK && this.expiryTick[id] === (t | 0)) return;
-    if (pending) this.unlink(id);
+    if (this.isPending(id)) this.unlink(id);
     else this.pending++;
     if (this.compact) {
       if (t - this.curTick > MAX_REL_TICK) t = this.curTick + MAX_REL_TICK;

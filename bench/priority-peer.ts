@@ -17,15 +17,19 @@
  *   bun bench/priority-peer.ts --role server --vdev net_memif0,role=server,socket=/tmp/p.sock --ip 10.78.0.1/24 [--priority --classify iotep]
  *   bun bench/priority-peer.ts --role generator --vdev net_memif0,role=client,socket=/tmp/p.sock --ip 10.78.0.2/24 --host 10.78.0.1
  */
+import { cpus } from "node:os";
 import { parseAppArgs, startStack } from "../apps/common";
 import { startIdStack } from "../apps/iotep/id-stack";
 import { RoundGaps } from "../apps/iotep/round-gaps";
 import { TcpEpoll } from "../src/api/tcp-epoll";
 import { pinThread } from "../src/sched/split/affinity";
+import { HelperThreadSweep } from "../src/sched/split/helper-threads";
+import { raiseStackThread } from "../src/sched/split/stack-priority";
 import { emit, pollCommand } from "./pps-ipc";
 import { microSleeper } from "../ffi/micro-sleep";
 import { burstPlan, LoadGen, type GenConn } from "./priority-gen";
 import { MSG, PriorityServer } from "./priority-server";
+import { PriorityWireTap } from "./priority-wire";
 
 const spec = {
   name: "priority-peer",
@@ -41,6 +45,8 @@ const spec = {
     { name: "low-budget-us", type: "int" as const, arg: "US", default: 0, min: 0, help: "server: Scheduler budget while only low-priority work runs (0: the budget)" },
     { name: "check-us", type: "int" as const, arg: "US", default: 200, min: 1, help: "server: Scheduler clock-check interval" },
     { name: "pin", type: "int" as const, arg: "CPU", default: -1, min: -1, help: "pin this process's stack thread to CPU (-1: leave it to the kernel)" },
+    { name: "helpers", type: "string" as const, arg: "idle|normal", default: "idle", help: "with --pin: the runtime's helper threads (JIT, GC) at SCHED_IDLE (src/sched/split/helper-threads.ts) or left alone" },
+    { name: "stack-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "the stack thread's nice, and its own session's autogroup nice (0: leave; src/sched/split/stack-priority.ts)" },
     { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "most rx bursts per poll round (Stack.rxBurstsPerRound)" },
     { name: "conns", type: "int" as const, arg: "N", default: 2000, min: 1, help: "generator: connections" },
     { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "generator: seconds of saturation to measure capacity" },
@@ -64,11 +70,27 @@ function counters(tcp: { counters: object }, stack: { dev: { stats(): object }; 
   return { tcp: nz(tcp.counters), dev: nz(stack.dev.stats()), net };
 }
 
-function pin(v: Record<string, unknown>): void {
+/** --pin: the stack thread on its CPU, and (--helpers idle) the runtime's helper threads on idle time only, swept every second. */
+function pin(v: Record<string, unknown>, stack: { addAppStage(s: HelperThreadSweep): void }): HelperThreadSweep | null {
+  const nice = v["stack-nice"] as number;
+  if (nice !== 0) {
+    const r = raiseStackThread(nice);
+    if (r.errors.length > 0) throw new Error(`--stack-nice ${nice}: ${r.errors.join("; ")}`);
+  }
   const cpu = v["pin"] as number;
-  if (cpu < 0) return;
+  if (cpu < 0) return null;
   const why = pinThread(cpu);
   if (why !== null) throw new Error(`--pin ${cpu}: ${why}`);
+  if (v["helpers"] === "normal") return null;
+  if (v["helpers"] !== "idle") throw new Error(`--helpers ${String(v["helpers"])}: expected idle or normal`);
+  // Helpers may run on every CPU: one the runtime started from the pinned thread inherited its single CPU.
+  const sweep = new HelperThreadSweep(cpus().map((_, i) => i));
+  stack.addAppStage(sweep);
+  return sweep;
+}
+
+function sweepStats(s: HelperThreadSweep | null): Record<string, unknown> | null {
+  return s === null ? null : { sweeps: s.sweeps, changed: s.changed, errors: s.errors };
 }
 
 async function waitFor(cond: () => boolean, ms: number, step = 20): Promise<boolean> {
@@ -86,7 +108,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
   const ep = new TcpEpoll(rs.stack, rs.plan.tcp);
   // While saturated a round lasts about one Scheduler budget: drain the rx ring then, not one burst.
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
-  pin(v);
+  const sweep = pin(v, rs.stack);
   const clock = rs.stack.loop.clock;
   const srv = new PriorityServer(ep, v["port"] as number, {
     priority,
@@ -98,6 +120,9 @@ async function server(v: Record<string, unknown>): Promise<void> {
     maxConnections: ep.listenerBase,
   });
   rs.stack.addAppStage(srv);
+  // The wire view: rx burst -> the reply's tx burst, per class (installed before any connection, for the ISNs).
+  const wire = new PriorityWireTap(v["port"] as number, rs.stack.dev.mem, rs.stack.dev.dv, clock);
+  rs.stack.netif.setBurstTap(wire);
   // The time between the starts of poll rounds: how often the stack receives while the app spins.
   let gaps = new RoundGaps(rs.stack.loop);
   rs.stack.addAppStage({ poll: (now) => gaps.poll(now), pollAt: () => Number.POSITIVE_INFINITY });
@@ -111,6 +136,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
     if (cmd === "reset") {
       // The measured phase starts: forget the capacity phase.
       srv.resetStats();
+      wire.reset();
       gaps = new RoundGaps(rs.stack.loop);
     }
     await Bun.sleep(10);
@@ -119,6 +145,8 @@ async function server(v: Record<string, unknown>): Promise<void> {
   emit("stats", {
     ...srv.stats(),
     rounds: rs.stack.loop.rounds,
+    wire: wire.summary(),
+    helperSweep: sweepStats(sweep),
     roundGaps: gaps.summary(),
     express: m === null ? null : { in: m.expressIn, full: m.expressFull, ahead: m.aheadIn },
     tcp: { retransmits: ep.tcp.counters.retransmits, rtoTimeouts: ep.tcp.counters.rtoTimeouts, fastRetransmits: ep.tcp.counters.fastRetransmits },
@@ -132,7 +160,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   if (host === undefined) throw new Error("--host is required for the generator");
   const rs = await startStack(v as never, TCP);
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
-  pin(v);
+  const sweep = pin(v, rs.stack);
   const clock = rs.stack.loop.clock;
   const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper());
   rs.stack.addAppStage(gen);
@@ -188,6 +216,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
     unanswered: gen.total - gen.replies, leftovers: gen.leftovers(rs.tcp), roundGaps: gaps.summary(), roundGapsBeforeLoad: gaps0,
     tcp: { retransmits: rs.tcp.counters.retransmits, rtoTimeouts: rs.tcp.counters.rtoTimeouts, fastRetransmits: rs.tcp.counters.fastRetransmits },
     counters: counters(rs.tcp, rs.stack),
+    helperSweep: sweepStats(sweep),
   });
   await rs.shutdown();
 }

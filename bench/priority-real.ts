@@ -8,6 +8,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawnProc, type Ev, type Proc } from "./pps-ipc";
+import { printThreads, ThreadSampler, type ThreadRow } from "./priority-threads";
 
 const PEER = join(import.meta.dir, "priority-peer.ts");
 const SERVER_IP = "10.78.0.1";
@@ -30,6 +31,12 @@ export interface RealParams {
   rxBursts: number;
   /** Pin the server to CPU 1 and the generator to CPU 0. */
   pin: boolean;
+  /** Sample every thread on the machine every N ms during the bursts (0: off; bench/priority-threads.ts). */
+  threadsMs: number;
+  /** With pin: the runtime's helper threads at SCHED_IDLE ("idle") or left alone ("normal"). */
+  helpers: "idle" | "normal";
+  /** Both stack threads' nice and their own autogroups' nice (0: leave). */
+  stackNice: number;
 }
 
 export interface RealCase {
@@ -38,6 +45,8 @@ export interface RealCase {
   connectMs: number;
   gen: Ev;
   server: Ev;
+  /** Every thread's CPU and run-queue wait during the bursts (with threadsMs). */
+  threads?: ThreadRow[];
 }
 
 /** Stack flags both processes share: no hugepages when too few are free (as bench/tcp decides). */
@@ -58,19 +67,19 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
   const n = ++pairNo;
   const sock = `/tmp/qs-bench-prio-${process.pid}-${n}.sock`;
   const dev = (role: string) => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
-  const common = ["--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
+  const common = ["--stack-nice", String(p.stackNice), "--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
   const procs: Proc[] = [];
   try {
     const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), "--low-budget-us", String(p.lowBudgetUs), ...common];
     if (priority) sArgs.push("--priority", "--classify", "iotep");
-    if (p.pin) sArgs.push("--pin", "1");
+    if (p.pin) sArgs.push("--pin", "1", "--helpers", p.helpers);
     const server = spawnProc(`server (priority ${priority ? "on" : "off"})`, PEER, sArgs);
     procs.push(server);
     await server.next("ready", 60_000);
     const gArgs = [
       "--role", "generator", "--vdev", dev("client"), "--ip", "10.78.0.2/24", "--host", SERVER_IP, "--conns", String(p.conns),
       "--cap-s", String(p.capS), "--rate", String(rate), "--ratio", String(p.ratio), "--bursts", String(p.bursts),
-      "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...(p.genSpin ? ["--gen-spin"] : []), ...(p.pin ? ["--pin", "0"] : []), ...common,
+      "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...(p.genSpin ? ["--gen-spin"] : []), ...(p.pin ? ["--pin", "0", "--helpers", p.helpers] : []), ...common,
     ];
     const gen = spawnProc("generator", PEER, gArgs);
     procs.push(gen);
@@ -81,11 +90,15 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
     server.send("reset");
     log(`    measured capacity ${cap.capacity} messages/s (nominal ${cap.nominal})`);
     const budget = (p.bursts * (p.burstS + p.quietS) + 90) * 1000;
+    const sampler = p.threadsMs > 0 ? new ThreadSampler(p.threadsMs) : null;
+    sampler?.start();
     const res = await gen.next("result", budget);
+    sampler?.stop();
+    const threads = sampler === null ? undefined : printThreads(`threads during the bursts (priority ${priority ? "on" : "off"})`, sampler, log);
     server.send("stop");
     const st = await server.next("stats", 30_000);
     await Promise.all(procs.map((x) => x.exited()));
-    return { priority, capacity: Number(cap.capacity), connectMs: Number(conn.setupMs), gen: res, server: st };
+    return { priority, capacity: Number(cap.capacity), connectMs: Number(conn.setupMs), gen: res, server: st, threads };
   } catch (e) {
     const tails = await Promise.all(
       procs.map(async (x) => {

@@ -73,6 +73,9 @@ const spec = {
     { name: "gen-spin", type: "bool" as const, help: "real: the generator spins between sends (default: sleeps in us steps)" },
     { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "real: most rx bursts per poll round in both stacks (1: one burst per round)" },
     { name: "pin", type: "bool" as const, help: "real: pin the server's thread to CPU 1 and the generator's to CPU 0" },
+    { name: "threads-ms", type: "int" as const, arg: "MS", default: 0, min: 0, help: "real: sample every thread on the machine every MS ms during the bursts (0: off)" },
+    { name: "helpers", type: "string" as const, arg: "idle|normal", default: "idle", help: "real, with --pin: the runtime's helper threads (JIT, GC) of both processes at SCHED_IDLE, or left alone" },
+    { name: "stack-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "real: both stack threads' nice, each process in its own session whose autogroup gets the same nice (0: leave)" },
     { name: "no-micro", type: "bool" as const, help: "skip the switch-cost and ring measurements" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
   ],
@@ -117,16 +120,16 @@ function table(rows: [string, string, Summ][]): void {
 }
 
 /** The issue's targets on one on/off pair. */
-function verdicts(on: { high: Summ; low: Summ }, off: { high: Summ; low: Summ }) {
+function verdicts(on: { high: Summ; low: Summ }, off: { high: Summ; low: Summ }, where = "") {
   const r = (x: { high: Summ; low: Summ }) => x.high.p99Us / x.low.p99Us;
   const onV: Verdict = { highP99Us: on.high.p99Us, lowP99Us: on.low.p99Us, highOverLowP99: r(on), met: on.high.p99Us <= 1000 && r(on) <= 0.2 };
   const offV: Verdict = { highP99Us: off.high.p99Us, lowP99Us: off.low.p99Us, highOverLowP99: r(off), met: r(off) >= 0.8 && r(off) <= 1.25 };
   console.log("");
   console.log(
-    `priority on : high p99 ${(onV.highP99Us / 1000).toFixed(3)} ms (target <= 1 ms: ${onV.highP99Us <= 1000 ? "met" : "NOT met"}), ` +
+    `priority on${where === "" ? " " : ` ${where}`}: high p99 ${(onV.highP99Us / 1000).toFixed(3)} ms (target <= 1 ms: ${onV.highP99Us <= 1000 ? "met" : "NOT met"}), ` +
       `${onV.highOverLowP99.toFixed(4)} x low p99 (target <= 0.2: ${onV.highOverLowP99 <= 0.2 ? "met" : "NOT met"})`,
   );
-  console.log(`priority off: high p99 / low p99 = ${offV.highOverLowP99.toFixed(3)} (target about 1, taken as 0.8..1.25: ${offV.met ? "met" : "NOT met"})`);
+  console.log(`priority off${where === "" ? "" : ` ${where}`}: high p99 / low p99 = ${offV.highOverLowP99.toFixed(3)} (target about 1, taken as 0.8..1.25: ${offV.met ? "met" : "NOT met"})`);
   return { on: onV, off: offV };
 }
 
@@ -165,7 +168,24 @@ function realSection(r: { capacity: number; rate: number; off: RealCase; on: Rea
         `generator round gap p99 ${f0(x.roundGaps.p99Us)} us, stalls ${x.roundGaps.stalls} (${x.roundGaps.stallMs} ms, ${x.roundGaps.stallRunQueueMs} ms waiting for a CPU)`,
     );
   }
-  out.real = { ...r, verdicts: verdicts({ high: g(r.on).high, low: g(r.on).low }, { high: g(r.off).high, low: g(r.off).low }) };
+  const vd = verdicts({ high: g(r.on).high, low: g(r.on).low }, { high: g(r.off).high, low: g(r.off).low });
+  // The server's wire view (bench/priority-wire.ts): rx burst -> the reply's tx burst, per class.
+  type Wire = { high: Summ; low: Summ; counters: { requests: number; paired: number; unpaired: number; cutHeads: number; misaligned: number } };
+  const w = (c: RealCase) => (c.server as unknown as { wire: Wire }).wire;
+  console.log("");
+  console.log("server wire view (as QStack's HCMonitor: the server's rx burst that received a message -> the tx burst that sent its reply):");
+  table([
+    ["priority on", "high", w(r.on).high],
+    ["priority on", "low", w(r.on).low],
+    ["priority off", "high", w(r.off).high],
+    ["priority off", "low", w(r.off).low],
+  ]);
+  for (const c of [r.on, r.off]) {
+    const k = w(c).counters;
+    console.log(`  ${c.priority ? "on " : "off"}: requests ${k.requests}, paired ${k.paired}, unpaired replies ${k.unpaired}, cut heads ${k.cutHeads}, misaligned ${k.misaligned}`);
+  }
+  const wv = verdicts({ high: w(r.on).high, low: w(r.on).low }, { high: w(r.off).high, low: w(r.off).low }, "at the server's wire");
+  out.real = { ...r, verdicts: vd, wireVerdicts: wv };
 }
 
 async function main(): Promise<number> {
@@ -179,6 +199,9 @@ async function main(): Promise<number> {
       genSpin: v["gen-spin"] === true,
       rxBursts: num("rx-bursts"),
       pin: v["pin"] === true,
+      threadsMs: num("threads-ms"),
+      helpers: v["helpers"] === "normal" ? ("normal" as const) : ("idle" as const),
+      stackNice: num("stack-nice"),
     };
     out.realParams = p;
     console.log(

@@ -22,7 +22,8 @@ import { parseAppArgs, startStack } from "../apps/common";
 import { startIdStack } from "../apps/iotep/id-stack";
 import { RoundGaps } from "../apps/iotep/round-gaps";
 import { TcpEpoll } from "../src/api/tcp-epoll";
-import { pinThread } from "../src/sched/split/affinity";
+import { pinThread, threadId } from "../src/sched/split/affinity";
+import { SCHED_OTHER, setThreadPolicy, threadPolicy } from "../ffi/sched-policy";
 import { HelperThreadSweep } from "../src/sched/split/helper-threads";
 import { raiseStackThread } from "../src/sched/split/stack-priority";
 import { emit, pollCommand } from "./pps-ipc";
@@ -222,6 +223,10 @@ async function generator(v: Record<string, unknown>): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // A stack thread runs at SCHED_OTHER whatever its parent ran at (a quiet orchestrator is SCHED_IDLE,
+  // bench/priority-real.ts); threads started from here on (EAL's) inherit it.
+  const why = setThreadPolicy(threadId(), SCHED_OTHER);
+  if (why !== null && threadPolicy(threadId()) !== SCHED_OTHER) throw new Error(`cannot run at SCHED_OTHER: ${why}`);
   const v = parseAppArgs(spec).values as Record<string, unknown>;
   if (v["role"] === "server") await server(v);
   else if (v["role"] === "generator") await generator(v);

@@ -9,6 +9,9 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawnProc, type Ev, type Proc } from "./pps-ipc";
 import { printThreads, ThreadSampler, type ThreadRow } from "./priority-threads";
+import { SCHED_IDLE, setThreadPolicy } from "../ffi/sched-policy";
+import { threadId } from "../src/sched/split/affinity";
+import { sweepHelperThreads } from "../src/sched/split/helper-threads";
 
 const PEER = join(import.meta.dir, "priority-peer.ts");
 const SERVER_IP = "10.78.0.1";
@@ -98,6 +101,11 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
     server.send("stop");
     const st = await server.next("stats", 30_000);
     await Promise.all(procs.map((x) => x.exited()));
+    const logDir = process.env["QS_PRIO_PEER_LOGS"];
+    if (logDir !== undefined && logDir !== "") {
+      // Diagnosis (e.g. with BUN_JSC_logGC=1 in the environment): each peer's stderr to a file.
+      for (const x of procs) await Bun.write(join(logDir, `${priority ? "on" : "off"}-${x.name.split(" ")[0]}.log`), await x.stderr());
+    }
     return { priority, capacity: Number(cap.capacity), connectMs: Number(conn.setupMs), gen: res, server: st, threads };
   } catch (e) {
     const tails = await Promise.all(
@@ -113,8 +121,24 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
   }
 }
 
+/**
+ * With --pin and --helpers idle, this process (the orchestrator: it only reads the
+ * peers' events) runs on idle time too, all its threads at SCHED_IDLE. The peers
+ * it spawns inherit SCHED_IDLE (the kernel's reset-on-fork flag resets only
+ * real-time policies): each sets its own thread back to SCHED_OTHER first thing
+ * (bench/priority-peer.ts).
+ */
+function quietOrchestrator(): string[] {
+  const e = setThreadPolicy(threadId(), SCHED_IDLE);
+  return [...(e === null ? [] : [e]), ...sweepHelperThreads(null).errors];
+}
+
 /** Priority off, then on, at the same burst rate (ratio x the first pair's measured capacity). */
 export async function runReal(p: RealParams, log: (s: string) => void = console.log): Promise<{ capacity: number; rate: number; off: RealCase; on: RealCase }> {
+  if (p.pin && p.helpers === "idle") {
+    const errs = quietOrchestrator();
+    if (errs.length > 0) log(`  (orchestrator stays at normal priority: ${errs.join("; ")})`);
+  }
   log("  priority off: server and generator processes over net_memif ...");
   const off = await runPair(p, false, 0, log);
   const rate = Number(off.gen.rate);

@@ -30,6 +30,9 @@ interface ThreadAcc {
   /** Run ns attributed to the CPU seen at each sample. */
   perCpu: number[];
   allowed: string;
+  /** Scheduling policy (0 other, 3 batch, 5 idle) and nice, at the last sample. */
+  policy: number;
+  nice: number;
   lastRun: number;
 }
 
@@ -45,6 +48,8 @@ export interface ThreadRow {
   /** runMs split by the CPU the thread was seen on. */
   perCpuMs: number[];
   allowed: string;
+  policy: number;
+  nice: number;
 }
 
 function read(path: string): string {
@@ -127,16 +132,20 @@ export class ThreadSampler {
         // Fields after the ")" that ends comm: state is field 3, processor field 39.
         const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
         const cpu = Number(rest[39 - 3]);
+        const nice = Number(rest[19 - 3]);
+        const policy = Number(rest[41 - 3]);
         let a = this.acc.get(tid);
         if (a === undefined || a.pid !== pid) {
           const allowed = /Cpus_allowed_list:\s*(\S+)/.exec(read(`${base}/status`))?.[1] ?? "?";
           // A thread born inside the window counts from zero.
           const zero = first ? run : 0;
-          a = { pid, tid, role: roleOf(pid), comm: read(`${base}/comm`).trim(), run0: zero, wait0: first ? wait : 0, run, wait, perCpu: new Array<number>(this.cpus).fill(0), allowed, lastRun: zero };
+          a = { pid, tid, role: roleOf(pid), comm: read(`${base}/comm`).trim(), run0: zero, wait0: first ? wait : 0, run, wait, perCpu: new Array<number>(this.cpus).fill(0), allowed, policy, nice, lastRun: zero };
           this.acc.set(tid, a);
         }
         a.run = run;
         a.wait = wait;
+        a.policy = policy;
+        a.nice = nice;
         if (cpu >= 0 && cpu < this.cpus) a.perCpu[cpu]! += run - a.lastRun;
         a.lastRun = run;
       }
@@ -150,7 +159,7 @@ export class ThreadSampler {
       const runMs = (a.run - a.run0) / 1e6;
       const waitMs = (a.wait - a.wait0) / 1e6;
       if (runMs < minMs && waitMs < minMs) continue;
-      out.push({ role: a.role, pid: a.pid, tid: a.tid, comm: a.comm, runMs: Math.round(runMs), waitMs: Math.round(waitMs), perCpuMs: a.perCpu.map((x) => Math.round(x / 1e6)), allowed: a.allowed });
+      out.push({ role: a.role, pid: a.pid, tid: a.tid, comm: a.comm, runMs: Math.round(runMs), waitMs: Math.round(waitMs), perCpuMs: a.perCpu.map((x) => Math.round(x / 1e6)), allowed: a.allowed, policy: a.policy, nice: a.nice });
     }
     return out.sort((x, y) => y.runMs - x.runMs);
   }
@@ -164,9 +173,9 @@ export class ThreadSampler {
 /** Print the rows (at most `max`). */
 export function printThreads(title: string, s: ThreadSampler, log: (s: string) => void = console.log, max = 25): ThreadRow[] {
   const rows = s.rows();
-  log(`  ${title}: ${s.windowMs} ms, ${s.samples} samples; threads with >= 1 ms (ran / waited for a CPU / ran per CPU, ms; allowed CPUs)`);
+  log(`  ${title}: ${s.windowMs} ms, ${s.samples} samples; threads with >= 1 ms (ran / waited for a CPU / ran per CPU, ms; allowed CPUs; policy 0 other 5 idle, nice)`);
   for (const r of rows.slice(0, max)) {
-    log(`    ${r.role.padEnd(13)} ${String(r.tid).padStart(7)} ${r.comm.padEnd(16)} ran ${String(r.runMs).padStart(6)} waited ${String(r.waitMs).padStart(6)}  per CPU ${r.perCpuMs.join("/").padEnd(11)} allowed ${r.allowed}`);
+    log(`    ${r.role.padEnd(13)} ${String(r.tid).padStart(7)} ${r.comm.padEnd(16)} ran ${String(r.runMs).padStart(6)} waited ${String(r.waitMs).padStart(6)}  per CPU ${r.perCpuMs.join("/").padEnd(11)} allowed ${r.allowed.padEnd(4)} pol ${r.policy} nice ${r.nice}`);
   }
   if (rows.length > max) log(`    ... ${rows.length - max} more`);
   return rows;

@@ -16,7 +16,7 @@ import { dlopen, read } from "bun:ffi";
 export const SCHED_OTHER = 0;
 export const SCHED_BATCH = 3;
 export const SCHED_IDLE = 5;
-/** OR'ed into a policy: children forked by the thread start at SCHED_OTHER (sched(7)). */
+/** OR'ed into a policy by the kernel's reset-on-fork flag (sched(7)); it resets real-time policies and negative nice in children, not SCHED_IDLE. */
 export const SCHED_RESET_ON_FORK = 0x40000000;
 const PRIO_PROCESS = 0;
 /** sizeof(cpu_set_t) in glibc: 1,024 CPUs. */
@@ -63,7 +63,7 @@ function libc(): Lib | null {
   return lib;
 }
 
-/** Set `tid`'s policy (SCHED_OTHER/BATCH/IDLE, optionally | SCHED_RESET_ON_FORK). Returns null or why it failed. */
+/** Set `tid`'s policy (SCHED_OTHER/BATCH/IDLE). Returns null or why it failed. */
 export function setThreadPolicy(tid: number, policy: number): string | null {
   const l = libc();
   if (l === null) return "libc not loadable";

@@ -28,7 +28,7 @@
  * HelperThreadSweep stage.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { SCHED_IDLE, SCHED_RESET_ON_FORK, setThreadAffinity, setThreadPolicy, threadPolicy } from "../../../ffi/sched-policy";
+import { SCHED_IDLE, setThreadAffinity, setThreadPolicy, threadPolicy } from "../../../ffi/sched-policy";
 import type { PollStage } from "../poll-loop";
 
 /** Names (comm, up to 15 bytes; a longer name keeps its tail: "ollector Thread" is the GC collector) of Bun's and JavaScriptCore's helper threads. */
@@ -69,7 +69,7 @@ export function sweepHelperThreads(cpus: readonly number[] | null = null): Helpe
     r.helpers++;
     const tid = Number(t);
     if (threadPolicy(tid) === SCHED_IDLE) continue;
-    const e1 = setThreadPolicy(tid, SCHED_IDLE | SCHED_RESET_ON_FORK);
+    const e1 = setThreadPolicy(tid, SCHED_IDLE);
     const e2 = cpus === null ? null : setThreadAffinity(tid, cpus);
     if (e1 !== null) r.errors.push(e1);
     if (e2 !== null) r.errors.push(e2);

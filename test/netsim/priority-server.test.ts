@@ -12,6 +12,7 @@ import { describe, expect, test } from "bun:test";
 import { classifierFromSpec } from "../../src/api/classifier-spec";
 import { burstPlan, LoadGen, type GenConn } from "../../bench/priority-gen";
 import { MSG, PriorityServer } from "../../bench/priority-server";
+import { PriorityWireTap } from "../../bench/priority-wire";
 import { StackPair } from "../helpers/stack-pair";
 
 const CONNS = 100;
@@ -33,6 +34,9 @@ function runCase(priority: boolean) {
     queueMessages: 1 << 14,
   });
   p.b.addAppStage(srv);
+  // The server's wire view (installed before the handshakes: it follows message starts from the ISNs).
+  const wire = new PriorityWireTap(80, p.devB.mem, p.devB.dv, clock);
+  p.b.netif.setBurstTap(wire);
   // The longest time between two receives of the server's stack while the app had a backlog.
   let last = -1;
   let maxGapBusy = 0;
@@ -58,7 +62,7 @@ function runCase(priority: boolean) {
   const plan = burstPlan(p.clock.nowUs + 1000, 2e6 / SERVICE_US, 1, 0.3, 0, 0.1, 3);
   gen.start(plan);
   p.run(p.clock.nowUs + 30_000_000, () => gen.finished);
-  return { srv, gen, r: gen.results(), highCount: plan.high.reduce((a, b) => a + b, 0), maxGapBusy };
+  return { srv, gen, r: gen.results(), highCount: plan.high.reduce((a, b) => a + b, 0), maxGapBusy, wire: wire.summary() };
 }
 
 describe("bench/priority server app, virtual time", () => {
@@ -82,6 +86,25 @@ describe("bench/priority server app, virtual time", () => {
     expect(r.sendLag.maxUs).toBeLessThanOrEqual(BUDGET_US + 2 * SERVICE_US);
     expect(r.high.p99Us).toBeLessThan(4 * BUDGET_US);
   });
+
+  for (const priority of [true, false]) {
+    test(`server wire view (priority ${priority ? "on" : "off"}): every request paired with its reply, per class, inside the generator's view`, () => {
+      const { gen, r, highCount, wire } = runCase(priority);
+      const k = wire.counters;
+      expect(k.misaligned).toBe(0);
+      expect(k.requests).toBe(gen.total);
+      expect(k.paired).toBe(gen.total);
+      // Class from the message's byte 5, as the generator drew it (priority off too: only the server differs).
+      expect(wire.high.count).toBe(highCount);
+      expect(wire.low.count).toBe(gen.total - highCount);
+      // rx burst -> tx burst lies inside send -> reply received, message by message.
+      expect(wire.high.p99Us).toBeLessThanOrEqual(r.high.p99Us);
+      expect(wire.low.p50Us).toBeLessThanOrEqual(r.low.p50Us);
+      expect(wire.high.minUs).toBeGreaterThanOrEqual(SERVICE_US);
+      if (priority) expect(wire.high.p99Us * 10).toBeLessThan(wire.low.p50Us);
+      else expect(wire.high.p50Us).toBeGreaterThan(wire.low.p50Us / 2);
+    });
+  }
 
   test("priority off: one FIFO, high and low messages wait alike", () => {
     const { srv, gen, r, maxGapBusy } = runCase(false);

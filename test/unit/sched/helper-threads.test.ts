@@ -1,0 +1,69 @@
+/**
+ * The runtime's helper threads at SCHED_IDLE (src/sched/split/helper-threads.ts)
+ * and the stack thread's priority (stack-priority.ts), through libc
+ * (ffi/sched-policy.ts). The changes are made in a child Bun process (the test
+ * runner's own JIT and GC threads keep their policy), which reports every
+ * thread's name, policy and nice from /proc.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { HELPER_THREAD } from "../../../src/sched/split/helper-threads";
+
+const linux = existsSync("/proc/self/task");
+const root = join(import.meta.dir, "../../..");
+
+const CHILD = `
+import { readdirSync, readFileSync } from "node:fs";
+import { sweepHelperThreads } from "${root}/src/sched/split/helper-threads";
+import { setThreadNice } from "${root}/ffi/sched-policy";
+import { threadId } from "${root}/src/sched/split/affinity";
+// Make the JIT busy so its threads exist.
+let x = 0; for (let i = 0; i < 3e6; i++) x += Math.sqrt(i);
+const first = sweepHelperThreads([0]);
+const again = sweepHelperThreads([0]);
+const nice = setThreadNice(threadId(), 5);
+const threads = readdirSync("/proc/self/task").map((t) => {
+  const st = readFileSync("/proc/self/task/" + t + "/stat", "utf8");
+  const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+  const allowed = /Cpus_allowed_list:\\s*(\\S+)/.exec(readFileSync("/proc/self/task/" + t + "/status", "utf8"))?.[1];
+  return { tid: Number(t), comm: readFileSync("/proc/self/task/" + t + "/comm", "utf8").trim(), nice: Number(f[16]), policy: Number(f[38]), allowed };
+});
+console.log(JSON.stringify({ main: threadId(), first, again, nice, threads, x: x > 0 }));
+`;
+
+describe("helper threads and stack thread priority", () => {
+  test("helper names: JavaScriptCore's and Bun's helpers, not a stack or app thread", () => {
+    for (const n of ["JITWorker", "HeapHelper", "JSCWarmUp", "mi-scavenger", "Bun Pool 0", "ollector Thread"]) expect(HELPER_THREAD.test(n)).toBe(true);
+    for (const n of ["bun", "bun.exe", "eal-intr-thread", "Worker", "rte_mp_handle"]) expect(HELPER_THREAD.test(n)).toBe(false);
+  });
+
+  test.skipIf(!linux)("a sweep puts every helper at SCHED_IDLE on the given CPUs and leaves the main thread alone; a second sweep changes nothing", () => {
+    const r = Bun.spawnSync([process.execPath, "-e", CHILD], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const o = JSON.parse(r.stdout.toString()) as {
+      main: number;
+      first: { helpers: number; changed: number; errors: string[] };
+      again: { helpers: number; changed: number; errors: string[] };
+      nice: string | null;
+      threads: { tid: number; comm: string; nice: number; policy: number; allowed: string }[];
+    };
+    expect(o.first.errors).toEqual([]);
+    expect(o.first.helpers).toBeGreaterThan(0);
+    expect(o.first.changed).toBe(o.first.helpers);
+    expect(o.again.changed).toBe(0);
+    expect(o.nice).toBeNull();
+    const main = o.threads.find((t) => t.tid === o.main)!;
+    expect(main.policy).toBe(0);
+    expect(main.nice).toBe(5);
+    const helpers = o.threads.filter((t) => HELPER_THREAD.test(t.comm));
+    expect(helpers.length).toBeGreaterThanOrEqual(o.first.helpers);
+    for (const t of helpers.filter((h) => h.tid !== o.main)) {
+      // Threads the runtime started after the sweep are not swept yet.
+      if (t.policy === 0) continue;
+      expect(t.policy).toBe(5);
+      expect(t.allowed).toBe("0");
+    }
+    expect(helpers.filter((t) => t.policy === 5).length).toBe(o.first.changed);
+  });
+});

@@ -3,7 +3,8 @@
  * off in the same run (issue 5).
  *
  *   bun run bench priority [--real | --virtual | --both] [--conns N] [--service-us W] [--budget-us U]
- *                          [--bursts B] [--ratio R] [--high F] [--no-micro] [--json FILE]
+ *                          [--bursts B] [--ratio R] [--high F] [--pin [--helpers idle|normal] [--stack-nice N]]
+ *                          [--threads-ms MS] [--no-micro] [--json FILE]
  *
  * --real (the default): two processes on our stack over net_memif
  * (bench/priority-real.ts, bench/priority-peer.ts): a server whose every
@@ -41,6 +42,25 @@
  * shared 2-core machine the server spins one core by design, so the p99 there
  * is set by the generator and server waiting for a CPU; --pin keeps them on
  * separate CPUs.
+ *
+ * Who takes the CPUs (--threads-ms MS: every thread on the machine sampled
+ * from /proc, bench/priority-threads.ts): with --pin alone, each process's
+ * JavaScriptCore JIT threads ran 0.6-0.8 s of the 7 s of bursts, much of it on
+ * the other process's pinned CPU, and the generator waited 0.65-0.8 s for its
+ * CPU. So --pin also puts the runtime's helper threads (JIT, GC, scavenger)
+ * of both processes and the orchestrator at SCHED_IDLE (--helpers idle, the
+ * default; src/sched/split/helper-threads.ts): they run on the time the stack
+ * threads leave, and a stack thread waking up preempts them.
+ * --stack-nice N (e.g. -10) gives each process its own session (autogroup)
+ * at nice N and its stack thread nice N (src/sched/split/stack-priority.ts),
+ * the weight a latency-critical service gets over its neighbours.
+ *
+ * The server's wire view (always on; bench/priority-wire.ts): per message,
+ * from the server's rx burst that received it to the tx burst that sent its
+ * reply, per class, as QStack's HCMonitor measures at the server's NIC (it
+ * does not see the time a frame waits in the ring before the rx burst). The
+ * generator's end-to-end view stays the main figure; both are in --json
+ * (real.verdicts, real.wireVerdicts).
  */
 import { cpus, hostname, loadavg } from "node:os";
 import { parseAppArgs } from "../apps/common";

@@ -48,6 +48,7 @@ const spec = {
     { name: "pin", type: "int" as const, arg: "CPU", default: -1, min: -1, help: "pin this process's stack thread to CPU (-1: leave it to the kernel)" },
     { name: "helpers", type: "string" as const, arg: "idle|normal", default: "idle", help: "with --pin: the runtime's helper threads (JIT, GC) at SCHED_IDLE (src/sched/split/helper-threads.ts) or left alone" },
     { name: "stack-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "the stack thread's nice, and its own session's autogroup nice (0: leave; src/sched/split/stack-priority.ts)" },
+    { name: "stack-slice-us", type: "int" as const, arg: "US", default: 0, min: 0, max: 100000, help: "the stack thread's EEVDF slice (sched_setattr; 0: the kernel's default; Linux 6.12+)" },
     { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "most rx bursts per poll round (Stack.rxBurstsPerRound)" },
     { name: "conns", type: "int" as const, arg: "N", default: 2000, min: 1, help: "generator: connections" },
     { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "generator: seconds of saturation to measure capacity" },
@@ -74,9 +75,10 @@ function counters(tcp: { counters: object }, stack: { dev: { stats(): object }; 
 /** --pin: the stack thread on its CPU, and (--helpers idle) the runtime's helper threads on idle time only, swept every second. */
 function pin(v: Record<string, unknown>, stack: { addAppStage(s: HelperThreadSweep): void }): HelperThreadSweep | null {
   const nice = v["stack-nice"] as number;
-  if (nice !== 0) {
-    const r = raiseStackThread(nice);
-    if (r.errors.length > 0) throw new Error(`--stack-nice ${nice}: ${r.errors.join("; ")}`);
+  const slice = v["stack-slice-us"] as number;
+  if (nice !== 0 || slice > 0) {
+    const r = raiseStackThread(nice, slice);
+    if (r.errors.length > 0) throw new Error(`--stack-nice ${nice} --stack-slice-us ${slice}: ${r.errors.join("; ")}`);
   }
   const cpu = v["pin"] as number;
   if (cpu < 0) return null;

@@ -40,6 +40,8 @@ export interface RealParams {
   helpers: "idle" | "normal";
   /** Both stack threads' nice and their own autogroups' nice (0: leave). */
   stackNice: number;
+  /** Both stack threads' EEVDF slice, us (0: the kernel's default). */
+  stackSliceUs: number;
 }
 
 export interface RealCase {
@@ -70,7 +72,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
   const n = ++pairNo;
   const sock = `/tmp/qs-bench-prio-${process.pid}-${n}.sock`;
   const dev = (role: string) => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
-  const common = ["--stack-nice", String(p.stackNice), "--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
+  const common = ["--stack-nice", String(p.stackNice), "--stack-slice-us", String(p.stackSliceUs), "--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
   const procs: Proc[] = [];
   try {
     const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), "--low-budget-us", String(p.lowBudgetUs), ...common];

@@ -96,6 +96,7 @@ const spec = {
     { name: "threads-ms", type: "int" as const, arg: "MS", default: 0, min: 0, help: "real: sample every thread on the machine every MS ms during the bursts (0: off)" },
     { name: "helpers", type: "string" as const, arg: "idle|normal", default: "idle", help: "real, with --pin: the runtime's helper threads (JIT, GC) of both processes at SCHED_IDLE, or left alone" },
     { name: "stack-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "real: both stack threads' nice, each process in its own session whose autogroup gets the same nice (0: leave)" },
+    { name: "stack-slice-us", type: "int" as const, arg: "US", default: 0, min: 0, max: 100000, help: "real: both stack threads' EEVDF slice via sched_setattr (0: the kernel's default; Linux 6.12+), so they preempt on wake-up" },
     { name: "no-micro", type: "bool" as const, help: "skip the switch-cost and ring measurements" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
   ],
@@ -222,6 +223,7 @@ async function main(): Promise<number> {
       threadsMs: num("threads-ms"),
       helpers: v["helpers"] === "normal" ? ("normal" as const) : ("idle" as const),
       stackNice: num("stack-nice"),
+      stackSliceUs: num("stack-slice-us"),
     };
     out.realParams = p;
     console.log(

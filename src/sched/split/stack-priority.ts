@@ -13,11 +13,15 @@
  *   - inside the process: the stack thread's own nice value, against the
  *     runtime's helper threads (see helper-threads.ts for putting those at
  *     SCHED_IDLE).
+ *   - on wake-up (sliceUs > 0): a custom EEVDF slice (sched_setattr's
+ *     sched_runtime, Linux 6.12+): a stack thread that sleeps between sends
+ *     or bursts and wakes with a shorter slice than the running thread's
+ *     preempts it at once instead of waiting up to that thread's slice.
  * Raising priority (a negative nice) needs CAP_SYS_NICE (root here). Called
  * once at start, never on a datapath.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { newSession, setThreadNice } from "../../../ffi/sched-policy";
+import { newSession, setThreadNice, setThreadSlice } from "../../../ffi/sched-policy";
 import { threadId } from "./affinity";
 
 export interface StackPriorityResult {
@@ -26,8 +30,8 @@ export interface StackPriorityResult {
   errors: string[];
 }
 
-/** Give the calling (stack) thread nice `nice`, and its process its own autogroup at the same nice. */
-export function raiseStackThread(nice: number): StackPriorityResult {
+/** Give the calling (stack) thread nice `nice` (and a slice of `sliceUs` when > 0), and its process its own autogroup at the same nice. */
+export function raiseStackThread(nice: number, sliceUs = 0): StackPriorityResult {
   const errors: string[] = [];
   if (!Number.isInteger(nice) || nice < -20 || nice > 19) return { group: "", errors: [`nice ${nice}: expected -20..19`] };
   let autogroup = false;
@@ -48,7 +52,7 @@ export function raiseStackThread(nice: number): StackPriorityResult {
     }
   }
   const tid = threadId();
-  const e = tid < 0 ? "no thread id" : setThreadNice(tid, nice);
+  const e = tid < 0 ? "no thread id" : sliceUs > 0 ? setThreadSlice(tid, nice, sliceUs) : setThreadNice(tid, nice);
   if (e !== null) errors.push(e);
   return { group, errors };
 }

@@ -6,7 +6,7 @@
  * thread's name, policy and nice from /proc.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { HELPER_THREAD } from "../../../src/sched/split/helper-threads";
 
@@ -31,6 +31,25 @@ const threads = readdirSync("/proc/self/task").map((t) => {
 });
 console.log(JSON.stringify({ main: threadId(), first, again, nice, threads, x: x > 0 }));
 `;
+
+const SLICE_CHILD = `
+import { readFileSync } from "node:fs";
+import { raiseStackThread } from "${root}/src/sched/split/stack-priority";
+const r = raiseStackThread(-3, 250);
+const sched = readFileSync("/proc/thread-self/sched", "utf8");
+const slice = /se\\.slice\\s*:\\s*(\\d+)/.exec(sched)?.[1];
+const st = readFileSync("/proc/thread-self/stat", "utf8");
+const nice = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[16]);
+console.log(JSON.stringify({ r, slice: slice === undefined ? null : Number(slice), nice, group: readFileSync("/proc/self/autogroup", "utf8").trim() }));
+`;
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+const hasSlice = linux && process.arch === "x64" && /se\.slice/.test(readOr("/proc/thread-self/sched"));
 
 describe("helper threads and stack thread priority", () => {
   test("helper names: JavaScriptCore's and Bun's helpers, not a stack or app thread", () => {
@@ -65,5 +84,16 @@ describe("helper threads and stack thread priority", () => {
       expect(t.allowed).toBe("0");
     }
     expect(helpers.filter((t) => t.policy === 5).length).toBe(o.first.changed);
+  });
+
+  // The kernel shows se.slice (EEVDF, 6.6+) and takes a custom one from sched_setattr (6.12+); x86-64 system call number.
+  test.skipIf(!hasSlice)("raiseStackThread: own session's autogroup and the thread at the nice, the thread's EEVDF slice as asked", () => {
+    const r = Bun.spawnSync([process.execPath, "-e", SLICE_CHILD], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const o = JSON.parse(r.stdout.toString()) as { r: { group: string; errors: string[] }; slice: number | null; nice: number; group: string };
+    expect(o.r.errors).toEqual([]);
+    expect(o.nice).toBe(-3);
+    expect(o.slice).toBe(250_000);
+    if (o.group !== "") expect(o.group).toMatch(/nice -3$/);
   });
 });

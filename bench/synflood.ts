@@ -98,7 +98,7 @@ console.log(`\np99 flood / no flood: ${ratio.toFixed(2)} (target <= 2; --sched $
 console.log(`flood: ${r.hping}; stack received ${r.rxFramesFlood} frames in ${opts.floodS} s (${Math.round(r.rxFramesFlood / opts.floodS)} /s)`);
 console.log(`SYN shedding (--syn-budget ${values["syn-budget"]} --syn-rate ${values["syn-rate"]}): ${r.synShedFlood} bare SYNs shed during the flood`);
 const cpuLine = (name: string, c: typeof r.cpu.base) =>
-  c === null ? `${name}: not sampled` : `${name.padEnd(6)} ${c.seconds} s: app ${c.app} % (user ${c.appUser}, sys ${c.appSys}), client ${c.client} %, hping3 ${c.hping} %, irq+softirq ${c.softirq} %, idle ${c.idle} % (of one core; ${cpu.length} cores = ${cpu.length * 100} %)`;
+  c === null ? `${name}: not sampled` : `${name.padEnd(6)} ${c.seconds} s: app ${c.app} % (user ${c.appUser}, sys ${c.appSys}), client ${c.client} %, hping3 ${c.hping} %, irq+softirq ${c.softirq} % (in ksoftirqd ${c.ksoftirqd}), idle ${c.idle} % (of one core; ${cpu.length} cores = ${cpu.length * 100} %)`;
 console.log(`CPU split:\n  ${cpuLine("base", r.cpu.base)}\n  ${cpuLine("flood", r.cpu.flood)}`);
 const diag = Object.entries(r.floodDelta).filter(([k]) => /drop|tx_|imissed|rx_no|timeout|retrans|arp/.test(k));
 console.log(`flood-phase counters: ${diag.map(([k, v]) => `${k} ${v}`).join(", ")}`);

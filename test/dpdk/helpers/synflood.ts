@@ -9,7 +9,7 @@
  *
  * Counters are read live from the app's /metrics before and after the flood phase.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AppProcess, BUN } from "../../helpers/app-process";
 import { createVethNs, hasCommand, netnsSkipReason, type VethNs } from "./netns";
@@ -119,6 +119,20 @@ function procUserSys(pid: number | undefined): [number, number] {
   }
 }
 
+/** The kernel's softirq threads (ksoftirqd/N): softirq work deferred out of interrupt context runs there. */
+function ksoftirqdPids(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").startsWith("ksoftirqd/")) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** The children of a process (e.g. hping3 under `timeout`). */
 function childPids(pid: number | undefined): number[] {
   if (pid === undefined) return [];
@@ -147,6 +161,8 @@ export interface CpuSplit {
   hping: number;
   /** Kernel interrupt + softirq time on all CPUs (veth delivery, af_packet ring fill). */
   softirq: number;
+  /** The part of it run by the ksoftirqd threads (CFS, nice 0: they compete with processes for CPU). */
+  ksoftirqd: number;
   idle: number;
 }
 
@@ -155,7 +171,14 @@ class CpuSampler {
   private a0: number[] = [];
   private m0: number[] = [];
   private us0: [number, number] = [0, 0];
+  private k0 = 0;
+  private readonly kpids = ksoftirqdPids();
   constructor(private readonly pids: () => (number | undefined)[]) {}
+  private ksoft(): number {
+    let t = 0;
+    for (const p of this.kpids) t += procTicks(p);
+    return t;
+  }
   private read(): number[] {
     return this.pids().map((p) => procTicks(p));
   }
@@ -163,6 +186,7 @@ class CpuSampler {
     this.t0 = performance.now();
     this.a0 = this.read();
     this.us0 = procUserSys(this.pids()[0]);
+    this.k0 = this.ksoft();
     this.m0 = machineTicks();
   }
   /**
@@ -173,6 +197,7 @@ class CpuSampler {
     const sec = (performance.now() - this.t0) / 1000;
     const a1 = this.read();
     const us1 = procUserSys(this.pids()[0]);
+    const k1 = this.ksoft();
     const m1 = machineTicks();
     const hz = 100; // USER_HZ
     const pct = (ticks: number) => Math.round((ticks / hz / sec) * 1000) / 10;
@@ -180,7 +205,7 @@ class CpuSampler {
     const d = a1.map((v, i) => (v > 0 ? v - (this.a0[i] ?? 0) : i >= 1 && (last[i - 1] ?? 0) > 0 ? last[i - 1]! - (this.a0[i] ?? 0) : Number.NaN));
     const allTicks = m1[3]! - this.m0[3]!;
     const machine = (i: number) => Math.round(((m1[i]! - this.m0[i]!) / allTicks) * 2000) / 10;
-    return { seconds: Math.round(sec * 10) / 10, app: pct(d[0]!), appUser: pct(us1[0] - this.us0[0]), appSys: pct(us1[1] - this.us0[1]), client: pct(d[1]!), hping: pct(last[1] ?? d[2] ?? 0), softirq: machine(1), idle: machine(2) };
+    return { seconds: Math.round(sec * 10) / 10, app: pct(d[0]!), appUser: pct(us1[0] - this.us0[0]), appSys: pct(us1[1] - this.us0[1]), client: pct(d[1]!), hping: pct(last[1] ?? d[2] ?? 0), softirq: machine(1), ksoftirqd: pct(k1 - this.k0), idle: machine(2) };
   }
 }
 

@@ -64,6 +64,10 @@ if (values.sched !== "remote" && values.sched !== "shared") {
   process.exit(2);
 }
 const remote = values.sched === "remote";
+if (!["normal", "idle", "nice", undefined].includes(values["hping-sched"]) || !["normal", "fifo", undefined].includes(values["client-sched"])) {
+  console.error("bench synflood: --hping-sched must be normal, idle or nice; --client-sched normal or fifo");
+  process.exit(2);
+}
 const opts = {
   conns: Number(values.conns), hz: Number(values.hz), msgBytes: Number(values.msg), warmS: Number(values.warm),
   baseS: Number(values.base), floodS: Number(values.flood), net: Number(values.net), hpingRate: values.rate!,
@@ -96,6 +100,10 @@ for (const p of [base, flood]) {
 }
 console.log(`\np99 flood / no flood: ${ratio.toFixed(2)} (target <= 2; --sched ${values.sched}: hping3 ${opts.hpingSched}, client ${opts.clientSched})`);
 console.log(`flood: ${r.hping}; stack received ${r.rxFramesFlood} frames in ${opts.floodS} s (${Math.round(r.rxFramesFlood / opts.floodS)} /s)`);
+const fc = r.cpu.flood;
+if (opts.hpingSched !== "normal" && fc !== null && !(fc.hping >= 50)) {
+  console.log(`note: hping3 (${opts.hpingSched}) got ${fc.hping} % of a core: the box had little spare CPU, so this flood ran below full rate (compare the frames/s above with a quiet run)`);
+}
 console.log(`SYN shedding (--syn-budget ${values["syn-budget"]} --syn-rate ${values["syn-rate"]}): ${r.synShedFlood} bare SYNs shed during the flood`);
 const cpuLine = (name: string, c: typeof r.cpu.base) =>
   c === null ? `${name}: not sampled` : `${name.padEnd(6)} ${c.seconds} s: app ${c.app} % (user ${c.appUser}, sys ${c.appSys}), client ${c.client} %, hping3 ${c.hping} %, irq+softirq ${c.softirq} % (in ksoftirqd ${c.ksoftirqd}), idle ${c.idle} % (of one core; ${cpu.length} cores = ${cpu.length * 100} %)`;

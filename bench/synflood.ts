@@ -23,10 +23,14 @@
  * --sched remote (default) runs hping3 under SCHED_IDLE and the client under SCHED_FIFO 1: in a
  * deployment the attacker and the clients are other machines, so the attacker takes no CPU from the
  * stack or the clients. On this 2-core box the stack busy-polls one core and hping3, the client and
- * the kernel's veth delivery (ksoftirqd, nice 0) share the other; in one CFS class the flood takes
- * the stack's core half the time and holds the client off for milliseconds, which is most of the
- * flood's p99 there (measured: see the closing notes). --sched shared is that old view (both
- * nice 0); --hping-sched / --client-sched set each side alone.
+ * the kernel's veth delivery (softirq, 30-50 % of a core in the flood) share the other; in one CFS
+ * class hping3 also takes the stack's core (the stack got 41-81 % of a core in three shared
+ * floods, 70-104 % in seven remote ones, 93-104 % when nothing else ran) and the client waits
+ * behind it. --sched remote removes that, not the whole flood p99: the
+ * flood's frames still reach the stack through the kernel's veth and af_packet path on the same
+ * two cores. A deprioritised hping3 gets only spare CPU: when the box is busy with other work the
+ * flood runs below full rate (the bench says so; compare frames/s). --sched shared is the old
+ * view (both nice 0); --hping-sched / --client-sched set each side alone.
  */
 import { writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";

@@ -60,9 +60,8 @@ export interface SynfloodOptions {
   /**
    * CPU scheduling of the client (the legitimate peers): "normal" (CFS, nice 0) or "fifo"
    * (SCHED_FIFO priority 1, `chrt -f 1`: it runs as soon as an echo wakes it). In a real
-   * deployment the clients are other machines; here they share a core with hping3 and with
-   * the kernel's softirq thread (ksoftirqd, nice 0) that delivers the flood's frames over the
-   * veth, which CFS lets hold the core for milliseconds. Default "normal".
+   * deployment the clients are other machines; here they share a core with hping3 and with the
+   * kernel's delivery of the flood's frames over the veth (softirq). Default "normal".
    */
   clientSched?: "normal" | "fifo";
   /** Write a CPU profile of the echo app (Bun's --cpu-prof-md) into this directory at its exit. */

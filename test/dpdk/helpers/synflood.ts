@@ -9,7 +9,7 @@
  *
  * Counters are read live from the app's /metrics before and after the flood phase.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AppProcess, BUN } from "../../helpers/app-process";
 import { createVethNs, hasCommand, netnsSkipReason, type VethNs } from "./netns";
@@ -50,6 +50,20 @@ export interface SynfloodOptions {
    * CPU `peers` (taskset), to see what CPU sharing costs. Default: nothing pinned.
    */
   pin?: { app: number; peers: number };
+  /**
+   * CPU scheduling of hping3 (the attacker): "normal" (same CFS class as everything else),
+   * "idle" (SCHED_IDLE, `chrt --idle 0`: runs only on CPU time nobody else wants) or "nice"
+   * (nice 19). In a real deployment the attacker is another machine and takes no CPU from the
+   * server or its clients; on this 2-core box hping3 shares a core with the client. Default "normal".
+   */
+  hpingSched?: "normal" | "idle" | "nice";
+  /**
+   * CPU scheduling of the client (the legitimate peers): "normal" (CFS, nice 0) or "fifo"
+   * (SCHED_FIFO priority 1, `chrt -f 1`: it runs as soon as an echo wakes it). In a real
+   * deployment the clients are other machines; here they share a core with hping3 and with the
+   * kernel's delivery of the flood's frames over the veth (softirq). Default "normal".
+   */
+  clientSched?: "normal" | "fifo";
   /** Write a CPU profile of the echo app (Bun's --cpu-prof-md) into this directory at its exit. */
   profileDir?: string;
   /** Log progress lines. */
@@ -92,6 +106,32 @@ function procTicks(pid: number | undefined): number {
   }
 }
 
+/** [utime, stime] (clock ticks) of a process and its threads, [0, 0] if gone. */
+function procUserSys(pid: number | undefined): [number, number] {
+  if (pid === undefined || pid <= 0) return [0, 0];
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    return [Number(f[11]), Number(f[12])];
+  } catch {
+    return [0, 0];
+  }
+}
+
+/** The kernel's softirq threads (ksoftirqd/N): softirq work deferred out of interrupt context runs there. */
+function ksoftirqdPids(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").startsWith("ksoftirqd/")) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** The children of a process (e.g. hping3 under `timeout`). */
 function childPids(pid: number | undefined): number[] {
   if (pid === undefined) return [];
@@ -113,10 +153,15 @@ function machineTicks(): number[] {
 export interface CpuSplit {
   seconds: number;
   app: number;
+  /** The app's share split into user and system (kernel: af_packet sendto, poll) time. */
+  appUser: number;
+  appSys: number;
   client: number;
   hping: number;
   /** Kernel interrupt + softirq time on all CPUs (veth delivery, af_packet ring fill). */
   softirq: number;
+  /** The part of it run by the ksoftirqd threads (CFS, nice 0: they compete with processes for CPU). */
+  ksoftirqd: number;
   idle: number;
 }
 
@@ -124,27 +169,42 @@ class CpuSampler {
   private t0 = 0;
   private a0: number[] = [];
   private m0: number[] = [];
+  private us0: [number, number] = [0, 0];
+  private k0 = 0;
+  private readonly kpids = ksoftirqdPids();
   constructor(private readonly pids: () => (number | undefined)[]) {}
+  private ksoft(): number {
+    let t = 0;
+    for (const p of this.kpids) t += procTicks(p);
+    return t;
+  }
   private read(): number[] {
     return this.pids().map((p) => procTicks(p));
   }
   start(): void {
     this.t0 = performance.now();
     this.a0 = this.read();
+    this.us0 = procUserSys(this.pids()[0]);
+    this.k0 = this.ksoft();
     this.m0 = machineTicks();
   }
-  /** Percent of one core per party since start(); hping's ticks are taken before it exits. */
-  stop(extra: number[] = []): CpuSplit {
+  /**
+   * Percent of one core per party since start(). `last` holds each party's latest ticks seen
+   * while it ran (index 0 the client, 1 hping3), for one that exits before stop().
+   */
+  stop(last: number[] = []): CpuSplit {
     const sec = (performance.now() - this.t0) / 1000;
     const a1 = this.read();
+    const us1 = procUserSys(this.pids()[0]);
+    const k1 = this.ksoft();
     const m1 = machineTicks();
     const hz = 100; // USER_HZ
     const pct = (ticks: number) => Math.round((ticks / hz / sec) * 1000) / 10;
     // A process that has exited already reads 0: not measured (NaN, null in JSON).
-    const d = a1.map((v, i) => (v > 0 ? v - (this.a0[i] ?? 0) : Number.NaN));
+    const d = a1.map((v, i) => (v > 0 ? v - (this.a0[i] ?? 0) : i >= 1 && (last[i - 1] ?? 0) > 0 ? last[i - 1]! - (this.a0[i] ?? 0) : Number.NaN));
     const allTicks = m1[3]! - this.m0[3]!;
     const machine = (i: number) => Math.round(((m1[i]! - this.m0[i]!) / allTicks) * 2000) / 10;
-    return { seconds: Math.round(sec * 10) / 10, app: pct(d[0]!), client: pct(d[1]!), hping: pct(extra[0] ?? d[2] ?? 0), softirq: machine(1), idle: machine(2) };
+    return { seconds: Math.round(sec * 10) / 10, app: pct(d[0]!), appUser: pct(us1[0] - this.us0[0]), appSys: pct(us1[1] - this.us0[1]), client: pct(d[1]!), hping: pct(last[1] ?? d[2] ?? 0), softirq: machine(1), ksoftirqd: pct(k1 - this.k0), idle: machine(2) };
   }
 }
 
@@ -185,7 +245,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
     const s0 = await scrape(url);
 
     const phases = `warm:${o.warmS},base:${o.baseS},flood:${o.floodS}`;
-    client = Bun.spawn([...env.prefix, ...taskset, BUN, CLIENT, "--dest", stackIp, "--port", "7", "--conns", String(o.conns),
+    client = Bun.spawn([...env.prefix, ...taskset, ...(o.clientSched === "fifo" ? ["chrt", "-f", "1"] : []), BUN, CLIENT, "--dest", stackIp, "--port", "7", "--conns", String(o.conns),
       "--hz", String(o.hz), "--msg", String(o.msgBytes), "--phases", phases], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const clientErr = new Response(client.stderr).text();
     let outText = "";
@@ -215,22 +275,26 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
     baseCpu = sampler.stop();
     const s1 = await scrape(url);
     const rate = o.hpingRate === "flood" ? ["--flood"] : ["-i", o.hpingRate];
-    hping = Bun.spawn([...env.prefix, ...taskset, "timeout", "-s", "INT", String(o.floodS), "hping3", "-q", "-S", "-p", "7", ...rate, "--rand-source", stackIp],
+    const sched = o.hpingSched === "idle" ? ["chrt", "--idle", "0"] : o.hpingSched === "nice" ? ["nice", "-n", "19"] : [];
+    hping = Bun.spawn([...env.prefix, ...taskset, ...sched, "timeout", "-s", "INT", String(o.floodS), "hping3", "-q", "-S", "-p", "7", ...rate, "--rand-source", stackIp],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    log(`hping3 ${rate.join(" ")} --rand-source -S -p 7 ${stackIp} for ${o.floodS} s`);
+    log(`${sched.length > 0 ? `${sched.join(" ")} ` : ""}hping3 ${rate.join(" ")} --rand-source -S -p 7 ${stackIp} for ${o.floodS} s`);
     const floodSampler = new CpuSampler(() => [app?.proc.pid, client?.pid]);
     floodSampler.start();
     // hping3 runs under `timeout`: sample its CPU time just before the end of the phase.
     let hpingPid: number | undefined;
     let hpingTicks = 0;
+    let clientTicks = 0;
     const hpingWatch = setInterval(() => {
       hpingPid ??= childPids(hping?.pid)[0];
       const t = procTicks(hpingPid);
       if (t > 0) hpingTicks = t;
+      const c = procTicks(client?.pid);
+      if (c > 0) clientTicks = c;
     }, 200);
     const [hOut, hErr] = await Promise.all([new Response(hping.stdout).text(), new Response(hping.stderr).text()]);
     clearInterval(hpingWatch);
-    const floodCpu = floodSampler.stop([hpingTicks]);
+    const floodCpu = floodSampler.stop([clientTicks, hpingTicks]);
     await hping.exited;
     const s2 = await scrape(url);
     await client.exited;

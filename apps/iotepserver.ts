@@ -30,6 +30,7 @@ import { formatSummary, summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
 import { encodeHistogram } from "./iotep/results";
 import { IotepServer } from "./iotep/server";
+import { SLOW_REDIS_US } from "./iotep/breakdown";
 import { serveOnKernel, type ServedHandle } from "./iotep/server-transports";
 import { RedisClusterStore, RedisDbStore, parseClusterNodes, type IotepStore } from "./iotep/store";
 import { RedisClusterScriptStore, RedisScriptStore } from "./iotep/store-script";
@@ -228,6 +229,9 @@ runMain("iotepserver", async () => {
     console.log(`iotepserver: requests: queue (arrival -> Redis call): ${formatSummary(summarize(bd.queue))}`);
     console.log(`iotepserver: requests: flush (Redis call -> ioredis' nextTick write): ${formatSummary(summarize(bd.flush))}`);
     console.log(`iotepserver: requests: redis (write -> last callback): ${formatSummary(summarize(bd.redis))}`);
+    console.log(`iotepserver: requests: redis with nothing ahead: ${formatSummary(summarize(bd.redisAlone))}`);
+    const n = (x: ReturnType<typeof summarize>): string => `n=${x.count} p50=${x.p50Us} p99=${x.p99Us} max=${x.maxUs}`;
+    console.log(`iotepserver: requests: messages in Redis ahead of one (a count): all ${n(summarize(bd.ahead))}; slow ones (Redis > ${SLOW_REDIS_US} us) ${n(summarize(bd.aheadSlow))}`);
   }
   const runQueueUs = runQueueWaitUs() - runQueueAtStart;
   if (gaps !== null) {
@@ -258,7 +262,10 @@ runMain("iotepserver", async () => {
           counters: { ...c },
           memory: { idleRssBytes: idleRss, peakRssBytes: peakRss, peakConnections: peakConns, bytesPerConnection: peakConns > 0 ? Math.round((peakRss - idleRss) / peakConns) : null },
           latencyUs: { request: hi, heartbeat: lo },
-          breakdownUs: bd !== null ? { queue: summarize(bd.queue), flush: summarize(bd.flush), redis: summarize(bd.redis) } : undefined,
+          breakdownUs:
+            bd !== null
+              ? { queue: summarize(bd.queue), flush: summarize(bd.flush), redis: summarize(bd.redis), redisAlone: summarize(bd.redisAlone), ahead: summarize(bd.ahead), aheadSlow: summarize(bd.aheadSlow) }
+              : undefined,
           histograms: { request: encodeHistogram(server.latencyHigh), heartbeat: encodeHistogram(server.latencyLow) },
           stack:
             rs !== null

@@ -23,7 +23,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAppArgs, runMain } from "../apps/common";
-import { runIotepBench } from "../apps/iotep/bench-run";
+import { DEFAULT_PLACEMENT, DEFAULT_REDIS_NICE, runIotepBench } from "../apps/iotep/bench-run";
+import { parsePlacement } from "../apps/iotep/placement";
 import { splitArgs } from "../src/api/stack-config";
 
 const spec = {
@@ -55,6 +56,8 @@ const spec = {
     { name: "server-args", type: "string" as const, arg: "ARGS", help: "extra flags for iotepserver only, quoted" },
     { name: "client-args", type: "string" as const, arg: "ARGS", help: "extra flags for mcc only, quoted" },
     { name: "huge", type: "bool" as const, help: "use hugepages (default --no-huge)" },
+    { name: "placement", type: "string" as const, arg: "P", default: DEFAULT_PLACEMENT, help: "split: iotepserver on CPU 0, redis-server and mcc on the others; none: all float (apps/iotep/placement.ts)" },
+    { name: "redis-nice", type: "int" as const, arg: "N", default: DEFAULT_REDIS_NICE, min: -20, max: 19, help: "nice value of our redis-server (0: unchanged)" },
     { name: "out", type: "string" as const, arg: "DIR", default: "bench-results/iotep", help: "directory for the report" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
     { name: "verbose", type: "bool" as const, help: "echo the processes' output" },
@@ -82,6 +85,8 @@ runMain("bench iotep", async () => {
     serverFlags: [...(v["breakdown"] === true ? ["--breakdown"] : []), ...splitArgs((v["server-args"] as string | undefined) ?? "")],
     clientFlags: splitArgs((v["client-args"] as string | undefined) ?? ""),
     huge: v["huge"] === true,
+    placement: parsePlacement(v["placement"] as string),
+    redisNice: v["redis-nice"] as number,
     outDir: v["out"] as string,
     echo: v["verbose"] === true ? (l: string) => console.log(l) : undefined,
   });

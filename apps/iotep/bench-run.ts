@@ -8,6 +8,8 @@
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { runIotep, type IotepRunResult } from "./orchestrate";
+import { formatSchedWindow } from "./cpu-sampler";
+import type { Placement } from "./placement";
 import { decodeHistogram, latencyTable, textTable, writeResults, type NamedHistogram, type WrittenResults } from "./results";
 
 export interface IotepBenchOptions {
@@ -36,7 +38,14 @@ export interface IotepBenchOptions {
   abort?: AbortSignal;
   /** Prefix of the progress lines ("bench iotep", "start"). */
   label: string;
+  /** CPU placement of our stack's processes (placement.ts; default DEFAULT_PLACEMENT). */
+  placement?: Placement;
+  /** nice for our redis-server (default DEFAULT_REDIS_NICE; 0: unchanged). */
+  redisNice?: number;
 }
+
+export const DEFAULT_PLACEMENT: Placement = "none";
+export const DEFAULT_REDIS_NICE = 0;
 
 export interface IotepBenchResult {
   ours: IotepRunResult;
@@ -82,7 +91,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const machine = machineInfo();
   const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
   const common = { waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
-  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" ") };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
   console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);
@@ -98,6 +107,8 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
     clientFlags: o.clientFlags,
     huge: o.huge,
     outDir: join(o.outDir, "qstack"),
+    placement: o.placement ?? DEFAULT_PLACEMENT,
+    redisNice: o.redisNice ?? DEFAULT_REDIS_NICE,
   });
   let kernel: IotepRunResult | null = null;
   if (o.kernelConns > 0) {
@@ -124,6 +135,24 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   if (bd !== undefined) {
     const f = (x: { p50Us: number; p99Us: number; p999Us: number }): string => `p50 ${(x.p50Us / 1000).toFixed(3)} p99 ${(x.p99Us / 1000).toFixed(3)} p99.9 ${(x.p999Us / 1000).toFixed(3)} ms`;
     console.log(`qstack server requests: queue ${f(bd.queue)}; wait for ioredis' flush ${f(bd.flush)}; Redis ${f(bd.redis)}`);
+    if (bd.ahead !== undefined) {
+      const n = (x: { count: number; p50Us: number; p99Us: number; maxUs: number }): string => `n=${x.count} p50 ${x.p50Us} p99 ${x.p99Us} max ${x.maxUs}`;
+      console.log(`qstack server requests: Redis with nothing ahead ${f(bd.redisAlone)}; messages in Redis ahead of a request: all ${n(bd.ahead)}, slow ones (Redis > 1 ms) ${n(bd.aheadSlow)}`);
+    }
+  }
+  console.log(`qstack: ${ours.placement}`);
+  if (ours.sched !== null) {
+    for (const l of formatSchedWindow(ours.sched.measured)) console.log(`qstack measured part, ${l}`);
+    for (const l of formatSchedWindow(ours.sched.setup)) console.log(`qstack setup, ${l}`);
+  }
+  const rs = ours.redisStats;
+  if (rs !== null) {
+    const cmds = Object.entries(rs.commands)
+      .filter(([, x]) => x.calls >= 10)
+      .map(([k, x]) => `${k} ${x.calls} calls ${x.usecPerCall} us/call`)
+      .join(", ");
+    const lat = rs.latency.map((e) => `${e.event} latest ${e.latestMs} ms max ${e.maxMs} ms`).join(", ");
+    console.log(`qstack redis-server (measured part): ${cmds || "no commands"}; events over 1 ms: ${lat || "none"}`);
   }
   if (ratio !== null) console.log(`client request p99, kernel / ours: ${ratio.toFixed(2)}x (${o.kernelConns} vs ${o.conns} connections)`);
   // The live view when there is one (no pcap writing in the server's path), else the pcap's.
@@ -162,6 +191,10 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
         serverStack: ours.server.stack ?? null,
         wireP99Us: wireP99Us ?? null,
         wireCounters: { pcap: ours.wire?.counters ?? null, live: ours.wireLive?.counters ?? null },
+        breakdownUs: ours.server.breakdownUs ?? null,
+        placement: ours.placement,
+        sched: ours.sched,
+        redis: ours.redisStats,
       },
       kernel: kernel ? { counts: counts(kernel), server: kernel.server.counters } : null,
       ratioKernelOverOursP99: ratio,

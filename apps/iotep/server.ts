@@ -402,7 +402,8 @@ export class IotepServer implements FrameSink {
   private start(s: number): void {
     const key = this.keyBase + this.sConn[s]!;
     this.storeCalls++;
-    if (this.breakdown !== null && this.sHigh[s] === 1) this.breakdown.issued(s, this.sTUs[s]!);
+    // Messages in Redis now besides this one (slots waiting behind their connection's earlier message are few).
+    if (this.breakdown !== null && this.sHigh[s] === 1) this.breakdown.issued(s, this.sTUs[s]!, this.slotCount - this.freeCount - 1);
     if (this.whole) {
       this.sStage[s] = STAGE_MESSAGE;
       this.store.message!(key, this.sPayload[s]!, this.onMessage1[s]!);

@@ -1,0 +1,55 @@
+/**
+ * Where the iotep processes run on a small machine (bench iotep, npm start).
+ *
+ * QStack gives its stack threads their own cores and runs Redis on other
+ * cores. Here the orchestrator starts iotepserver, mcc and redis-server on a
+ * machine with few cores, so it can do the same within what there is:
+ *
+ *   split: iotepserver (its stack thread polls the device and runs the app)
+ *          alone on CPU 0; redis-server and mcc share the other CPUs. A
+ *          request's round trip then never waits for the server's CPU to be
+ *          freed by the generator or by Redis, and Redis is woken on a CPU
+ *          whose only other tenant is the generator (which is the "client
+ *          machine" in a real deployment, not part of the server).
+ *   none:  the kernel places everything (all processes float).
+ *
+ * and redis-server may get a scheduling priority (nice): Redis runs for a few
+ * microseconds per command and is on every request's path, so on a shared
+ * core it should preempt the generator, not queue behind it.
+ *
+ * With one CPU there is nothing to split: placement is "none". The prefixes
+ * are `taskset -c LIST` and `nice -n N`, which exec the command (the pid is
+ * the process's own).
+ */
+import { cpus } from "node:os";
+
+export type Placement = "split" | "none";
+
+export interface PlacementPlan {
+  server: string[];
+  client: string[];
+  redis: string[];
+  /** One line for the log: what runs where and why. */
+  describe: string;
+}
+
+export function parsePlacement(s: string): Placement {
+  if (s === "split" || s === "none") return s;
+  throw new RangeError(`placement ${s}: expected split or none`);
+}
+
+/** Command prefixes per process for `placement` on `ncpu` CPUs, Redis at nice `redisNice` (0: unchanged). */
+export function planPlacement(placement: Placement, redisNice: number, ncpu: number = cpus().length): PlacementPlan {
+  const nice = redisNice !== 0 ? ["nice", "-n", String(redisNice)] : [];
+  const niceText = redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "";
+  if (placement === "none" || ncpu < 2) {
+    return { server: [], client: [], redis: nice, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };
+  }
+  const rest = ncpu === 2 ? "1" : `1-${ncpu - 1}`;
+  return {
+    server: ["taskset", "-c", "0"],
+    client: ["taskset", "-c", rest],
+    redis: [...nice, "taskset", "-c", rest],
+    describe: `placement split: iotepserver on CPU 0, redis-server and mcc on CPU ${rest}${niceText}`,
+  };
+}

@@ -233,6 +233,8 @@ export class IotepServer implements FrameSink {
   private readonly onMessage1: ((err: Error | null | undefined, r?: unknown) => void)[] = [];
   /** The store runs a whole message per call. */
   private readonly whole: boolean;
+  /** The store batches heartbeats (store.messageBatched). */
+  private readonly batched: boolean;
   private readonly freeSlots: Int32Array;
   private freeCount: number;
   private heartbeatsInFlight = 0;
@@ -249,6 +251,7 @@ export class IotepServer implements FrameSink {
     this.msgLen = opts.msgLen;
     this.store = opts.store;
     this.whole = typeof opts.store.message === "function";
+    this.batched = this.whole && typeof opts.store.messageBatched === "function";
     this.sink = opts.sink ?? { reply: () => false };
     this.keyBase = opts.keyBase ?? 0;
     this.clockUs = opts.clockUs ?? monotonicUs;
@@ -406,7 +409,8 @@ export class IotepServer implements FrameSink {
     if (this.breakdown !== null && this.sHigh[s] === 1) this.breakdown.issued(s, this.sTUs[s]!, this.slotCount - this.freeCount - 1);
     if (this.whole) {
       this.sStage[s] = STAGE_MESSAGE;
-      this.store.message!(key, this.sPayload[s]!, this.onMessage1[s]!);
+      if (this.sHigh[s] === 0 && this.batched) this.store.messageBatched!(key, this.sPayload[s]!, this.onMessage1[s]!);
+      else this.store.message!(key, this.sPayload[s]!, this.onMessage1[s]!);
     } else {
       this.sStage[s] = STAGE_GET1;
       this.store.get(1, key, this.onGet1[s]!);

@@ -22,26 +22,40 @@ export interface SchedTotals {
   slices: number;
 }
 
-/** The sum over /proc/PID/task/ * /schedstat, or null when the process is gone. */
-export function readProcSched(pid: number): SchedTotals | null {
+/** Per thread id, /proc/PID/task/TID/schedstat; null when the process is gone. */
+export function readProcSched(pid: number): Map<string, SchedTotals> | null {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
     return null;
   }
-  const t: SchedTotals = { cpuUs: 0, waitUs: 0, slices: 0 };
+  const m = new Map<string, SchedTotals>();
   for (const tid of tids) {
     try {
       const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "latin1").trim().split(" ");
-      t.cpuUs += Number(f[0]) / 1000;
-      t.waitUs += Number(f[1]) / 1000;
-      t.slices += Number(f[2]);
+      m.set(tid, { cpuUs: Number(f[0]) / 1000, waitUs: Number(f[1]) / 1000, slices: Number(f[2]) });
     } catch {
       // The thread exited between readdir and read.
     }
   }
-  return t;
+  return m;
+}
+
+/**
+ * What a process's threads did between two samples: per thread the
+ * difference (a thread new in `b` counts from zero; one gone by `b` is left
+ * out, since what it did after `a` is unknown), summed.
+ */
+export function schedDelta(a: Map<string, SchedTotals>, b: Map<string, SchedTotals>): SchedTotals {
+  const d: SchedTotals = { cpuUs: 0, waitUs: 0, slices: 0 };
+  for (const [tid, y] of b) {
+    const x = a.get(tid);
+    d.cpuUs += y.cpuUs - (x?.cpuUs ?? 0);
+    d.waitUs += y.waitUs - (x?.waitUs ?? 0);
+    d.slices += y.slices - (x?.slices ?? 0);
+  }
+  return d;
 }
 
 export interface SchedWindow {
@@ -61,7 +75,7 @@ export interface SchedWindow {
 
 interface Sample {
   tMs: number;
-  by: (SchedTotals | null)[];
+  by: (Map<string, SchedTotals> | null)[];
 }
 
 export class CpuSampler {
@@ -105,15 +119,21 @@ export class CpuSampler {
       const a = alive[0]!;
       const b = alive[alive.length - 1]!;
       const secs = (b.tMs - a.tMs) / 1000;
-      const ta = a.by[k]!;
-      const tb = b.by[k]!;
+      // Summed interval by interval, so threads that come and go are counted while they lived.
+      const sum: SchedTotals = { cpuUs: 0, waitUs: 0, slices: 0 };
       let worst = 0;
-      for (let i = 1; i < alive.length; i++) worst = Math.max(worst, alive[i]!.by[k]!.waitUs - alive[i - 1]!.by[k]!.waitUs);
-      const slices = tb.slices - ta.slices;
-      const waitUs = tb.waitUs - ta.waitUs;
+      for (let i = 1; i < alive.length; i++) {
+        const d = schedDelta(alive[i - 1]!.by[k]!, alive[i]!.by[k]!);
+        sum.cpuUs += d.cpuUs;
+        sum.waitUs += d.waitUs;
+        sum.slices += d.slices;
+        worst = Math.max(worst, d.waitUs);
+      }
+      const slices = sum.slices;
+      const waitUs = sum.waitUs;
       out[p.name] = {
         seconds: round(secs, 1),
-        cpuShare: round((tb.cpuUs - ta.cpuUs) / 1e6 / secs, 3),
+        cpuShare: round(sum.cpuUs / 1e6 / secs, 3),
         waitMs: Math.round(waitUs / 1000),
         waitShare: round(waitUs / 1e6 / secs, 3),
         slices,

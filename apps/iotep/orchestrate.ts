@@ -165,6 +165,8 @@ export interface IotepRunOptions {
   placement?: Placement;
   /** nice value for our redis-server (0: unchanged). */
   redisNice?: number;
+  /** Our stack's generator: mcc --tick-us (send schedule quantum); default 0 (exact). */
+  clientTickUs?: number;
 }
 
 /** Thrown by runIotep when its abort signal fired. */
@@ -247,7 +249,8 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       );
       check();
       await server.waitFor(/iotepserver: listening on our stack/, 60_000);
-      client = new Proc("mcc", [...plan.client, BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...(o.stackFlags ?? []), ...(o.clientFlags ?? []), ...common], echo("mcc"));
+      const tick = ["--tick-us", String(o.clientTickUs ?? 0)];
+      client = new Proc("mcc", [...plan.client, BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...tick, ...(o.stackFlags ?? []), ...(o.clientFlags ?? []), ...common], echo("mcc"));
     }
     // CPU waits per process; Redis' counters from the start of the measured part.
     const procs = [

@@ -58,6 +58,7 @@ const spec = {
     { name: "huge", type: "bool" as const, help: "use hugepages (default --no-huge)" },
     { name: "placement", type: "string" as const, arg: "P", default: DEFAULT_PLACEMENT, help: "split: iotepserver on CPU 0, redis-server and mcc on the others; none: all float (apps/iotep/placement.ts)" },
     { name: "tick-us", type: "int" as const, arg: "US", default: DEFAULT_CLIENT_TICK_US, min: 0, help: "our stack's generator: send schedule quantum (mcc --tick-us; 0 = exact, spins a core)" },
+    { name: "client-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "nice value of our stack's mcc (0: unchanged)" },
     { name: "redis-nice", type: "int" as const, arg: "N", default: DEFAULT_REDIS_NICE, min: -20, max: 19, help: "nice value of our redis-server (0: unchanged)" },
     { name: "out", type: "string" as const, arg: "DIR", default: "bench-results/iotep", help: "directory for the report" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
@@ -89,6 +90,7 @@ runMain("bench iotep", async () => {
     placement: parsePlacement(v["placement"] as string),
     redisNice: v["redis-nice"] as number,
     clientTickUs: v["tick-us"] as number,
+    clientNice: v["client-nice"] as number,
     outDir: v["out"] as string,
     echo: v["verbose"] === true ? (l: string) => console.log(l) : undefined,
   });

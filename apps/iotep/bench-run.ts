@@ -44,6 +44,8 @@ export interface IotepBenchOptions {
   redisNice?: number;
   /** Our stack's generator's send quantum, us (default DEFAULT_CLIENT_TICK_US). */
   clientTickUs?: number;
+  /** nice for our stack's mcc (default 0). */
+  clientNice?: number;
 }
 
 /**
@@ -117,7 +119,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const machine = machineInfo();
   const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
   const common = { waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
-  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0 };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
   console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);
@@ -136,6 +138,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
     placement: o.placement ?? DEFAULT_PLACEMENT,
     redisNice: o.redisNice ?? DEFAULT_REDIS_NICE,
     clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US,
+    clientNice: o.clientNice ?? 0,
   });
   let kernel: IotepRunResult | null = null;
   if (o.kernelConns > 0) {

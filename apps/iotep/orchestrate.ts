@@ -165,6 +165,8 @@ export interface IotepRunOptions {
   placement?: Placement;
   /** nice value for our redis-server (0: unchanged). */
   redisNice?: number;
+  /** nice value for our stack's mcc (0: unchanged). */
+  clientNice?: number;
   /** Our stack's generator: mcc --tick-us (send schedule quantum); default 0 (exact). */
   clientTickUs?: number;
 }
@@ -201,7 +203,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
   let sampler: CpuSampler | null = null;
   let resetTimer: ReturnType<typeof setTimeout> | null = null;
   // Placement is for our stack's two processes; the kernel baseline's process trees float.
-  const plan = planPlacement(o.transport === "qstack" ? (o.placement ?? "none") : "none", o.redisNice ?? 0);
+  const plan = planPlacement(o.transport === "qstack" ? (o.placement ?? "none") : "none", o.redisNice ?? 0, undefined, o.transport === "qstack" ? (o.clientNice ?? 0) : 0);
   let server: Proc | null = null;
   let client: Proc | null = null;
   // On abort: stop the processes now (their exits resolve the waits below), then clean up in finally.

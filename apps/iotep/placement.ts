@@ -15,7 +15,9 @@
  *
  * and redis-server may get a scheduling priority (nice): Redis runs for a few
  * microseconds per command and is on every request's path, so on a shared
- * core it should preempt the generator, not queue behind it.
+ * core it should preempt the generator, not queue behind it. The generator
+ * may get a lower one (mcc stands in for remote devices; it should not take
+ * a CPU the server under test is waiting for).
  *
  * With one CPU there is nothing to split: placement is "none". The prefixes
  * are `taskset -c LIST` and `nice -n N`, which exec the command (the pid is
@@ -38,17 +40,18 @@ export function parsePlacement(s: string): Placement {
   throw new RangeError(`placement ${s}: expected split or none`);
 }
 
-/** Command prefixes per process for `placement` on `ncpu` CPUs, Redis at nice `redisNice` (0: unchanged). */
-export function planPlacement(placement: Placement, redisNice: number, ncpu: number = cpus().length): PlacementPlan {
+/** Command prefixes per process for `placement` on `ncpu` CPUs, Redis and mcc at nice `redisNice` / `clientNice` (0: unchanged). */
+export function planPlacement(placement: Placement, redisNice: number, ncpu: number = cpus().length, clientNice = 0): PlacementPlan {
   const nice = redisNice !== 0 ? ["nice", "-n", String(redisNice)] : [];
-  const niceText = redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "";
+  const cnice = clientNice !== 0 ? ["nice", "-n", String(clientNice)] : [];
+  const niceText = (redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "") + (clientNice !== 0 ? `, mcc at nice ${clientNice}` : "");
   if (placement === "none" || ncpu < 2) {
-    return { server: [], client: [], redis: nice, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };
+    return { server: [], client: cnice, redis: nice, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };
   }
   const rest = ncpu === 2 ? "1" : `1-${ncpu - 1}`;
   return {
     server: ["taskset", "-c", "0"],
-    client: ["taskset", "-c", rest],
+    client: [...cnice, "taskset", "-c", rest],
     redis: [...nice, "taskset", "-c", rest],
     describe: `placement split: iotepserver on CPU 0, redis-server and mcc on CPU ${rest}${niceText}`,
   };

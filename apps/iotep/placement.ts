@@ -19,6 +19,11 @@
  * may get a lower one (mcc stands in for remote devices; it should not take
  * a CPU the server under test is waiting for).
  *
+ * Measured here (bench-run.ts, DEFAULT_PLACEMENT): on a 2-core machine shared
+ * with other jobs, split made things far worse (the pinned server cannot move
+ * away from the other jobs on CPU 0), and mcc at nice 10 fell behind its
+ * schedule (thousands of requests unanswered); so the default is none, nice 0.
+ *
  * With one CPU there is nothing to split: placement is "none". The prefixes
  * are `taskset -c LIST` and `nice -n N`, which exec the command (the pid is
  * the process's own).

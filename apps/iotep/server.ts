@@ -11,7 +11,9 @@
  * and, for requests only, writes the 146-byte reply when the third command
  * has completed. A store with message() (store-script.ts) runs all three in
  * one call (one Lua script, one round trip); the stages below then collapse
- * into one.
+ * into one. Heartbeats then go through messageBatched() when the store has
+ * it: the store sends the heartbeats of one event-loop turn as one call,
+ * after the requests of that turn.
  *
  * Priority ("requests are served before queued heartbeats at every stage";
  * QStack's workers drain the request queue first and re-check it after each

@@ -9,7 +9,7 @@ import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { runIotep, type IotepRunResult } from "./orchestrate";
 import { formatSchedWindow } from "./cpu-sampler";
-import type { Placement } from "./placement";
+import type { Placement, RtTarget } from "./placement";
 import { decodeHistogram, latencyTable, textTable, writeResults, type NamedHistogram, type WrittenResults } from "./results";
 
 export interface IotepBenchOptions {
@@ -46,6 +46,8 @@ export interface IotepBenchOptions {
   clientTickUs?: number;
   /** nice for our stack's mcc (default 0). */
   clientNice?: number;
+  /** Processes under SCHED_FIFO (placement.ts; default none). */
+  rt?: RtTarget[];
 }
 
 /**
@@ -119,7 +121,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const machine = machineInfo();
   const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
   const common = { waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
-  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0 };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0, rt: (o.rt ?? []).join(",") || "none" };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
   console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);
@@ -139,6 +141,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
     redisNice: o.redisNice ?? DEFAULT_REDIS_NICE,
     clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US,
     clientNice: o.clientNice ?? 0,
+    rt: o.rt ?? [],
   });
   let kernel: IotepRunResult | null = null;
   if (o.kernelConns > 0) {

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CpuSampler, type SchedWindow } from "./cpu-sampler";
-import { planPlacement, type Placement } from "./placement";
+import { planPlacement, type Placement, type RtTarget } from "./placement";
 import { readRedisStats, resetRedisStats, type RedisStats } from "./redis-stats";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -165,6 +165,8 @@ export interface IotepRunOptions {
   placement?: Placement;
   /** nice value for our redis-server (0: unchanged). */
   redisNice?: number;
+  /** Processes under SCHED_FIFO (placement.ts; the kernel baseline's server never). */
+  rt?: RtTarget[];
   /** nice value for our stack's mcc (0: unchanged). */
   clientNice?: number;
   /** Our stack's generator: mcc --tick-us (send schedule quantum); default 0 (exact). */
@@ -203,7 +205,12 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
   let sampler: CpuSampler | null = null;
   let resetTimer: ReturnType<typeof setTimeout> | null = null;
   // Placement is for our stack's two processes; the kernel baseline's process trees float.
-  const plan = planPlacement(o.transport === "qstack" ? (o.placement ?? "none") : "none", o.redisNice ?? 0, undefined, o.transport === "qstack" ? (o.clientNice ?? 0) : 0);
+  const ours = o.transport === "qstack";
+  const plan = planPlacement(ours ? (o.placement ?? "none") : "none", {
+    redisNice: o.redisNice,
+    clientNice: ours ? o.clientNice : 0,
+    rt: ours ? o.rt : (o.rt ?? []).filter((x) => x === "redis"),
+  });
   let server: Proc | null = null;
   let client: Proc | null = null;
   // On abort: stop the processes now (their exits resolve the waits below), then clean up in finally.

@@ -45,19 +45,50 @@ export function parsePlacement(s: string): Placement {
   throw new RangeError(`placement ${s}: expected split or none`);
 }
 
-/** Command prefixes per process for `placement` on `ncpu` CPUs, Redis and mcc at nice `redisNice` / `clientNice` (0: unchanged). */
-export function planPlacement(placement: Placement, redisNice: number, ncpu: number = cpus().length, clientNice = 0): PlacementPlan {
-  const nice = redisNice !== 0 ? ["nice", "-n", String(redisNice)] : [];
-  const cnice = clientNice !== 0 ? ["nice", "-n", String(clientNice)] : [];
-  const niceText = (redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "") + (clientNice !== 0 ? `, mcc at nice ${clientNice}` : "");
+export interface PlacementOptions {
+  /** nice of redis-server / mcc (0: unchanged). */
+  redisNice?: number;
+  clientNice?: number;
+  /** Processes run under SCHED_FIFO priority 1 (chrt -f 1): above every normal task. */
+  rt?: RtTarget[];
+  ncpu?: number;
+}
+
+export type RtTarget = "redis" | "server";
+
+/** "redis", "server", "redis,server" or "none" for --rt. */
+export function parseRt(s: string): RtTarget[] {
+  if (s === "none" || s === "") return [];
+  const out: RtTarget[] = [];
+  for (const x of s.split(",")) {
+    if (x !== "redis" && x !== "server") throw new RangeError(`rt ${s}: expected none, redis, server or redis,server`);
+    out.push(x);
+  }
+  return out;
+}
+
+/** Command prefixes per process for `placement`. */
+export function planPlacement(placement: Placement, o: PlacementOptions = {}): PlacementPlan {
+  const ncpu = o.ncpu ?? cpus().length;
+  const redisNice = o.redisNice ?? 0;
+  const clientNice = o.clientNice ?? 0;
+  const rt = o.rt ?? [];
+  const fifo = ["chrt", "-f", "1"];
+  const redis = [...(redisNice !== 0 ? ["nice", "-n", String(redisNice)] : []), ...(rt.includes("redis") ? fifo : [])];
+  const server = rt.includes("server") ? fifo : [];
+  const client = clientNice !== 0 ? ["nice", "-n", String(clientNice)] : [];
+  const niceText =
+    (redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "") +
+    (clientNice !== 0 ? `, mcc at nice ${clientNice}` : "") +
+    (rt.length > 0 ? `, ${rt.map((x) => (x === "redis" ? "redis-server" : "iotepserver")).join(" and ")} at SCHED_FIFO 1` : "");
   if (placement === "none" || ncpu < 2) {
-    return { server: [], client: cnice, redis: nice, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };
+    return { server, client, redis, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };
   }
   const rest = ncpu === 2 ? "1" : `1-${ncpu - 1}`;
   return {
-    server: ["taskset", "-c", "0"],
-    client: [...cnice, "taskset", "-c", rest],
-    redis: [...nice, "taskset", "-c", rest],
+    server: [...server, "taskset", "-c", "0"],
+    client: [...client, "taskset", "-c", rest],
+    redis: [...redis, "taskset", "-c", rest],
     describe: `placement split: iotepserver on CPU 0, redis-server and mcc on CPU ${rest}${niceText}`,
   };
 }

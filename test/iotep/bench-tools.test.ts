@@ -6,7 +6,7 @@
  */
 import { expect, test } from "bun:test";
 import { schedDelta, type SchedTotals } from "../../apps/iotep/cpu-sampler";
-import { planPlacement } from "../../apps/iotep/placement";
+import { parseRt, planPlacement } from "../../apps/iotep/placement";
 import { parseCommandStats, parseLatencyLatest } from "../../apps/iotep/redis-stats";
 import { IotepServer } from "../../apps/iotep/server";
 import { MessageBuilder } from "../../apps/iotep/protocol";
@@ -27,17 +27,23 @@ test("schedDelta: per-thread differences; a new thread counts from zero, a gone 
 });
 
 test("placement: split pins the server to CPU 0 and the rest to the other CPUs; none only applies nice", () => {
-  const s = planPlacement("split", -10, 4);
+  const s = planPlacement("split", { redisNice: -10, ncpu: 4 });
   expect(s.server).toEqual(["taskset", "-c", "0"]);
   expect(s.client).toEqual(["taskset", "-c", "1-3"]);
   expect(s.redis).toEqual(["nice", "-n", "-10", "taskset", "-c", "1-3"]);
-  expect(planPlacement("split", 0, 2).client).toEqual(["taskset", "-c", "1"]);
-  const n = planPlacement("none", 0, 2, 5);
+  expect(planPlacement("split", { ncpu: 2 }).client).toEqual(["taskset", "-c", "1"]);
+  const n = planPlacement("none", { ncpu: 2, clientNice: 5 });
   expect(n.server).toEqual([]);
   expect(n.redis).toEqual([]);
   expect(n.client).toEqual(["nice", "-n", "5"]);
   // One CPU: nothing to split.
-  expect(planPlacement("split", 0, 1).server).toEqual([]);
+  expect(planPlacement("split", { ncpu: 1 }).server).toEqual([]);
+  // SCHED_FIFO for the processes named.
+  const rt = planPlacement("none", { ncpu: 2, rt: parseRt("redis,server") });
+  expect(rt.redis).toEqual(["chrt", "-f", "1"]);
+  expect(rt.server).toEqual(["chrt", "-f", "1"]);
+  expect(parseRt("none")).toEqual([]);
+  expect(() => parseRt("mcc")).toThrow();
 });
 
 test("Redis' INFO commandstats and LATENCY LATEST as redis-cli prints them", () => {

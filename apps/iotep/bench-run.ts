@@ -75,6 +75,20 @@ export const DEFAULT_CLIENT_TICK_US = 1000;
  * Pinning pays only where the cores are the server's alone (QStack's setup).
  */
 export const DEFAULT_PLACEMENT: Placement = "none";
+
+/**
+ * iotepserver and redis-server under SCHED_FIFO 1 by default (when root, as
+ * DPDK needs anyway; `--rt none` turns it off). The tail at 1 M connections
+ * is the server and Redis waiting for a CPU: measured (bench iotep --conns
+ * 1000000 --setup 15 --duration 30 --huge --breakdown, this 2-core machine
+ * shared with other jobs; --setup 60 and the full epoch for three of them),
+ * without it, over five runs, the server's threads waited for a CPU 7-41 % of
+ * the measured time and Redis' 8-21 %, wire request p99 2.3, 3.9, 3.9, 4.0
+ * and 73 ms; with it (one exploratory run) 0.4 % and 0.7 %, wire p99 1.5 ms.
+ * A deployment on few shared cores wants exactly this: the stack thread and
+ * its Redis run the moment they have work (placement.ts says why it is safe).
+ */
+export const DEFAULT_RT: RtTarget[] = ["redis", "server"];
 export const DEFAULT_REDIS_NICE = 0;
 
 export interface IotepBenchResult {
@@ -121,7 +135,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const machine = machineInfo();
   const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
   const common = { waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
-  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0, rt: (o.rt ?? []).join(",") || "none" };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0, rt: (o.rt ?? DEFAULT_RT).join(",") || "none" };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
   console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);
@@ -141,7 +155,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
     redisNice: o.redisNice ?? DEFAULT_REDIS_NICE,
     clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US,
     clientNice: o.clientNice ?? 0,
-    rt: o.rt ?? [],
+    rt: o.rt ?? DEFAULT_RT,
   });
   let kernel: IotepRunResult | null = null;
   if (o.kernelConns > 0) {

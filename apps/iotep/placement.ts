@@ -19,6 +19,15 @@
  * may get a lower one (mcc stands in for remote devices; it should not take
  * a CPU the server under test is waiting for).
  *
+ * Real-time priority (chrt -f 1, SCHED_FIFO): the server's thread and Redis
+ * preempt every normal task the moment they are woken (a request's bytes, a
+ * Redis reply), which is what a latency-critical stack thread and its Redis
+ * on a few shared cores need; neither spins (the bench runs the server with
+ * --idle-spin-us 0, Redis sleeps in epoll), together they use about half a
+ * core at 1 M connections, and the kernel's RT throttling
+ * (sched_rt_runtime_us) leaves the rest of each second to normal tasks even
+ * if one ran away. bench-run.ts (DEFAULT_RT) says what it measured.
+ *
  * Measured here (bench-run.ts, DEFAULT_PLACEMENT): on a 2-core machine shared
  * with other jobs, split made things far worse (the pinned server cannot move
  * away from the other jobs on CPU 0), and mcc at nice 10 fell behind its
@@ -49,9 +58,11 @@ export interface PlacementOptions {
   /** nice of redis-server / mcc (0: unchanged). */
   redisNice?: number;
   clientNice?: number;
-  /** Processes run under SCHED_FIFO priority 1 (chrt -f 1): above every normal task. */
+  /** Processes run under SCHED_FIFO priority 1 (chrt -f 1): above every normal task. Needs root; ignored (and said so) otherwise. */
   rt?: RtTarget[];
   ncpu?: number;
+  /** Whether we may raise priorities (default: running as root). */
+  privileged?: boolean;
 }
 
 export type RtTarget = "redis" | "server";
@@ -72,7 +83,9 @@ export function planPlacement(placement: Placement, o: PlacementOptions = {}): P
   const ncpu = o.ncpu ?? cpus().length;
   const redisNice = o.redisNice ?? 0;
   const clientNice = o.clientNice ?? 0;
-  const rt = o.rt ?? [];
+  const privileged = o.privileged ?? process.getuid?.() === 0;
+  const rt = privileged ? (o.rt ?? []) : [];
+  const rtSkipped = !privileged && (o.rt ?? []).length > 0 ? ", SCHED_FIFO skipped (not root)" : "";
   const fifo = ["chrt", "-f", "1"];
   const redis = [...(redisNice !== 0 ? ["nice", "-n", String(redisNice)] : []), ...(rt.includes("redis") ? fifo : [])];
   const server = rt.includes("server") ? fifo : [];
@@ -80,7 +93,8 @@ export function planPlacement(placement: Placement, o: PlacementOptions = {}): P
   const niceText =
     (redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "") +
     (clientNice !== 0 ? `, mcc at nice ${clientNice}` : "") +
-    (rt.length > 0 ? `, ${rt.map((x) => (x === "redis" ? "redis-server" : "iotepserver")).join(" and ")} at SCHED_FIFO 1` : "");
+    (rt.length > 0 ? `, ${rt.map((x) => (x === "redis" ? "redis-server" : "iotepserver")).join(" and ")} at SCHED_FIFO 1` : "") +
+    rtSkipped;
   if (placement === "none" || ncpu < 2) {
     return { server, client, redis, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };
   }

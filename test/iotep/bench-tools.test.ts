@@ -39,10 +39,14 @@ test("placement: split pins the server to CPU 0 and the rest to the other CPUs; 
   // One CPU: nothing to split.
   expect(planPlacement("split", { ncpu: 1 }).server).toEqual([]);
   // SCHED_FIFO for the processes named.
-  const rt = planPlacement("none", { ncpu: 2, rt: parseRt("redis,server") });
+  const rt = planPlacement("none", { ncpu: 2, rt: parseRt("redis,server"), privileged: true });
   expect(rt.redis).toEqual(["chrt", "-f", "1"]);
   expect(rt.server).toEqual(["chrt", "-f", "1"]);
   expect(parseRt("none")).toEqual([]);
+  // Not root: no chrt, and the description says so.
+  const user = planPlacement("none", { ncpu: 2, rt: ["redis"], privileged: false });
+  expect(user.redis).toEqual([]);
+  expect(user.describe).toMatch(/SCHED_FIFO skipped/);
   expect(() => parseRt("mcc")).toThrow();
 });
 

@@ -64,6 +64,7 @@ const spec = {
       max: 1024,
       help: "script mode, standalone Redis: up to N heartbeats of one event-loop turn per script call (1: one call each); requests are never batched",
     },
+    { name: "heartbeat-flush", type: "string" as const, arg: "WHEN", default: "tick", help: "tick: a heartbeat batch goes out in the same write as the turn's requests (after them); later: in a write of its own, after the next I/O poll" },
     { name: "queue", type: "int" as const, arg: "N", default: 65536, min: 1, help: "waiting messages per class before new ones are dropped" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
@@ -91,7 +92,9 @@ function makeStore(v: Record<string, unknown>): IotepStore {
   }
   const t = sock ?? tcp ?? "127.0.0.1:6379";
   if (sock === undefined && !/^[^:\s]+:\d{1,5}$/.test(t)) throw new ConfigError(`--redis ${t}: expected HOST:PORT like 127.0.0.1:6379`);
-  return script ? new RedisScriptStore(t, { ...opts, heartbeatBatch: v["heartbeat-batch"] as number }) : new RedisDbStore(t, opts);
+  const flush = v["heartbeat-flush"] as string;
+  if (flush !== "tick" && flush !== "later") throw new ConfigError(`--heartbeat-flush ${flush}: expected tick or later`);
+  return script ? new RedisScriptStore(t, { ...opts, heartbeatBatch: v["heartbeat-batch"] as number, heartbeatFlush: flush }) : new RedisDbStore(t, opts);
 }
 
 runMain("iotepserver", async () => {

@@ -165,7 +165,7 @@ export interface IotepRunOptions {
   placement?: Placement;
   /** nice value for our redis-server (0: unchanged). */
   redisNice?: number;
-  /** Processes under SCHED_FIFO (placement.ts; the kernel baseline's server never). */
+  /** Processes under SCHED_FIFO (placement.ts), on both sides. */
   rt?: RtTarget[];
   /** nice value for our stack's mcc (0: unchanged). */
   clientNice?: number;
@@ -204,12 +204,13 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
   let redis: OwnRedis | null = null;
   let sampler: CpuSampler | null = null;
   let resetTimer: ReturnType<typeof setTimeout> | null = null;
-  // Placement is for our stack's two processes; the kernel baseline's process trees float.
+  // CPU placement and nice are for our stack's processes; the kernel baseline's process trees float.
   const ours = o.transport === "qstack";
   const plan = planPlacement(ours ? (o.placement ?? "none") : "none", {
     redisNice: o.redisNice,
     clientNice: ours ? o.clientNice : 0,
-    rt: ours ? o.rt : (o.rt ?? []).filter((x) => x === "redis"),
+    // SCHED_FIFO alike on both sides (the kernel baseline's server processes inherit it), so the comparison stays fair.
+    rt: o.rt,
   });
   let server: Proc | null = null;
   let client: Proc | null = null;
@@ -242,7 +243,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       const kports = Math.max(1, Math.ceil(o.conns / 10_000));
       const base = freePortRange(kports);
       const multi = ["--ports", String(kports), "--smp", String(procs)];
-      server = new Proc("iotepserver", [BUN, join(ROOT, "apps", "iotepserver.ts"), "--kernel", "--listen", "127.0.0.1", "--port", String(base), ...srvArgs, ...multi, ...common], echo("server"));
+      server = new Proc("iotepserver", [...plan.server, BUN, join(ROOT, "apps", "iotepserver.ts"), "--kernel", "--listen", "127.0.0.1", "--port", String(base), ...srvArgs, ...multi, ...common], echo("server"));
       const m = await server.waitFor(/^iotepserver: listening on kernel sockets 127\.0\.0\.1:(\d+)/m, 60_000);
       client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--kernel", "--dest", "127.0.0.1", "--port", m[1]!, ...gen, ...multi, ...common], echo("mcc"));
     } else {

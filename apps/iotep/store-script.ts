@@ -86,6 +86,15 @@ end
 return out
 `;
 
+/**
+ * When a batch goes out: "tick" = process.nextTick, in the same socket write
+ * as (after) the turn's requests; "later" = setImmediate, a write of its own
+ * after the event loop's next I/O poll. Redis answers a read's commands
+ * together (its replies are written before it sleeps), so a request written
+ * with a batch behind it waits for the batch to run too.
+ */
+export type HeartbeatFlush = "tick" | "later";
+
 /** Heartbeats per script call by default: the server's heartbeat window (DEFAULT_HEARTBEAT_SLOTS). */
 export const DEFAULT_HEARTBEAT_BATCH = 32;
 
@@ -104,6 +113,7 @@ export class RedisScriptStore implements IotepStore {
   private bCbs: MessageCallback[] = [];
   private flushScheduled = false;
   private readonly flushFn = (): void => this.flushBatch();
+  private readonly later: (f: () => void) => void;
   /** Script calls that carried a batch of heartbeats, and the heartbeats in them. */
   batchCalls = 0;
   batchedMessages = 0;
@@ -113,9 +123,10 @@ export class RedisScriptStore implements IotepStore {
   constructor(
     /** Unix socket path, or "host:port". */
     readonly target: string,
-    opts: StoreOptions & { heartbeatBatch?: number } = {},
+    opts: StoreOptions & { heartbeatBatch?: number; heartbeatFlush?: HeartbeatFlush } = {},
   ) {
     this.heartbeatBatch = Math.max(1, opts.heartbeatBatch ?? DEFAULT_HEARTBEAT_BATCH);
+    this.later = (opts.heartbeatFlush ?? "tick") === "later" ? (f) => void setImmediate(f) : process.nextTick;
     this.client = new Redis({ ...standaloneOptions(opts), ...redisWhere(target), connectionName: "iotep" });
     this.client.defineCommand("iotepMessage", { numberOfKeys: 1, lua: MESSAGE_SCRIPT_DB });
     // No numberOfKeys: the call's first argument is the key count.
@@ -153,7 +164,7 @@ export class RedisScriptStore implements IotepStore {
     if (this.bKeys.length >= this.heartbeatBatch) this.flushBatch();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(this.flushFn);
+      this.later(this.flushFn);
     }
   }
 

@@ -84,7 +84,9 @@ export const DEFAULT_PLACEMENT: Placement = "none";
  * shared with other jobs; --setup 60 and the full epoch for three of them),
  * without it, over five runs, the server's threads waited for a CPU 7-41 % of
  * the measured time and Redis' 8-21 %, wire request p99 2.3, 3.9, 3.9, 4.0
- * and 73 ms; with it (one exploratory run) 0.4 % and 0.7 %, wire p99 1.5 ms.
+ * and 73 ms; with it, over four runs, 0.2-0.4 % and 0.3-0.7 %, wire request
+ * p99 1.5 (setup 15 s) and 1.32, 1.11, 1.14 ms (bench iotep --conns 1000000
+ * --setup 60 --epoch 60 --kernel-conns 0 --huge --breakdown).
  * A deployment on few shared cores wants exactly this: the stack thread and
  * its Redis run the moment they have work (placement.ts says why it is safe).
  */

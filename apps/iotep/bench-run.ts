@@ -86,10 +86,10 @@ export const DEFAULT_PLACEMENT: Placement = "none";
  * request p99 2.3, 3.9, 3.9, 4.0 and 73 ms; with it, over five runs, 0.2-0.5 %
  * and 0.3-0.9 %, wire p99 1.5 and 1.36 (setup 15 s), 1.32, 1.11, 1.14 ms
  * (setup 60 s). But in two of those five runs some messages never reached
- * the server (18,614 and about 4,000; 885 and 204 requests unanswered; the
- * wire monitor saw 45,641 retransmitted segments against 1,306 in a clean
- * run), which no run without it showed (eight at 1 M): until that is
- * understood, a default that may lose messages is not what a user wants.
+ * the server's rx bursts before the run ended (18,614 and 4,193; 885 and 204
+ * requests unanswered), which no run without it showed (eight at 1 M): until
+ * that is understood, a default that may lose messages is not what a user
+ * wants.
  */
 export const DEFAULT_RT: RtTarget[] = [];
 export const DEFAULT_REDIS_NICE = 0;

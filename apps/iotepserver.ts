@@ -30,9 +30,10 @@ import { formatSummary, summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
 import { encodeHistogram } from "./iotep/results";
 import { IotepServer } from "./iotep/server";
+import { SLOW_REDIS_US } from "./iotep/breakdown";
 import { serveOnKernel, type ServedHandle } from "./iotep/server-transports";
 import { RedisClusterStore, RedisDbStore, parseClusterNodes, type IotepStore } from "./iotep/store";
-import { RedisClusterScriptStore, RedisScriptStore } from "./iotep/store-script";
+import { DEFAULT_HEARTBEAT_BATCH, RedisClusterScriptStore, RedisScriptStore } from "./iotep/store-script";
 
 const spec = {
   name: "iotepserver",
@@ -54,6 +55,16 @@ const spec = {
     { name: "key-base", type: "int" as const, arg: "N", default: 0, min: 0, help: "added to connection ids to form Redis keys (one range per process)" },
     { name: "slots", type: "int" as const, arg: "N", default: 512, min: 1, max: 1 << 20, help: "messages worked on in Redis at once" },
     { name: "heartbeat-slots", type: "int" as const, arg: "N", min: 1, help: "of those, at most N heartbeats (default 32, at most 3/4 of --slots): each one in flight is ahead of a later request in Redis" },
+    {
+      name: "heartbeat-batch",
+      type: "int" as const,
+      arg: "N",
+      default: DEFAULT_HEARTBEAT_BATCH,
+      min: 1,
+      max: 1024,
+      help: "script mode, standalone Redis: up to N heartbeats of one event-loop turn per script call (1: one call each); requests are never batched",
+    },
+    { name: "heartbeat-flush", type: "string" as const, arg: "WHEN", default: "tick", help: "tick: a heartbeat batch goes out in the same write as the turn's requests (after them); later: in a write of its own, after the next I/O poll" },
     { name: "queue", type: "int" as const, arg: "N", default: 65536, min: 1, help: "waiting messages per class before new ones are dropped" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
@@ -81,7 +92,9 @@ function makeStore(v: Record<string, unknown>): IotepStore {
   }
   const t = sock ?? tcp ?? "127.0.0.1:6379";
   if (sock === undefined && !/^[^:\s]+:\d{1,5}$/.test(t)) throw new ConfigError(`--redis ${t}: expected HOST:PORT like 127.0.0.1:6379`);
-  return script ? new RedisScriptStore(t, opts) : new RedisDbStore(t, opts);
+  const flush = v["heartbeat-flush"] as string;
+  if (flush !== "tick" && flush !== "later") throw new ConfigError(`--heartbeat-flush ${flush}: expected tick or later`);
+  return script ? new RedisScriptStore(t, { ...opts, heartbeatBatch: v["heartbeat-batch"] as number, heartbeatFlush: flush }) : new RedisDbStore(t, opts);
 }
 
 runMain("iotepserver", async () => {
@@ -221,6 +234,9 @@ runMain("iotepserver", async () => {
       `(${c.requests} requests, ${c.heartbeats} heartbeats, ${c.other} other), ${c.replies} replies, ` +
       `failed ${c.failedRequests} requests + ${c.failedHeartbeats} heartbeats (${c.dropped} dropped, ${c.redisErrors} Redis errors), ${c.repliesLost} replies lost`,
   );
+  if (store instanceof RedisScriptStore && store.batchCalls > 0) {
+    console.log(`iotepserver: heartbeats in batches: ${store.batchedMessages} in ${store.batchCalls} script calls (${(store.batchedMessages / store.batchCalls).toFixed(1)} per call)`);
+  }
   console.log(`iotepserver: in-server latency  requests: ${formatSummary(hi)}`);
   console.log(`iotepserver: in-server latency heartbeats: ${formatSummary(lo)}`);
   const bd = server.breakdown;
@@ -228,6 +244,9 @@ runMain("iotepserver", async () => {
     console.log(`iotepserver: requests: queue (arrival -> Redis call): ${formatSummary(summarize(bd.queue))}`);
     console.log(`iotepserver: requests: flush (Redis call -> ioredis' nextTick write): ${formatSummary(summarize(bd.flush))}`);
     console.log(`iotepserver: requests: redis (write -> last callback): ${formatSummary(summarize(bd.redis))}`);
+    console.log(`iotepserver: requests: redis with nothing ahead: ${formatSummary(summarize(bd.redisAlone))}`);
+    const n = (x: ReturnType<typeof summarize>): string => `n=${x.count} p50=${x.p50Us} p99=${x.p99Us} max=${x.maxUs}`;
+    console.log(`iotepserver: requests: messages in Redis ahead of one (a count): all ${n(summarize(bd.ahead))}; slow ones (Redis > ${SLOW_REDIS_US} us) ${n(summarize(bd.aheadSlow))}`);
   }
   const runQueueUs = runQueueWaitUs() - runQueueAtStart;
   if (gaps !== null) {
@@ -256,9 +275,13 @@ runMain("iotepserver", async () => {
           transport: kernel ? "kernel" : "qstack",
           msgLen,
           counters: { ...c },
+          heartbeatBatches: store instanceof RedisScriptStore ? { calls: store.batchCalls, messages: store.batchedMessages } : undefined,
           memory: { idleRssBytes: idleRss, peakRssBytes: peakRss, peakConnections: peakConns, bytesPerConnection: peakConns > 0 ? Math.round((peakRss - idleRss) / peakConns) : null },
           latencyUs: { request: hi, heartbeat: lo },
-          breakdownUs: bd !== null ? { queue: summarize(bd.queue), flush: summarize(bd.flush), redis: summarize(bd.redis) } : undefined,
+          breakdownUs:
+            bd !== null
+              ? { queue: summarize(bd.queue), flush: summarize(bd.flush), redis: summarize(bd.redis), redisAlone: summarize(bd.redisAlone), ahead: summarize(bd.ahead), aheadSlow: summarize(bd.aheadSlow) }
+              : undefined,
           histograms: { request: encodeHistogram(server.latencyHigh), heartbeat: encodeHistogram(server.latencyLow) },
           stack:
             rs !== null

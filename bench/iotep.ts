@@ -23,7 +23,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAppArgs, runMain } from "../apps/common";
-import { runIotepBench } from "../apps/iotep/bench-run";
+import { DEFAULT_CLIENT_TICK_US, DEFAULT_PLACEMENT, DEFAULT_REDIS_NICE, DEFAULT_RT, runIotepBench } from "../apps/iotep/bench-run";
+import { parsePlacement, parseRt } from "../apps/iotep/placement";
 import { splitArgs } from "../src/api/stack-config";
 
 const spec = {
@@ -55,6 +56,11 @@ const spec = {
     { name: "server-args", type: "string" as const, arg: "ARGS", help: "extra flags for iotepserver only, quoted" },
     { name: "client-args", type: "string" as const, arg: "ARGS", help: "extra flags for mcc only, quoted" },
     { name: "huge", type: "bool" as const, help: "use hugepages (default --no-huge)" },
+    { name: "placement", type: "string" as const, arg: "P", default: DEFAULT_PLACEMENT, help: "split: iotepserver on CPU 0, redis-server and mcc on the others; none: all float (apps/iotep/placement.ts)" },
+    { name: "tick-us", type: "int" as const, arg: "US", default: DEFAULT_CLIENT_TICK_US, min: 0, help: "our stack's generator: send schedule quantum (mcc --tick-us; 0 = exact, spins a core)" },
+    { name: "rt", type: "string" as const, arg: "LIST", default: DEFAULT_RT.join(",") || "none", help: "run redis-server and/or our iotepserver under SCHED_FIFO 1 (chrt, as root): redis, server, redis,server or none" },
+    { name: "client-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "nice value of our stack's mcc (0: unchanged)" },
+    { name: "redis-nice", type: "int" as const, arg: "N", default: DEFAULT_REDIS_NICE, min: -20, max: 19, help: "nice value of our redis-server (0: unchanged)" },
     { name: "out", type: "string" as const, arg: "DIR", default: "bench-results/iotep", help: "directory for the report" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
     { name: "verbose", type: "bool" as const, help: "echo the processes' output" },
@@ -82,6 +88,11 @@ runMain("bench iotep", async () => {
     serverFlags: [...(v["breakdown"] === true ? ["--breakdown"] : []), ...splitArgs((v["server-args"] as string | undefined) ?? "")],
     clientFlags: splitArgs((v["client-args"] as string | undefined) ?? ""),
     huge: v["huge"] === true,
+    placement: parsePlacement(v["placement"] as string),
+    redisNice: v["redis-nice"] as number,
+    clientTickUs: v["tick-us"] as number,
+    clientNice: v["client-nice"] as number,
+    rt: parseRt(v["rt"] as string),
     outDir: v["out"] as string,
     echo: v["verbose"] === true ? (l: string) => console.log(l) : undefined,
   });

@@ -8,6 +8,8 @@
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { runIotep, type IotepRunResult } from "./orchestrate";
+import { formatSchedWindow } from "./cpu-sampler";
+import type { Placement, RtTarget } from "./placement";
 import { decodeHistogram, latencyTable, textTable, writeResults, type NamedHistogram, type WrittenResults } from "./results";
 
 export interface IotepBenchOptions {
@@ -36,7 +38,61 @@ export interface IotepBenchOptions {
   abort?: AbortSignal;
   /** Prefix of the progress lines ("bench iotep", "start"). */
   label: string;
+  /** CPU placement of our stack's processes (placement.ts; default DEFAULT_PLACEMENT). */
+  placement?: Placement;
+  /** nice for our redis-server (default DEFAULT_REDIS_NICE; 0: unchanged). */
+  redisNice?: number;
+  /** Our stack's generator's send quantum, us (default DEFAULT_CLIENT_TICK_US). */
+  clientTickUs?: number;
+  /** nice for our stack's mcc (default 0). */
+  clientNice?: number;
+  /** Processes under SCHED_FIFO (placement.ts; default none). */
+  rt?: RtTarget[];
 }
+
+/**
+ * Our stack's generator sends on a 1 ms schedule quantum (mcc --tick-us 1000),
+ * as the kernel baseline's generator already does: the messages due within a
+ * millisecond go out together at its end (~17 at 1 M connections / 60 s),
+ * latency still counted from that scheduled time. The generator stands in for
+ * remote devices (QStack's MCC runs on another machine, and sends in blocks
+ * itself: -b connections per block); timing each message to the microsecond
+ * keeps its poll loop spinning, and on a small machine that core is taken
+ * from the server and Redis under test. Measured at 1 M connections (bench
+ * iotep --conns 1000000 --setup 15 --duration 30 --huge --breakdown, busy
+ * machine): mcc 0.87 -> 0.19 of a core, the server's wait for a CPU in the
+ * measured 30 s 10.8 -> 2.1 s, wire request p99 10.6 -> 3.8 ms.
+ */
+export const DEFAULT_CLIENT_TICK_US = 1000;
+
+/**
+ * No pinning by default: measured at 1 M connections on this 2-core machine
+ * shared with other work (bench iotep --conns 1000000 --setup 15 --duration 30
+ * --huge --breakdown --client-args "--tick-us 1000", load average 3-5 from
+ * other jobs), "split" left the server waiting for CPU 0 76 % of the measured
+ * time (other processes still run there, and a pinned thread cannot move to
+ * the idle core) against 10 % floating; wire request p99 67 ms against 4 ms.
+ * Pinning pays only where the cores are the server's alone (QStack's setup).
+ */
+export const DEFAULT_PLACEMENT: Placement = "none";
+
+/**
+ * SCHED_FIFO 1 for iotepserver and redis-server (--rt redis,server, as root)
+ * takes the tail's main cause away, but is not the default. Measured (bench
+ * iotep --conns 1000000 --setup 15 --duration 30 --huge --breakdown, this
+ * 2-core machine shared with other jobs; --setup 60 and the full epoch for
+ * three runs each way): without it, over five runs, the server's threads
+ * waited for a CPU 7-41 % of the measured time and Redis' 8-21 %, wire
+ * request p99 2.3, 3.9, 3.9, 4.0 and 73 ms; with it, over five runs, 0.2-0.5 %
+ * and 0.3-0.9 %, wire p99 1.5 and 1.36 (setup 15 s), 1.32, 1.11, 1.14 ms
+ * (setup 60 s). But in two of those five runs some messages never reached
+ * the server's rx bursts before the run ended (18,614 and 4,193; 885 and 204
+ * requests unanswered), which no run without it showed (eight at 1 M): until
+ * that is understood, a default that may lose messages is not what a user
+ * wants.
+ */
+export const DEFAULT_RT: RtTarget[] = [];
+export const DEFAULT_REDIS_NICE = 0;
 
 export interface IotepBenchResult {
   ours: IotepRunResult;
@@ -82,7 +138,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const machine = machineInfo();
   const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
   const common = { waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
-  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" ") };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0, rt: (o.rt ?? DEFAULT_RT).join(",") || "none" };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
   console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);
@@ -98,6 +154,11 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
     clientFlags: o.clientFlags,
     huge: o.huge,
     outDir: join(o.outDir, "qstack"),
+    placement: o.placement ?? DEFAULT_PLACEMENT,
+    redisNice: o.redisNice ?? DEFAULT_REDIS_NICE,
+    clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US,
+    clientNice: o.clientNice ?? 0,
+    rt: o.rt ?? DEFAULT_RT,
   });
   let kernel: IotepRunResult | null = null;
   if (o.kernelConns > 0) {
@@ -124,6 +185,24 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   if (bd !== undefined) {
     const f = (x: { p50Us: number; p99Us: number; p999Us: number }): string => `p50 ${(x.p50Us / 1000).toFixed(3)} p99 ${(x.p99Us / 1000).toFixed(3)} p99.9 ${(x.p999Us / 1000).toFixed(3)} ms`;
     console.log(`qstack server requests: queue ${f(bd.queue)}; wait for ioredis' flush ${f(bd.flush)}; Redis ${f(bd.redis)}`);
+    if (bd.ahead !== undefined) {
+      const n = (x: { count: number; p50Us: number; p99Us: number; maxUs: number }): string => `n=${x.count} p50 ${x.p50Us} p99 ${x.p99Us} max ${x.maxUs}`;
+      console.log(`qstack server requests: Redis with nothing ahead ${f(bd.redisAlone)}; messages in Redis ahead of a request: all ${n(bd.ahead)}, slow ones (Redis > 1 ms) ${n(bd.aheadSlow)}`);
+    }
+  }
+  console.log(`qstack: ${ours.placement}`);
+  if (ours.sched !== null) {
+    for (const l of formatSchedWindow(ours.sched.measured)) console.log(`qstack measured part, ${l}`);
+    for (const l of formatSchedWindow(ours.sched.setup)) console.log(`qstack setup, ${l}`);
+  }
+  const rs = ours.redisStats;
+  if (rs !== null) {
+    const cmds = Object.entries(rs.commands)
+      .filter(([, x]) => x.calls >= 10)
+      .map(([k, x]) => `${k} ${x.calls} calls ${x.usecPerCall} us/call`)
+      .join(", ");
+    const lat = rs.latency.map((e) => `${e.event} latest ${e.latestMs} ms max ${e.maxMs} ms`).join(", ");
+    console.log(`qstack redis-server (measured part): ${cmds || "no commands"}; events over 1 ms: ${lat || "none"}`);
   }
   if (ratio !== null) console.log(`client request p99, kernel / ours: ${ratio.toFixed(2)}x (${o.kernelConns} vs ${o.conns} connections)`);
   // The live view when there is one (no pcap writing in the server's path), else the pcap's.
@@ -162,6 +241,10 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
         serverStack: ours.server.stack ?? null,
         wireP99Us: wireP99Us ?? null,
         wireCounters: { pcap: ours.wire?.counters ?? null, live: ours.wireLive?.counters ?? null },
+        breakdownUs: ours.server.breakdownUs ?? null,
+        placement: ours.placement,
+        sched: ours.sched,
+        redis: ours.redisStats,
       },
       kernel: kernel ? { counts: counts(kernel), server: kernel.server.counters } : null,
       ratioKernelOverOursP99: ratio,

@@ -12,15 +12,33 @@
  *           --redis-mode commands);
  *
  * and, from the wire: rx burst -> reply's tx burst minus these is what the
- * stack adds after the callback. Nothing is allocated per request.
+ * stack adds after the callback.
+ *
+ * With each request's Redis call the server passes how many other messages
+ * were in Redis at that moment (sent earlier on the same connection, so Redis
+ * runs them first): `ahead` is that count for every request, `aheadSlow` for
+ * the requests whose Redis time exceeded SLOW_REDIS_US, and `redisAlone` the
+ * Redis time of the requests that had nothing ahead. Whether the tail comes
+ * from the pipeline (heartbeats ahead) or from elsewhere (Redis or the server
+ * waiting for a CPU) shows in how they differ. Nothing is allocated per
+ * request.
  */
 import { newLatencyHistogram, recordUs, type Histogram } from "./latency";
+
+/** A request's Redis time above this counts as slow for `aheadSlow`, us. */
+export const SLOW_REDIS_US = 1000;
 
 export class RequestBreakdown {
   readonly queue: Histogram = newLatencyHistogram();
   readonly flush: Histogram = newLatencyHistogram();
   readonly redis: Histogram = newLatencyHistogram();
+  /** Messages in Redis when a request was sent (a count, not us). */
+  readonly ahead: Histogram = newLatencyHistogram();
+  readonly aheadSlow: Histogram = newLatencyHistogram();
+  /** Redis time of requests sent with nothing ahead, us. */
+  readonly redisAlone: Histogram = newLatencyHistogram();
   private readonly issueUs: Float64Array;
+  private readonly aheadOf: Int32Array;
   private readonly flushUs: Float64Array;
   private readonly waiting: Int32Array;
   private nWaiting = 0;
@@ -36,6 +54,7 @@ export class RequestBreakdown {
     this.issueUs = new Float64Array(slots);
     this.flushUs = new Float64Array(slots);
     this.waiting = new Int32Array(slots);
+    this.aheadOf = new Int32Array(slots);
     const tick = (): void => {
       this.tickScheduled = false;
       const t = this.clockUs();
@@ -50,12 +69,14 @@ export class RequestBreakdown {
     this.onTick = () => nextTick(tick);
   }
 
-  /** Slot `s` (a request that arrived at `arrivalUs`) made its first Redis call now. */
-  issued(s: number, arrivalUs: number): void {
+  /** Slot `s` (a request that arrived at `arrivalUs`) made its first Redis call now, with `ahead` messages in Redis. */
+  issued(s: number, arrivalUs: number, ahead = 0): void {
     const t = this.clockUs();
     this.issueUs[s] = t;
     this.flushUs[s] = -1;
+    this.aheadOf[s] = ahead;
     recordUs(this.queue, t - arrivalUs);
+    recordUs(this.ahead, ahead);
     // (A slot can be reissued before the tick only with a store that completes at once: then it is not timed.)
     if (this.nWaiting < this.waiting.length) this.waiting[this.nWaiting++] = s;
     if (!this.tickScheduled) {
@@ -67,12 +88,19 @@ export class RequestBreakdown {
   /** Slot `s`'s request completed (its last callback ran). */
   done(s: number): void {
     const f = this.flushUs[s]!;
-    if (f >= 0) recordUs(this.redis, this.clockUs() - f);
+    if (f < 0) return;
+    const us = this.clockUs() - f;
+    recordUs(this.redis, us);
+    if (this.aheadOf[s] === 0) recordUs(this.redisAlone, us);
+    if (us > SLOW_REDIS_US) recordUs(this.aheadSlow, this.aheadOf[s]!);
   }
 
   reset(): void {
     this.queue.reset();
     this.flush.reset();
     this.redis.reset();
+    this.ahead.reset();
+    this.aheadSlow.reset();
+    this.redisAlone.reset();
   }
 }

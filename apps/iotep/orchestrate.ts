@@ -9,6 +9,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CpuSampler, type SchedWindow } from "./cpu-sampler";
+import { planPlacement, type Placement, type RtTarget } from "./placement";
+import { readRedisStats, resetRedisStats, type RedisStats } from "./redis-stats";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;
@@ -100,10 +103,21 @@ export function freePortRange(n: number): number {
   throw new Error(`no ${n} consecutive free ports`);
 }
 
-/** A redis-server of our own on a Unix socket; nothing persisted. */
-export async function startRedis(dir: string): Promise<{ socket: string; stop: () => Promise<void> }> {
+/** A redis-server of ours: its socket, pid, and stop. */
+export interface OwnRedis {
+  socket: string;
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+/**
+ * A redis-server of our own on a Unix socket; nothing persisted. Commands
+ * slower than 1 ms are kept for LATENCY LATEST (redisStats). `prefix` runs it
+ * under e.g. taskset / nice (they exec it: the pid stays redis-server's).
+ */
+export async function startRedis(dir: string, prefix: string[] = []): Promise<OwnRedis> {
   const socket = join(dir, "redis.sock");
-  const p = new Proc("redis-server", ["redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"]);
+  const p = new Proc("redis-server", [...prefix, "redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", "--latency-monitor-threshold", "1"]);
   const end = Date.now() + 5000;
   while (!existsSync(socket)) {
     if (p.p.exitCode !== null || Date.now() > end) throw new Error(`redis-server did not start:\n${p.out}`);
@@ -111,6 +125,7 @@ export async function startRedis(dir: string): Promise<{ socket: string; stop: (
   }
   return {
     socket,
+    pid: p.p.pid,
     stop: async () => {
       await p.stop(3000);
     },
@@ -146,6 +161,16 @@ export interface IotepRunOptions {
   /** Extra flags for iotepserver / mcc only. */
   serverFlags?: string[];
   clientFlags?: string[];
+  /** CPU placement of the processes (placement.ts); default "none". */
+  placement?: Placement;
+  /** nice value for our redis-server (0: unchanged). */
+  redisNice?: number;
+  /** Processes under SCHED_FIFO (placement.ts), on both sides. */
+  rt?: RtTarget[];
+  /** nice value for our stack's mcc (0: unchanged). */
+  clientNice?: number;
+  /** Our stack's generator: mcc --tick-us (send schedule quantum); default 0 (exact). */
+  clientTickUs?: number;
 }
 
 /** Thrown by runIotep when its abort signal fired. */
@@ -163,6 +188,12 @@ export interface IotepRunResult {
   /** The live wire monitor's monitor.json (null when not run). */
   wireLive: Record<string, any> | null;
   outDir: string;
+  /** On-CPU time and run-queue waits per process (cpu-sampler.ts): while connecting and in the measured part. */
+  sched: { setup: Record<string, SchedWindow>; measured: Record<string, SchedWindow> } | null;
+  /** Our redis-server's own view of the measured part (null with an outside Redis). */
+  redisStats: RedisStats | null;
+  /** What ran where (placement.ts). */
+  placement: string;
 }
 
 /** Run one side (our stack or the kernel) end to end. */
@@ -170,7 +201,17 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
   const tmp = mkdtempSync(join(tmpdir(), `iotep-${o.transport}-`));
   const outDir = o.outDir ?? join(tmp, "out");
   const echo = (name: string) => (o.echo ? (l: string) => o.echo!(`[${o.transport} ${name}] ${l}`) : null);
-  let redis: { socket: string; stop: () => Promise<void> } | null = null;
+  let redis: OwnRedis | null = null;
+  let sampler: CpuSampler | null = null;
+  let resetTimer: ReturnType<typeof setTimeout> | null = null;
+  // CPU placement and nice are for our stack's processes; the kernel baseline's process trees float.
+  const ours = o.transport === "qstack";
+  const plan = planPlacement(ours ? (o.placement ?? "none") : "none", {
+    redisNice: o.redisNice,
+    clientNice: ours ? o.clientNice : 0,
+    // SCHED_FIFO alike on both sides (the kernel baseline's server processes inherit it), so the comparison stays fair.
+    rt: o.rt,
+  });
   let server: Proc | null = null;
   let client: Proc | null = null;
   // On abort: stop the processes now (their exits resolve the waits below), then clean up in finally.
@@ -184,7 +225,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
   };
   try {
     check();
-    const redisSocket = o.redisSocket ?? (redis = await startRedis(tmp)).socket;
+    const redisSocket = o.redisSocket ?? (redis = await startRedis(tmp, plan.redis)).socket;
     const serverJson = join(outDir, "server.json");
     const common = ["--status-interval", "0"];
     // Our stack's generator takes as many source addresses as it needs (64,512 ports each): one server port.
@@ -202,7 +243,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       const kports = Math.max(1, Math.ceil(o.conns / 10_000));
       const base = freePortRange(kports);
       const multi = ["--ports", String(kports), "--smp", String(procs)];
-      server = new Proc("iotepserver", [BUN, join(ROOT, "apps", "iotepserver.ts"), "--kernel", "--listen", "127.0.0.1", "--port", String(base), ...srvArgs, ...multi, ...common], echo("server"));
+      server = new Proc("iotepserver", [...plan.server, BUN, join(ROOT, "apps", "iotepserver.ts"), "--kernel", "--listen", "127.0.0.1", "--port", String(base), ...srvArgs, ...multi, ...common], echo("server"));
       const m = await server.waitFor(/^iotepserver: listening on kernel sockets 127\.0\.0\.1:(\d+)/m, 60_000);
       client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--kernel", "--dest", "127.0.0.1", "--port", m[1]!, ...gen, ...multi, ...common], echo("mcc"));
     } else {
@@ -213,15 +254,37 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       const live = o.liveWire === true ? ["--monitor", join(outDir, "wire-live")] : [];
       server = new Proc(
         "iotepserver",
-        [BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...live, ...(o.stackFlags ?? []), ...(o.serverFlags ?? []), ...common],
+        [...plan.server, BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...live, ...(o.stackFlags ?? []), ...(o.serverFlags ?? []), ...common],
         echo("server"),
       );
       check();
       await server.waitFor(/iotepserver: listening on our stack/, 60_000);
-      client = new Proc("mcc", [BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...(o.stackFlags ?? []), ...(o.clientFlags ?? []), ...common], echo("mcc"));
+      const tick = ["--tick-us", String(o.clientTickUs ?? 0)];
+      client = new Proc("mcc", [...plan.client, BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...tick, ...(o.stackFlags ?? []), ...(o.clientFlags ?? []), ...common], echo("mcc"));
+    }
+    // CPU waits per process; Redis' counters from the start of the measured part.
+    const procs = [
+      { name: "iotepserver", pid: server.p.pid },
+      { name: "mcc", pid: client.p.pid },
+      ...(redis !== null ? [{ name: "redis-server", pid: redis.pid }] : []),
+    ];
+    // (The kernel baseline's servers and clients are process trees: only our stack's processes are sampled.)
+    sampler = o.transport === "qstack" ? new CpuSampler(procs) : null;
+    const t0 = performance.now();
+    const startMs = 0;
+    const sendMs = startMs + (o.setupS + o.waitS) * 1000;
+    const measureMs = sendMs + o.warmupS * 1000;
+    if (redis !== null) {
+      const sock = redis.socket;
+      resetTimer = setTimeout(() => resetRedisStats(sock), measureMs - startMs);
     }
     check();
     const code = await client.exited;
+    // The measured part ends with the last scheduled message (mcc then closes its connections).
+    const endMs = Math.min(performance.now() - t0, measureMs + o.durationS * 1000);
+    sampler?.stop();
+    const redisStats = redis !== null ? readRedisStats(redis.socket) : null;
+    const sched = sampler !== null ? { setup: sampler.window(startMs, startMs + o.setupS * 1000), measured: sampler.window(measureMs, endMs) } : null;
     check();
     if (code !== 0) throw new Error(`mcc (${o.transport}) exited with ${code}:\n${client.out.slice(-3000)}`);
     // Shutting down drains every connection: give large runs time (1 M: ~2 min) before SIGKILL.
@@ -242,11 +305,13 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     }
     const liveJson = join(outDir, "wire-live", "monitor.json");
     const wireLive = o.transport === "qstack" && o.liveWire === true ? JSON.parse(readFileSync(liveJson, "utf8")) : null;
-    return { transport: o.transport, client: clientRes, server: serverRes, wire, wireLive, outDir };
+    return { transport: o.transport, client: clientRes, server: serverRes, wire, wireLive, outDir, sched, redisStats, placement: plan.describe };
   } catch (e) {
     throw o.abort?.aborted === true ? new IotepAborted() : e;
   } finally {
     o.abort?.removeEventListener("abort", onAbort);
+    sampler?.stop();
+    if (resetTimer !== null) clearTimeout(resetTimer);
     if (client !== null) await client.stop(3000);
     if (server !== null) await server.stop(3000);
     if (redis !== null) await redis.stop();

@@ -11,7 +11,9 @@
  * and, for requests only, writes the 146-byte reply when the third command
  * has completed. A store with message() (store-script.ts) runs all three in
  * one call (one Lua script, one round trip); the stages below then collapse
- * into one.
+ * into one. Heartbeats then go through messageBatched() when the store has
+ * it: the store sends the heartbeats of one event-loop turn as one call,
+ * after the requests of that turn.
  *
  * Priority ("requests are served before queued heartbeats at every stage";
  * QStack's workers drain the request queue first and re-check it after each
@@ -233,6 +235,8 @@ export class IotepServer implements FrameSink {
   private readonly onMessage1: ((err: Error | null | undefined, r?: unknown) => void)[] = [];
   /** The store runs a whole message per call. */
   private readonly whole: boolean;
+  /** The store batches heartbeats (store.messageBatched). */
+  private readonly batched: boolean;
   private readonly freeSlots: Int32Array;
   private freeCount: number;
   private heartbeatsInFlight = 0;
@@ -249,6 +253,7 @@ export class IotepServer implements FrameSink {
     this.msgLen = opts.msgLen;
     this.store = opts.store;
     this.whole = typeof opts.store.message === "function";
+    this.batched = this.whole && typeof opts.store.messageBatched === "function";
     this.sink = opts.sink ?? { reply: () => false };
     this.keyBase = opts.keyBase ?? 0;
     this.clockUs = opts.clockUs ?? monotonicUs;
@@ -402,10 +407,12 @@ export class IotepServer implements FrameSink {
   private start(s: number): void {
     const key = this.keyBase + this.sConn[s]!;
     this.storeCalls++;
-    if (this.breakdown !== null && this.sHigh[s] === 1) this.breakdown.issued(s, this.sTUs[s]!);
+    // Messages in Redis now besides this one (slots waiting behind their connection's earlier message are few).
+    if (this.breakdown !== null && this.sHigh[s] === 1) this.breakdown.issued(s, this.sTUs[s]!, this.slotCount - this.freeCount - 1);
     if (this.whole) {
       this.sStage[s] = STAGE_MESSAGE;
-      this.store.message!(key, this.sPayload[s]!, this.onMessage1[s]!);
+      if (this.sHigh[s] === 0 && this.batched) this.store.messageBatched!(key, this.sPayload[s]!, this.onMessage1[s]!);
+      else this.store.message!(key, this.sPayload[s]!, this.onMessage1[s]!);
     } else {
       this.sStage[s] = STAGE_GET1;
       this.store.get(1, key, this.onGet1[s]!);

@@ -21,6 +21,20 @@
  * The script returns 0 when it created the key and 1 when it incremented it
  * (the server's newKeys/updatedKeys); db 2's GET result is read and dropped
  * inside the script, like the reply the per-command mode ignores.
+ *
+ * Heartbeats in batches (standalone only): the server hands heartbeats to
+ * messageBatched(), and the heartbeats of one event-loop turn go to Redis as
+ * one script call over all their keys (at most `heartbeatBatch`; the same
+ * three commands per message inside, returning one 0/1 per key). Redis' cost
+ * per script call (~12 us here, against ~3 us for a message's three commands)
+ * is then paid once per batch, not per heartbeat: less Redis CPU, less server
+ * CPU (one ioredis command per batch), and a request sent after the batch
+ * waits behind one short script instead of one script per heartbeat. The
+ * batch is sent on process.nextTick, after ioredis queued every request
+ * issued in the same turn, so requests still go first. Requests are never
+ * batched: each is its own script call, sent at once. A batch's failure fails
+ * every heartbeat in it. Redis Cluster keeps one call per message (a script's
+ * keys must share a hash slot).
  */
 import Redis, { type Cluster } from "ioredis";
 import { closeClient, newCluster, redisWhere, standaloneOptions, waitClientsReady, type IotepStore, type MessageCallback, type StoreOptions } from "./store";
@@ -51,23 +65,74 @@ redis.call('GET', KEYS[2])
 return r
 `;
 
+/** Standalone, a batch: KEYS = connection ids, ARGV[i] = KEYS[i]'s first payload bytes; returns one 0/1 per key. */
+export const BATCH_SCRIPT_DB = `local out = {}
+redis.call('SELECT', 1)
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v and #v > 0 then
+    v = string.char((string.byte(v, 1) + 1) % 256) .. string.sub(v, 2)
+    out[i] = 1
+  else
+    v = ARGV[i]
+    out[i] = 0
+  end
+  redis.call('SET', KEYS[i], v)
+end
+redis.call('SELECT', 2)
+for i = 1, #KEYS do
+  redis.call('GET', KEYS[i])
+end
+return out
+`;
+
+/**
+ * When a batch goes out: "tick" = process.nextTick, in the same socket write
+ * as (after) the turn's requests; "later" = setImmediate, a write of its own
+ * after the event loop's next I/O poll. Redis answers a read's commands
+ * together (its replies are written before it sleeps), so a request written
+ * with a batch behind it waits for the batch to run too.
+ */
+export type HeartbeatFlush = "tick" | "later";
+
+/** Heartbeats per script call by default: the server's heartbeat window (DEFAULT_HEARTBEAT_SLOTS). */
+export const DEFAULT_HEARTBEAT_BATCH = 32;
+
 type ScriptFn = (...args: unknown[]) => unknown;
 
-/** Standalone Redis, one connection, one script call per message. */
+/** Standalone Redis, one connection, one script call per message (heartbeats: per batch). */
 export class RedisScriptStore implements IotepStore {
   private readonly client: Redis;
   private readonly run: ScriptFn;
+  private readonly runBatch: ScriptFn;
+  /** Heartbeats per script call at most (1: one call each). */
+  readonly heartbeatBatch: number;
+  // The batch being collected in this event-loop turn.
+  private bKeys: number[] = [];
+  private bFirst: Buffer[] = [];
+  private bCbs: MessageCallback[] = [];
+  private flushScheduled = false;
+  private readonly flushFn = (): void => this.flushBatch();
+  private readonly later: (f: () => void) => void;
+  /** Script calls that carried a batch of heartbeats, and the heartbeats in them. */
+  batchCalls = 0;
+  batchedMessages = 0;
   connectionErrors = 0;
   private lastError = "";
 
   constructor(
     /** Unix socket path, or "host:port". */
     readonly target: string,
-    opts: StoreOptions = {},
+    opts: StoreOptions & { heartbeatBatch?: number; heartbeatFlush?: HeartbeatFlush } = {},
   ) {
+    this.heartbeatBatch = Math.max(1, opts.heartbeatBatch ?? DEFAULT_HEARTBEAT_BATCH);
+    this.later = (opts.heartbeatFlush ?? "tick") === "later" ? (f) => void setImmediate(f) : process.nextTick;
     this.client = new Redis({ ...standaloneOptions(opts), ...redisWhere(target), connectionName: "iotep" });
     this.client.defineCommand("iotepMessage", { numberOfKeys: 1, lua: MESSAGE_SCRIPT_DB });
+    // No numberOfKeys: the call's first argument is the key count.
+    this.client.defineCommand("iotepBatch", { lua: BATCH_SCRIPT_DB });
     this.run = (this.client as unknown as Record<string, ScriptFn>)["iotepMessage"]!.bind(this.client);
+    this.runBatch = (this.client as unknown as Record<string, ScriptFn>)["iotepBatch"]!.bind(this.client);
     this.client.on("error", (e: Error) => {
       this.connectionErrors++;
       this.lastError = e.message;
@@ -87,6 +152,46 @@ export class RedisScriptStore implements IotepStore {
     this.run(key, first, cb);
   }
 
+  /** A heartbeat: joins this turn's batch (sent on process.nextTick, or now when full). */
+  messageBatched(key: number, first: Buffer, cb: MessageCallback): void {
+    if (this.heartbeatBatch === 1) {
+      this.run(key, first, cb);
+      return;
+    }
+    this.bKeys.push(key);
+    this.bFirst.push(first);
+    this.bCbs.push(cb);
+    if (this.bKeys.length >= this.heartbeatBatch) this.flushBatch();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      this.later(this.flushFn);
+    }
+  }
+
+  private flushBatch(): void {
+    this.flushScheduled = false;
+    const n = this.bKeys.length;
+    if (n === 0) return;
+    const keys = this.bKeys;
+    const first = this.bFirst;
+    const cbs = this.bCbs;
+    this.bKeys = [];
+    this.bFirst = [];
+    this.bCbs = [];
+    if (n === 1) {
+      this.run(keys[0], first[0], cbs[0]);
+      return;
+    }
+    this.batchCalls++;
+    this.batchedMessages += n;
+    // One array per batch (not per message): numkeys, the keys, then their first bytes.
+    this.runBatch(n, ...keys, ...first, (err: Error | null | undefined, r?: unknown) => {
+      const ok = err == null && Array.isArray(r) && r.length === n;
+      const e = ok ? null : (err ?? new Error(`batch script: expected ${n} results, got ${String(r)}`));
+      for (let i = 0; i < n; i++) cbs[i]!(e, ok ? (r as unknown[])[i] : undefined);
+    });
+  }
+
   get(): void {
     throw new Error("RedisScriptStore runs whole messages (message()), not single commands");
   }
@@ -104,7 +209,8 @@ export class RedisScriptStore implements IotepStore {
   }
 
   describe(): string {
-    return `redis ${this.target} (one connection, one Lua script per message via EVALSHA, auto-pipelined)`;
+    const hb = this.heartbeatBatch > 1 ? `, heartbeats in batches of up to ${this.heartbeatBatch} per script call` : "";
+    return `redis ${this.target} (one connection, one Lua script per message via EVALSHA${hb}, auto-pipelined)`;
   }
 }
 

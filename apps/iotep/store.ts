@@ -54,6 +54,12 @@ export interface IotepStore {
    * bytes, unchanged until `cb`); `cb` is called exactly once.
    */
   message?(key: number, first: Buffer, cb: MessageCallback): void;
+  /**
+   * Like message(), but the store may send it later in this event-loop turn
+   * together with other such calls, as one round trip (the server's
+   * heartbeats: store-script.ts); `cb` is called exactly once.
+   */
+  messageBatched?(key: number, first: Buffer, cb: MessageCallback): void;
   /** True while every connection is up. */
   readonly connected: boolean;
   /** Connection-level errors seen (not command errors). */

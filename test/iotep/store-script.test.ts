@@ -2,7 +2,7 @@
  * The one-script-per-message store against a real redis-server: the script's
  * SELECTs leave the connection's own database alone (Redis >= 7.0), a
  * flushed script cache (NOSCRIPT) is recovered by ioredis' EVAL fallback with
- * no message failing, and a restarted Redis (empty cache, new socket) serves
+ * no message failing (the per-message script and the heartbeat batch), and a restarted Redis (empty cache, new socket) serves
  * the script again. The effects per message and the kill/restart run in both
  * modes are in server.test.ts.
  */
@@ -62,11 +62,12 @@ describe.skipIf(!haveRedis)("one Lua script per message", () => {
     const srv = new IotepServer({ msgLen: 100, store, sink, slots: 16 });
     const mb = new MessageBuilder(100);
     for (let c = 0; c < 20; c++) srv.open(c);
-    for (let c = 0; c < 20; c++) srv.data(c, mb.heartbeat(c), 0, 100);
+    // Both scripts (one message, a batch of heartbeats) are loaded before the flush.
+    for (let c = 0; c < 20; c++) srv.data(c, c < 10 ? mb.request(c) : mb.heartbeat(c), 0, 100);
     await until("first round", 3000, () => srv.isIdle());
     await redis.cli("CONFIG", "RESETSTAT");
     await redis.cli("SCRIPT", "FLUSH");
-    for (let c = 0; c < 20; c++) srv.data(c, mb.request(c), 0, 100);
+    for (let c = 0; c < 20; c++) srv.data(c, c < 10 ? mb.heartbeat(c) : mb.request(c), 0, 100);
     await until("second round", 3000, () => srv.isIdle());
     const c = srv.counters;
     expect(c.failedRequests + c.failedHeartbeats).toBe(0);
@@ -99,4 +100,66 @@ describe.skipIf(!haveRedis)("one Lua script per message", () => {
     expect(srv.counters.updatedKeys).toBe(4);
     await store.close();
   });
+
+  test("heartbeats of one turn go as one script call; effects equal one call per heartbeat; requests are not batched", async () => {
+    const N = 40;
+    const effects: string[][] = [];
+    for (const batch of [32, 1]) {
+      await redis.cli("FLUSHALL");
+      await redis.cli("CONFIG", "RESETSTAT");
+      const store = new RedisScriptStore(redis.socketPath, { heartbeatBatch: batch });
+      expect(await store.waitReady(3000)).toBe(true);
+      const srv = new IotepServer({ msgLen: 100, store, sink, slots: 64, heartbeatSlots: 48 });
+      const mb = new MessageBuilder(100);
+      for (let c = 0; c < N; c++) srv.open(c);
+      // Two rounds: keys created, then incremented; requests mixed in.
+      for (let round = 0; round < 2; round++) {
+        for (let c = 0; c < N; c++) srv.data(c, c % 10 === 0 ? mb.request(c) : mb.heartbeat(c), 0, 100);
+        await until(`round ${round}`, 3000, () => srv.isIdle());
+      }
+      const c = srv.counters;
+      expect(c.failedRequests + c.failedHeartbeats).toBe(0);
+      expect(c.doneHeartbeats).toBe(2 * (N - N / 10));
+      expect(c.doneRequests).toBe(2 * (N / 10));
+      expect(c.newKeys).toBe(N);
+      expect(c.updatedKeys).toBe(N);
+      const stats = await redis.cli("INFO", "commandstats");
+      const calls = (name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+),`).exec(stats)?.[1] ?? 0);
+      // Three commands per message either way.
+      expect(calls("get")).toBe(2 * 2 * N);
+      expect(calls("set")).toBe(2 * N);
+      const scripts = calls("eval") + calls("evalsha");
+      // Batched: each round's 36 heartbeats in two calls (32 + 4), each request alone.
+      if (batch === 32) {
+        expect(scripts).toBe(2 * (2 + N / 10));
+        expect(store.batchCalls).toBe(4);
+        expect(store.batchedMessages).toBe(2 * (N - N / 10));
+      } else expect(scripts).toBe(2 * N);
+      const vals: string[] = [];
+      for (let k = 0; k < N; k++) vals.push(hexOf(await redis.cliBytes("-n", "1", "GET", String(k))));
+      effects.push(vals);
+      await store.close();
+    }
+    expect(effects[0]).toEqual(effects[1]!);
+  });
+
+  test("a failed batch fails every heartbeat in it, and nothing throws", async () => {
+    await redis.cli("FLUSHALL");
+    const store = new RedisScriptStore(redis.socketPath, { heartbeatBatch: 32 });
+    expect(await store.waitReady(3000)).toBe(true);
+    const srv = new IotepServer({ msgLen: 100, store, sink, slots: 64, heartbeatSlots: 48 });
+    const mb = new MessageBuilder(100);
+    for (let c = 0; c < 8; c++) srv.open(c);
+    // A key of the wrong type makes the script fail (GET on a list): the whole batch fails.
+    await redis.cli("-n", "1", "RPUSH", "3", "x");
+    for (let c = 0; c < 8; c++) srv.data(c, mb.heartbeat(c), 0, 100);
+    await until("failed", 3000, () => srv.isIdle());
+    expect(srv.counters.failedHeartbeats).toBe(8);
+    expect(srv.counters.redisErrors).toBe(8);
+    await store.close();
+  });
 });
+
+function hexOf(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}

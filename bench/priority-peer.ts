@@ -165,7 +165,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
   const sweep = pin(v, rs.stack);
   const clock = rs.stack.loop.clock;
-  const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper());
+  const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper(), rs.sockets.tcp);
   rs.stack.addAppStage(gen);
   const gaps = new RoundGaps(rs.stack.loop);
   rs.stack.addAppStage(gaps);

@@ -9,6 +9,8 @@
  *   heapStats) at the start and end of short windows; a window that saw no
  *   collection (no type's count fell) is reported on stderr as cells per
  *   message by type. Counting walks the heap (milliseconds): diagnosis runs only.
+ * - `gcLogSummary(stderr)`: collections and pauses from a peer's BUN_JSC_logGC
+ *   log, for the whole run and for the measured phase.
  */
 import { heapStats } from "bun:jsc";
 
@@ -55,4 +57,48 @@ export class HeapCensus {
     const rows = [...this.sum].sort((x, y) => y[1] - x[1]).slice(0, 12).map(([k, v]) => `${k} ${(v / this.msgs).toFixed(2)}`);
     process.stderr.write(`[qs-prio census ${who}: ${this.windows} clean windows, ${this.msgs} messages; cells per message: ${rows.join(", ")}]\n`);
   }
+}
+
+export interface GcCounts {
+  eden: number;
+  full: number;
+  /** Stop-the-world pauses (each `p=` of the log) and their total and longest, ms. */
+  pauses: number;
+  pauseMs: number;
+  maxPauseMs: number;
+}
+
+export interface GcLogSummary {
+  run: GcCounts;
+  measured: GcCounts;
+  /** The census line (QS_PRIO_CENSUS=1), or null. */
+  census: string | null;
+}
+
+/** Count a BUN_JSC_logGC log's collections, whole run and between the phase marks; null when it has none. */
+export function gcLogSummary(log: string): GcLogSummary | null {
+  const zero = (): GcCounts => ({ eden: 0, full: 0, pauses: 0, pauseMs: 0, maxPauseMs: 0 });
+  const run = zero();
+  const measured = zero();
+  let phase = 0;
+  let census: string | null = null;
+  let seen = false;
+  for (const line of log.split("\n")) {
+    if (line.includes("[qs-prio phase measured]")) phase = 1;
+    else if (line.includes("[qs-prio phase end]")) phase = 2;
+    if (line.includes("[qs-prio census")) census = line.replace(/^\[|\]$/g, "");
+    const targets = phase === 1 ? [run, measured] : [run];
+    if (line.includes("=> EdenCollection")) for (const t of targets) t.eden++;
+    if (line.includes("=> FullCollection")) for (const t of targets) t.full++;
+    for (const m of line.matchAll(/p=([0-9.]+)ms/g)) {
+      seen = true;
+      const ms = Number(m[1]);
+      for (const t of targets) {
+        t.pauses++;
+        t.pauseMs += ms;
+        if (ms > t.maxPauseMs) t.maxPauseMs = ms;
+      }
+    }
+  }
+  return seen || run.eden + run.full > 0 ? { run, measured, census } : null;
 }

@@ -4,7 +4,7 @@
  *
  *   bun run bench priority [--real | --virtual | --both] [--conns N] [--service-us W] [--budget-us U]
  *                          [--bursts B] [--ratio R] [--high F] [--pin [--helpers idle|normal] [--stack-nice N]]
- *                          [--threads-ms MS] [--no-micro] [--json FILE]
+ *                          [--threads-ms MS] [--gc-timer] [--no-micro] [--json FILE]
  *
  * --real (the default): two processes on our stack over net_memif
  * (bench/priority-real.ts, bench/priority-peer.ts): a server whose every
@@ -54,6 +54,18 @@
  * --stack-nice N (e.g. -10) gives each process its own session (autogroup)
  * at nice N and its stack thread nice N (src/sched/split/stack-priority.ts),
  * the weight a latency-critical service gets over its neighbours.
+ *
+ * Garbage collection: Bun's idle GC timer (its GarbageCollectionController)
+ * starts an Eden collection every second in which the heap size changed,
+ * however little was allocated: 7-8 Edens of 1-5 ms (up to 12 ms) per process
+ * in the measured phase, whatever the per-message allocation. The peers run
+ * with it off (BUN_GC_TIMER_DISABLE=1; --gc-timer keeps it), as a
+ * latency-critical server would: JSC's own collections, paced by allocation,
+ * stay on, and with the data path allocating ~1-2 small cells per message
+ * (bench/priority-alloc-probe.ts) none falls in the measured phase. With
+ * QS_PRIO_PEER_LOGS=DIR and BUN_JSC_logGC=1 the peers' logs are kept and each
+ * peer's collections in the measured phase are printed (bench/priority-census.ts;
+ * QS_PRIO_CENSUS=1 adds heap cells per message by type).
  *
  * The server's wire view (always on; bench/priority-wire.ts): per message,
  * from the server's rx burst that received it to the tx burst that sent its

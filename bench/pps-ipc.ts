@@ -18,8 +18,8 @@ export interface Proc {
 }
 
 /** Spawn `bun <script> ...args`; stderr is kept for error reports. */
-export function spawnProc(name: string, script: string, args: string[]): Proc {
-  const proc = Bun.spawn([process.execPath, script, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+export function spawnProc(name: string, script: string, args: string[], env?: Record<string, string>): Proc {
+  const proc = Bun.spawn([process.execPath, script, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: env === undefined ? undefined : { ...process.env, ...env } });
   const queue: Ev[] = [];
   const waiting: { ev: string; resolve: (e: Ev) => void; reject: (e: Error) => void }[] = [];
   let ended = false;

@@ -15,7 +15,8 @@ import { SeededRng } from "../src/net/seeded-rng";
 import type { PollStage } from "../src/sched/poll-loop";
 import { newLatencyHistogram, recordUs, summarize, type Histogram, type LatencySummary } from "../apps/iotep/latency";
 import { wallUs } from "../src/api/clock";
-import { LABEL_REPLY, LABEL_REQUEST, MSG, OFF_LABEL, OFF_PRIO, OFF_READ, OFF_REPLIED, OFF_SENT, OFF_SEQ, PRIO_HIGH } from "./priority-server";
+import type { TcpLayer } from "../src/tcp/tcp-layer";
+import { LABEL_REPLY, LABEL_REQUEST, MSG, OFF_LABEL, OFF_PRIO, OFF_READ, OFF_REPLIED, OFF_SENT, OFF_SEQ, PRIO_HIGH, writeInPlace } from "./priority-server";
 
 /** Per-socket reassembly of replies cut by segment boundaries. */
 export interface GenConn {
@@ -84,11 +85,26 @@ export class LoadGen implements PollStage {
   /** Microseconds slept between sends (with a sleeper). */
   sleptUs = 0;
 
-  /** `sleep`: when given, rounds that send nothing sleep until shortly before the next send (at most 100 us). */
+  /** sendReserve span (writeInPlace). */
+  private readonly span = new Int32Array(2);
+
+  /**
+   * `sleep`: when given, rounds that send nothing sleep until shortly before the next send (at most 100 us).
+   * `tcp`: the sockets' TcpLayer; when given, low messages are written in place into the send
+   * buffer by socket id (writeInPlace: no view allocated per message) instead of TcpSocket.write.
+   */
   constructor(
     private readonly clock: () => number,
     private readonly sleep: ((us: number) => void) | null = null,
+    private readonly tcp: TcpLayer | null = null,
   ) {}
+
+  /** Write one message on socket s: SEND_AHEAD when high, else in place when `tcp` is given. */
+  private send(s: TcpSocket<GenConn>, m: Uint8Array, hi: boolean): number {
+    if (hi) return s.write(m, 0, MSG, SEND_AHEAD);
+    if (this.tcp === null || s.isReleased) return s.write(m, 0, MSG);
+    return writeInPlace(this.tcp, s.id, m, 0, MSG, this.span);
+  }
 
   private static newLegs() {
     const two = (): [Histogram, Histogram] => [newLatencyHistogram(), newLatencyHistogram()];
@@ -137,7 +153,7 @@ export class LoadGen implements PollStage {
       m[OFF_LABEL] = LABEL_REQUEST;
       this.dv.setUint32(OFF_SEQ, k, true);
       this.dv.setFloat64(OFF_SENT, wallUs(), true);
-      const n = socks[k % socks.length]!.write(m, 0, MSG, hi ? SEND_AHEAD : 0);
+      const n = this.send(socks[k % socks.length]!, m, hi);
       if (n === MSG) this.sent++;
       else this.sendFailed++;
       recordUs(this.sendLag, nowUs - times[k]!);
@@ -193,7 +209,7 @@ export class LoadGen implements PollStage {
       for (let i = 0; i < MSG; i++) m[i] = b[off + i]!;
       m[OFF_LABEL] = LABEL_REQUEST;
       this.dv.setFloat64(OFF_SENT, wallUs(), true);
-      if (this.socks[k % this.socks.length]!.write(m, 0, MSG) === MSG) return;
+      if (this.send(this.socks[k % this.socks.length]!, m, false) === MSG) return;
       this.sendFailed++;
       return;
     }

@@ -31,6 +31,7 @@ import { microSleeper } from "../ffi/micro-sleep";
 import { burstPlan, LoadGen, type GenConn } from "./priority-gen";
 import { MSG, PriorityServer } from "./priority-server";
 import { PriorityWireTap } from "./priority-wire";
+import { HeapCensus, phaseMark } from "./priority-census";
 
 const spec = {
   name: "priority-peer",
@@ -105,6 +106,22 @@ async function waitFor(cond: () => boolean, ms: number, step = 20): Promise<bool
   return true;
 }
 
+/** Census windows of 50 ms every 100 ms (QS_PRIO_CENSUS=1, bench/priority-census.ts). */
+function censusTimer(c: HeapCensus, messages: () => number): { stop(who: string): void } {
+  let open = false;
+  const t = setInterval(() => {
+    if (open) c.close(messages());
+    else c.open(messages());
+    open = !open;
+  }, 50);
+  return {
+    stop(who: string) {
+      clearInterval(t);
+      c.report(who);
+    },
+  };
+}
+
 async function server(v: Record<string, unknown>): Promise<void> {
   const priority = v["priority"] === true;
   const rs = await startIdStack(v as never, TCP);
@@ -132,18 +149,23 @@ async function server(v: Record<string, unknown>): Promise<void> {
   rs.run();
   emit("ready", { priority, classes: rs.stack.classes });
   let stop = false;
+  let census: { stop(who: string): void } | null = null;
   process.on("SIGTERM", () => (stop = true));
   for (;;) {
     const cmd = pollCommand();
     if (stop || cmd === "stop") break;
     if (cmd === "reset") {
       // The measured phase starts: forget the capacity phase.
+      phaseMark("measured");
+      if (census === null && HeapCensus.enabled()) census = censusTimer(new HeapCensus(), () => srv.served);
       srv.resetStats();
       wire.reset();
       gaps = new RoundGaps(rs.stack.loop);
     }
     await Bun.sleep(10);
   }
+  phaseMark("end");
+  census?.stop("server");
   const m = priority ? ep.tcp.messages() : null;
   emit("stats", {
     ...srv.stats(),
@@ -165,7 +187,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
   const sweep = pin(v, rs.stack);
   const clock = rs.stack.loop.clock;
-  const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper());
+  const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper(), rs.sockets.tcp);
   rs.stack.addAppStage(gen);
   const gaps = new RoundGaps(rs.stack.loop);
   rs.stack.addAppStage(gaps);
@@ -211,8 +233,12 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   const plan = burstPlan(ls, rate, bursts, burstS, quietS, v["high"] as number, v["seed"] as number);
   const gaps0 = gaps.summary();
   gen.start(plan);
+  phaseMark("measured");
+  const census = HeapCensus.enabled() ? censusTimer(new HeapCensus(), () => gen.replies) : null;
   const planS = bursts * (burstS + quietS);
   const done = await waitFor(() => gen.finished, planS * 1000 + 20_000);
+  phaseMark("end");
+  census?.stop("generator");
   const wallS = (clock() - ls) / 1e6;
   emit("result", {
     rate, messages: gen.total, sleptMs: Math.round(gen.sleptUs / 1000), sleeper: v["gen-spin"] !== true, highMessages: plan.high.reduce((a, b) => a + b, 0), finished: done, wallS, ...gen.results(),

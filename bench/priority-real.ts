@@ -9,6 +9,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawnProc, type Ev, type Proc } from "./pps-ipc";
 import { printThreads, ThreadSampler, type ThreadRow } from "./priority-threads";
+import { gcLogSummary, type GcLogSummary } from "./priority-census";
 import { SCHED_IDLE, setThreadPolicy } from "../ffi/sched-policy";
 import { threadId } from "../src/sched/split/affinity";
 import { sweepHelperThreads } from "../src/sched/split/helper-threads";
@@ -42,6 +43,14 @@ export interface RealParams {
   stackNice: number;
   /** Both stack threads' EEVDF slice, us (0: the kernel's default). */
   stackSliceUs: number;
+  /**
+   * Keep Bun's idle GC timer in the peers (false: BUN_GC_TIMER_DISABLE=1). Bun's
+   * GarbageCollectionController starts an Eden collection every second while the
+   * heap size changed since the last tick, however little was allocated: ~1 Eden
+   * (1-5 ms pause) per second per process. JSC's own allocation-paced collections
+   * stay on either way.
+   */
+  gcTimer: boolean;
 }
 
 export interface RealCase {
@@ -52,6 +61,8 @@ export interface RealCase {
   server: Ev;
   /** Every thread's CPU and run-queue wait during the bursts (with threadsMs). */
   threads?: ThreadRow[];
+  /** Per peer, from its BUN_JSC_logGC log (with QS_PRIO_PEER_LOGS and BUN_JSC_logGC). */
+  gc?: Record<string, GcLogSummary>;
 }
 
 /** Stack flags both processes share: no hugepages when too few are free (as bench/tcp decides). */
@@ -74,11 +85,12 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
   const dev = (role: string) => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
   const common = ["--stack-nice", String(p.stackNice), "--stack-slice-us", String(p.stackSliceUs), "--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
   const procs: Proc[] = [];
+  const env = p.gcTimer ? undefined : { BUN_GC_TIMER_DISABLE: "1" };
   try {
     const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), "--low-budget-us", String(p.lowBudgetUs), ...common];
     if (priority) sArgs.push("--priority", "--classify", "iotep");
     if (p.pin) sArgs.push("--pin", "1", "--helpers", p.helpers);
-    const server = spawnProc(`server (priority ${priority ? "on" : "off"})`, PEER, sArgs);
+    const server = spawnProc(`server (priority ${priority ? "on" : "off"})`, PEER, sArgs, env);
     procs.push(server);
     await server.next("ready", 60_000);
     const gArgs = [
@@ -86,7 +98,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
       "--cap-s", String(p.capS), "--rate", String(rate), "--ratio", String(p.ratio), "--bursts", String(p.bursts),
       "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...(p.genSpin ? ["--gen-spin"] : []), ...(p.pin ? ["--pin", "0", "--helpers", p.helpers] : []), ...common,
     ];
-    const gen = spawnProc("generator", PEER, gArgs);
+    const gen = spawnProc("generator", PEER, gArgs, env);
     procs.push(gen);
     await gen.next("ready", 60_000);
     const conn = await gen.next("connected", 90_000);
@@ -104,11 +116,24 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
     const st = await server.next("stats", 30_000);
     await Promise.all(procs.map((x) => x.exited()));
     const logDir = process.env["QS_PRIO_PEER_LOGS"];
+    let gc: Record<string, GcLogSummary> | undefined;
     if (logDir !== undefined && logDir !== "") {
-      // Diagnosis (e.g. with BUN_JSC_logGC=1 in the environment): each peer's stderr to a file.
-      for (const x of procs) await Bun.write(join(logDir, `${priority ? "on" : "off"}-${x.name.split(" ")[0]}.log`), await x.stderr());
+      // Diagnosis (e.g. with BUN_JSC_logGC=1 in the environment): each peer's stderr to a file,
+      // and its collections in the measured phase (the peers mark it in the log).
+      for (const x of procs) {
+        const who = x.name.split(" ")[0]!;
+        const text = await x.stderr();
+        await Bun.write(join(logDir, `${priority ? "on" : "off"}-${who}.log`), text);
+        const g = gcLogSummary(text);
+        if (g !== null) {
+          (gc ??= {})[who] = g;
+          const m = g.measured;
+          log(`    ${who} GC (BUN_JSC_logGC) in the measured phase: ${m.eden} eden, ${m.full} full, pauses ${m.pauses} total ${m.pauseMs.toFixed(1)} ms max ${m.maxPauseMs.toFixed(1)} ms; whole run ${g.run.eden} eden, ${g.run.full} full, ${g.run.pauseMs.toFixed(1)} ms`);
+          if (g.census !== null) log(`    ${g.census}`);
+        }
+      }
     }
-    return { priority, capacity: Number(cap.capacity), connectMs: Number(conn.setupMs), gen: res, server: st, threads };
+    return { priority, capacity: Number(cap.capacity), connectMs: Number(conn.setupMs), gen: res, server: st, threads, gc };
   } catch (e) {
     const tails = await Promise.all(
       procs.map(async (x) => {

@@ -32,6 +32,7 @@
  * test. The poll loop reads the clock once per round; `clock` is injected.
  */
 import { EAGAIN } from "../src/tcp/errno";
+import type { TcpLayer } from "../src/tcp/tcp-layer";
 import { EPOLLIN, EPOLLRDHUP, type TcpEpoll } from "../src/api/tcp-epoll";
 import { PARK, Scheduler, type Coroutine } from "../src/sched/coroutine";
 import type { PollStage } from "../src/sched/poll-loop";
@@ -57,6 +58,28 @@ export const LABEL_REQUEST = 0x02;
 export const LABEL_REPLY = 0x03;
 
 const CONN_EVENTS = EPOLLIN | EPOLLRDHUP;
+
+/**
+ * Queue src[off, off + len) on connection c by writing it straight into the
+ * send buffer (sendReserve/sendCommit, a plain loop; `span` is scratch) rather
+ * than tcp.send(), whose copy allocates a subarray view per call unless both
+ * buffers are registered for native copies (src/mem/native-mem.ts): one view
+ * per message on each side. Returns the bytes queued (fewer when the buffer is full).
+ */
+export function writeInPlace(tcp: TcpLayer, c: number, src: Uint8Array, off: number, len: number, span: Int32Array): number {
+  const mem = tcp.pool.mem;
+  let done = 0;
+  while (done < len) {
+    const got = tcp.sendReserve(c, len - done, span);
+    if (got <= 0) break;
+    const from = off + done;
+    const shift = span[0]! - from;
+    for (let i = from; i < from + got; i++) mem[shift + i] = src[i]!;
+    tcp.sendCommit(c, got);
+    done += got;
+  }
+  return done;
+}
 const WAIT_MAX = 64;
 
 /** A FIFO of whole messages with their connection and arrival time, in typed arrays (no allocation per message). */
@@ -125,6 +148,8 @@ export class PriorityServer implements PollStage {
   readonly lo: MsgFifo;
   private readonly out = new Int32Array(2 * WAIT_MAX);
   private readonly buf = new Uint8Array(64 * 1024);
+  /** recvView / sendReserve spans: offset in the buffer pool, length. */
+  private readonly span = new Int32Array(2);
   /** Per connection: bytes of a message cut by a segment boundary (byte stream). */
   private readonly part: Uint8Array;
   private readonly partLen: Int32Array;
@@ -218,7 +243,7 @@ export class PriorityServer implements PollStage {
     q.dv.setFloat64(off + OFF_REPLIED, wallUs(), true);
     const c = q.conn[slot]!;
     const tcp = this.ep.tcp;
-    const n = high ? tcp.sendAhead(c, b, off, MSG, 0) : tcp.send(c, b, off, MSG);
+    const n = high ? tcp.sendAhead(c, b, off, MSG, 0) : writeInPlace(tcp, c, b, off, MSG, this.span);
     if (n !== MSG) this.sendFailed++;
     this.served++;
     if (high) this.servedHigh++;
@@ -259,8 +284,20 @@ export class PriorityServer implements PollStage {
   private readAll(c: number): void {
     const tcp = this.ep.tcp;
     const buf = this.buf;
+    const span = this.span;
     for (;;) {
       const express = this.o.priority && tcp.nextMessageBytes(c) >= 0;
+      if (!express) {
+        // Stream bytes in place (recvView): a recv() into our buffer would copy through a
+        // subarray view per call (ChunkQueues.copyOut on an unregistered buffer), one per message.
+        const v = tcp.recvView(c, span);
+        if (v > 0) {
+          this.frame(c, tcp.pool.mem, span[0]!, v);
+          tcp.recvRelease(c, v);
+          continue;
+        }
+      }
+      // An express message, or nothing readable: recv() tells EAGAIN, EOF or the error.
       const n = tcp.recv(c, buf, 0, buf.length);
       if (n <= 0) {
         // 0: the peer's FIN after its data; other negatives but EAGAIN: reset.
@@ -276,31 +313,35 @@ export class PriorityServer implements PollStage {
         if (n % MSG !== 0) this.malformed++;
         for (let off = 0; off + MSG <= n; off += MSG) this.queue(c, buf, off);
       } else {
-        this.frame(c, buf, n);
+        this.frame(c, buf, 0, n);
       }
     }
   }
 
-  /** Cut stream bytes into messages, keeping a cut message's head per connection. */
-  private frame(c: number, buf: Uint8Array, n: number): void {
-    let off = 0;
+  /** Cut stream bytes src[at, at + n) into messages, keeping a cut message's head per connection (no views). */
+  private frame(c: number, src: Uint8Array, at: number, n: number): void {
+    const part = this.part;
+    const end = at + n;
+    let off = at;
     let have = this.partLen[c]!;
     if (have > 0) {
       const take = Math.min(MSG - have, n);
-      this.part.set(buf.subarray(0, take), c * MSG + have);
+      const p = c * MSG + have;
+      for (let i = 0; i < take; i++) part[p + i] = src[off + i]!;
       have += take;
-      off = take;
+      off += take;
       if (have < MSG) {
         this.partLen[c] = have;
         return;
       }
-      this.queue(c, this.part, c * MSG);
+      this.queue(c, part, c * MSG);
       have = 0;
     }
-    for (; off + MSG <= n; off += MSG) this.queue(c, buf, off);
-    if (off < n) {
-      this.part.set(buf.subarray(off, n), c * MSG);
-      have = n - off;
+    for (; off + MSG <= end; off += MSG) this.queue(c, src, off);
+    if (off < end) {
+      have = end - off;
+      const p = c * MSG;
+      for (let i = 0; i < have; i++) part[p + i] = src[off + i]!;
     }
     this.partLen[c] = have;
   }

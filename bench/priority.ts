@@ -4,7 +4,7 @@
  *
  *   bun run bench priority [--real | --virtual | --both] [--conns N] [--service-us W] [--budget-us U]
  *                          [--bursts B] [--ratio R] [--high F] [--pin [--helpers idle|normal] [--stack-nice N]]
- *                          [--threads-ms MS] [--no-micro] [--json FILE]
+ *                          [--threads-ms MS] [--gc-timer] [--no-micro] [--json FILE]
  *
  * --real (the default): two processes on our stack over net_memif
  * (bench/priority-real.ts, bench/priority-peer.ts): a server whose every
@@ -55,6 +55,18 @@
  * at nice N and its stack thread nice N (src/sched/split/stack-priority.ts),
  * the weight a latency-critical service gets over its neighbours.
  *
+ * Garbage collection: Bun's idle GC timer (its GarbageCollectionController)
+ * starts an Eden collection every second in which the heap size changed,
+ * however little was allocated: 7-8 Edens of 1-5 ms (up to 12 ms) per process
+ * in the measured phase, whatever the per-message allocation. The peers run
+ * with it off (BUN_GC_TIMER_DISABLE=1; --gc-timer keeps it), as a
+ * latency-critical server would: JSC's own collections, paced by allocation,
+ * stay on, and with the data path allocating ~1-2 small cells per message
+ * (bench/priority-alloc-probe.ts) none falls in the measured phase. With
+ * QS_PRIO_PEER_LOGS=DIR and BUN_JSC_logGC=1 the peers' logs are kept and each
+ * peer's collections in the measured phase are printed (bench/priority-census.ts;
+ * QS_PRIO_CENSUS=1 adds heap cells per message by type).
+ *
  * The server's wire view (always on; bench/priority-wire.ts): per message,
  * from the server's rx burst that received it to the tx burst that sent its
  * reply, per class, as QStack's HCMonitor measures at the server's NIC (it
@@ -97,6 +109,7 @@ const spec = {
     { name: "helpers", type: "string" as const, arg: "idle|normal", default: "idle", help: "real, with --pin: the runtime's helper threads (JIT, GC) of both processes at SCHED_IDLE, or left alone" },
     { name: "stack-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "real: both stack threads' nice, each process in its own session whose autogroup gets the same nice (0: leave)" },
     { name: "stack-slice-us", type: "int" as const, arg: "US", default: 0, min: 0, max: 100000, help: "real: both stack threads' EEVDF slice via sched_setattr (0: the kernel's default; Linux 6.12+), so they preempt on wake-up" },
+    { name: "gc-timer", type: "bool" as const, help: "real: keep Bun's idle GC timer in the peers (an Eden collection every second; default: BUN_GC_TIMER_DISABLE=1)" },
     { name: "no-micro", type: "bool" as const, help: "skip the switch-cost and ring measurements" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
   ],
@@ -224,11 +237,13 @@ async function main(): Promise<number> {
       helpers: v["helpers"] === "normal" ? ("normal" as const) : ("idle" as const),
       stackNice: num("stack-nice"),
       stackSliceUs: num("stack-slice-us"),
+      gcTimer: v["gc-timer"] === true,
     };
     out.realParams = p;
     console.log(
       `real devices: ${p.conns} connections, service ${p.serviceUs} us/message, Scheduler budget ${p.budgetUs} us (${p.lowBudgetUs > 0 ? p.lowBudgetUs : p.budgetUs} us while only low-priority work runs) checked every ${p.checkUs} us, up to ${p.rxBursts} rx bursts per round, ` +
-        `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high; two processes over net_memif`,
+        `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high; two processes over net_memif; ` +
+        `Bun's idle GC timer ${p.gcTimer ? "on" : "off (BUN_GC_TIMER_DISABLE=1)"} in the peers`,
     );
     const skip = process.getuid?.() !== 0 ? "not root (DPDK vdevs need root)" : !shimBuilt() ? "the DPDK shim is not built (npm run setup)" : null;
     if (skip !== null) {

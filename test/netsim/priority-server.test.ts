@@ -48,7 +48,7 @@ function runCase(priority: boolean) {
     },
     pollAt: () => Number.POSITIVE_INFINITY,
   });
-  const gen = new LoadGen(clock);
+  const gen = new LoadGen(clock, null, p.sa.tcp);
   p.a.addAppStage(gen);
   for (let i = 0; i < CONNS; i++) {
     void p.sa.connect<GenConn>({

@@ -121,6 +121,7 @@ runMain("mcc", async () => {
   let rs: IdStack | null = null;
   let tcp: TcpLayer | null = null;
   let transport: ClientTransport;
+  let idClient: IdClient | null = null;
   let where: string;
   if (kernel) {
     const ips = ipsArg === undefined ? [] : parseIps(ipsArg, parseIpv4("127.0.0.2") >>> 0);
@@ -150,6 +151,7 @@ runMain("mcc", async () => {
     tcp = new TcpLayer({ config: rs.plan.tcp, tx: rs.stack.netif.out, rng: cryptoRng(), nowUs: rs.stack.loop.clock(), events: client.ring, memory: rs.memory });
     rs.stack.setTransport(tcp);
     client.attach(tcp);
+    idClient = client;
     rs.stack.netif.addAddressRange(first | 0, ips.length);
     rs.stack.addAppStage(client);
     transport = client;
@@ -175,6 +177,9 @@ runMain("mcc", async () => {
     transport,
   );
   transport.bind(gen);
+  // Our stack's view when the run ends (before the closes) and after shutdown: where unanswered messages went.
+  let atEnd: ReturnType<typeof stackEnd> | null = null;
+  if (rs !== null) gen.onFinish = () => (atEnd = stackEnd(rs!, tcp!, idClient!, true));
   console.log(
     `mcc: ${c} connections to ${dest}:${port} over ${v["setup"]} s via ${where}; then ${gen.perSecond} messages/s (${msgLen} bytes, ${((v["ratio"] as number) * 100).toFixed(1)} % requests) for ${durationS} s${(v["warmup"] as number) > 0 ? ` after ${v["warmup"]} s of warm-up` : ""}`,
   );
@@ -257,7 +262,10 @@ runMain("mcc", async () => {
   }
   // Let the closes go out.
   await Bun.sleep(100);
-  if (rs !== null) await rs.shutdown(tcp);
+  const shutdown = rs !== null ? await rs.shutdown(tcp) : null;
+  const stack = rs !== null ? { atEnd, afterShutdown: { ...stackEnd(rs, tcp!, idClient!, false), shutdown } } : undefined;
+  if (atEnd !== null) console.log(`mcc: our stack when the run ended: ${stackLine(atEnd)}`);
+  if (stack !== undefined) console.log(`mcc: our stack after shutdown: ${stackLine(stack.afterShutdown)}; shutdown ${JSON.stringify(shutdown)}`);
 
   const ct = gen.counters;
   const series = [{ name: "request (client)", h: gen.rttHigh }];
@@ -292,13 +300,37 @@ runMain("mcc", async () => {
       "Latency is measured from each request's scheduled send time (coordinated omission corrected); heartbeats get no reply, so the client sees requests only.",
       `Generator send lag: p50 ${(lag.p50Us / 1000).toFixed(3)} ms, p99 ${(lag.p99Us / 1000).toFixed(3)} ms, max ${(lag.maxUs / 1000).toFixed(3)} ms.`,
     ],
-    json: { counters: { ...ct }, sendLagUs: lag, reason },
+    json: { counters: { ...ct }, sendLagUs: lag, reason, stack },
     cdfInfo: { connections: ct.connected, requests: ct.sentRequests, replies: ct.replies, unanswered: ct.unanswered },
     plainCdfName: true,
   });
   console.log(`mcc: wrote ${out.json}, ${out.cdf}, ${out.html}`);
   return ct.connected === 0 ? 1 : 0;
 });
+
+/** Our stack's counters that tell whether sent bytes can have been lost (or are late), and its send backlog. */
+function stackEnd(rs: IdStack, tcp: TcpLayer, client: IdClient, withDevice: boolean) {
+  const t = tcp.counters;
+  const tx = rs.stack.netif.tx;
+  return {
+    ...client.backlog(),
+    connections: tcp.connectionsInUse(),
+    tcp: { ...t },
+    net: rs.stack.netif.counters.snapshot(),
+    txQueues: { sent: tx.sent, dropped: tx.dropped, refused: tx.refused, deferred: tx.deferred, queued: tx.queued },
+    device: withDevice ? rs.stack.dev.stats() : null,
+  };
+}
+
+function stackLine(s: ReturnType<typeof stackEnd>): string {
+  const t = s.tcp;
+  return (
+    `${s.sendQueuedBytes} bytes in send buffers on ${s.connsWithQueued} connections, ${s.pendingWriteBytes} waiting to enter them; ` +
+    `retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets} (RSTs in ${t.rstsReceived}, out ${t.rstsSent}); ` +
+    `tx dropped ${s.txQueues.dropped}, refused ${s.txQueues.refused}, deferred ${s.txQueues.deferred}` +
+    (s.device !== null ? `; device oerrors ${s.device.oerrors}, imissed ${s.device.imissed}, rxNoBuf ${s.device.rxNoBuf}` : "")
+  );
+}
 
 /**
  * --smp N with --kernel: run this program N times as shards (each its own

@@ -121,6 +121,18 @@ function series(r: IotepRunResult, side: string): NamedHistogram[] {
   return out;
 }
 
+/** One line of mcc's end-of-run stack report (mcc.json stack.atEnd / afterShutdown). */
+function mccStackLine(s: Record<string, any>): string {
+  const t = s.tcp ?? {};
+  const q = s.txQueues ?? {};
+  return (
+    `${s.sendQueuedBytes} bytes in send buffers on ${s.connsWithQueued} connections, ${s.pendingWriteBytes} waiting to enter them; ` +
+    `retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets} (RSTs in ${t.rstsReceived}, out ${t.rstsSent}), ; ` +
+    `tx dropped ${q.dropped}, refused ${q.refused}, deferred ${q.deferred}` +
+    (s.device != null ? `; device oerrors ${s.device.oerrors}, imissed ${s.device.imissed}, rxNoBuf ${s.device.rxNoBuf}` : "")
+  );
+}
+
 function counts(r: IotepRunResult) {
   return {
     connections: r.client.counters.connected,
@@ -128,6 +140,7 @@ function counts(r: IotepRunResult) {
     requests: r.client.counters.sentRequests,
     replies: r.client.counters.replies,
     unanswered: r.client.counters.unanswered,
+    serverMessages: r.server.counters.messages,
     serverFailed: r.server.counters.failedRequests + r.server.counters.failedHeartbeats,
     serverPeakRssMiB: Math.round((r.server.memory?.peakRssBytes ?? 0) / 2 ** 20),
     serverBytesPerConn: r.server.memory?.bytesPerConnection ?? null,
@@ -190,6 +203,12 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
       console.log(`qstack server requests: Redis with nothing ahead ${f(bd.redisAlone)}; messages in Redis ahead of a request: all ${n(bd.ahead)}, slow ones (Redis > 1 ms) ${n(bd.aheadSlow)}`);
     }
   }
+  // mcc's own stack at the end of the run (mcc.ts stackEnd): are unanswered messages late (still queued) or lost?
+  const cs = ours.client.stack;
+  if (cs?.atEnd != null) console.log(`qstack mcc stack when the run ended: ${mccStackLine(cs.atEnd)}`);
+  if (cs?.afterShutdown != null) console.log(`qstack mcc stack after shutdown: ${mccStackLine(cs.afterShutdown)}; ${JSON.stringify(cs.afterShutdown.shutdown)}`);
+  const st = ours.server.stack?.tcp;
+  if (st !== undefined) console.log(`qstack server stack: retransmits ${st.retransmits} (RTOs ${st.rtoTimeouts}), resets ${st.resets} (RSTs in ${st.rstsReceived}, out ${st.rstsSent}), rcvBufFull ${st.rcvBufFull}, outOfWindow ${st.outOfWindow}; tx dropped ${ours.server.stack?.net?.txDeviceDropped}`);
   console.log(`qstack: ${ours.placement}`);
   if (ours.sched !== null) {
     for (const l of formatSchedWindow(ours.sched.measured)) console.log(`qstack measured part, ${l}`);

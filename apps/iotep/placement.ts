@@ -65,14 +65,15 @@ export interface PlacementOptions {
   privileged?: boolean;
 }
 
-export type RtTarget = "redis" | "server";
+/** client: our stack's mcc (it sleeps between its 1 ms send quanta, so FIFO does not let it spin a core away). */
+export type RtTarget = "redis" | "server" | "client";
 
-/** "redis", "server", "redis,server" or "none" for --rt. */
+/** A comma list of redis, server, client, or "none", for --rt. */
 export function parseRt(s: string): RtTarget[] {
   if (s === "none" || s === "") return [];
   const out: RtTarget[] = [];
   for (const x of s.split(",")) {
-    if (x !== "redis" && x !== "server") throw new RangeError(`rt ${s}: expected none, redis, server or redis,server`);
+    if (x !== "redis" && x !== "server" && x !== "client") throw new RangeError(`rt ${s}: expected none or a comma list of redis, server, client`);
     out.push(x);
   }
   return out;
@@ -89,11 +90,11 @@ export function planPlacement(placement: Placement, o: PlacementOptions = {}): P
   const fifo = ["chrt", "-f", "1"];
   const redis = [...(redisNice !== 0 ? ["nice", "-n", String(redisNice)] : []), ...(rt.includes("redis") ? fifo : [])];
   const server = rt.includes("server") ? fifo : [];
-  const client = clientNice !== 0 ? ["nice", "-n", String(clientNice)] : [];
+  const client = [...(clientNice !== 0 ? ["nice", "-n", String(clientNice)] : []), ...(rt.includes("client") ? fifo : [])];
   const niceText =
     (redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "") +
     (clientNice !== 0 ? `, mcc at nice ${clientNice}` : "") +
-    (rt.length > 0 ? `, ${rt.map((x) => (x === "redis" ? "redis-server" : "iotepserver")).join(" and ")} at SCHED_FIFO 1` : "") +
+    (rt.length > 0 ? `, ${rt.map((x) => (x === "redis" ? "redis-server" : x === "server" ? "iotepserver" : "mcc")).join(" and ")} at SCHED_FIFO 1` : "") +
     rtSkipped;
   if (placement === "none" || ncpu < 2) {
     return { server, client, redis, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };

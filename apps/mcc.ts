@@ -62,6 +62,11 @@ const spec = {
     },
     { name: "max-connecting", type: "int" as const, arg: "N", default: 1024, min: 1, help: "handshakes outstanding at once" },
     { name: "drain", type: "number" as const, arg: "S", default: 2, min: 0, help: "seconds to wait for outstanding replies after sending" },
+    {
+      name: "fifo",
+      type: "bool" as const,
+      help: "our stack: put this process's main (stack) thread under SCHED_FIFO 1 (chrt -p, as root) once the first connection is open; DPDK's control thread stays a normal task (see apps/iotep/placement.ts)",
+    },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
   ],
 };
@@ -244,8 +249,15 @@ runMain("mcc", async () => {
     else console.log(`mcc: ${line}`);
   };
   let lastShown = 0;
+  // --fifo: only once the link works (a connection is open), and only the main thread (tid = pid).
+  let fifoPending = v["fifo"] === true && rs !== null;
   const progressTimer = setInterval(() => {
     const now = performance.now();
+    if (fifoPending && gen.counters.connected > 0) {
+      fifoPending = false;
+      const r = Bun.spawnSync(["chrt", "-f", "-p", "1", String(process.pid)], { stdout: "ignore", stderr: "pipe" });
+      console.log(r.exitCode === 0 ? "mcc: main thread now at SCHED_FIFO 1" : `mcc: --fifo: chrt failed: ${r.stderr.toString().trim()}`);
+    }
     if (gen.phase === "connecting") show();
     else if (every > 0 && now - lastShown >= every * 1000 - 100) {
       lastShown = now;

@@ -327,6 +327,7 @@ function stackEnd(rs: IdStack, tcp: TcpLayer, client: IdClient, withDevice: bool
   return {
     ...client.backlog(),
     connections: tcp.connectionsInUse(),
+    pool: { chunks: tcp.cfg.chunkCount, available: tcp.pool.available(), allocFailures: tcp.pool.allocFailures },
     tcp: { ...t },
     net: rs.stack.netif.counters.snapshot(),
     txQueues: { sent: tx.sent, dropped: tx.dropped, refused: tx.refused, deferred: tx.deferred, queued: tx.queued },
@@ -338,6 +339,7 @@ function stackLine(s: ReturnType<typeof stackEnd>): string {
   const t = s.tcp;
   return (
     `${s.sendQueuedBytes} bytes in send buffers on ${s.connsWithQueued} connections, ${s.pendingWriteBytes} waiting to enter them; ` +
+    `buffer pool ${s.pool.available}/${s.pool.chunks} chunks free, ${s.pool.allocFailures} refusals, ${t.sndPoolWaits} sends cut short, ${t.sndPoolWakeups} woken; ` +
     `retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets} (RSTs in ${t.rstsReceived}, out ${t.rstsSent}); ` +
     `tx dropped ${s.txQueues.dropped}, refused ${s.txQueues.refused}, deferred ${s.txQueues.deferred}` +
     (s.device !== null ? `; device oerrors ${s.device.oerrors}, imissed ${s.device.imissed}, rxNoBuf ${s.device.rxNoBuf}` : "")

@@ -127,7 +127,8 @@ function mccStackLine(s: Record<string, any>): string {
   const q = s.txQueues ?? {};
   return (
     `${s.sendQueuedBytes} bytes in send buffers on ${s.connsWithQueued} connections, ${s.pendingWriteBytes} waiting to enter them; ` +
-    `retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets} (RSTs in ${t.rstsReceived}, out ${t.rstsSent}), ; ` +
+    (s.pool != null ? `buffer pool ${s.pool.available}/${s.pool.chunks} chunks free, ${s.pool.allocFailures} refusals, ${t.sndPoolWaits} sends cut short, ${t.sndPoolWakeups} woken; ` : "") +
+    `retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets} (RSTs in ${t.rstsReceived}, out ${t.rstsSent}); ` +
     `tx dropped ${q.dropped}, refused ${q.refused}, deferred ${q.deferred}` +
     (s.device != null ? `; device oerrors ${s.device.oerrors}, imissed ${s.device.imissed}, rxNoBuf ${s.device.rxNoBuf}` : "")
   );

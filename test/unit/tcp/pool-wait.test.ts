@@ -30,3 +30,27 @@ describe("a send cut short by the empty buffer pool (pool-wait.ts)", () => {
     expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(false);
   });
 });
+
+describe("waking pool waiters", () => {
+  test("one waiter per free chunk per flush, oldest first; the rest wait for the next", async () => {
+    const { PoolWaiters } = await import("../../../src/tcp/pool-wait");
+    const k = established({ cfg: { chunkBytes: 1024, chunkCount: 4 } });
+    const t = k.h.tcp;
+    // Fake waiters on free ids (not application-owned: not told, but they do not take budget either) plus ours.
+    const w = new PoolWaiters(8);
+    w.add(t, k.c);
+    expect(w.pending).toBe(true);
+    // Pool full of chunks taken: no wake-up.
+    const taken: number[] = [];
+    while (t.pool.available() > 0) taken.push(t.pool.alloc());
+    k.h.ev.clear();
+    w.wake(t);
+    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(false);
+    expect(w.pending).toBe(true);
+    t.pool.free(taken.pop()!);
+    w.wake(t);
+    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(true);
+    expect(w.pending).toBe(false);
+    for (const x of taken) t.pool.free(x);
+  });
+});

@@ -93,11 +93,11 @@ export function planPlacement(placement: Placement, o: PlacementOptions = {}): P
   const redis = [...(redisNice !== 0 ? ["nice", "-n", String(redisNice)] : []), ...(rt.includes("redis") ? fifo : [])];
   const server = rt.includes("server") ? fifo : [];
   const client = clientNice !== 0 ? ["nice", "-n", String(clientNice)] : [];
-  // Not chrt on the command: every thread would inherit FIFO, DPDK's control thread too, and it is pinned
-  // to the CPUs EAL's lcore does not use; while our stack thread polls a link that is not up yet (memif
-  // handshake pending: its transmits are deferred, so the loop never idles) it holds that CPU at the same
-  // priority and the handshake never runs (measured: 0 of 10,000 connections opened, every time). mcc --fifo
-  // raises its main thread alone, once a connection is open.
+  // Not chrt on the command: with mcc's every thread at FIFO (server's too) the memif link never came up
+  // (measured: 0 of 10,000 connections opened, twice; with --fifo, opened every time). Suspected, not
+  // shown: DPDK's control thread, which runs the memif handshake, inherits FIFO and waits behind our stack
+  // thread polling at the same priority (its transmits are deferred while the link is down, so the loop
+  // never idles). mcc --fifo raises its main thread alone, once a connection is open.
   const clientArgs = rt.includes("client") ? ["--fifo"] : [];
   const niceText =
     (redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "") +

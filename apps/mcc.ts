@@ -62,6 +62,11 @@ const spec = {
     },
     { name: "max-connecting", type: "int" as const, arg: "N", default: 1024, min: 1, help: "handshakes outstanding at once" },
     { name: "drain", type: "number" as const, arg: "S", default: 2, min: 0, help: "seconds to wait for outstanding replies after sending" },
+    {
+      name: "fifo",
+      type: "bool" as const,
+      help: "our stack: put this process's main (stack) thread under SCHED_FIFO 1 (chrt -p, as root) once the first connection is open; DPDK's control thread stays a normal task (see apps/iotep/placement.ts)",
+    },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
   ],
 };
@@ -121,6 +126,7 @@ runMain("mcc", async () => {
   let rs: IdStack | null = null;
   let tcp: TcpLayer | null = null;
   let transport: ClientTransport;
+  let idClient: IdClient | null = null;
   let where: string;
   if (kernel) {
     const ips = ipsArg === undefined ? [] : parseIps(ipsArg, parseIpv4("127.0.0.2") >>> 0);
@@ -150,6 +156,7 @@ runMain("mcc", async () => {
     tcp = new TcpLayer({ config: rs.plan.tcp, tx: rs.stack.netif.out, rng: cryptoRng(), nowUs: rs.stack.loop.clock(), events: client.ring, memory: rs.memory });
     rs.stack.setTransport(tcp);
     client.attach(tcp);
+    idClient = client;
     rs.stack.netif.addAddressRange(first | 0, ips.length);
     rs.stack.addAppStage(client);
     transport = client;
@@ -175,6 +182,9 @@ runMain("mcc", async () => {
     transport,
   );
   transport.bind(gen);
+  // Our stack's view when the run ends (before the closes) and after shutdown: where unanswered messages went.
+  let atEnd: ReturnType<typeof stackEnd> | null = null;
+  if (rs !== null) gen.onFinish = () => (atEnd = stackEnd(rs!, tcp!, idClient!, true));
   console.log(
     `mcc: ${c} connections to ${dest}:${port} over ${v["setup"]} s via ${where}; then ${gen.perSecond} messages/s (${msgLen} bytes, ${((v["ratio"] as number) * 100).toFixed(1)} % requests) for ${durationS} s${(v["warmup"] as number) > 0 ? ` after ${v["warmup"]} s of warm-up` : ""}`,
   );
@@ -239,8 +249,15 @@ runMain("mcc", async () => {
     else console.log(`mcc: ${line}`);
   };
   let lastShown = 0;
+  // --fifo: only once the link works (a connection is open), and only the main thread (tid = pid).
+  let fifoPending = v["fifo"] === true && rs !== null;
   const progressTimer = setInterval(() => {
     const now = performance.now();
+    if (fifoPending && gen.counters.connected > 0) {
+      fifoPending = false;
+      const r = Bun.spawnSync(["chrt", "-f", "-p", "1", String(process.pid)], { stdout: "ignore", stderr: "pipe" });
+      console.log(r.exitCode === 0 ? "mcc: main thread now at SCHED_FIFO 1" : `mcc: --fifo: chrt failed: ${r.stderr.toString().trim()}`);
+    }
     if (gen.phase === "connecting") show();
     else if (every > 0 && now - lastShown >= every * 1000 - 100) {
       lastShown = now;
@@ -257,7 +274,10 @@ runMain("mcc", async () => {
   }
   // Let the closes go out.
   await Bun.sleep(100);
-  if (rs !== null) await rs.shutdown(tcp);
+  const shutdown = rs !== null ? await rs.shutdown(tcp) : null;
+  const stack = rs !== null ? { atEnd, afterShutdown: { ...stackEnd(rs, tcp!, idClient!, false), shutdown } } : undefined;
+  if (atEnd !== null) console.log(`mcc: our stack when the run ended: ${stackLine(atEnd)}`);
+  if (stack !== undefined) console.log(`mcc: our stack after shutdown: ${stackLine(stack.afterShutdown)}; shutdown ${JSON.stringify(shutdown)}`);
 
   const ct = gen.counters;
   const series = [{ name: "request (client)", h: gen.rttHigh }];
@@ -292,13 +312,39 @@ runMain("mcc", async () => {
       "Latency is measured from each request's scheduled send time (coordinated omission corrected); heartbeats get no reply, so the client sees requests only.",
       `Generator send lag: p50 ${(lag.p50Us / 1000).toFixed(3)} ms, p99 ${(lag.p99Us / 1000).toFixed(3)} ms, max ${(lag.maxUs / 1000).toFixed(3)} ms.`,
     ],
-    json: { counters: { ...ct }, sendLagUs: lag, reason },
+    json: { counters: { ...ct }, sendLagUs: lag, reason, stack },
     cdfInfo: { connections: ct.connected, requests: ct.sentRequests, replies: ct.replies, unanswered: ct.unanswered },
     plainCdfName: true,
   });
   console.log(`mcc: wrote ${out.json}, ${out.cdf}, ${out.html}`);
   return ct.connected === 0 ? 1 : 0;
 });
+
+/** Our stack's counters that tell whether sent bytes can have been lost (or are late), and its send backlog. */
+function stackEnd(rs: IdStack, tcp: TcpLayer, client: IdClient, withDevice: boolean) {
+  const t = tcp.counters;
+  const tx = rs.stack.netif.tx;
+  return {
+    ...client.backlog(),
+    connections: tcp.connectionsInUse(),
+    pool: { chunks: tcp.cfg.chunkCount, available: tcp.pool.available(), allocFailures: tcp.pool.allocFailures },
+    tcp: { ...t },
+    net: rs.stack.netif.counters.snapshot(),
+    txQueues: { sent: tx.sent, dropped: tx.dropped, refused: tx.refused, deferred: tx.deferred, queued: tx.queued },
+    device: withDevice ? rs.stack.dev.stats() : null,
+  };
+}
+
+function stackLine(s: ReturnType<typeof stackEnd>): string {
+  const t = s.tcp;
+  return (
+    `${s.sendQueuedBytes} bytes in send buffers on ${s.connsWithQueued} connections, ${s.pendingWriteBytes} waiting to enter them; ` +
+    `buffer pool ${s.pool.available}/${s.pool.chunks} chunks free, ${s.pool.allocFailures} refusals, ${t.sndPoolWaits} sends cut short, ${t.sndPoolWakeups} woken; ` +
+    `retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets} (RSTs in ${t.rstsReceived}, out ${t.rstsSent}); ` +
+    `tx dropped ${s.txQueues.dropped}, refused ${s.txQueues.refused}, deferred ${s.txQueues.deferred}` +
+    (s.device !== null ? `; device oerrors ${s.device.oerrors}, imissed ${s.device.imissed}, rxNoBuf ${s.device.rxNoBuf}` : "")
+  );
+}
 
 /**
  * --smp N with --kernel: run this program N times as shards (each its own

@@ -58,7 +58,7 @@ const spec = {
     { name: "huge", type: "bool" as const, help: "use hugepages (default --no-huge)" },
     { name: "placement", type: "string" as const, arg: "P", default: DEFAULT_PLACEMENT, help: "split: iotepserver on CPU 0, redis-server and mcc on the others; none: all float (apps/iotep/placement.ts)" },
     { name: "tick-us", type: "int" as const, arg: "US", default: DEFAULT_CLIENT_TICK_US, min: 0, help: "our stack's generator: send schedule quantum (mcc --tick-us; 0 = exact, spins a core)" },
-    { name: "rt", type: "string" as const, arg: "LIST", default: DEFAULT_RT.join(",") || "none", help: "run redis-server and/or our iotepserver under SCHED_FIFO 1 (chrt, as root): redis, server, redis,server or none" },
+    { name: "rt", type: "string" as const, arg: "LIST", default: DEFAULT_RT.join(",") || "none", help: "run redis-server, our iotepserver and/or our mcc under SCHED_FIFO 1 (chrt, as root): a comma list of redis, server, client, or none" },
     { name: "client-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "nice value of our stack's mcc (0: unchanged)" },
     { name: "redis-nice", type: "int" as const, arg: "N", default: DEFAULT_REDIS_NICE, min: -20, max: 19, help: "nice value of our redis-server (0: unchanged)" },
     { name: "out", type: "string" as const, arg: "DIR", default: "bench-results/iotep", help: "directory for the report" },

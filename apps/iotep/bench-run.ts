@@ -77,21 +77,26 @@ export const DEFAULT_CLIENT_TICK_US = 1000;
 export const DEFAULT_PLACEMENT: Placement = "none";
 
 /**
- * SCHED_FIFO 1 for iotepserver and redis-server (--rt redis,server, as root)
- * takes the tail's main cause away, but is not the default. Measured (bench
- * iotep --conns 1000000 --setup 15 --duration 30 --huge --breakdown, this
- * 2-core machine shared with other jobs; --setup 60 and the full epoch for
- * three runs each way): without it, over five runs, the server's threads
- * waited for a CPU 7-41 % of the measured time and Redis' 8-21 %, wire
- * request p99 2.3, 3.9, 3.9, 4.0 and 73 ms; with it, over five runs, 0.2-0.5 %
- * and 0.3-0.9 %, wire p99 1.5 and 1.36 (setup 15 s), 1.32, 1.11, 1.14 ms
- * (setup 60 s). But in two of those five runs some messages never reached
- * the server's rx bursts before the run ended (18,614 and 4,193; 885 and 204
- * requests unanswered), which no run without it showed (eight at 1 M): until
- * that is understood, a default that may lose messages is not what a user
- * wants.
+ * SCHED_FIFO 1 for iotepserver and redis-server by default (as root; --rt none
+ * turns it off): the stack thread and its Redis are on every request's path
+ * and, on a few cores shared with other work, their wait for a CPU is the 1 M
+ * tail's main cause. Neither spins (the server runs with --idle-spin-us 0,
+ * Redis sleeps in epoll) and RT throttling leaves normal tasks their share.
+ * Measured (bench iotep --conns 1000000 --setup 60 --epoch 60 --kernel-conns 0
+ * --huge --breakdown, this 2-core machine shared with other jobs): without it
+ * (earlier session) the server waited for a CPU 7-41 % of the measured time,
+ * wire request p99 2.3-73 ms; with it 0.2-0.3 %, wire p99 1.32, 1.25, 1.25 ms
+ * in three runs, no message lost.
+ * It was off for a while because runs with it lost messages (14,442 in one):
+ * mcc, left with less CPU, fell behind on ACKs, its stack's shared buffer pool
+ * ran out, and a send cut short by an empty pool was never told Writable (a
+ * TCP bug, fixed in src/tcp/pool-wait.ts; mcc.json now reports the pool).
+ * --rt redis,server,client (mcc's main thread FIFO too: mcc --fifo) avoids the
+ * pool running out (no refusals, RTOs 0-75) but the three then share the
+ * CPUs at one priority: wire p99 1.65, 1.59, 1.93 ms in three runs, the
+ * server waiting 0.9-1.2 %; so mcc stays a normal task.
  */
-export const DEFAULT_RT: RtTarget[] = [];
+export const DEFAULT_RT: RtTarget[] = ["redis", "server"];
 export const DEFAULT_REDIS_NICE = 0;
 
 export interface IotepBenchResult {
@@ -121,6 +126,19 @@ function series(r: IotepRunResult, side: string): NamedHistogram[] {
   return out;
 }
 
+/** One line of mcc's end-of-run stack report (mcc.json stack.atEnd / afterShutdown). */
+function mccStackLine(s: Record<string, any>): string {
+  const t = s.tcp ?? {};
+  const q = s.txQueues ?? {};
+  return (
+    `${s.sendQueuedBytes} bytes in send buffers on ${s.connsWithQueued} connections, ${s.pendingWriteBytes} waiting to enter them; ` +
+    (s.pool != null ? `buffer pool ${s.pool.available}/${s.pool.chunks} chunks free, ${s.pool.allocFailures} refusals, ${t.sndPoolWaits} sends cut short, ${t.sndPoolWakeups} woken; ` : "") +
+    `retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets} (RSTs in ${t.rstsReceived}, out ${t.rstsSent}); ` +
+    `tx dropped ${q.dropped}, refused ${q.refused}, deferred ${q.deferred}` +
+    (s.device != null ? `; device oerrors ${s.device.oerrors}, imissed ${s.device.imissed}, rxNoBuf ${s.device.rxNoBuf}` : "")
+  );
+}
+
 function counts(r: IotepRunResult) {
   return {
     connections: r.client.counters.connected,
@@ -128,6 +146,7 @@ function counts(r: IotepRunResult) {
     requests: r.client.counters.sentRequests,
     replies: r.client.counters.replies,
     unanswered: r.client.counters.unanswered,
+    serverMessages: r.server.counters.messages,
     serverFailed: r.server.counters.failedRequests + r.server.counters.failedHeartbeats,
     serverPeakRssMiB: Math.round((r.server.memory?.peakRssBytes ?? 0) / 2 ** 20),
     serverBytesPerConn: r.server.memory?.bytesPerConnection ?? null,
@@ -141,6 +160,9 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0, rt: (o.rt ?? DEFAULT_RT).join(",") || "none" };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
+  if ((o.rt ?? DEFAULT_RT).join(",") === DEFAULT_RT.join(",") && DEFAULT_RT.length > 0) {
+    console.log(`${o.label}: redis-server and iotepserver run at SCHED_FIFO 1 (default, as root): they are on every request's path and would otherwise wait for a CPU behind other work; --rt none turns it off`);
+  }
   console.log(`${o.label}: our stack, ${o.conns} connections (setup ${setupFor(o.conns)} s, wait ${o.waitS} s, warm-up ${o.warmupS} s, measured ${o.durationS} s) ...`);
   const ours = await runIotep({
     transport: "qstack",
@@ -190,6 +212,12 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
       console.log(`qstack server requests: Redis with nothing ahead ${f(bd.redisAlone)}; messages in Redis ahead of a request: all ${n(bd.ahead)}, slow ones (Redis > 1 ms) ${n(bd.aheadSlow)}`);
     }
   }
+  // mcc's own stack at the end of the run (mcc.ts stackEnd): are unanswered messages late (still queued) or lost?
+  const cs = ours.client.stack;
+  if (cs?.atEnd != null) console.log(`qstack mcc stack when the run ended: ${mccStackLine(cs.atEnd)}`);
+  if (cs?.afterShutdown != null) console.log(`qstack mcc stack after shutdown: ${mccStackLine(cs.afterShutdown)}; ${JSON.stringify(cs.afterShutdown.shutdown)}`);
+  const st = ours.server.stack?.tcp;
+  if (st !== undefined) console.log(`qstack server stack: retransmits ${st.retransmits} (RTOs ${st.rtoTimeouts}), resets ${st.resets} (RSTs in ${st.rstsReceived}, out ${st.rstsSent}), rcvBufFull ${st.rcvBufFull}, outOfWindow ${st.outOfWindow}; tx dropped ${ours.server.stack?.net?.txDeviceDropped}`);
   console.log(`qstack: ${ours.placement}`);
   if (ours.sched !== null) {
     for (const l of formatSchedWindow(ours.sched.measured)) console.log(`qstack measured part, ${l}`);

@@ -45,6 +45,13 @@ export class PendingWrites {
   clear(i: number): void {
     this.rest[i] = undefined;
   }
+
+  /** Bytes waiting, all connections (end-of-run report; walks the array). */
+  bytes(): number {
+    let n = 0;
+    for (const r of this.rest) if (r !== undefined) n += r.length;
+    return n;
+  }
 }
 
 /** Late binding: the generator needs the transport and the transport needs the generator. */

@@ -114,6 +114,8 @@ export class Generator implements FrameSink {
   readonly conns: number;
   readonly perSecond: number;
   phase: GenPhase = "connecting";
+  /** Called once when the run ends, before the connections are closed (the end-of-run counters). */
+  onFinish: (() => void) | null = null;
 
   private readonly t: GenTransport;
   private readonly opts: Required<Omit<GeneratorOptions, "shard" | "perSecond">>;
@@ -325,6 +327,7 @@ export class Generator implements FrameSink {
   }
 
   private finish(): void {
+    this.onFinish?.();
     this.phase = "done";
     this.counters.unanswered += this.outstanding();
     this.reqPending.fill(0);

@@ -94,6 +94,28 @@ export class IdClient implements ClientTransport, PollStage {
     this.tcp!.close(c);
   }
 
+  /**
+   * What the generator handed over and is not yet acknowledged by the server,
+   * summed over open connections: bytes in TCP's send buffers (unacknowledged
+   * and unsent), connections holding some, and bytes still waiting in
+   * PendingWrites (the send buffer was full). For the end-of-run report.
+   */
+  backlog(): { sendQueuedBytes: number; connsWithQueued: number; pendingWriteBytes: number } {
+    const tcp = this.tcp!;
+    let bytes = 0;
+    let conns = 0;
+    for (let i = 0; i < this.idOf.length; i++) {
+      const c = this.idOf[i]!;
+      if (c < 0) continue;
+      const q = tcp.sendQueued(c);
+      if (q > 0) {
+        bytes += q;
+        conns++;
+      }
+    }
+    return { sendQueuedBytes: bytes, connsWithQueued: conns, pendingWriteBytes: this.pending.bytes() };
+  }
+
   private forget(i: number, c: number): void {
     this.idOf[i] = -1;
     this.indexOf[c] = -1;

@@ -44,6 +44,8 @@ export type Placement = "split" | "none";
 export interface PlacementPlan {
   server: string[];
   client: string[];
+  /** Flags for our stack's mcc (--fifo when the client runs under SCHED_FIFO). */
+  clientArgs: string[];
   redis: string[];
   /** One line for the log: what runs where and why. */
   describe: string;
@@ -65,14 +67,15 @@ export interface PlacementOptions {
   privileged?: boolean;
 }
 
-export type RtTarget = "redis" | "server";
+/** client: our stack's mcc (it sleeps between its 1 ms send quanta, so FIFO does not let it spin a core away). */
+export type RtTarget = "redis" | "server" | "client";
 
-/** "redis", "server", "redis,server" or "none" for --rt. */
+/** A comma list of redis, server, client, or "none", for --rt. */
 export function parseRt(s: string): RtTarget[] {
   if (s === "none" || s === "") return [];
   const out: RtTarget[] = [];
   for (const x of s.split(",")) {
-    if (x !== "redis" && x !== "server") throw new RangeError(`rt ${s}: expected none, redis, server or redis,server`);
+    if (x !== "redis" && x !== "server" && x !== "client") throw new RangeError(`rt ${s}: expected none or a comma list of redis, server, client`);
     out.push(x);
   }
   return out;
@@ -90,18 +93,25 @@ export function planPlacement(placement: Placement, o: PlacementOptions = {}): P
   const redis = [...(redisNice !== 0 ? ["nice", "-n", String(redisNice)] : []), ...(rt.includes("redis") ? fifo : [])];
   const server = rt.includes("server") ? fifo : [];
   const client = clientNice !== 0 ? ["nice", "-n", String(clientNice)] : [];
+  // Not chrt on the command: with mcc's every thread at FIFO (server's too) the memif link never came up
+  // (measured: 0 of 10,000 connections opened, twice; with --fifo, opened every time). Suspected, not
+  // shown: DPDK's control thread, which runs the memif handshake, inherits FIFO and waits behind our stack
+  // thread polling at the same priority (its transmits are deferred while the link is down, so the loop
+  // never idles). mcc --fifo raises its main thread alone, once a connection is open.
+  const clientArgs = rt.includes("client") ? ["--fifo"] : [];
   const niceText =
     (redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "") +
     (clientNice !== 0 ? `, mcc at nice ${clientNice}` : "") +
-    (rt.length > 0 ? `, ${rt.map((x) => (x === "redis" ? "redis-server" : "iotepserver")).join(" and ")} at SCHED_FIFO 1` : "") +
+    (rt.length > 0 ? `, ${rt.map((x) => (x === "redis" ? "redis-server" : x === "server" ? "iotepserver" : "mcc")).join(" and ")} at SCHED_FIFO 1` : "") +
     rtSkipped;
   if (placement === "none" || ncpu < 2) {
-    return { server, client, redis, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };
+    return { server, client, clientArgs, redis, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };
   }
   const rest = ncpu === 2 ? "1" : `1-${ncpu - 1}`;
   return {
     server: [...server, "taskset", "-c", "0"],
     client: [...client, "taskset", "-c", rest],
+    clientArgs,
     redis: [...redis, "taskset", "-c", rest],
     describe: `placement split: iotepserver on CPU 0, redis-server and mcc on CPU ${rest}${niceText}`,
   };

@@ -65,6 +65,8 @@ export const F_TMR_IDLE = 1 << 25;
 export const F_CLOSED_SIGNALLED = 1 << 26;
 /** The MAIN timer carries a tail loss probe (RFC 8985 7), not the RTO (rack.ts). */
 export const F_TLP = 1 << 27;
+/** A send was cut short by the empty buffer pool: Writable when a chunk frees (pool-wait.ts). */
+export const F_POOL_WAIT = 1 << 28;
 
 interface Field {
   name: string;

@@ -27,6 +27,9 @@ export class TcpCounters {
   badAck = 0;
   ackTooNew = 0;
   rcvBufFull = 0;
+  /** send() cut short by the empty buffer pool (not the connection's own buffer), and the Writable events that followed (pool-wait.ts). */
+  sndPoolWaits = 0;
+  sndPoolWakeups = 0;
   oooDropped = 0;
   listenDrops = 0;
   acceptQueueFull = 0;

@@ -36,6 +36,7 @@ import { Listeners } from "./listen";
 import { activeOpen, PortProbe } from "./open";
 import { expressPeek, expressRead, MessageStore, rcvHeld, sendAhead } from "./message-mode";
 import { dirtySlots, flushOverflow } from "./dirty-list";
+import { PoolWaiters } from "./pool-wait";
 import { bytesPerConnection, memoryBytes, memoryPlan, sideRecords, type MemoryPart } from "./memory-plan";
 import { tcpOutput, windowUpdateDue } from "./output";
 import { connClass, NO_RX_CLASS, P_FOLLOW_RX, P_MESSAGE, P_RX_EXPRESS, setConnClass } from "./priority";
@@ -106,6 +107,8 @@ export class TcpLayer {
   /** Some connection is marked F_DIRTY but not on the full dirty list: flush() scans the table from dirtyScanFrom (dirty-list.ts). */
   dirtyOverflow = false;
   dirtyScanFrom = 0;
+  /** Writers cut short by the empty buffer pool, told Writable when it has a chunk again. */
+  readonly poolWaiters: PoolWaiters;
   /** RFC 5961 10: challenge ACK rate limit, per second. */
   challengeWindowStartUs = 0;
   challengeCount = 0;
@@ -179,6 +182,7 @@ export class TcpLayer {
     this.flows = new FlowTable({ capacity: n, keys: this.conns, seed: this.rng() | 0, backing: m.buffer, byteOffset: m.offset });
     m = take();
     this.dirty = new Int32Array(m.buffer, m.offset, Math.min(dirtySlots(n), opts.dirtyCap ?? n));
+    this.poolWaiters = new PoolWaiters(n);
     this.listeners = new Listeners(cfg.maxListeners);
     this.isn = new IsnGenerator(this.randomWords(4));
     this.ports = new EphemeralPorts({ lo: cfg.ephemeralLo, hi: cfg.ephemeralHi, secret: this.randomWords(4) });
@@ -226,7 +230,7 @@ export class TcpLayer {
 
   /** Next deadline in microseconds (Infinity when no timer is pending). */
   pollAt(): number {
-    return this.dirtyCount > 0 || this.dirtyOverflow ? this.nowUs : this.wheel.nextDeadline();
+    return this.dirtyCount > 0 || this.dirtyOverflow || (this.poolWaiters.pending && this.pool.available() > 0) ? this.nowUs : this.wheel.nextDeadline();
   }
 
   /** Send what became sendable through application calls since the last flush. */
@@ -259,6 +263,7 @@ export class TcpLayer {
     if (again > 0) dirty.copyWithin(0, done, done + again);
     this.dirtyCount = again;
     if (this.dirtyOverflow && this.counters.txNoBuf === refusedBefore) flushOverflow(this, nowUs);
+    this.poolWaiters.wake(this);
   }
 
   /** Queue a connection for output at the next flush(). */
@@ -312,8 +317,9 @@ export class TcpLayer {
     if (s === TcpState.Listen) return -ENOTCONN;
     if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.SynSent && s !== TcpState.SynReceived) return -EPIPE;
     const space = this.cfg.sndBufBytes - this.snd.length(c);
-    let n = len < space ? len : space;
-    if (n > 0) n = this.snd.append(c, src, off, n);
+    const fits = len < space ? len : space;
+    const n = fits > 0 ? this.snd.append(c, src, off, fits) : 0;
+    if (n < fits) this.poolWaiters.add(this, c);
     if (n < len) conns.flags[c] = conns.flags[c]! | F_WANT_WRITABLE;
     if (n > 0) this.markDirty(c);
     return n;
@@ -336,6 +342,8 @@ export class TcpLayer {
     if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.SynSent && s !== TcpState.SynReceived) return -EPIPE;
     const space = this.cfg.sndBufBytes - this.snd.length(c);
     const n = this.snd.tailSpan(c, want < space ? want : space, out);
+    // Nothing at all with room in the buffer: the pool is empty (a short span is only the chunk's end).
+    if (n === 0 && want > 0 && space > 0) this.poolWaiters.add(this, c);
     if (n < want) conns.flags[c] = conns.flags[c]! | F_WANT_WRITABLE;
     return n;
   }

@@ -42,7 +42,15 @@ test("placement: split pins the server to CPU 0 and the rest to the other CPUs; 
   const rt = planPlacement("none", { ncpu: 2, rt: parseRt("redis,server"), privileged: true });
   expect(rt.redis).toEqual(["chrt", "-f", "1"]);
   expect(rt.server).toEqual(["chrt", "-f", "1"]);
+  expect(rt.client).toEqual([]);
   expect(parseRt("none")).toEqual([]);
+  // mcc too (--rt redis,server,client), after its nice.
+  const all = planPlacement("none", { ncpu: 2, rt: parseRt("redis,server,client"), clientNice: 5, privileged: true });
+  // (mcc raises its own main thread: --fifo, not chrt on the command.)
+  expect(all.client).toEqual(["nice", "-n", "5"]);
+  expect(all.clientArgs).toEqual(["--fifo"]);
+  expect(rt.clientArgs).toEqual([]);
+  expect(all.describe).toMatch(/redis-server and iotepserver and mcc at SCHED_FIFO 1/);
   // Not root: no chrt, and the description says so.
   const user = planPlacement("none", { ncpu: 2, rt: ["redis"], privileged: false });
   expect(user.redis).toEqual([]);

@@ -20,8 +20,7 @@
  * the generator see it. The generator's address is one: flows are keyed by
  * its port. Nothing is allocated per frame.
  */
-import type { BurstTap } from "../src/net/interface";
-import type { PacketBatch } from "../src/net/packet-batch";
+import { FrameTap } from "../src/net/frame-tap";
 import { IPPROTO_TCP } from "../src/net/l4-tx";
 import { FrameInfo, parseFrameInfo } from "../src/sched/classifier";
 import { TCP_SYN } from "../src/wire/tcp";
@@ -48,7 +47,7 @@ export class PriorityWireCounters {
   misaligned = 0;
 }
 
-export class PriorityWireTap implements BurstTap {
+export class PriorityWireTap extends FrameTap {
   readonly counters = new PriorityWireCounters();
   /** rx burst -> reply's tx burst, us: [high, low]. */
   readonly lat: [Histogram, Histogram] = [newLatencyHistogram(), newLatencyHistogram()];
@@ -62,20 +61,18 @@ export class PriorityWireTap implements BurstTap {
   private readonly slotNo: Int32Array;
   private readonly slotT: Float64Array;
   private readonly mask: number;
-  private offs = new Uint32Array(256);
-  private lens = new Uint32Array(256);
-  private offered = 0;
 
   constructor(
     private readonly serverPort: number,
     /** The device's memory (frames' bytes at their offsets). */
-    private readonly mem: Uint8Array,
-    private readonly dv: DataView,
+    mem: Uint8Array,
+    dv: DataView,
     /** Monotonic clock, integer us (the tx bursts' timestamps). */
-    private readonly clockUs: () => number,
+    clockUs: () => number,
     /** Table size, a power of two above the messages in flight at once. */
     slots = 1 << 18,
   ) {
+    super(mem, dv, clockUs);
     if (slots <= 0 || (slots & (slots - 1)) !== 0) throw new RangeError(`slots must be a power of two, got ${slots}`);
     this.slotNo = new Int32Array(slots).fill(-1);
     this.slotT = new Float64Array(slots);
@@ -90,35 +87,7 @@ export class PriorityWireTap implements BurstTap {
     Object.assign(this.counters, new PriorityWireCounters());
   }
 
-  rx(nowUs: number, mem: Uint8Array, dv: DataView, batch: PacketBatch): void {
-    const n = batch.count;
-    for (let i = 0; i < n; i++) this.frame(nowUs, mem, dv, batch.off[i]!, batch.len[i]!, true);
-  }
-
-  txOffer(batch: PacketBatch): void {
-    const n = batch.count;
-    if (this.offs.length < n) {
-      let m = this.offs.length;
-      while (m < n) m *= 2;
-      this.offs = new Uint32Array(m);
-      this.lens = new Uint32Array(m);
-    }
-    for (let i = 0; i < n; i++) {
-      this.offs[i] = batch.off[i]!;
-      this.lens[i] = batch.len[i]!;
-    }
-    this.offered = n;
-  }
-
-  txTaken(taken: number): void {
-    const n = taken < this.offered ? taken : this.offered;
-    this.offered = 0;
-    if (n <= 0) return;
-    const t = this.clockUs();
-    for (let i = 0; i < n; i++) this.frame(t, this.mem, this.dv, this.offs[i]!, this.lens[i]!, false);
-  }
-
-  private frame(tsUs: number, buf: Uint8Array, dv: DataView, off: number, len: number, rx: boolean): void {
+  protected frame(tsUs: number, buf: Uint8Array, dv: DataView, off: number, len: number, rx: boolean): void {
     const f = this.info;
     if (!parseFrameInfo(buf, dv, off, len, f) || f.l4Proto !== IPPROTO_TCP) return;
     if (rx ? f.dstPort !== this.serverPort : f.srcPort !== this.serverPort) return;

@@ -527,6 +527,8 @@ export class TcpLayer {
     if (s === TcpState.Closed) return conns.errno[c]! !== 0 ? -conns.errno[c]! : -EPIPE;
     if (s !== TcpState.Established && s !== TcpState.CloseWait) return s === TcpState.Listen ? -ENOTCONN : -EAGAIN;
     const n = sendAhead(this, c, src, off, len, cls < 0 ? 0 : cls > 7 ? 7 : cls | 0);
+    // Refused with room in the connection's own buffer: the pool is short (pool-wait.ts).
+    if (n < len && this.snd.length(c) + len <= this.cfg.sndBufBytes) this.poolWaiters.add(this, c);
     if (n < len) conns.flags[c] = conns.flags[c]! | F_WANT_WRITABLE;
     if (n > 0) this.markDirty(c);
     return n;

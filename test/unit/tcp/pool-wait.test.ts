@@ -31,6 +31,23 @@ describe("a send cut short by the empty buffer pool (pool-wait.ts)", () => {
   });
 });
 
+describe("a send-ahead message refused by the empty buffer pool", () => {
+  test("Writable follows when chunks free, and the message then goes ahead", () => {
+    const k = established({ cfg: { chunkBytes: 1024, chunkCount: 4, sndBufBytes: 8192, rcvBufBytes: 8192 } });
+    for (let i = 0; i < 4; i++) k.peer.send(ACK, pattern(1000));
+    expect(k.h.tcp.pool.available()).toBe(0);
+    expect(k.h.tcp.sendAhead(k.c, pattern(200), 0, 200)).toBe(0);
+    expect(k.h.tcp.counters.sndPoolWaits).toBe(1);
+    k.h.ev.clear();
+    k.h.flush();
+    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(false);
+    expect(drain(k.h, k.c).length).toBe(4000);
+    k.h.flush();
+    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(true);
+    expect(k.h.tcp.sendAhead(k.c, pattern(200), 0, 200)).toBe(200);
+  });
+});
+
 describe("waking pool waiters", () => {
   test("one waiter per free chunk per flush, oldest first; the rest wait for the next", async () => {
     const { PoolWaiters } = await import("../../../src/tcp/pool-wait");

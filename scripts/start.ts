@@ -28,6 +28,8 @@
  */
 import { hugepagesFree } from "../ffi/eal";
 import { parseAppArgs } from "../apps/common";
+import { DEFAULT_RT } from "../apps/iotep/bench-run";
+import { parseRt } from "../apps/iotep/placement";
 import { runIotepBench } from "../apps/iotep/bench-run";
 import { IotepAborted } from "../apps/iotep/orchestrate";
 import { planCapacity } from "../src/api/capacity";
@@ -62,6 +64,8 @@ const spec = {
     { name: "breakdown", type: "bool" as const, help: "iotepserver --breakdown: where requests' time goes inside the server" },
     { name: "pcap-wire", type: "bool" as const, help: "also record the server's pcap and pair it offline (the earlier wire view), beside the live one" },
     { name: "no-huge", type: "bool" as const, help: "do not use hugepages" },
+    { name: "rt", type: "string" as const, arg: "LIST", default: DEFAULT_RT.join(",") || "none", help: "run redis-server, iotepserver and/or mcc under SCHED_FIFO 1 (as root): a comma list of redis, server, client, or none" },
+    { name: "gc-timer", type: "bool" as const, help: "keep Bun's GC timer in iotepserver and mcc (default: started with BUN_GC_TIMER_DISABLE=1)" },
     { name: "out", type: "string" as const, arg: "DIR", default: "bench-results/start", help: "directory for the report" },
     { name: "verbose", type: "bool" as const, help: "echo the processes' output" },
   ],
@@ -76,6 +80,7 @@ function hugepagesNeeded(conns: number): number {
 }
 
 async function bench(v: Record<string, unknown>): Promise<number> {
+  const rt = parseRt(v["rt"] as string);
   if (!isRoot) throw new ConfigError("npm start runs DPDK (net_memif): run it as root");
   const conns = v["conns"] as number;
   let huge = v["no-huge"] !== true;
@@ -118,6 +123,8 @@ async function bench(v: Record<string, unknown>): Promise<number> {
       redisSocket: v["redis-socket"] as string | undefined,
       echo: v["verbose"] === true ? (l: string) => console.log(l) : undefined,
       abort: ac.signal,
+      rt,
+      gcTimer: v["gc-timer"] === true,
     });
     console.log(`start: report ${res.report.html} (JSON ${res.report.json})`);
     const c = res.ours.client.counters;

@@ -38,6 +38,7 @@
  * the process's own).
  */
 import { cpus } from "node:os";
+import { ConfigError } from "../../src/api/errors";
 
 export type Placement = "split" | "none";
 
@@ -53,7 +54,7 @@ export interface PlacementPlan {
 
 export function parsePlacement(s: string): Placement {
   if (s === "split" || s === "none") return s;
-  throw new RangeError(`placement ${s}: expected split or none`);
+  throw new ConfigError(`--placement ${s}: expected split or none`);
 }
 
 export interface PlacementOptions {
@@ -75,7 +76,7 @@ export function parseRt(s: string): RtTarget[] {
   if (s === "none" || s === "") return [];
   const out: RtTarget[] = [];
   for (const x of s.split(",")) {
-    if (x !== "redis" && x !== "server" && x !== "client") throw new RangeError(`rt ${s}: expected none or a comma list of redis, server, client`);
+    if (x !== "redis" && x !== "server" && x !== "client") throw new ConfigError(`--rt ${s}: expected none or a comma list of redis, server, client`);
     out.push(x);
   }
   return out;

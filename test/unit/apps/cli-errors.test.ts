@@ -34,6 +34,16 @@ describe("apps refuse bad configuration with one line and exit code 2", () => {
     });
   }
 
+  for (const [script, name] of [["bench/iotep.ts", "bench iotep"], ["scripts/start.ts", "start"]] as const) {
+    test(`${script} --rt bogus`, () => {
+      const r = Bun.spawnSync([BUN, `${ROOT}/${script}`, "--rt", "bogus"], { cwd: ROOT, stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+      expect(r.exitCode).toBe(2);
+      const err = r.stderr.toString().trim();
+      expect(err.split("\n").length).toBe(1);
+      expect(err).toMatch(new RegExp(`^${name}: --rt bogus: expected none or a comma list`));
+    });
+  }
+
   test.skipIf(!isRoot)("a vdev whose interface does not exist names the interface (root)", () => {
     const r = runApp("echo", ["--vdev", "net_af_packet0,iface=qsnosuchif0", "--ip", "10.0.0.1/24", "--no-huge"]);
     expect(r.code).toBe(2);

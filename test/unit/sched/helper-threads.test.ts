@@ -50,6 +50,8 @@ function readOr(path: string): string {
   }
 }
 const hasSlice = linux && process.arch === "x64" && /se\.slice/.test(readOr("/proc/thread-self/sched"));
+if (!linux) console.log("skip: helper-thread sweep needs Linux /proc/self/task");
+else if (!hasSlice) console.log("skip: raiseStackThread slice test needs x64 and a kernel that shows se.slice (EEVDF, Linux 6.12+)");
 
 describe("helper threads and stack thread priority", () => {
   test("helper names: JavaScriptCore's and Bun's helpers, not a stack or app thread", () => {

@@ -3,49 +3,38 @@ import { TcpEvent } from "../../../src/tcp/events";
 import { ACK, drain, established, pattern } from "../../helpers/tcp-fixtures";
 
 describe("a send cut short by the empty buffer pool (pool-wait.ts)", () => {
-  test("Writable follows when a chunk frees, though the connection has nothing in flight", () => {
-    // Four 1 KiB chunks shared by both directions; the peer's unread data takes them all.
-    const k = established({ cfg: { chunkBytes: 1024, chunkCount: 4, sndBufBytes: 8192, rcvBufBytes: 8192 } });
-    for (let i = 0; i < 4; i++) k.peer.send(ACK, pattern(1000));
-    expect(k.h.tcp.pool.available()).toBe(0);
-    expect(k.h.tcp.sendQueued(k.c)).toBe(0);
-    // Room in the connection's own buffer, none in the pool: nothing queued, the application waits for Writable.
-    expect(k.h.tcp.send(k.c, pattern(200), 0, 200)).toBe(0);
-    expect(k.h.tcp.counters.sndPoolWaits).toBe(1);
-    expect(k.h.tcp.send(k.c, pattern(200), 0, 200)).toBe(0);
-    expect(k.h.tcp.counters.sndPoolWaits).toBe(1);
-    k.h.ev.clear();
-    k.h.flush();
-    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(false);
-    // No ACK of ours will ever come (nothing was sent): reading frees the chunks, the next flush says Writable.
-    expect(drain(k.h, k.c).length).toBe(4000);
-    expect(k.h.tcp.pool.available()).toBe(4);
-    k.h.flush();
-    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(true);
-    expect(k.h.tcp.counters.sndPoolWakeups).toBe(1);
-    expect(k.h.tcp.send(k.c, pattern(200), 0, 200)).toBe(200);
-    // Told once: another flush says nothing more.
-    k.h.ev.clear();
-    k.h.flush();
-    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(false);
-  });
-});
-
-describe("a send-ahead message refused by the empty buffer pool", () => {
-  test("Writable follows when chunks free, and the message then goes ahead", () => {
-    const k = established({ cfg: { chunkBytes: 1024, chunkCount: 4, sndBufBytes: 8192, rcvBufBytes: 8192 } });
-    for (let i = 0; i < 4; i++) k.peer.send(ACK, pattern(1000));
-    expect(k.h.tcp.pool.available()).toBe(0);
-    expect(k.h.tcp.sendAhead(k.c, pattern(200), 0, 200)).toBe(0);
-    expect(k.h.tcp.counters.sndPoolWaits).toBe(1);
-    k.h.ev.clear();
-    k.h.flush();
-    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(false);
-    expect(drain(k.h, k.c).length).toBe(4000);
-    k.h.flush();
-    expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(true);
-    expect(k.h.tcp.sendAhead(k.c, pattern(200), 0, 200)).toBe(200);
-  });
+  const ways = [
+    ["send", (k: ReturnType<typeof established>, n: number) => k.h.tcp.send(k.c, pattern(n), 0, n)],
+    ["sendAhead (message mode)", (k: ReturnType<typeof established>, n: number) => k.h.tcp.sendAhead(k.c, pattern(n), 0, n)],
+  ] as const;
+  for (const [name, send] of ways) {
+    test(`${name}: Writable follows when a chunk frees, though the connection has nothing in flight`, () => {
+      // Four 1 KiB chunks shared by both directions; the peer's unread data takes them all.
+      const k = established({ cfg: { chunkBytes: 1024, chunkCount: 4, sndBufBytes: 8192, rcvBufBytes: 8192 } });
+      for (let i = 0; i < 4; i++) k.peer.send(ACK, pattern(1000));
+      expect(k.h.tcp.pool.available()).toBe(0);
+      expect(k.h.tcp.sendQueued(k.c)).toBe(0);
+      // Room in the connection's own buffer, none in the pool: nothing queued, the application waits for Writable.
+      expect(send(k, 200)).toBe(0);
+      expect(k.h.tcp.counters.sndPoolWaits).toBe(1);
+      expect(send(k, 200)).toBe(0);
+      expect(k.h.tcp.counters.sndPoolWaits).toBe(1);
+      k.h.ev.clear();
+      k.h.flush();
+      expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(false);
+      // No ACK of ours will ever come (nothing was sent): reading frees the chunks, the next flush says Writable.
+      expect(drain(k.h, k.c).length).toBe(4000);
+      expect(k.h.tcp.pool.available()).toBe(4);
+      k.h.flush();
+      expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(true);
+      expect(k.h.tcp.counters.sndPoolWakeups).toBe(1);
+      expect(send(k, 200)).toBe(200);
+      // Told once: another flush says nothing more.
+      k.h.ev.clear();
+      k.h.flush();
+      expect(k.h.ev.has(TcpEvent.Writable, k.c)).toBe(false);
+    });
+  }
 });
 
 describe("waking pool waiters", () => {

@@ -15,6 +15,16 @@ function rng(seed: number): () => number {
   };
 }
 
+/** Up to `count` client ports (IP_B:port -> IP_A:80) whose home slot among `m` slots is `home`. */
+function portsWithHome(seed: number, m: number, home: number, count: number): number[] {
+  const ports: number[] = [];
+  for (let port = 1; ports.length < count && port < 65536; port++) {
+    const h = flowHash(seed, IP_A, IP_B | 0, (80 << 16) | port);
+    if (Math.floor(((h >>> 0) / 4294967296) * m) === home) ports.push(port);
+  }
+  return ports;
+}
+
 describe("FlowTable", () => {
   test("insert, lookup, remove; uint32 and int32 spellings of an IP are the same key", () => {
     const t = new FlowTable({ capacity: 16 });
@@ -71,11 +81,7 @@ describe("FlowTable", () => {
     const t = new FlowTable({ capacity: cap, seed });
     const m = t.slotCount;
     // Find keys whose home slot is the last one.
-    const keys: number[] = [];
-    for (let port = 1; keys.length < 4 && port < 65536; port++) {
-      const h = flowHash(seed, IP_A, IP_B | 0, (80 << 16) | port);
-      if (Math.floor((h >>> 0) / 4294967296 * m) === m - 1) keys.push(port);
-    }
+    const keys = portsWithHome(seed, m, m - 1, 4);
     expect(keys.length).toBe(4);
     for (let i = 0; i < 4; i++) expect(t.insert(IP_A, 80, IP_B, keys[i]!, i)).toBe(true);
     for (let i = 0; i < 4; i++) expect(t.probeLength(IP_A, 80, IP_B, keys[i]!)).toBe(i + 1);
@@ -97,11 +103,7 @@ describe("FlowTable", () => {
     const t = new FlowTable({ capacity: cap, seed });
     const m = t.slotCount;
     // 80 keys with the same home slot: distances 0..79, the last 17 past the 6-bit field.
-    const ports: number[] = [];
-    for (let port = 1; ports.length < 80 && port < 65536; port++) {
-      const h = flowHash(seed, IP_A, IP_B | 0, (80 << 16) | port);
-      if (Math.floor(((h >>> 0) / 4294967296) * m) === 17) ports.push(port);
-    }
+    const ports = portsWithHome(seed, m, 17, 80);
     expect(ports.length).toBe(80);
     for (let i = 0; i < 80; i++) expect(t.insert(IP_A, 80, IP_B, ports[i]!, i)).toBe(true);
     for (let i = 0; i < 80; i++) {

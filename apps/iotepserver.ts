@@ -70,6 +70,13 @@ const spec = {
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
     { name: "monitor", type: "string" as const, arg: "DIR", help: "our stack: live wire monitor (request -> reply at the rx/tx bursts); writes DIR/monitor.json, cdf.txt, monitor.html at exit" },
+    {
+      name: "redis-wait",
+      type: "string" as const,
+      arg: "HOW",
+      default: "awake",
+      help: "our stack: awake = the poll loop does not sleep while a request is in Redis, so its reply is read at once; sleep = idle sleeps as usual",
+    },
     { name: "breakdown", type: "bool" as const, help: "record where requests' time goes (queue, wait for ioredis' flush, Redis) and print it at exit" },
     { name: "stats-json", type: "string" as const, arg: "FILE", help: "write the final counters and latency summaries as JSON" },
   ],
@@ -109,6 +116,8 @@ runMain("iotepserver", async () => {
   if (smp > 1) return runShards(smp, v);
   const monitorDir = v["monitor"] as string | undefined;
   if (monitorDir !== undefined && kernel) throw new ConfigError("--monitor needs our stack (the kernel's bursts are not visible): drop --kernel");
+  const redisWait = v["redis-wait"] as string;
+  if (redisWait !== "awake" && redisWait !== "sleep") throw new ConfigError(`--redis-wait ${redisWait}: expected awake or sleep`);
   const store = makeStore(v);
   let rs: IdStack | null = null;
   let ep: TcpEpoll | null = null;
@@ -138,6 +147,7 @@ runMain("iotepserver", async () => {
     rs = await startIdStack(v, { sndBufBytes: 16 * 1024, rcvBufBytes: 16 * 1024, defaultBacklog: 65535 });
     ep = new TcpEpoll(rs.stack, rs.plan.tcp);
     const h = new EpollServer(server, ep, rs.stack, port, v["ports"] as number);
+    h.awakeForRequests = redisWait === "awake";
     // Gaps between poll rounds (sleeps, GC pauses, long rounds, waiting for a CPU) for the stats.
     gaps = new RoundGaps(rs.stack.loop);
     rs.stack.addAppStage(gaps);
@@ -153,7 +163,7 @@ runMain("iotepserver", async () => {
     rs.run();
     server.sink = h;
     served = h;
-    where = `our stack ${formatIpv4(rs.cfg.ip)}:${port}${(v["ports"] as number) > 1 ? `-${port + (v["ports"] as number) - 1}` : ""} dev ${rs.stack.dev.caps.name}, classify ${v["classify"]}`;
+    where = `our stack ${formatIpv4(rs.cfg.ip)}:${port}${(v["ports"] as number) > 1 ? `-${port + (v["ports"] as number) - 1}` : ""} dev ${rs.stack.dev.caps.name}, classify ${v["classify"]}, poll loop ${redisWait === "awake" ? "awake" : "may sleep"} while a request is in Redis`;
   }
   const runQueueAtStart = runQueueWaitUs();
   const ready = await store.waitReady(3000);

@@ -21,6 +21,18 @@
  * sleep short, so the next round's flush puts them on the wire now rather
  * than after up to a millisecond of sleep. Bytes the send buffer cannot take
  * are owed (OwedReplies) and written when EPOLLOUT reports space.
+ *
+ * Awake while a request is in Redis (`awakeForRequests`, the default): the
+ * poll loop does not take its idle sleep (a setTimeout of >= 1 ms) while a
+ * request's Redis call is outstanding; pollAt() says "now", so the loop keeps
+ * stepping through setImmediate, and Bun's event loop polls the Redis socket
+ * between steps. Measured on this 2-vCPU VM (an ioredis EVALSHA round trip
+ * from a Bun loop shaped like ours, 1,500 calls each, redis-server and the
+ * client at SCHED_FIFO 1): sleeping between rounds p50 202 us, awake while the
+ * call is out p50 107 us; a process that slept in epoll is woken late here
+ * (a halted vCPU), and the reply is read by a loop that is already running.
+ * It costs CPU only while requests are out (~5 % of the messages), never for
+ * heartbeats.
  */
 import { EAGAIN } from "../../src/tcp/errno";
 import { EPOLLIN, EPOLLOUT, EPOLLRDHUP, type TcpEpoll } from "../../src/api/tcp-epoll";
@@ -43,6 +55,8 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
   private openCount = 0;
   /** Replies written since the loop was last woken. */
   private wroteSinceWake = false;
+  /** Keep the poll loop from sleeping while a request is in Redis (see the file comment). */
+  awakeForRequests = true;
   readonly port: number;
 
   constructor(
@@ -91,7 +105,7 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
   }
 
   pollAt(): number {
-    return Number.POSITIVE_INFINITY;
+    return this.awakeForRequests && this.server.requestsInFlight > 0 ? 0 : Number.POSITIVE_INFINITY;
   }
 
   private acceptAll(l: number): void {

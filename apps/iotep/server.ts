@@ -240,6 +240,8 @@ export class IotepServer implements FrameSink {
   private readonly freeSlots: Int32Array;
   private freeCount: number;
   private heartbeatsInFlight = 0;
+  /** Requests admitted and not yet done (in Redis, or waiting behind their connection's earlier message). */
+  requestsInFlight = 0;
   private readonly readyHigh: SlotFifo;
   private readonly readyLow: SlotFifo;
   private pumpScheduled = false;
@@ -391,6 +393,7 @@ export class IotepServer implements FrameSink {
     for (let k = 0; k < VALUE_BYTES; k++) p[k] = q.value[b + k]!;
     q.shift();
     if (high === 0) this.heartbeatsInFlight++;
+    else this.requestsInFlight++;
     this.sNext[s] = -1;
     const prev = this.connTail[conn]!;
     this.connTail[conn] = s;
@@ -488,6 +491,7 @@ export class IotepServer implements FrameSink {
 
   private release(s: number): void {
     if (this.sHigh[s] === 0) this.heartbeatsInFlight--;
+    else this.requestsInFlight--;
     const next = this.sNext[s]!;
     if (next >= 0) {
       this.sNext[s] = -1;

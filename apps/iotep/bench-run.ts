@@ -208,7 +208,7 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   const bd = ours.server.breakdownUs;
   if (bd !== undefined) {
     const f = (x: { p50Us: number; p99Us: number; p999Us: number }): string => `p50 ${(x.p50Us / 1000).toFixed(3)} p99 ${(x.p99Us / 1000).toFixed(3)} p99.9 ${(x.p999Us / 1000).toFixed(3)} ms`;
-    console.log(`qstack server requests: queue ${f(bd.queue)}; wait for ioredis' flush ${f(bd.flush)}; Redis ${f(bd.redis)}`);
+    console.log(`qstack server requests: queue ${f(bd.queue)}; wait until written to Redis' socket ${f(bd.flush)}; Redis ${f(bd.redis)}`);
     if (bd.ahead !== undefined) {
       const n = (x: { count: number; p50Us: number; p99Us: number; maxUs: number }): string => `n=${x.count} p50 ${x.p50Us} p99 ${x.p99Us} max ${x.maxUs}`;
       console.log(`qstack server requests: Redis with nothing ahead ${f(bd.redisAlone)}; messages in Redis ahead of a request: all ${n(bd.ahead)}, slow ones (Redis > 1 ms) ${n(bd.aheadSlow)}`);

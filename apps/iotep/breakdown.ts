@@ -4,9 +4,11 @@
  *
  *   queue:  arrival (the read in the poll round) -> its first Redis call
  *           (waiting for a slot or behind an earlier message of the connection);
- *   flush:  that call -> the process.nextTick after it, which is when ioredis'
- *           auto-pipeline writes to the socket (the rest of the poll loop's
- *           step runs first);
+ *   flush:  that call -> the write to Redis' socket that carries it (with a
+ *           store that reports its writes: store.afterNextWrite; ioredis'
+ *           auto-pipeline writes on setImmediate, and not before the
+ *           connection's previous pipeline has all its replies), else the
+ *           process.nextTick after the call;
  *   redis:  the write -> the last command's callback (Redis itself and Bun's
  *           event loop getting to the socket; all three commands in
  *           --redis-mode commands);
@@ -48,7 +50,7 @@ export class RequestBreakdown {
   constructor(
     slots: number,
     private readonly clockUs: () => number,
-    /** How to run code right after the current macrotask (ioredis' own flush uses process.nextTick). */
+    /** How to run code when the request is written (default: right after the current macrotask). */
     nextTick: (f: () => void) => void = process.nextTick,
   ) {
     this.issueUs = new Float64Array(slots);

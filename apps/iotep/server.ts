@@ -291,7 +291,9 @@ export class IotepServer implements FrameSink {
       this.onMessage1.push((err, r) => this.afterMessage(s, err, r));
     }
     this.freeCount = S;
-    this.breakdown = opts.breakdown === true ? new RequestBreakdown(S, this.clockUs) : null;
+    const st = opts.store;
+    const atWrite = typeof st.afterNextWrite === "function" ? (f: () => void) => st.afterNextWrite!(f) : undefined;
+    this.breakdown = opts.breakdown === true ? new RequestBreakdown(S, this.clockUs, atWrite) : null;
     this.readyHigh = new SlotFifo(S);
     this.readyLow = new SlotFifo(S);
     this.pumpLater = () => {

@@ -35,6 +35,20 @@
  * batched: each is its own script call, sent at once. A batch's failure fails
  * every heartbeat in it. Redis Cluster keeps one call per message (a script's
  * keys must share a hash slot).
+ *
+ * Requests on a connection of their own (requestConnection "own", the
+ * default): ioredis (5.11) writes an auto-pipeline on setImmediate and runs
+ * one auto-pipeline per connection at a time: commands issued while a
+ * pipeline is in flight wait until every reply of that pipeline has arrived
+ * (autoPipelining.js, executeAutoPipeline). On one shared connection a request
+ * issued while a heartbeat batch is out therefore waits a whole Redis round
+ * trip before it is even written, then its own. So requests go on a second
+ * connection without auto-pipelining: each request's script is written to the
+ * socket at once, in the call. Redis still runs the two connections' commands
+ * one at a time, so a request waits at most for the script Redis is running,
+ * not for replies travelling back. Ordering per key is unchanged: the server
+ * never has two messages of one connection in Redis at once (server.ts).
+ * "shared" keeps everything on one auto-pipelined connection (the old way).
  */
 import Redis, { type Cluster } from "ioredis";
 import { closeClient, newCluster, redisWhere, standaloneOptions, waitClientsReady, type IotepStore, type MessageCallback, type StoreOptions } from "./store";
@@ -95,6 +109,9 @@ return out
  */
 export type HeartbeatFlush = "tick" | "later";
 
+/** Where requests go: "own" = a second connection, written at once; "shared" = the heartbeats' auto-pipelined connection. */
+export type RequestConnection = "own" | "shared";
+
 /** Heartbeats per script call by default: the server's heartbeat window (DEFAULT_HEARTBEAT_SLOTS). */
 export const DEFAULT_HEARTBEAT_BATCH = 32;
 
@@ -103,7 +120,11 @@ type ScriptFn = (...args: unknown[]) => unknown;
 /** Standalone Redis, one connection, one script call per message (heartbeats: per batch). */
 export class RedisScriptStore implements IotepStore {
   private readonly client: Redis;
+  /** Requests' connection: its own (no auto-pipelining) or `client`. */
+  private readonly reqClient: Redis;
+  readonly requestConnection: RequestConnection;
   private readonly run: ScriptFn;
+  private readonly runRequest: ScriptFn;
   private readonly runBatch: ScriptFn;
   /** Heartbeats per script call at most (1: one call each). */
   readonly heartbeatBatch: number;
@@ -123,7 +144,7 @@ export class RedisScriptStore implements IotepStore {
   constructor(
     /** Unix socket path, or "host:port". */
     readonly target: string,
-    opts: StoreOptions & { heartbeatBatch?: number; heartbeatFlush?: HeartbeatFlush } = {},
+    opts: StoreOptions & { heartbeatBatch?: number; heartbeatFlush?: HeartbeatFlush; requestConnection?: RequestConnection } = {},
   ) {
     this.heartbeatBatch = Math.max(1, opts.heartbeatBatch ?? DEFAULT_HEARTBEAT_BATCH);
     this.later = (opts.heartbeatFlush ?? "tick") === "later" ? (f) => void setImmediate(f) : process.nextTick;
@@ -133,14 +154,48 @@ export class RedisScriptStore implements IotepStore {
     this.client.defineCommand("iotepBatch", { lua: BATCH_SCRIPT_DB });
     this.run = (this.client as unknown as Record<string, ScriptFn>)["iotepMessage"]!.bind(this.client);
     this.runBatch = (this.client as unknown as Record<string, ScriptFn>)["iotepBatch"]!.bind(this.client);
-    this.client.on("error", (e: Error) => {
-      this.connectionErrors++;
-      this.lastError = e.message;
-    });
+    this.requestConnection = opts.requestConnection ?? "own";
+    if (this.requestConnection === "own") {
+      this.reqClient = new Redis({ ...standaloneOptions(opts), enableAutoPipelining: false, ...redisWhere(target), connectionName: "iotep-requests" });
+      this.reqClient.defineCommand("iotepMessage", { numberOfKeys: 1, lua: MESSAGE_SCRIPT_DB });
+    } else this.reqClient = this.client;
+    this.runRequest = (this.reqClient as unknown as Record<string, ScriptFn>)["iotepMessage"]!.bind(this.reqClient);
+    for (const c of this.clients()) {
+      c.on("error", (e: Error) => {
+        this.connectionErrors++;
+        this.lastError = e.message;
+      });
+    }
+    // A new socket on every (re)connect: watch its writes (afterNextWrite).
+    this.reqClient.on("connect", () => this.watchWrites());
+  }
+
+  private clients(): Redis[] {
+    return this.reqClient === this.client ? [this.client] : [this.client, this.reqClient];
+  }
+
+  private writeWaiters: (() => void)[] = [];
+
+  /** Run `f` once, just before the next write to the requests' socket (the breakdown's "written" time). */
+  afterNextWrite(f: () => void): void {
+    this.writeWaiters.push(f);
+  }
+
+  private watchWrites(): void {
+    const s = (this.reqClient as unknown as { stream: { write: (...a: unknown[]) => boolean } }).stream;
+    const w = s.write;
+    s.write = (...a: unknown[]): boolean => {
+      if (this.writeWaiters.length > 0) {
+        const ws = this.writeWaiters;
+        this.writeWaiters = [];
+        for (const f of ws) f();
+      }
+      return w.apply(s, a);
+    };
   }
 
   get connected(): boolean {
-    return this.client.status === "ready";
+    return this.client.status === "ready" && this.reqClient.status === "ready";
   }
 
   get lastConnectionError(): string {
@@ -149,7 +204,7 @@ export class RedisScriptStore implements IotepStore {
 
   // A number key is written in decimal by ioredis (no string per message).
   message(key: number, first: Buffer, cb: MessageCallback): void {
-    this.run(key, first, cb);
+    this.runRequest(key, first, cb);
   }
 
   /** A heartbeat: joins this turn's batch (sent on process.nextTick, or now when full). */
@@ -201,16 +256,17 @@ export class RedisScriptStore implements IotepStore {
   }
 
   waitReady(timeoutMs: number): Promise<boolean> {
-    return waitClientsReady([this.client], timeoutMs);
+    return waitClientsReady(this.clients(), timeoutMs);
   }
 
-  close(): Promise<void> {
-    return closeClient(this.client);
+  async close(): Promise<void> {
+    for (const c of this.clients()) await closeClient(c);
   }
 
   describe(): string {
     const hb = this.heartbeatBatch > 1 ? `, heartbeats in batches of up to ${this.heartbeatBatch} per script call` : "";
-    return `redis ${this.target} (one connection, one Lua script per message via EVALSHA${hb}, auto-pipelined)`;
+    if (this.requestConnection === "shared") return `redis ${this.target} (one connection, one Lua script per message via EVALSHA${hb}, auto-pipelined)`;
+    return `redis ${this.target} (one Lua script per message via EVALSHA; requests on a connection of their own, each written at once; heartbeats on another, auto-pipelined${hb})`;
   }
 }
 

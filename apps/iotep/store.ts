@@ -60,6 +60,12 @@ export interface IotepStore {
    * heartbeats: store-script.ts); `cb` is called exactly once.
    */
   messageBatched?(key: number, first: Buffer, cb: MessageCallback): void;
+  /**
+   * When present: run `f` once, just before the next socket write that
+   * carries requests (the breakdown's "written" time; without it the
+   * breakdown takes the process.nextTick after the call).
+   */
+  afterNextWrite?(f: () => void): void;
   /** True while every connection is up. */
   readonly connected: boolean;
   /** Connection-level errors seen (not command errors). */

@@ -10,7 +10,8 @@ import { EpollServer } from "../../apps/iotep/epoll-server";
 import { Generator } from "../../apps/iotep/generator";
 import { IdClient } from "../../apps/iotep/id-client";
 import { IotepServer } from "../../apps/iotep/server";
-import type { Db, GetCallback, IotepStore, SetCallback } from "../../apps/iotep/store";
+import { MessageBuilder } from "../../apps/iotep/protocol";
+import type { Db, GetCallback, IotepStore, MessageCallback, SetCallback } from "../../apps/iotep/store";
 import { classifierFromSpec } from "../../src/api/classifier-spec";
 import { SeededRng } from "../../src/net/seeded-rng";
 import { TcpLayer } from "../../src/tcp/tcp-layer";
@@ -106,5 +107,45 @@ describe("iotep id transports (TcpEpoll server, TcpLayer-by-id generator)", () =
     expect(server.counters.connections).toBe(0);
     expect(notTimeWait()).toBe(0);
     expect(p.eb!.tcp.connectionsInUse()).toBe(0);
+  });
+
+  test("the poll loop is kept awake while a request is in Redis (pollAt now), never for heartbeats alone", () => {
+    const p = new StackPair({ bApi: "epoll", classifyB: classifierFromSpec("iotep"), tcp: { maxConnections: 64 } });
+    const pending: MessageCallback[] = [];
+    const store: IotepStore = {
+      connected: true,
+      connectionErrors: 0,
+      get: () => undefined,
+      set: () => undefined,
+      message: (_key: number, _first: Buffer, cb: MessageCallback) => void pending.push(cb),
+      waitReady: () => Promise.resolve(true),
+      close: async () => undefined,
+      describe: () => "held",
+    };
+    const server = new IotepServer({ msgLen: 200, store, clockUs: () => p.clock.nowUs });
+    const served = new EpollServer(server, p.eb!, p.b, 80);
+    server.sink = served;
+    const mb = new MessageBuilder(200);
+    server.open(1);
+    server.open(2);
+    expect(served.pollAt()).toBe(Number.POSITIVE_INFINITY);
+    server.data(2, mb.heartbeat(2), 0, 200);
+    expect(pending.length).toBe(1);
+    expect(server.requestsInFlight).toBe(0);
+    expect(served.pollAt()).toBe(Number.POSITIVE_INFINITY);
+    server.data(1, mb.request(1), 0, 200);
+    expect(pending.length).toBe(2);
+    expect(server.requestsInFlight).toBe(1);
+    expect(served.pollAt()).toBe(0);
+    // --redis-wait sleep: the loop may sleep as before.
+    served.awakeForRequests = false;
+    expect(served.pollAt()).toBe(Number.POSITIVE_INFINITY);
+    served.awakeForRequests = true;
+    // The request's reply came back: nothing keeps the loop awake any more (the heartbeat is still out).
+    pending[1]!(null, 0);
+    expect(server.requestsInFlight).toBe(0);
+    expect(served.pollAt()).toBe(Number.POSITIVE_INFINITY);
+    pending[0]!(null, 0);
+    expect(server.isIdle()).toBe(true);
   });
 });

@@ -45,11 +45,13 @@ describe.skipIf(!haveRedis)("one Lua script per message", () => {
     srv.open(1);
     srv.data(1, mb.request(1), 0, 100);
     await until("done", 3000, () => srv.counters.doneRequests === 1);
-    // The store's connection (named "iotep") is still on database 0 after the script ran.
+    // The store's connections (heartbeats "iotep", requests "iotep-requests") are still on database 0 after the script ran.
     const list = await redis.cli("CLIENT", "LIST");
-    const line = list.split("\n").find((l) => / name=iotep /.test(l));
-    expect(line).toBeDefined();
-    expect(line!).toMatch(/ db=0 /);
+    for (const name of ["iotep", "iotep-requests"]) {
+      const line = list.split("\n").find((l) => l.includes(` name=${name} `));
+      expect(line).toBeDefined();
+      expect(line!).toMatch(/ db=0 /);
+    }
     expect(await redis.cli("-n", "0", "DBSIZE")).toBe("0");
     expect(await redis.cli("-n", "1", "DBSIZE")).toBe("1");
     await store.close();
@@ -158,7 +160,37 @@ describe.skipIf(!haveRedis)("one Lua script per message", () => {
     expect(srv.counters.redisErrors).toBe(8);
     await store.close();
   });
+
+  test("a request is written at once while a heartbeat pipeline waits for its replies (own connection); shared: only after them", async () => {
+    for (const requestConnection of ["own", "shared"] as const) {
+      await redis.cli("FLUSHALL");
+      const store = new RedisScriptStore(redis.socketPath, { heartbeatBatch: 32, requestConnection });
+      expect(await store.waitReady(3000)).toBe(true);
+      // Load both scripts first, so nothing below waits for a SCRIPT LOAD.
+      await new Promise<void>((r) => store.messageBatched(100, Buffer.from("abcdef"), () => r()));
+      await new Promise<void>((r) => store.message(101, Buffer.from("abcdef"), () => r()));
+      // Redis holds every client's commands for 400 ms: the heartbeat pipeline below is written and waits for its replies.
+      await redis.cli("CLIENT", "PAUSE", "400", "ALL");
+      const t0 = performance.now();
+      const hb = new Promise<unknown>((r) => store.messageBatched(1, Buffer.from("abcdef"), (e, v) => r(e ?? v)));
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      let written = false;
+      store.afterNextWrite((): void => {
+        written = true;
+      });
+      const req = new Promise<unknown>((r) => store.message(2, Buffer.from("abcdef"), (e, v) => r(e ?? v)));
+      // ioredis runs one auto-pipeline per connection at a time: on the shared connection the request is not even written yet.
+      expect(written).toBe(requestConnection === "own");
+      expect(performance.now() - t0).toBeLessThan(300);
+      expect(await hb).toBe(0);
+      expect(await req).toBe(0);
+      expect(written).toBe(true);
+      await store.close();
+    }
+  });
 });
+
 
 function hexOf(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");

@@ -22,17 +22,19 @@
  * than after up to a millisecond of sleep. Bytes the send buffer cannot take
  * are owed (OwedReplies) and written when EPOLLOUT reports space.
  *
- * Awake while a request is in Redis (`awakeForRequests`, the default): the
- * poll loop does not take its idle sleep (a setTimeout of >= 1 ms) while a
- * request's Redis call is outstanding; pollAt() says "now", so the loop keeps
- * stepping through setImmediate, and Bun's event loop polls the Redis socket
- * between steps. Measured on this 2-vCPU VM (an ioredis EVALSHA round trip
- * from a Bun loop shaped like ours, 1,500 calls each, redis-server and the
- * client at SCHED_FIFO 1): sleeping between rounds p50 202 us, awake while the
- * call is out p50 107 us; a process that slept in epoll is woken late here
- * (a halted vCPU), and the reply is read by a loop that is already running.
- * It costs CPU only while requests are out (~5 % of the messages), never for
- * heartbeats.
+ * Awake while a request is in Redis (`awakeForRequests`, iotepserver
+ * --redis-wait awake; off by default): the poll loop does not take its idle
+ * sleep (a setTimeout of >= 1 ms) while a request's Redis call is
+ * outstanding; pollAt() says "now", so the loop keeps stepping through
+ * setImmediate, and Bun's event loop polls the Redis socket between steps.
+ * Measured on this 2-vCPU VM (an ioredis EVALSHA round trip from a Bun loop
+ * shaped like ours, 1,500 calls each, redis-server and the client at
+ * SCHED_FIFO 1): sleeping between rounds p50 202 us, awake while the call is
+ * out p50 107 us. But at 1 M connections (bench iotep, requests on their own
+ * Redis connection) it did not pay: awake, wire request p99 1.077, 0.975,
+ * 1.007 ms with p99.9 17-31 ms (mcc waited 11-18 % for a CPU); sleeping,
+ * 0.996 ms with p99.9 3.4 ms (mcc 7.6 %). A loop that sleeps in epoll_wait
+ * is woken by the reply anyway (Bun's timers and sockets share one epoll).
  */
 import { EAGAIN } from "../../src/tcp/errno";
 import { EPOLLIN, EPOLLOUT, EPOLLRDHUP, type TcpEpoll } from "../../src/api/tcp-epoll";
@@ -56,7 +58,7 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
   /** Replies written since the loop was last woken. */
   private wroteSinceWake = false;
   /** Keep the poll loop from sleeping while a request is in Redis (see the file comment). */
-  awakeForRequests = true;
+  awakeForRequests = false;
   readonly port: number;
 
   constructor(

@@ -109,7 +109,7 @@ describe("iotep id transports (TcpEpoll server, TcpLayer-by-id generator)", () =
     expect(p.eb!.tcp.connectionsInUse()).toBe(0);
   });
 
-  test("the poll loop is kept awake while a request is in Redis (pollAt now), never for heartbeats alone", () => {
+  test("--redis-wait awake: the poll loop is kept awake while a request is in Redis (pollAt now), never for heartbeats alone", () => {
     const p = new StackPair({ bApi: "epoll", classifyB: classifierFromSpec("iotep"), tcp: { maxConnections: 64 } });
     const pending: MessageCallback[] = [];
     const store: IotepStore = {
@@ -125,6 +125,9 @@ describe("iotep id transports (TcpEpoll server, TcpLayer-by-id generator)", () =
     const server = new IotepServer({ msgLen: 200, store, clockUs: () => p.clock.nowUs });
     const served = new EpollServer(server, p.eb!, p.b, 80);
     server.sink = served;
+    // Off by default (iotepserver --redis-wait sleep).
+    expect(served.awakeForRequests).toBe(false);
+    served.awakeForRequests = true;
     const mb = new MessageBuilder(200);
     server.open(1);
     server.open(2);
@@ -137,7 +140,7 @@ describe("iotep id transports (TcpEpoll server, TcpLayer-by-id generator)", () =
     expect(pending.length).toBe(2);
     expect(server.requestsInFlight).toBe(1);
     expect(served.pollAt()).toBe(0);
-    // --redis-wait sleep: the loop may sleep as before.
+    // --redis-wait sleep: the loop may sleep.
     served.awakeForRequests = false;
     expect(served.pollAt()).toBe(Number.POSITIVE_INFINITY);
     served.awakeForRequests = true;

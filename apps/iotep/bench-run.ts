@@ -97,6 +97,14 @@ export const DEFAULT_PLACEMENT: Placement = "none";
  * pool running out (no refusals, RTOs 0-75) but the three then share the
  * CPUs at one priority: wire p99 1.65, 1.59, 1.93 ms in three runs, the
  * server waiting 0.9-1.2 %; so mcc stays a normal task.
+ * The server runs as `chrt -f -R 1` (placement.ts): only its main thread is
+ * FIFO, the threads it starts are normal. With requests on their own Redis
+ * connection (store-script.ts), same command, three runs each: every server
+ * thread FIFO, wire request p99 0.989, 0.910, 1.083 ms, redis-server waiting
+ * 0.6-1.0 % for a CPU; main thread only, 0.701, 0.816, 0.699 ms, Redis
+ * waiting 0.0 %. The price: the server's helper threads now wait for a CPU
+ * behind mcc, and gaps over 10 ms between poll rounds rose from 34-39 to
+ * 74-92 per run (the longest 793 ms).
  */
 export const DEFAULT_RT: RtTarget[] = ["redis", "server"];
 export const DEFAULT_REDIS_NICE = 0;

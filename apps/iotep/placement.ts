@@ -114,6 +114,7 @@ export function planPlacement(placement: Placement, o: PlacementOptions = {}): P
     (redisNice !== 0 ? `, redis-server at nice ${redisNice}` : "") +
     (clientNice !== 0 ? `, mcc at nice ${clientNice}` : "") +
     (rt.length > 0 ? `, ${rt.map((x) => (x === "redis" ? "redis-server" : x === "server" ? "iotepserver" : "mcc")).join(" and ")} at SCHED_FIFO 1` : "") +
+    (rt.includes("server") ? " (iotepserver's main thread; the threads it starts are normal: chrt -R)" : "") +
     rtSkipped;
   if (placement === "none" || ncpu < 2) {
     return { server, client, clientArgs, redis, describe: `placement none (${ncpu} CPUs, all processes float)${niceText}` };

@@ -67,6 +67,22 @@
  * peer's collections in the measured phase are printed (bench/priority-census.ts;
  * QS_PRIO_CENSUS=1 adds heap cells per message by type).
  *
+ * JIT warm-up (--warmup-bursts N, default 2): after the capacity phase (low
+ * priority only, ~1 s) the generator sends N unmeasured bursts shaped like the
+ * measured ones. Without them both processes were still compiling in the
+ * measured phase (BUN_JSC_reportCompileTimes=1 with QS_PRIO_PEER_LOGS: 283
+ * and 181 compilations, 165 and 97 of them FTL, in the server and the
+ * generator; with 2 warm-up bursts 38 and 16), and the compiler threads, at
+ * SCHED_IDLE, still took a stack thread's CPU for up to a scheduler tick
+ * (4 ms at HZ=250) when picked (an ftrace of sched_switch: 19 preemptions of
+ * the server and 31 of the generator over 0.5 ms in one run, most by JIT
+ * threads). A production server is measured warm: it has run for hours.
+ *
+ * Tail evidence (bench/priority-tail.ts): each high message over 1 ms is kept
+ * with its stamps at both apps and both wires (the generator's tx/rx bursts,
+ * the server's rx/tx bursts) and each process's round gaps over 1 ms; the
+ * report charges each to its longest leg and the gaps over it.
+ *
  * The server's wire view (always on; bench/priority-wire.ts): per message,
  * from the server's rx burst that received it to the tx burst that sent its
  * reply, per class, as QStack's HCMonitor measures at the server's NIC (it
@@ -79,6 +95,7 @@ import { parseAppArgs } from "../apps/common";
 import { shimBuilt } from "../ffi/shim";
 import { runReal, type RealCase } from "./priority-real";
 import { ringThroughput, runVirtual } from "./priority-virtual";
+import { explainTail } from "./priority-tail";
 
 const spec = {
   name: "bench priority",
@@ -100,6 +117,7 @@ const spec = {
     { name: "ratio", type: "number" as const, arg: "R", default: 2, min: 0.1, help: "burst rate / measured capacity" },
     { name: "high", type: "number" as const, arg: "F", default: 0.05, min: 0, max: 1, help: "fraction of high-priority messages" },
     { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "real: seconds of saturation to measure capacity" },
+    { name: "warmup-bursts", type: "int" as const, arg: "N", default: 2, min: 0, help: "real: unmeasured bursts like the measured ones (both classes) before them, so the JIT has compiled every path" },
     { name: "no-huge", type: "bool" as const, help: "real: stacks in normal pages" },
     { name: "busy-poll", type: "bool" as const, help: "real: both stacks poll without ever sleeping" },
     { name: "gen-spin", type: "bool" as const, help: "real: the generator spins between sends (default: sleeps in us steps)" },
@@ -202,6 +220,17 @@ function realSection(r: { capacity: number; rate: number; off: RealCase; on: Rea
         `generator round gap p99 ${f0(x.roundGaps.p99Us)} us, stalls ${x.roundGaps.stalls} (${x.roundGaps.stallMs} ms, ${x.roundGaps.stallRunQueueMs} ms waiting for a CPU)`,
     );
   }
+  // Each high message over 1 ms: its longest leg and the stalls of either process over it (bench/priority-tail.ts).
+  for (const c of [r.on]) {
+    const gs = c.gen as unknown as { slowHigh?: number[][]; slowHighWire?: number[][]; stallLog?: number[][] };
+    const ss = c.server as unknown as { stallLog?: number[][]; wire: { highStamps?: number[][] } };
+    if (gs.slowHigh === undefined) continue;
+    const t = explainTail(gs.slowHigh, gs.slowHighWire ?? [], ss.wire.highStamps ?? [], gs.stallLog ?? [], ss.stallLog ?? []);
+    console.log(`  on : high messages over 1 ms ${t.slow}; by longest leg: ${Object.entries(t.byLeg).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+    console.log(`       their time per leg, ms: ${Object.entries(t.legUs).map(([k, n]) => `${k} ${(n / 1000).toFixed(1)}`).join(", ")}`);
+    console.log(`       a round gap > 1 ms over the longest leg: generator ${t.genStall}, server ${t.serverStall} (mostly waiting for a CPU: ${t.cpuWait}); slowest (legs in the order above, us):`);
+    for (const l of t.worst) console.log(`       ${l}`);
+  }
   const vd = verdicts({ high: g(r.on).high, low: g(r.on).low }, { high: g(r.off).high, low: g(r.off).low });
   // The server's wire view (bench/priority-wire.ts): rx burst -> the reply's tx burst, per class.
   type Wire = { high: Summ; low: Summ; counters: { requests: number; paired: number; unpaired: number; cutHeads: number; misaligned: number } };
@@ -229,7 +258,7 @@ async function main(): Promise<number> {
     const p = {
       conns: (v["conns"] as number | undefined) ?? 2000, serviceUs: num("service-us"), budgetUs: num("budget-us"), checkUs: num("check-us"), lowBudgetUs: num("low-budget-us"),
       bursts: (v["bursts"] as number | undefined) ?? 3, burstS: num("burst-s"), quietS: num("quiet-s"), ratio: num("ratio"), high: num("high"),
-      capS: num("cap-s"), noHuge: v["no-huge"] === true, busyPoll: v["busy-poll"] === true,
+      capS: num("cap-s"), warmupBursts: num("warmup-bursts"), noHuge: v["no-huge"] === true, busyPoll: v["busy-poll"] === true,
       genSpin: v["gen-spin"] === true,
       rxBursts: num("rx-bursts"),
       pin: v["pin"] === true,
@@ -242,7 +271,7 @@ async function main(): Promise<number> {
     out.realParams = p;
     console.log(
       `real devices: ${p.conns} connections, service ${p.serviceUs} us/message, Scheduler budget ${p.budgetUs} us (${p.lowBudgetUs > 0 ? p.lowBudgetUs : p.budgetUs} us while only low-priority work runs) checked every ${p.checkUs} us, up to ${p.rxBursts} rx bursts per round, ` +
-        `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high; two processes over net_memif; ` +
+        `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high, after ${p.warmupBursts} such unmeasured bursts; two processes over net_memif; ` +
         `Bun's idle GC timer ${p.gcTimer ? "on" : "off (BUN_GC_TIMER_DISABLE=1)"} in the peers`,
     );
     const skip = process.getuid?.() !== 0 ? "not root (DPDK vdevs need root)" : !shimBuilt() ? "the DPDK shim is not built (npm run setup)" : null;

@@ -16,6 +16,7 @@ import type { PollStage } from "../src/sched/poll-loop";
 import { newLatencyHistogram, recordUs, summarize, type Histogram, type LatencySummary } from "../apps/iotep/latency";
 import { wallUs } from "../src/api/clock";
 import type { TcpLayer } from "../src/tcp/tcp-layer";
+import { SlowLog } from "./priority-tail";
 import { LABEL_REPLY, LABEL_REQUEST, MSG, OFF_LABEL, OFF_PRIO, OFF_READ, OFF_REPLIED, OFF_SENT, OFF_SEQ, PRIO_HIGH, writeInPlace } from "./priority-server";
 
 /** Per-socket reassembly of replies cut by segment boundaries. */
@@ -69,6 +70,8 @@ export class LoadGen implements PollStage {
    * service), replied -> reply received (the server's flush, the wire, our receive).
    */
   legs = LoadGen.newLegs();
+  /** High-priority messages slower than 1 ms, with their stamps (bench/priority-tail.ts). */
+  readonly slow = new SlowLog(1000);
   private readonly scratch = new Uint8Array(MSG);
   private readonly sdv = new DataView(this.scratch.buffer);
   sent = 0;
@@ -120,6 +123,7 @@ export class LoadGen implements PollStage {
     this.lat = [newLatencyHistogram(), newLatencyHistogram()];
     this.sendLag = newLatencyHistogram();
     this.legs = LoadGen.newLegs();
+    this.slow.reset();
   }
 
   /**
@@ -225,6 +229,7 @@ export class LoadGen implements PollStage {
     recordUs(this.legs.toServer[cls], read - sent);
     recordUs(this.legs.inServer[cls], replied - read);
     recordUs(this.legs.back[cls], w - replied);
+    if (cls === 0) this.slow.note(k, now - times[k]!, sent, read, replied, w);
   }
 
   /** Sockets with unsent/unacknowledged bytes or a cut reply at the end (diagnosis). */

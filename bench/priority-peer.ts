@@ -32,6 +32,7 @@ import { burstPlan, LoadGen, type GenConn } from "./priority-gen";
 import { MSG, PriorityServer } from "./priority-server";
 import { PriorityWireTap } from "./priority-wire";
 import { HeapCensus, phaseMark } from "./priority-census";
+import { GenHighTap, StallLog } from "./priority-tail";
 
 const spec = {
   name: "priority-peer",
@@ -53,6 +54,7 @@ const spec = {
     { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "most rx bursts per poll round (Stack.rxBurstsPerRound)" },
     { name: "conns", type: "int" as const, arg: "N", default: 2000, min: 1, help: "generator: connections" },
     { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "generator: seconds of saturation to measure capacity" },
+    { name: "warmup-bursts", type: "int" as const, arg: "N", default: 2, min: 0, help: "generator: unmeasured bursts like the measured ones after the capacity phase (JIT warm-up of every path)" },
     { name: "rate", type: "number" as const, arg: "R", default: 0, min: 0, help: "generator: messages/s in a burst (0: --ratio x measured capacity)" },
     { name: "ratio", type: "number" as const, arg: "X", default: 2, min: 0.1, help: "generator: burst rate / measured capacity" },
     { name: "bursts", type: "int" as const, arg: "B", default: 3, min: 1, help: "generator: bursts" },
@@ -146,6 +148,8 @@ async function server(v: Record<string, unknown>): Promise<void> {
   // The time between the starts of poll rounds: how often the stack receives while the app spins.
   let gaps = new RoundGaps(rs.stack.loop);
   rs.stack.addAppStage({ poll: (now) => gaps.poll(now), pollAt: () => Number.POSITIVE_INFINITY });
+  const stallLog = new StallLog(rs.stack.loop);
+  rs.stack.addAppStage(stallLog);
   rs.run();
   emit("ready", { priority, classes: rs.stack.classes });
   let stop = false;
@@ -160,6 +164,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
       if (census === null && HeapCensus.enabled()) census = censusTimer(new HeapCensus(), () => srv.served);
       srv.resetStats();
       wire.reset();
+      stallLog.reset();
       gaps = new RoundGaps(rs.stack.loop);
     }
     await Bun.sleep(10);
@@ -173,6 +178,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
     wire: wire.summary(),
     helperSweep: sweepStats(sweep),
     roundGaps: gaps.summary(),
+    stallLog: stallLog.rows(),
     express: m === null ? null : { in: m.expressIn, full: m.expressFull, ahead: m.aheadIn },
     tcp: { retransmits: ep.tcp.counters.retransmits, rtoTimeouts: ep.tcp.counters.rtoTimeouts, fastRetransmits: ep.tcp.counters.fastRetransmits },
     counters: counters(ep.tcp, rs.stack),
@@ -191,6 +197,10 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   rs.stack.addAppStage(gen);
   const gaps = new RoundGaps(rs.stack.loop);
   rs.stack.addAppStage(gaps);
+  const stallLog = new StallLog(rs.stack.loop);
+  rs.stack.addAppStage(stallLog);
+  const tap = new GenHighTap(v["port"] as number, rs.stack.dev.mem, rs.stack.dev.dv, clock);
+  rs.stack.netif.setBurstTap(tap);
   const dev = rs.stack.dev as { linkUp?: () => boolean };
   if (!(await waitFor(() => dev.linkUp?.() ?? true, 20_000, 5))) throw new Error("link not up after 20 s");
   emit("ready");
@@ -222,17 +232,27 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   gen.startClosed(200, gen.winTo);
   await waitFor(() => gen.finished, capS * 1000 + 30_000);
   const capacity = Math.round(gen.inWindow / (0.7 * capS));
-  emit("capacity", { capacity, nominal: Math.round(1e6 / serviceUs) });
 
   const rate = (v["rate"] as number) > 0 ? (v["rate"] as number) : (v["ratio"] as number) * capacity;
   const bursts = v["bursts"] as number;
   const burstS = v["burst-s"] as number;
   const quietS = v["quiet-s"] as number;
+  // Warm-up: bursts like the measured ones (both classes, the same rate), not counted, so the
+  // JIT has compiled and tiered up every path of both processes before the measured phase.
+  const warm = v["warmup-bursts"] as number;
+  if (warm > 0) {
+    gen.start(burstPlan(clock() + 20_000, rate, warm, burstS, quietS, v["high"] as number, (v["seed"] as number) + 1));
+    await waitFor(() => gen.finished, warm * (burstS + quietS) * 1000 + 20_000);
+  }
+  emit("capacity", { capacity, nominal: Math.round(1e6 / serviceUs), warmupBursts: warm });
+
   // The orchestrator resets the server's statistics meanwhile.
   const ls = clock() + 250_000;
   const plan = burstPlan(ls, rate, bursts, burstS, quietS, v["high"] as number, v["seed"] as number);
   const gaps0 = gaps.summary();
   gen.start(plan);
+  stallLog.reset();
+  tap.stamps.reset();
   phaseMark("measured");
   const census = HeapCensus.enabled() ? censusTimer(new HeapCensus(), () => gen.replies) : null;
   const planS = bursts * (burstS + quietS);
@@ -243,6 +263,8 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   emit("result", {
     rate, messages: gen.total, sleptMs: Math.round(gen.sleptUs / 1000), sleeper: v["gen-spin"] !== true, highMessages: plan.high.reduce((a, b) => a + b, 0), finished: done, wallS, ...gen.results(),
     unanswered: gen.total - gen.replies, leftovers: gen.leftovers(rs.tcp), roundGaps: gaps.summary(), roundGapsBeforeLoad: gaps0,
+    slowHigh: gen.slow.rows(), slowHighOver: gen.slow.over, stallLog: stallLog.rows(),
+    slowHighWire: tap.stamps.pick(gen.slow.rows().map((r) => r[6]!)),
     tcp: { retransmits: rs.tcp.counters.retransmits, rtoTimeouts: rs.tcp.counters.rtoTimeouts, fastRetransmits: rs.tcp.counters.fastRetransmits },
     counters: counters(rs.tcp, rs.stack),
     helperSweep: sweepStats(sweep),

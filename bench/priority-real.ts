@@ -29,6 +29,14 @@ export interface RealParams {
   ratio: number;
   high: number;
   capS: number;
+  /**
+   * Unmeasured bursts, shaped like the measured ones, after the capacity phase:
+   * the capacity phase sends only low-priority messages for ~1 s, so without
+   * them the JIT was still compiling (FTL tier-ups, first high-priority paths:
+   * ~150-280 compilations per process in the measured phase, BUN_JSC_reportCompileTimes)
+   * on helper threads that took the stack threads' CPUs for up to a 4 ms tick.
+   */
+  warmupBursts: number;
   noHuge: boolean;
   busyPoll: boolean;
   genSpin: boolean;
@@ -95,7 +103,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
     await server.next("ready", 60_000);
     const gArgs = [
       "--role", "generator", "--vdev", dev("client"), "--ip", "10.78.0.2/24", "--host", SERVER_IP, "--conns", String(p.conns),
-      "--cap-s", String(p.capS), "--rate", String(rate), "--ratio", String(p.ratio), "--bursts", String(p.bursts),
+      "--cap-s", String(p.capS), "--warmup-bursts", String(p.warmupBursts), "--rate", String(rate), "--ratio", String(p.ratio), "--bursts", String(p.bursts),
       "--burst-s", String(p.burstS), "--quiet-s", String(p.quietS), "--high", String(p.high), ...(p.genSpin ? ["--gen-spin"] : []), ...(p.pin ? ["--pin", "0", "--helpers", p.helpers] : []), ...common,
     ];
     const gen = spawnProc("generator", PEER, gArgs, env);
@@ -103,7 +111,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
     await gen.next("ready", 60_000);
     const conn = await gen.next("connected", 90_000);
     log(`    ${p.conns} connections in ${Number(conn.setupMs).toFixed(0)} ms`);
-    const cap = await gen.next("capacity", 60_000 + p.capS * 3000);
+    const cap = await gen.next("capacity", 60_000 + p.capS * 3000 + p.warmupBursts * (p.burstS + p.quietS) * 1000);
     server.send("reset");
     log(`    measured capacity ${cap.capacity} messages/s (nominal ${cap.nominal})`);
     const budget = (p.bursts * (p.burstS + p.quietS) + 90) * 1000;

@@ -26,6 +26,7 @@ import { FrameInfo, parseFrameInfo } from "../src/sched/classifier";
 import { TCP_SYN } from "../src/wire/tcp";
 import { seqAdd, seqSub } from "../src/wire/seq";
 import { newLatencyHistogram, recordUs, summarize, type Histogram } from "../apps/iotep/latency";
+import { HighStamps } from "./priority-tail";
 import { LABEL_REPLY, LABEL_REQUEST, MSG, OFF_LABEL, OFF_PRIO, OFF_SEQ, PRIO_HIGH } from "./priority-server";
 
 /** Bytes of a message the tap reads: up to the end of the message number. */
@@ -61,6 +62,8 @@ export class PriorityWireTap extends FrameTap {
   private readonly slotNo: Int32Array;
   private readonly slotT: Float64Array;
   private readonly mask: number;
+  /** High messages' request rx and reply tx times by message number (bench/priority-tail.ts). */
+  readonly high: HighStamps;
 
   constructor(
     private readonly serverPort: number,
@@ -77,11 +80,13 @@ export class PriorityWireTap extends FrameTap {
     this.slotNo = new Int32Array(slots).fill(-1);
     this.slotT = new Float64Array(slots);
     this.mask = slots - 1;
+    this.high = new HighStamps(clockUs);
   }
 
   /** Forget every stamp and figure (the measured phase starts); connection origins stay. */
   reset(): void {
     this.slotNo.fill(-1);
+    this.high.reset();
     this.lat[0].reset();
     this.lat[1].reset();
     Object.assign(this.counters, new PriorityWireCounters());
@@ -118,6 +123,7 @@ export class PriorityWireTap extends FrameTap {
       }
       const at = p + o;
       const no = dv.getInt32(at + OFF_SEQ, true);
+      if (buf[at + OFF_PRIO] === PRIO_HIGH) this.high.note(tsUs, rx, no);
       if (rx) this.request(tsUs, buf[at + OFF_LABEL]!, no);
       else this.reply(tsUs, buf[at + OFF_LABEL]!, buf[at + OFF_PRIO] === PRIO_HIGH ? 0 : 1, no);
     }
@@ -158,6 +164,9 @@ export class PriorityWireTap extends FrameTap {
   }
 
   summary() {
-    return { high: summarize(this.lat[0]), low: summarize(this.lat[1]), counters: { ...this.counters } };
+    const stamps: number[][] = [];
+    const h = this.high;
+    for (let k = 0; k < h.size; k++) if (h.req[k] !== 0 || h.rep[k] !== 0) stamps.push([k, h.req[k]!, h.rep[k]!]);
+    return { high: summarize(this.lat[0]), low: summarize(this.lat[1]), counters: { ...this.counters }, highStamps: stamps };
   }
 }

@@ -3,7 +3,7 @@
  * off in the same run (issue 5).
  *
  *   bun run bench priority [--real | --virtual | --both] [--conns N] [--service-us W] [--budget-us U]
- *                          [--bursts B] [--ratio R] [--high F] [--pin [--helpers idle|normal] [--stack-nice N]]
+ *                          [--bursts B] [--ratio R] [--high F] [--pin | --no-pin] [--helpers idle|normal] [--stack-nice N]
  *                          [--threads-ms MS] [--gc-timer] [--no-micro] [--json FILE]
  *
  * --real (the default): two processes on our stack over net_memif
@@ -35,13 +35,24 @@
  * which comes after at most one Scheduler budget while saturated (the "server
  * poll-round gap" line: p99 ~= budget + one service time), so with the 1,000 us
  * budget the high p50 is already ~1 ms; a smaller --budget-us lowers that leg.
+ * So the bench's Scheduler returns to the stack after 200 us while only
+ * low-priority work runs (--low-budget-us 200, the default; the high class
+ * keeps the 1,000 us budget): what a deployment that wants high-priority
+ * arrivals served within a millisecond configures (Scheduler lowBudgetUs; the
+ * library's default stays budgetUs). With --low-budget-us 0 (one 1,000 us
+ * budget) the plain command measured high p99 4.24 ms at the generator, p50
+ * 0.83 ms, 991 of 2,600 high messages over 1 ms, most of it waiting in the
+ * ring for the server's next receive.
  * The tail beyond it is split into legs by wall-clock stamps (generator send
  * lag, sent -> read, read -> replied, replied -> received) and the stalls of
  * each process (gaps over 2 ms between poll rounds, and how much of them the
  * thread spent waiting for a CPU, from /proc/thread-self/schedstat). On a
  * shared 2-core machine the server spins one core by design, so the p99 there
  * is set by the generator and server waiting for a CPU; --pin keeps them on
- * separate CPUs.
+ * separate CPUs. --pin is the default on a machine with 2+ CPUs (--no-pin:
+ * the kernel places the threads): a deployment gives each stack thread its
+ * own core. The plain command without it measured generator high p99 1.88 and
+ * 1.50 ms (wire 0.41, 0.47 ms); with it 0.81 ms (wire 0.38 ms).
  *
  * Who takes the CPUs (--threads-ms MS: every thread on the machine sampled
  * from /proc, bench/priority-threads.ts): with --pin alone, each process's
@@ -67,6 +78,22 @@
  * peer's collections in the measured phase are printed (bench/priority-census.ts;
  * QS_PRIO_CENSUS=1 adds heap cells per message by type).
  *
+ * JIT warm-up (--warmup-bursts N, default 2): after the capacity phase (low
+ * priority only, ~1 s) the generator sends N unmeasured bursts shaped like the
+ * measured ones. Without them both processes were still compiling in the
+ * measured phase (BUN_JSC_reportCompileTimes=1 with QS_PRIO_PEER_LOGS: 283
+ * and 181 compilations, 165 and 97 of them FTL, in the server and the
+ * generator; with 2 warm-up bursts 38 and 16), and the compiler threads, at
+ * SCHED_IDLE, still took a stack thread's CPU for up to a scheduler tick
+ * (4 ms at HZ=250) when picked (an ftrace of sched_switch: 19 preemptions of
+ * the server and 31 of the generator over 0.5 ms in one run, most by JIT
+ * threads). A production server is measured warm: it has run for hours.
+ *
+ * Tail evidence (bench/priority-tail.ts): each high message over 1 ms is kept
+ * with its stamps at both apps and both wires (the generator's tx/rx bursts,
+ * the server's rx/tx bursts) and each process's round gaps over 1 ms; the
+ * report charges each to its longest leg and the gaps over it.
+ *
  * The server's wire view (always on; bench/priority-wire.ts): per message,
  * from the server's rx burst that received it to the tx burst that sent its
  * reply, per class, as QStack's HCMonitor measures at the server's NIC (it
@@ -79,6 +106,7 @@ import { parseAppArgs } from "../apps/common";
 import { shimBuilt } from "../ffi/shim";
 import { runReal, type RealCase } from "./priority-real";
 import { ringThroughput, runVirtual } from "./priority-virtual";
+import { explainTail } from "./priority-tail";
 
 const spec = {
   name: "bench priority",
@@ -92,7 +120,7 @@ const spec = {
     { name: "conns", type: "int" as const, arg: "N", help: "connections (default 2000 real, 400 virtual)" },
     { name: "service-us", type: "int" as const, arg: "W", default: 100, min: 1, help: "server CPU per message" },
     { name: "budget-us", type: "int" as const, arg: "US", default: 1000, min: 1, help: "real: the server Scheduler's budget (QStack: 1,000)" },
-    { name: "low-budget-us", type: "int" as const, arg: "US", default: 0, min: 0, help: "real: the Scheduler's budget while only low-priority work runs (0: --budget-us)" },
+    { name: "low-budget-us", type: "int" as const, arg: "US", default: 200, min: 0, help: "real: the Scheduler's budget while only low-priority work runs (0: --budget-us; default 200, one clock check)" },
     { name: "check-us", type: "int" as const, arg: "US", default: 200, min: 1, help: "real: the Scheduler's clock-check interval (QStack: 200)" },
     { name: "bursts", type: "int" as const, arg: "B", help: "bursts (default 3 real, 2 virtual)" },
     { name: "burst-s", type: "number" as const, arg: "S", default: 1, min: 0.05, help: "real: seconds per burst" },
@@ -100,11 +128,13 @@ const spec = {
     { name: "ratio", type: "number" as const, arg: "R", default: 2, min: 0.1, help: "burst rate / measured capacity" },
     { name: "high", type: "number" as const, arg: "F", default: 0.05, min: 0, max: 1, help: "fraction of high-priority messages" },
     { name: "cap-s", type: "number" as const, arg: "S", default: 1, min: 0.3, help: "real: seconds of saturation to measure capacity" },
+    { name: "warmup-bursts", type: "int" as const, arg: "N", default: 2, min: 0, help: "real: unmeasured bursts like the measured ones (both classes) before them, so the JIT has compiled every path" },
     { name: "no-huge", type: "bool" as const, help: "real: stacks in normal pages" },
     { name: "busy-poll", type: "bool" as const, help: "real: both stacks poll without ever sleeping" },
     { name: "gen-spin", type: "bool" as const, help: "real: the generator spins between sends (default: sleeps in us steps)" },
     { name: "rx-bursts", type: "int" as const, arg: "N", default: 16, min: 1, help: "real: most rx bursts per poll round in both stacks (1: one burst per round)" },
-    { name: "pin", type: "bool" as const, help: "real: pin the server's thread to CPU 1 and the generator's to CPU 0" },
+    { name: "pin", type: "bool" as const, help: "real: pin the server's thread to CPU 1 and the generator's to CPU 0 (the default with 2+ CPUs)" },
+    { name: "no-pin", type: "bool" as const, help: "real: leave both stack threads (and the runtime's helper threads) to the kernel" },
     { name: "threads-ms", type: "int" as const, arg: "MS", default: 0, min: 0, help: "real: sample every thread on the machine every MS ms during the bursts (0: off)" },
     { name: "helpers", type: "string" as const, arg: "idle|normal", default: "idle", help: "real, with --pin: the runtime's helper threads (JIT, GC) of both processes at SCHED_IDLE, or left alone" },
     { name: "stack-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "real: both stack threads' nice, each process in its own session whose autogroup gets the same nice (0: leave)" },
@@ -202,6 +232,17 @@ function realSection(r: { capacity: number; rate: number; off: RealCase; on: Rea
         `generator round gap p99 ${f0(x.roundGaps.p99Us)} us, stalls ${x.roundGaps.stalls} (${x.roundGaps.stallMs} ms, ${x.roundGaps.stallRunQueueMs} ms waiting for a CPU)`,
     );
   }
+  // Each high message over 1 ms: its longest leg and the stalls of either process over it (bench/priority-tail.ts).
+  for (const c of [r.on]) {
+    const gs = c.gen as unknown as { slowHigh?: number[][]; slowHighWire?: number[][]; stallLog?: number[][] };
+    const ss = c.server as unknown as { stallLog?: number[][]; wire: { highStamps?: number[][] } };
+    if (gs.slowHigh === undefined) continue;
+    const t = explainTail(gs.slowHigh, gs.slowHighWire ?? [], ss.wire.highStamps ?? [], gs.stallLog ?? [], ss.stallLog ?? []);
+    console.log(`  on : high messages over 1 ms ${t.slow}; by longest leg: ${Object.entries(t.byLeg).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+    console.log(`       their time per leg, ms: ${Object.entries(t.legUs).map(([k, n]) => `${k} ${(n / 1000).toFixed(1)}`).join(", ")}`);
+    console.log(`       a round gap > 1 ms over the longest leg: generator ${t.genStall}, server ${t.serverStall} (mostly waiting for a CPU: ${t.cpuWait}); slowest (legs in the order above, us):`);
+    for (const l of t.worst) console.log(`       ${l}`);
+  }
   const vd = verdicts({ high: g(r.on).high, low: g(r.on).low }, { high: g(r.off).high, low: g(r.off).low });
   // The server's wire view (bench/priority-wire.ts): rx burst -> the reply's tx burst, per class.
   type Wire = { high: Summ; low: Summ; counters: { requests: number; paired: number; unpaired: number; cutHeads: number; misaligned: number } };
@@ -229,10 +270,11 @@ async function main(): Promise<number> {
     const p = {
       conns: (v["conns"] as number | undefined) ?? 2000, serviceUs: num("service-us"), budgetUs: num("budget-us"), checkUs: num("check-us"), lowBudgetUs: num("low-budget-us"),
       bursts: (v["bursts"] as number | undefined) ?? 3, burstS: num("burst-s"), quietS: num("quiet-s"), ratio: num("ratio"), high: num("high"),
-      capS: num("cap-s"), noHuge: v["no-huge"] === true, busyPoll: v["busy-poll"] === true,
+      capS: num("cap-s"), warmupBursts: num("warmup-bursts"), noHuge: v["no-huge"] === true, busyPoll: v["busy-poll"] === true,
       genSpin: v["gen-spin"] === true,
       rxBursts: num("rx-bursts"),
-      pin: v["pin"] === true,
+      // Each stack thread on its own core, as a deployment's thread layout pins them (DPDK's lcores).
+      pin: v["pin"] === true || (v["no-pin"] !== true && cpus().length >= 2),
       threadsMs: num("threads-ms"),
       helpers: v["helpers"] === "normal" ? ("normal" as const) : ("idle" as const),
       stackNice: num("stack-nice"),
@@ -242,7 +284,7 @@ async function main(): Promise<number> {
     out.realParams = p;
     console.log(
       `real devices: ${p.conns} connections, service ${p.serviceUs} us/message, Scheduler budget ${p.budgetUs} us (${p.lowBudgetUs > 0 ? p.lowBudgetUs : p.budgetUs} us while only low-priority work runs) checked every ${p.checkUs} us, up to ${p.rxBursts} rx bursts per round, ` +
-        `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high; two processes over net_memif; ` +
+        `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high, after ${p.warmupBursts} such unmeasured bursts; two processes over net_memif; ` +
         `Bun's idle GC timer ${p.gcTimer ? "on" : "off (BUN_GC_TIMER_DISABLE=1)"} in the peers`,
     );
     const skip = process.getuid?.() !== 0 ? "not root (DPDK vdevs need root)" : !shimBuilt() ? "the DPDK shim is not built (npm run setup)" : null;

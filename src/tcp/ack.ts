@@ -16,7 +16,7 @@ import { rstReply } from "./rst";
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
 import { TcpEvent } from "./events";
-import { rackDetect, rackNewPass, rackOnRetransmit } from "./rack";
+import { rackArmTimer, rackDetect, rackNewPass, rackOnRetransmit } from "./rack";
 import { armKeepalive, armRtx, armTimer, cancelTimer, T_IDLE, T_RTX } from "./timers";
 
 /** RFC 6675 2 / RFC 5681 3.2: DupThresh. */
@@ -97,8 +97,12 @@ export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number)
   }
   // RFC 8985 6.2: RACK on every ACK with SACK information (also ACKs that move SND.UNA, which
   // RFC 6675 never counts); it detects losses and lost retransmissions by time.
-  if ((conns.flags[c]! & F_SACK_OK) !== 0 && t.sack.count(c) > 0 && rackDetect(t, c, nowUs) && (conns.flags[c]! & F_RECOVERY) === 0) {
-    if (enterFastRecovery(t, c, nowUs)) cnt.rackLosses++;
+  if ((conns.flags[c]! & F_SACK_OK) !== 0 && t.sack.count(c) > 0) {
+    if (rackDetect(t, c, nowUs) && (conns.flags[c]! & F_RECOVERY) === 0) {
+      if (enterFastRecovery(t, c, nowUs)) cnt.rackLosses++;
+    }
+    // RFC 8985 6.3: a reordering window still to pass runs the timer (no later ACK may come).
+    rackArmTimer(t, c, nowUs);
   }
   // RFC 9293 3.10.7.4: update the send window if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
   const wl1d = (origSeq - conns.sndWl1[c]!) | 0;

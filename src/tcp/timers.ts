@@ -81,7 +81,7 @@ export function cancelAllTimers(t: TcpLayer, c: number): void {
  * probe may be scheduled (RFC 8985 7.2, rack.ts), the timer first runs as the probe timeout.
  */
 export function armRtx(t: TcpLayer, c: number, nowUs: number): void {
-  const pto = tlpTimeoutUs(t, c);
+  const pto = tlpTimeoutUs(t, c, nowUs);
   if (pto >= 0) {
     t.conns.flags[c] = (t.conns.flags[c]! & ~F_PERSIST) | F_TLP;
     armTimer(t, c, T_RTX, nowUs + pto);

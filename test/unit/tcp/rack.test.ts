@@ -71,4 +71,107 @@ describe("RFC 8985 6.2 RACK time-based loss detection", () => {
     expect(k.h.tcp.counters.rtoTimeouts).toBe(0);
   });
 
+  test("the reordering timer (6.3): a lone SACK with no later ACK resends the hole one reordering window later, before the probe timeout", () => {
+    const k = inFlight(3);
+    const s = k.segs;
+    const end = (i: number) => (s[i]!.seq + s[i]!.payload.length) | 0;
+    const srtt = k.h.tcp.srttUs(k.c);
+    k.peer.ack = s[0]!.seq;
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(1)]] });
+    expect(k.h.tx.take().length).toBe(0);
+    const t0 = k.h.now;
+    k.h.runToNextTimer();
+    expect(k.h.tx.take().map((x) => x.seq)).toEqual([s[0]!.seq]);
+    // reo_wnd = SRTT / 4 (one 1 ms wheel tick of rounding), well before PTO = 2 * SRTT.
+    expect(k.h.now - t0).toBeGreaterThanOrEqual(srtt / 4);
+    expect(k.h.now - t0).toBeLessThanOrEqual(srtt / 4 + 1000);
+    expect(k.h.tcp.counters.tlpProbes).toBe(0);
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(0);
+  });
 });
+
+describe("RFC 8985 6.2 lost retransmissions, 6.3 reordering timer and the probe in recovery", () => {
+  /**
+   * Segments 0..3 out, 0 lost, 1 and 2 SACKed (three duplicate ACKs): recovery; 0 is retransmitted
+   * at once. With `extra`, that many new segments are queued before the third ACK, which SACKs 3 too
+   * (so cwnd - pipe lets new data follow the retransmission).
+   */
+  function recovery(extra = 0) {
+    const k = inFlight(4);
+    const s = k.segs;
+    const end = (i: number) => (s[i]!.seq + s[i]!.payload.length) | 0;
+    k.peer.ack = s[0]!.seq;
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(1)]] });
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(2)]] });
+    if (extra > 0) k.h.tcp.send(k.c, pattern(extra * k.mss), 0, extra * k.mss);
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(extra > 0 ? 3 : 2)]] });
+    const all = k.h.tx.take();
+    const at = all.findIndex((x) => x.seq === s[0]!.seq);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(k.h.tcp.counters.fastRetransmits).toBe(1);
+    // What went out with and after the retransmission (limited transmit may send new data before it).
+    return { ...k, end, out: all.slice(at), t0: k.h.now };
+  }
+
+  test("a retransmission is lost when data sent after it is SACKed and SRTT + reo_wnd passed; the timer finds it with no later ACK", () => {
+    const k = recovery(4);
+    const s = k.segs;
+    // New data went out after the retransmission (cwnd - pipe allowed it).
+    const fresh = k.out.slice(1).filter((x) => ((x.seq - k.end(3)) | 0) >= 0);
+    expect(fresh.length).toBeGreaterThan(0);
+    const n = fresh[0]!;
+    // One RTT later that new segment is SACKed; segment 0's retransmission is not: too early to call it lost.
+    k.h.advance(k.h.tcp.srttUs(k.c));
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, k.end(3)], [n.seq, (n.seq + n.payload.length) | 0]] });
+    expect(k.h.tx.take().filter((x) => x.seq === s[0]!.seq).length).toBe(0);
+    expect(k.h.tcp.counters.rackLostRetransmits).toBe(0);
+    // No further ACK: the reordering timer fires at retransmission + SRTT + SRTT / 4 and resends it.
+    k.h.runToNextTimer();
+    const srtt = k.h.tcp.srttUs(k.c);
+    expect(k.h.now - k.t0).toBeGreaterThanOrEqual(srtt + (srtt >> 2));
+    expect(k.h.now - k.t0).toBeLessThanOrEqual(srtt + (srtt >> 2) + 1000);
+    expect(k.h.tx.take().filter((x) => x.seq === s[0]!.seq).length).toBe(1);
+    expect(k.h.tcp.counters.rackLostRetransmits).toBe(1);
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(0);
+  });
+
+  test("recovery that cannot send probes at the probe timeout with the highest un-SACKed segment (rescue), not the RTO", () => {
+    const k = recovery();
+    const s = k.segs;
+    // cwnd - pipe is below one segment (0 resent and 3 in flight): nothing more goes out.
+    expect(k.out.length).toBe(1);
+    let probe: number[] = [];
+    for (let i = 0; i < 4 && probe.length === 0; i++) {
+      k.h.runToNextTimer();
+      probe = k.h.tx.take().map((x) => x.seq);
+    }
+    expect(probe).toEqual([s[3]!.seq]);
+    expect(k.h.now - k.t0).toBeLessThan(k.h.tcp.rtoUs(k.c));
+    expect(k.h.tcp.counters.tlpProbes).toBe(1);
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(0);
+  });
+
+  test("the probe's SACK shows the pass's retransmission lost: the hole is resent at once", () => {
+    const k = recovery();
+    const s = k.segs;
+    for (let i = 0; i < 4 && k.h.tcp.counters.tlpProbes === 0; i++) k.h.runToNextTimer();
+    k.h.tx.take();
+    k.h.advance(k.h.tcp.srttUs(k.c));
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, k.end(3)]] });
+    expect(k.h.tx.take().filter((x) => x.seq === s[0]!.seq).length).toBe(1);
+    expect(k.h.tcp.counters.rackLostRetransmits).toBe(1);
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(0);
+  });
+
+  test("one probe per flight in recovery: with no answer the RTO fires next", () => {
+    const k = recovery();
+    for (let i = 0; i < 4 && k.h.tcp.counters.tlpProbes === 0; i++) k.h.runToNextTimer();
+    k.h.tx.take();
+    const t1 = k.h.now;
+    k.h.runToNextTimer();
+    expect(k.h.tcp.counters.tlpProbes).toBe(1);
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(1);
+    expect(k.h.now - t1).toBeGreaterThanOrEqual(k.h.tcp.rtoUs(k.c) / 2 - 1000);
+  });
+});
+

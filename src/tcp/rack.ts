@@ -34,7 +34,21 @@
  *   recovery sends the highest un-SACKed segment not yet retransmitted in the pass (RFC
  *   6675 NextSeg rule 4's rescue retransmission, driven by the timer instead of by
  *   cwnd), whose SACK shows the pass's retransmissions lost; or the lowest hole again.
- *   Still one probe, then the RTO. Not after an RTO (the go-back keeps its backoff).
+ *   Still one probe, then the RTO.
+ * - Deviation: after an RTO too. The go-back resends one segment (cwnd 1 SMSS); when it
+ *   or its ACK is lost, RFC 6298 waits a backed-off RTO (400 ms, 800 ms, ...), and at
+ *   20 % loss these chains took most of the transfer time. At the PTO the first hole is
+ *   resent once; then the backed-off RTO runs as before (one segment per backoff period,
+ *   so the backoff still halves the rate). And RACK finds lost go-back retransmissions
+ *   (6.2 after an RTO, as Linux does in its Loss state): the go-back resends in sequence
+ *   order, so newly SACKed go-back data below SND.NXT was sent after the first hole's
+ *   retransmission (rackRtoEvidence); SRTT + reo_wnd after that retransmission (the RTO,
+ *   or the ACK that last moved SND.UNA) the hole is resent (rackRtoLost), not at the
+ *   next RTO. RFC 6582 4.1 still keeps the RTO's losses out of a new fast recovery.
+ * - Deviation: every probe (7.3, in recovery, after an RTO) also resends the first
+ *   un-SACKed segment when it is not the probe itself: a probe and its ACK cross a lossy
+ *   path with one chance in three of failing at 20 % loss each way, and a failed probe
+ *   costs an RTO. Two segments per probe instead of one.
  */
 import { enterFastRecovery } from "./ack";
 import { F_PERSIST, F_RECOVERY, F_RTO_RECOVERY, F_SACK_OK, F_TLP, F_TMR_IDLE, F_USED } from "./conn-table";
@@ -92,6 +106,64 @@ export function rackDetect(t: TcpLayer, c: number, nowUs: number): boolean {
   return sack.rackLost(c, una);
 }
 
+/**
+ * After an RTO (timers.ts onRtx) or when SND.UNA moves during RTO recovery: the go-back has
+ * resent (or is about to resend) the first hole now, which starts a pass; no evidence yet.
+ * In RTO recovery RK_RXT_HIGH is the evidence edge: above SND.UNA once go-back data sent
+ * after the first hole's retransmission was SACKed (rackRtoEvidence).
+ */
+export function rackRtoPass(t: TcpLayer, c: number, nowUs: number): void {
+  const rec = t.sack.record(c);
+  if (rec < 0) return;
+  const r = t.sack.rack;
+  r[rec * RACK_WORDS + RK_RXT_US] = (nowUs | 0) || 1;
+  r[rec * RACK_WORDS + RK_RXT_HIGH] = t.conns.sndUna[c]!;
+}
+
+/**
+ * RFC 8985 6.2 in RTO recovery: after an ACK, SACK blocks that newly cover data the
+ * go-back resent (below goBack, SND.NXT before the ACK; `before` is what was SACKed there
+ * before the blocks were merged) mean data sent after the first hole's retransmission
+ * was delivered: that retransmission is lost once SRTT + reo_wnd has passed (rackRtoLost).
+ */
+export function rackRtoEvidence(t: TcpLayer, c: number, goBack: number, before: number, nowUs: number): void {
+  const sack = t.sack;
+  const rec = sack.record(c);
+  if (rec < 0 || (t.conns.flags[c]! & F_RTO_RECOVERY) === 0) return;
+  if (sack.sackedBelow(c, t.conns.sndUna[c]!, goBack) <= before) return;
+  const r = sack.rack;
+  const rb = rec * RACK_WORDS;
+  // A record made after the RTO has no pass time: the retransmission went out about an RTT ago.
+  if (r[rb + RK_RXT_US] === 0) r[rb + RK_RXT_US] = ((nowUs - t.rtt.srttUs(c)) | 0) || 1;
+  r[rb + RK_RXT_HIGH] = goBack;
+}
+
+/**
+ * RTO recovery: with evidence (rackRtoEvidence) at least SRTT + reo_wnd after the first
+ * hole was resent, that retransmission is lost: send it again now (instead of waiting for
+ * the next, backed-off, RTO) and start a new pass. Returns true when it went out.
+ */
+export function rackRtoLost(t: TcpLayer, c: number, nowUs: number): boolean {
+  const conns = t.conns;
+  if ((conns.flags[c]! & (F_RTO_RECOVERY | F_SACK_OK)) !== (F_RTO_RECOVERY | F_SACK_OK)) return false;
+  const sack = t.sack;
+  const rec = sack.record(c);
+  if (rec < 0) return false;
+  const r = sack.rack;
+  const rb = rec * RACK_WORDS;
+  const una = conns.sndUna[c]!;
+  if (r[rb + RK_RXT_US] === 0 || ((r[rb + RK_RXT_HIGH]! - una) | 0) <= 0) return false;
+  if ((((nowUs | 0) - r[rb + RK_RXT_US]!) | 0) < t.rtt.srttUs(c) + reoWndUs(t, c)) return false;
+  if (((conns.sndNxt[c]! - una) | 0) <= 0 || sack.isSacked(c, una)) return false;
+  r[rb + RK_RXT_US] = (nowUs | 0) || 1;
+  r[rb + RK_RXT_HIGH] = una;
+  const mss = conns.mss[c]!;
+  const hole = sack.holeAfter(c, una);
+  if (!retransmit(t, c, una, hole > 0 && hole < mss ? hole : mss, nowUs)) return false;
+  t.counters.rackLostRetransmits++;
+  return true;
+}
+
 /** A new recovery starts: the next retransmission starts a pass. */
 export function rackNewPass(t: TcpLayer, c: number): void {
   const rec = t.sack.record(c);
@@ -117,7 +189,7 @@ export function rackOnRetransmit(t: TcpLayer, c: number, nowUs: number): void {
 function probeTimeoutUs(t: TcpLayer, c: number): number {
   const conns = t.conns;
   const f = conns.flags[c]!;
-  if ((f & F_SACK_OK) === 0 || (f & F_RTO_RECOVERY) !== 0 || !t.rtt.hasSample(c)) return -1;
+  if ((f & F_SACK_OK) === 0 || !t.rtt.hasSample(c)) return -1;
   if (!dataState(conns.state[c]!)) return -1;
   const flight = (conns.sndMax[c]! - conns.sndUna[c]!) | 0;
   if (flight <= 0) return -1;
@@ -155,8 +227,10 @@ export function rackReoTimeoutUs(t: TcpLayer, c: number, nowUs: number): number 
     const w = (r[rb + RK_PEND_US]! + reo - now) | 0;
     wait = w > 0 ? w : 0;
   }
-  if ((conns.flags[c]! & F_RECOVERY) !== 0 && r[rb + RK_RXT_US] !== 0 && ((sack.highestSacked(c) - r[rb + RK_RXT_HIGH]!) | 0) > 0 &&
-      ((conns.highRxt[c]! - una) | 0) > 0) {
+  const f = conns.flags[c]!;
+  if (r[rb + RK_RXT_US] !== 0 && (
+    ((f & F_RECOVERY) !== 0 && ((sack.highestSacked(c) - r[rb + RK_RXT_HIGH]!) | 0) > 0 && ((conns.highRxt[c]! - una) | 0) > 0) ||
+    ((f & F_RTO_RECOVERY) !== 0 && ((r[rb + RK_RXT_HIGH]! - una) | 0) > 0))) {
     let w = (r[rb + RK_RXT_US]! + t.rtt.srttUs(c) + reo - now) | 0;
     if (w < 0) w = 0;
     if (wait < 0 || w < wait) wait = w;
@@ -205,9 +279,10 @@ export function onTlp(t: TcpLayer, c: number, nowUs: number): boolean {
   conns.flags[c] = conns.flags[c]! & ~F_TLP;
   const reordering = rackReoTimeoutUs(t, c, nowUs) >= 0;
   if ((conns.flags[c]! & (F_RECOVERY | F_RTO_RECOVERY)) !== 0) {
-    // In recovery: what RACK now calls lost goes out (NextSeg).
+    // In recovery: what RACK now calls lost goes out (NextSeg, or the first hole after an RTO).
     rackDetect(t, c, nowUs);
     const out = t.counters.segsOut;
+    rackRtoLost(t, c, nowUs);
     tcpOutput(t, c, nowUs);
     if (t.counters.segsOut !== out || reordering) {
       // Sent what is lost now (the timer restarts), or the window passed with nothing lost.
@@ -215,7 +290,7 @@ export function onTlp(t: TcpLayer, c: number, nowUs: number): boolean {
       return true;
     }
     // The probe timeout with nothing to send: one probe, then the RTO (runTimers arms it).
-    if ((conns.flags[c]! & F_RECOVERY) !== 0 && recoveryProbe(t, c, nowUs)) t.counters.tlpProbes++;
+    if (recoveryProbe(t, c, nowUs)) t.counters.tlpProbes++;
     return true;
   }
   if (rackDetect(t, c, nowUs)) {
@@ -235,8 +310,27 @@ export function onTlp(t: TcpLayer, c: number, nowUs: number): boolean {
   let seq = (max - mss) | 0;
   if (((seq - una) | 0) < 0) seq = una;
   // The FIN alone: retransmit() sends it when seq is its sequence number.
-  if (retransmit(t, c, seq, (max - seq) | 0, nowUs)) t.counters.tlpProbes++;
+  if (retransmit(t, c, seq, (max - seq) | 0, nowUs)) {
+    t.counters.tlpProbes++;
+    probeFirstHole(t, c, seq, nowUs);
+  }
   return true;
+}
+
+/**
+ * Deviation (file comment): with a probe above it, the first un-SACKed segment goes out
+ * too, so that one lost probe or ACK does not leave the flight to the RTO.
+ */
+function probeFirstHole(t: TcpLayer, c: number, probeSeq: number, nowUs: number): void {
+  const conns = t.conns;
+  const una = conns.sndUna[c]!;
+  const mss = conns.mss[c]!;
+  if (((probeSeq - una) | 0) <= 0 || t.sack.isSacked(c, una)) return;
+  let len = (probeSeq - una) | 0;
+  const hole = t.sack.holeAfter(c, una);
+  if (hole > 0 && hole < len) len = hole;
+  if (len > mss) len = mss;
+  retransmit(t, c, una, len, nowUs);
 }
 
 /**
@@ -256,7 +350,7 @@ function recoveryProbe(t: TcpLayer, c: number, nowUs: number): boolean {
   const mss = conns.mss[c]!;
   const end = sack.highestUnsacked(c, una, max);
   if (((end - una) | 0) <= 0) return false;
-  if (((end - conns.highRxt[c]!) | 0) > 0) {
+  if ((conns.flags[c]! & F_RECOVERY) !== 0 && ((end - conns.highRxt[c]!) | 0) > 0) {
     let seq = (end - mss) | 0;
     if (((seq - una) | 0) < 0) seq = una;
     // Not into SACKed data below the stretch.
@@ -268,7 +362,9 @@ function recoveryProbe(t: TcpLayer, c: number, nowUs: number): boolean {
       const r = sack.rack;
       if (r[rec * RACK_WORDS + RK_RXT_US] !== 0) r[rec * RACK_WORDS + RK_RXT_HIGH] = seq;
     }
-    return retransmit(t, c, seq, (end - seq) | 0, nowUs);
+    if (!retransmit(t, c, seq, (end - seq) | 0, nowUs)) return false;
+    probeFirstHole(t, c, seq, nowUs);
+    return true;
   }
   const hole = sack.holeAfter(c, una);
   return retransmit(t, c, una, hole > 0 && hole < mss ? hole : mss, nowUs);

@@ -19,7 +19,7 @@ function inFlight(n: number) {
 }
 
 describe("RFC 8985 7 tail loss probe", () => {
-  test("with no ACK the probe timer fires at max(2 * SRTT, 10 ms) (not the RTO) and retransmits the last segment", () => {
+  test("with no ACK the probe timer fires at max(2 * SRTT, 10 ms) (not the RTO) and retransmits the last segment, and the first (deviation)", () => {
     const k = inFlight(4);
     const srtt = k.h.tcp.srttUs(k.c);
     expect(srtt).toBeGreaterThan(0);
@@ -28,8 +28,7 @@ describe("RFC 8985 7 tail loss probe", () => {
     expect(k.h.now - t0).toBeLessThanOrEqual(Math.max(2 * srtt, 10_000) + 1000);
     expect(k.h.now - t0).toBeLessThan(k.h.tcp.rtoUs(k.c));
     const p = k.h.tx.take();
-    expect(p.length).toBe(1);
-    expect(p[0]!.seq).toBe(k.segs[3]!.seq);
+    expect(p.map((x) => x.seq)).toEqual([k.segs[3]!.seq, k.segs[0]!.seq]);
     expect(k.h.tcp.counters.tlpProbes).toBe(1);
     expect(k.h.tcp.counters.rtoTimeouts).toBe(0);
     // After the probe the RTO runs (one probe per flight).
@@ -145,7 +144,8 @@ describe("RFC 8985 6.2 lost retransmissions, 6.3 reordering timer and the probe 
       k.h.runToNextTimer();
       probe = k.h.tx.take().map((x) => x.seq);
     }
-    expect(probe).toEqual([s[3]!.seq]);
+    // The rescue, then the first hole again (deviation: one lost probe must not leave it to the RTO).
+    expect(probe).toEqual([s[3]!.seq, s[0]!.seq]);
     expect(k.h.now - k.t0).toBeLessThan(k.h.tcp.rtoUs(k.c));
     expect(k.h.tcp.counters.tlpProbes).toBe(1);
     expect(k.h.tcp.counters.rtoTimeouts).toBe(0);
@@ -175,3 +175,59 @@ describe("RFC 8985 6.2 lost retransmissions, 6.3 reordering timer and the probe 
   });
 });
 
+describe("after an RTO (RTO recovery): a probe, and lost retransmissions found by RACK (deviations, rack.ts)", () => {
+  /** Recovery as above, its retransmission and probe lost, then the RTO: the go-back resends 0 (cwnd 1 segment). */
+  function afterRto(extra: number) {
+    const k = inFlight(4);
+    const s = k.segs;
+    const end = (i: number) => (s[i]!.seq + s[i]!.payload.length) | 0;
+    k.peer.ack = s[0]!.seq;
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(1)]] });
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(2)]] });
+    k.peer.send(ACK, undefined, { sack: [[s[1]!.seq, end(2)]] });
+    if (extra > 0) k.h.tcp.send(k.c, pattern(extra * k.mss), 0, extra * k.mss);
+    for (let i = 0; i < 6 && k.h.tcp.counters.rtoTimeouts === 0; i++) {
+      k.h.tx.take();
+      k.h.runToNextTimer();
+    }
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(1);
+    const goBack = k.h.tx.take();
+    expect(goBack.map((x) => x.seq)).toEqual([s[0]!.seq]);
+    return { ...k, end, tRto: k.h.now };
+  }
+
+  test("the go-back's retransmission unanswered: the probe timeout resends it, before the backed-off RTO", () => {
+    const k = afterRto(0);
+    const probes = k.h.tcp.counters.tlpProbes;
+    k.h.runToNextTimer();
+    expect(k.h.tx.take().map((x) => x.seq)).toEqual([k.segs[0]!.seq]);
+    expect(k.h.tcp.counters.tlpProbes).toBe(probes + 1);
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(1);
+    expect(k.h.now - k.tRto).toBeLessThanOrEqual(Math.max(2 * k.h.tcp.srttUs(k.c), 10_000) + 1000);
+  });
+
+  test("data the go-back sent after a hole's retransmission is SACKed: SRTT + reo_wnd later the hole is resent, no second RTO", () => {
+    const k = afterRto(2);
+    const s = k.segs;
+    const srtt = k.h.tcp.srttUs(k.c);
+    // Segment 0 arrives: the ACK covers 0-2; the go-back goes on with hole 3 and then new data.
+    k.h.advance(srtt >> 1);
+    k.peer.ack = k.end(2);
+    k.peer.send(ACK);
+    const t1 = k.h.now;
+    const out = k.h.tx.take();
+    expect(out[0]!.seq).toBe(s[3]!.seq);
+    const later = out.find((x) => ((x.seq - k.end(3)) | 0) >= 0);
+    expect(later).toBeDefined();
+    // 3's retransmission is lost; the new segment sent after it is SACKed one RTT later: too early to call 3 lost.
+    k.h.advance(srtt);
+    k.peer.send(ACK, undefined, { sack: [[later!.seq, (later!.seq + later!.payload.length) | 0]] });
+    expect(k.h.tx.take().filter((x) => x.seq === s[3]!.seq).length).toBe(0);
+    k.h.runToNextTimer();
+    expect(k.h.tx.take().filter((x) => x.seq === s[3]!.seq).length).toBe(1);
+    expect(k.h.now - t1).toBeGreaterThanOrEqual(srtt + (srtt >> 2));
+    expect(k.h.now - t1).toBeLessThanOrEqual(srtt + (srtt >> 2) + 1000);
+    expect(k.h.tcp.counters.rackLostRetransmits).toBe(1);
+    expect(k.h.tcp.counters.rtoTimeouts).toBe(1);
+  });
+});

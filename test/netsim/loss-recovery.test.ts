@@ -3,7 +3,7 @@
  * transfer per seed over a link losing `loss` of the frames both ways, 1 ms each way. Prints a
  * table per loss rate (sums over the seeds: virtual seconds, goodput, RTOs, tail loss probes,
  * retransmission passes RACK found lost, fast recoveries, bytes resent) and asserts that the
- * data arrives intact and that RTOs stay a minority of the recoveries.
+ * data arrives intact and that few recoveries need an RTO.
  *
  * LOSS_RECOVERY_SEEDS=n runs n seeds (from 201) instead of 12.
  */
@@ -74,13 +74,14 @@ const rows: string[] = [];
 
 describe("netsim: bulk transfer at 10-20 % loss both ways", () => {
   for (const loss of [0.1, 0.15, 0.2]) {
-    test(`${loss * 100} % loss: intact, RTOs fewer than fast recoveries`, () => {
+    test(`${loss * 100} % loss: intact, RTOs under 15 % of the fast recoveries`, () => {
       const sum: Sum = { vsec: 0, rto: 0, tlp: 0, lostRtx: 0, fast: 0, rtxBytes: 0 };
       for (const seed of SEEDS) transfer(loss, seed, sum);
       rows.push([`${(loss * 100).toFixed(0)} %`.padStart(5), sum.vsec.toFixed(2).padStart(9),
         ((BYTES * SEEDS.length * 8) / sum.vsec / 1e6).toFixed(2).padStart(8), String(sum.rto).padStart(6),
         String(sum.tlp).padStart(6), String(sum.lostRtx).padStart(8), String(sum.fast).padStart(6), String(sum.rtxBytes).padStart(10)].join(" "));
-      expect(sum.rto).toBeLessThan(sum.fast);
+      // Before RACK's reordering timer and the probes in and after recovery (rack.ts): 8, 29 and 73 %.
+      expect(sum.rto).toBeLessThan(sum.fast * 0.15);
     }, 120_000);
   }
 });

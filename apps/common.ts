@@ -2,7 +2,7 @@
  * What every app shares: flag parsing with --help, one-line configuration
  * errors with exit code 2, and a clean stop on SIGINT/SIGTERM.
  */
-import { helpText, parseArgs, STACK_FLAGS, type FlagSpec, type ParsedArgs } from "../src/api/cli";
+import { parseProgramArgs, STACK_FLAGS, type FlagSpec, type ParsedArgs } from "../src/api/cli";
 import { ConfigError, EXIT_CONFIG } from "../src/api/errors";
 import { openDevice } from "../src/api/open-device";
 import { Stack } from "../src/api/stack";
@@ -33,14 +33,14 @@ export interface AppSpec {
   stackFlags?: boolean;
 }
 
+/**
+ * The app's flags (with the stack flags unless stackFlags is false): --help
+ * prints the help and exits 0; a bad flag or value prints one line
+ * `NAME: problem` and exits 2 (src/api/cli.ts parseProgramArgs).
+ */
 export function parseAppArgs(spec: AppSpec, argv = process.argv.slice(2)): ParsedArgs {
-  const specs = spec.stackFlags === false ? spec.flags : [...STACK_FLAGS, ...spec.flags];
-  const parsed = parseArgs(argv, specs);
-  if (parsed.help) {
-    console.log(helpText(spec.usage, spec.about, specs));
-    process.exit(0);
-  }
-  return parsed;
+  const flags = spec.stackFlags === false ? spec.flags : [...STACK_FLAGS, ...spec.flags];
+  return parseProgramArgs({ name: spec.name, usage: spec.usage, about: spec.about, flags }, argv);
 }
 
 /** Run an app's main; ConfigError -> one line on stderr and exit 2. */

@@ -12,19 +12,24 @@
  */
 import { checksumPartial, checksumPartialDv, checksumFold } from "../src/wire/checksum";
 import { cpus, hostname } from "node:os";
+import { parseProgramArgs } from "../src/api/cli";
 
 const BYTES = 1460;
 const REGION = 4 << 20;
 const STRIDE = 2048;
 const SLOTS = (REGION / STRIDE) | 0;
 
-function argValue(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-
-const seconds = Number(argValue("--seconds", "1"));
-const jsonFile = argValue("--json", "");
+const flags = parseProgramArgs({
+  name: "bench checksum",
+  usage: "bun run bench checksum [--seconds N] [--json FILE]",
+  about: "Internet checksum over 1460-byte buffers against a plain DataView loop, in the same run.",
+  flags: [
+    { name: "seconds", type: "number", arg: "N", default: 1, min: 0.01, help: "seconds of timed rounds per case" },
+    { name: "json", type: "string", arg: "FILE", default: "", help: "write the results as JSON" },
+  ],
+}).values;
+const seconds = flags["seconds"] as number;
+const jsonFile = flags["json"] as string;
 
 const mem = new Uint8Array(REGION);
 for (let i = 0; i < REGION; i++) mem[i] = (i * 2654435761) >>> 24;

@@ -25,24 +25,29 @@ import { readFileSync, rmSync } from "node:fs";
 import { execSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "../src/api/cli";
+import { parseProgramArgs } from "../src/api/cli";
 import { lines } from "../scripts/lines";
 
-const flags = parseArgs(process.argv.slice(2), [
-  { name: "connections", short: "c", type: "int", arg: "N", default: 100_000, min: 1, max: 100_000_000, help: "connections" },
-  { name: "setup", short: "s", type: "number", arg: "S", default: 2, min: 0, help: "seconds to open them over" },
-  { name: "epoch", short: "e", type: "number", arg: "E", default: 2, min: 0.01, help: "seconds between two messages of one connection" },
-  { name: "hold", type: "number", arg: "H", min: 0, help: "seconds to hold (default max(2E, 5))" },
-  { name: "close-s", type: "number", arg: "S", min: 1, default: 60, help: "seconds to wait for every connection to close" },
-  { name: "opening", type: "int", arg: "N", default: 2048, min: 1, help: "most connections the generator has opening at once (SYN sent, not established)" },
-  { name: "busy-poll", type: "bool", help: "both peers spin instead of sleeping when idle" },
-  { name: "buf-mb", type: "int", arg: "MB", default: 4, min: 1, help: "buffer pool per stack (fixed, not per connection: 4 MB of 512 B chunks holds 8192 messages in flight)" },
-  { name: "chunk-bytes", type: "int", arg: "B", default: 512, min: 64, help: "buffer chunk size" },
-  { name: "no-huge", type: "bool", help: "stack memory in normal pages" },
-  { name: "no-kernel", type: "bool", help: "skip the Linux kernel baseline" },
-  { name: "kernel-conns", type: "int", arg: "N", min: 1, help: "kernel baseline connections (default: the open-file limit minus 100)" },
-  { name: "json", type: "string", arg: "FILE", help: "write the results as JSON" },
-]).values;
+const flags = parseProgramArgs({
+  name: "bench conns",
+  usage: "bun run bench conns -c N -s S -e E [--hold H] [--opening N] [--busy-poll] [--no-huge] [--buf-mb MB] [--chunk-bytes B] [--no-kernel] [--json FILE]",
+  about: "How many TCP connections our stack holds, and at what cost, against the Linux kernel (issue 4).",
+  flags: [
+    { name: "connections", short: "c", type: "int", arg: "N", default: 100_000, min: 1, max: 100_000_000, help: "connections" },
+    { name: "setup", short: "s", type: "number", arg: "S", default: 2, min: 0, help: "seconds to open them over" },
+    { name: "epoch", short: "e", type: "number", arg: "E", default: 2, min: 0.01, help: "seconds between two messages of one connection" },
+    { name: "hold", type: "number", arg: "H", min: 0, help: "seconds to hold (default max(2E, 5))" },
+    { name: "close-s", type: "number", arg: "S", min: 1, default: 60, help: "seconds to wait for every connection to close" },
+    { name: "opening", type: "int", arg: "N", default: 2048, min: 1, help: "most connections the generator has opening at once (SYN sent, not established)" },
+    { name: "busy-poll", type: "bool", help: "both peers spin instead of sleeping when idle" },
+    { name: "buf-mb", type: "int", arg: "MB", default: 4, min: 1, help: "buffer pool per stack (fixed, not per connection: 4 MB of 512 B chunks holds 8192 messages in flight)" },
+    { name: "chunk-bytes", type: "int", arg: "B", default: 512, min: 64, help: "buffer chunk size" },
+    { name: "no-huge", type: "bool", help: "stack memory in normal pages" },
+    { name: "no-kernel", type: "bool", help: "skip the Linux kernel baseline" },
+    { name: "kernel-conns", type: "int", arg: "N", min: 1, help: "kernel baseline connections (default: the open-file limit minus 100)" },
+    { name: "json", type: "string", arg: "FILE", help: "write the results as JSON" },
+  ],
+}).values;
 
 const N = flags["connections"] as number;
 const S = flags["setup"] as number;

@@ -11,18 +11,25 @@
  */
 import fc from "fast-check";
 import { cpus, hostname } from "node:os";
+import { parseProgramArgs } from "../src/api/cli";
 import { ConnHarness } from "../test/fuzz/receive-path-harness";
 import { encodeFrame, type FrameSpec } from "../test/fuzz/receive-path-frames";
 
-function argValue(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-
-const frames = Number(argValue("--frames", "2000000"));
-const warmup = Number(argValue("--warmup", "200000"));
-const seed = Number(argValue("--seed", "1"));
-const jsonFile = argValue("--json", "");
+const flags = parseProgramArgs({
+  name: "bench fuzz",
+  usage: "bun run bench fuzz [--frames N] [--warmup N] [--seed S] [--json FILE]",
+  about: "Millions of random and mutated frames into a full stack in virtual time: receive rate, drops by reason, exact accounting.",
+  flags: [
+    { name: "frames", type: "int", arg: "N", default: 2_000_000, min: 1, help: "frames timed" },
+    { name: "warmup", type: "int", arg: "N", default: 200_000, min: 0, help: "frames before timing (JIT warm-up)" },
+    { name: "seed", type: "int", arg: "S", default: 1, help: "fast-check seed of the frame pool" },
+    { name: "json", type: "string", arg: "FILE", default: "", help: "write the results as JSON" },
+  ],
+}).values;
+const frames = flags["frames"] as number;
+const warmup = flags["warmup"] as number;
+const seed = flags["seed"] as number;
+const jsonFile = flags["json"] as string;
 const POOL = 8192;
 const BURST = 32;
 

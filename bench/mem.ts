@@ -11,20 +11,26 @@
  * misses; with 4 KiB pages in a VM that is most of the cost.
  */
 import { cpus, hostname } from "node:os";
+import { parseProgramArgs } from "../src/api/cli";
 import { ChunkQueues } from "../src/mem/chunk-queue";
 import { FlowTable } from "../src/mem/flow-table";
 import { SlabPool } from "../src/mem/slab-pool";
 import { SpscRing } from "../src/mem/spsc-ring";
 import { TimerWheel } from "../src/tcp/timer-wheel";
 
-function argValue(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-
-const conns = Number(argValue("--conns", "1000000"));
-const seconds = Number(argValue("--seconds", "1"));
-const jsonFile = argValue("--json", "");
+const flags = parseProgramArgs({
+  name: "bench mem",
+  usage: "bun run bench mem [--conns N] [--seconds S] [--json FILE]",
+  about: "Micro-benchmarks of the memory structures (src/mem) and the timing wheel, plus the memory they need for N connections.",
+  flags: [
+    { name: "conns", type: "int", arg: "N", default: 1_000_000, min: 1, help: "connections the tables are sized for" },
+    { name: "seconds", type: "number", arg: "S", default: 1, min: 0.01, help: "seconds of timed rounds per case" },
+    { name: "json", type: "string", arg: "FILE", default: "", help: "write the results as JSON" },
+  ],
+}).values;
+const conns = flags["conns"] as number;
+const seconds = flags["seconds"] as number;
+const jsonFile = flags["json"] as string;
 const TIMER_KINDS = 4;
 
 interface Result {

@@ -18,23 +18,36 @@
 import { cpus, hostname, loadavg } from "node:os";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
+import { parseProgramArgs } from "../src/api/cli";
 import { AppProcess } from "../test/helpers/app-process";
 import { createVethNs, must, run } from "../scripts/netns";
 
-function flag(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-const threads = Number(flag("threads", "2"));
-const devKind = flag("dev", "afpacket");
-const conns = Number(flag("conns", "200"));
-const size = Number(flag("size", "64"));
-const warmupS = Number(flag("warmup", "2"));
-const seconds = Number(flag("seconds", "8"));
-const rounds = Number(flag("rounds", "2"));
-const jsonFile = flag("json", "");
+const flags = parseProgramArgs({
+  name: "bench multi",
+  usage: "bun run bench multi [--threads N] [--dev afpacket|tap] [--conns C] [--size B] [--warmup S] [--seconds S] [--rounds R] [--echo-args \"FLAGS\"] [--json FILE]",
+  about: "Echo request/response rate with one stack thread vs several (--layout stack=1 vs stack=N), in one run. Needs root.",
+  flags: [
+    { name: "threads", type: "int", arg: "N", default: 2, min: 1, help: "stack threads of the multi-thread layout" },
+    { name: "dev", type: "string", arg: "afpacket|tap", default: "afpacket", help: "the server's device kind" },
+    { name: "conns", type: "int", arg: "C", default: 200, min: 1, help: "client connections" },
+    { name: "size", type: "int", arg: "B", default: 64, min: 1, help: "request bytes" },
+    { name: "warmup", type: "number", arg: "S", default: 2, min: 0, help: "seconds of warm-up per run" },
+    { name: "seconds", type: "number", arg: "S", default: 8, min: 0.1, help: "seconds measured per run" },
+    { name: "rounds", type: "int", arg: "R", default: 2, min: 1, help: "rounds (each runs stack=1 then stack=N)" },
+    { name: "echo-args", type: "string", arg: "FLAGS", default: "", help: "extra flags for both echo servers, e.g. \"--idle-spin-us 0\"" },
+    { name: "json", type: "string", arg: "FILE", default: "", help: "write the results as JSON" },
+  ],
+}).values;
+const threads = flags["threads"] as number;
+const devKind = flags["dev"] as string;
+const conns = flags["conns"] as number;
+const size = flags["size"] as number;
+const warmupS = flags["warmup"] as number;
+const seconds = flags["seconds"] as number;
+const rounds = flags["rounds"] as number;
+const jsonFile = flags["json"] as string;
 /** Extra flags for both echo servers, e.g. "--idle-spin-us 0". */
-const echoArgs = flag("echo-args", "").split(" ").filter((x) => x !== "");
+const echoArgs = (flags["echo-args"] as string).split(" ").filter((x) => x !== "");
 if (devKind !== "afpacket" && devKind !== "tap") {
   console.error("bench multi: --dev afpacket|tap");
   process.exit(2);

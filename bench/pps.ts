@@ -19,6 +19,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { hugepagesFree } from "../ffi/eal";
+import { exitConfigError, parseProgramArgs } from "../src/api/cli";
 import { shimBuilt } from "../ffi/shim";
 import { spawnProc, type Ev, type Proc } from "./pps-ipc";
 
@@ -32,36 +33,34 @@ interface Args {
   json: string | null;
 }
 
-function usage(msg: string, code = 2): never {
-  (code === 0 ? console.log : console.error)(`${msg}\nusage: bun bench/pps.ts [--seconds N] [--warmup N] [--rounds N] [--mode procs|loop|both] [--no-huge|--huge] [--pin] [--json FILE]`);
-  process.exit(code);
+/** A problem the user can fix (not root, no shim, no hugepages): one line, exit 2. */
+function usage(msg: string): never {
+  exitConfigError("bench pps", msg);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { mode: "both", seconds: 4, warmup: 3, rounds: 2, huge: hugepagesFree() >= 64, pin: false, json: null };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!(v > 0)) usage(`${k} needs a positive number`);
-      return v;
-    };
-    if (k === "--seconds") a.seconds = num();
-    else if (k === "--warmup") a.warmup = num();
-    else if (k === "--rounds") a.rounds = Math.floor(num());
-    else if (k === "--no-huge") a.huge = false;
-    else if (k === "--huge") a.huge = true;
-    else if (k === "--pin") a.pin = true;
-    else if (k === "--mode") {
-      const m = argv[++i];
-      if (m !== "procs" && m !== "loop" && m !== "both") usage("--mode is procs, loop or both");
-      a.mode = m;
-    }
-    else if (k === "--json") a.json = argv[++i] ?? usage("--json needs a file name");
-    else if (k === "--help" || k === "-h") usage("bench/pps: TypeScript vs C reflect loop over net_memif", 0);
-    else usage(`unknown argument ${k}`);
-  }
-  return a;
+  const v = parseProgramArgs({
+    name: "bench pps",
+    usage: "bun run bench pps [--seconds N] [--warmup N] [--rounds N] [--mode procs|loop|both] [--no-huge|--huge] [--pin] [--json FILE]",
+    about: "Packets per second through the receive path, TypeScript vs C reflect loop over net_memif (needs root).",
+    flags: [
+      { name: "seconds", type: "number", arg: "N", default: 4, min: 0.001, help: "seconds measured per round and side" },
+      { name: "warmup", type: "number", arg: "N", default: 3, min: 0.001, help: "seconds of warm-up" },
+      { name: "rounds", type: "int", arg: "N", default: 2, min: 1, help: "rounds (the sides alternate)" },
+      { name: "mode", type: "string", arg: "procs|loop|both", default: "both", help: "two processes over memif, the single-process loop, or both" },
+      { name: "no-huge", type: "bool", help: "no hugepages (default: hugepages when 64 are free)" },
+      { name: "huge", type: "bool", help: "hugepages" },
+      { name: "pin", type: "bool", help: "pin the reflector to CPU 0 and the sender to CPU 1" },
+      { name: "json", type: "string", arg: "FILE", help: "write the results as JSON" },
+    ],
+  }, argv).values;
+  const mode = v["mode"];
+  if (mode !== "procs" && mode !== "loop" && mode !== "both") usage(`--mode ${String(mode)}: expected procs, loop or both`);
+  const huge = v["huge"] === true ? true : v["no-huge"] === true ? false : hugepagesFree() >= 64;
+  return {
+    mode, seconds: v["seconds"] as number, warmup: v["warmup"] as number, rounds: v["rounds"] as number,
+    huge, pin: v["pin"] === true, json: (v["json"] as string | undefined) ?? null,
+  };
 }
 
 function sh(cmd: string): string {
@@ -190,7 +189,7 @@ function printRounds(title: string, rs: Round[], s: Summary): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) usage("bench/pps needs root (DPDK vdevs)");
+  if (process.getuid?.() !== 0) usage("needs root (DPDK vdevs)");
   if (!shimBuilt()) usage("the DPDK shim is not built: run npm run setup");
   if (args.huge && hugepagesFree() < 32) usage("not enough free 2 MB hugepages: run npm run setup, or pass --no-huge");
   const mach = machine();

@@ -13,6 +13,7 @@
  * per-operation latency histogram).
  */
 import { cpus, hostname } from "node:os";
+import { parseProgramArgs } from "../src/api/cli";
 import { monotonicUs } from "../src/api/clock";
 import { Classifier, iotepClassifier } from "../src/sched/classifier";
 import { Scheduler, YIELD, type AsyncCo, type Coroutine } from "../src/sched/coroutine";
@@ -22,15 +23,22 @@ import { ETHERTYPE_IPV4, writeEthernetHeader } from "../src/wire/ethernet";
 import { writeIpv4Header } from "../src/wire/ipv4";
 import { TCP_ACK, writeTcpHeader } from "../src/wire/tcp";
 
-function argValue(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-
-const seconds = Number(argValue("--seconds", "1"));
-const warmupS = Number(argValue("--warmup", "1.5"));
-const K = Number(argValue("--tasks", "1000"));
-const jsonFile = argValue("--json", "");
+// bench/priority imports this file: then its own command line is not ours (defaults).
+const flags = parseProgramArgs({
+  name: "bench sched",
+  usage: "bun run bench sched [--seconds N] [--warmup S] [--tasks K] [--json FILE]",
+  about: "Micro-benchmarks for src/sched: coroutine switches, Scheduler resumes, EventPoll, the classifier, a clock read.",
+  flags: [
+    { name: "seconds", type: "number", arg: "N", default: 1, min: 0.01, help: "seconds of timed rounds per case" },
+    { name: "warmup", type: "number", arg: "S", default: 1.5, min: 0, help: "seconds of warm-up per case" },
+    { name: "tasks", type: "int", arg: "K", default: 1000, min: 1, help: "coroutines in the many-task cases" },
+    { name: "json", type: "string", arg: "FILE", default: "", help: "write the results as JSON" },
+  ],
+}, import.meta.main ? process.argv.slice(2) : []).values;
+const seconds = flags["seconds"] as number;
+const warmupS = flags["warmup"] as number;
+const K = flags["tasks"] as number;
+const jsonFile = flags["json"] as string;
 
 export interface Result {
   name: string;

@@ -17,19 +17,28 @@ import { writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
 import { join } from "node:path";
 import * as hdr from "hdr-histogram-js";
+import { parseProgramArgs } from "../src/api/cli";
 import { SplitApp } from "../src/sched/split/app-end";
 import { Lane, RecordWriter, REC_WORDS, SplitEvent } from "../src/sched/split/channel";
 import { createEchoHandler } from "../src/sched/split/echo-app";
 import { startSplitApps } from "../src/sched/split/split";
 
-function argValue(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : def;
-}
-const bytesPer = Number(argValue("--bytes", "64"));
-const seconds = Number(argValue("--seconds", "2"));
-const latencyN = Number(argValue("--messages", "20000"));
-const jsonFile = argValue("--json", "");
+// bench/priority imports this file: then its own command line is not ours (defaults).
+const flags = parseProgramArgs({
+  name: "bench split",
+  usage: "bun run bench split [--messages N] [--bytes B] [--seconds S] [--json FILE]",
+  about: "The split-mode path (stack thread -> lanes -> app Worker) against run to completion: ns per message and round-trip latency.",
+  flags: [
+    { name: "bytes", type: "int", arg: "B", default: 64, min: 1, help: "payload bytes per message" },
+    { name: "seconds", type: "number", arg: "S", default: 2, min: 0.01, help: "seconds per throughput case" },
+    { name: "messages", type: "int", arg: "N", default: 20_000, min: 1, help: "messages in each latency case" },
+    { name: "json", type: "string", arg: "FILE", default: "", help: "write the results as JSON" },
+  ],
+}, import.meta.main ? process.argv.slice(2) : []).values;
+const bytesPer = flags["bytes"] as number;
+const seconds = flags["seconds"] as number;
+const latencyN = flags["messages"] as number;
+const jsonFile = flags["json"] as string;
 const warmupS = 1;
 
 interface StackSide {

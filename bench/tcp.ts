@@ -27,6 +27,7 @@ import { cpus, loadavg, release } from "node:os";
 import { join } from "node:path";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { shimBuilt } from "../ffi/shim";
+import { parseProgramArgs } from "../src/api/cli";
 import { lines } from "../scripts/lines";
 
 const ROOT = join(import.meta.dir, "..");
@@ -38,13 +39,28 @@ const BUN_STACK = PROF === "" ? [BUN] : [BUN, "--cpu-prof", "--cpu-prof-md", `--
 
 // ---------------------------------------------------------------- flags
 
+// An unknown flag or a missing value: one line, exit 2 (src/api/cli.ts). --help: the comment above and the flags.
+const str = (name: string, arg: string, help: string) => ({ name, type: "string" as const, arg, help });
+const A = parseProgramArgs({
+  name: "bench tcp",
+  usage: "bun run bench tcp [flags] [--json FILE]",
+  about: readFileSync(import.meta.path, "utf8").split("*/")[0]!.replace(/^\/\*\*|^ \* ?/gm, "").trim(),
+  flags: [
+    str("seconds", "S", "seconds measured per workload (default 10)"),
+    str("warmup", "S", "seconds of warm-up (default 3)"),
+    str("conns", "N", "request/response connections (default 1000)"),
+    str("size", "B", "request bytes (default 64)"),
+    str("rr-rate", "R", "open-loop request rate (default auto: half the lower closed-loop rate)"),
+    str("only", "stack|kernel", "run one side only"),
+    str("workload", "bulk|rr", "run one workload only"),
+    str("jumbo", "MTU", "one more bulk run at this MTU (default 0: none)"),
+    str("buf-kib", "KIB", "the stack peers' send/receive buffer per connection in KiB (default 1024)"),
+    str("json", "FILE", "write the results as JSON"),
+  ],
+}).values;
 function flag(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  console.log(readFileSync(import.meta.path, "utf8").split("*/")[0]!.replace(/^\/\*\*|^ \* ?/gm, ""));
-  process.exit(0);
+  const v = A[name];
+  return typeof v === "string" ? v : dflt;
 }
 const P = {
   seconds: Number(flag("seconds", "10")),
@@ -61,16 +77,16 @@ const P = {
   bufKib: Number(flag("buf-kib", "1024")),
 };
 if (P.workload !== "" && P.workload !== "bulk" && P.workload !== "rr") {
-  console.error("bench/tcp: --workload must be bulk or rr");
+  console.error("bench tcp: --workload must be bulk or rr");
   process.exit(2);
 }
 if (P.jumbo !== 0 && !(Number.isInteger(P.jumbo) && P.jumbo > 1500 && P.jumbo <= 9600)) {
-  console.error("bench/tcp: --jumbo must be an MTU in 1501..9600");
+  console.error("bench tcp: --jumbo must be an MTU in 1501..9600");
   process.exit(2);
 }
 for (const k of ["seconds", "warmup", "conns", "size", "bufKib"] as const) {
   if (!Number.isFinite(P[k]) || P[k] < 0) {
-    console.error(`bench/tcp: --${k} must be a non-negative number`);
+    console.error(`bench tcp: --${k} must be a non-negative number`);
     process.exit(2);
   }
 }

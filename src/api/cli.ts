@@ -3,9 +3,10 @@
  * app's own, with `--help`, `--config FILE` (TOML; flags given on the command
  * line override it) and one-line errors: a bad flag or value raises a
  * ConfigError naming the flag and the fix; apps print it and exit 2.
+ * parseProgramArgs does that for a whole program (apps, benches, scripts).
  */
 import { readFileSync } from "node:fs";
-import { ConfigError } from "./errors";
+import { ConfigError, EXIT_CONFIG } from "./errors";
 
 export type FlagType = "string" | "int" | "number" | "bool" | "list";
 
@@ -204,4 +205,38 @@ export function helpText(usage: string, about: string, specs: FlagSpec[]): strin
   for (const [n, h] of rows) lines.push(`  ${n.padEnd(w)}${h}`);
   lines.push(`  ${"-h, --help".padEnd(w)}show this help`);
   return lines.join("\n");
+}
+
+/** A program's name (the prefix of its error lines, e.g. "bench tcp"), its --help text and its flags. */
+export interface ProgramSpec {
+  name: string;
+  usage: string;
+  about: string;
+  flags: FlagSpec[];
+}
+
+/** Print `NAME: message` as one line on stderr and exit 2 (a problem the user can fix). */
+export function exitConfigError(name: string, message: string): never {
+  console.error(`${name}: ${message}`);
+  process.exit(EXIT_CONFIG);
+}
+
+/**
+ * Parse a program's command line (flags, --config, defaults). --help prints the
+ * help on stdout and exits 0; an unknown flag, a missing or bad value or a bad
+ * --config file prints one line naming the program on stderr and exits 2.
+ */
+export function parseProgramArgs(spec: ProgramSpec, argv: string[] = process.argv.slice(2)): ParsedArgs {
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseArgs(argv, spec.flags);
+  } catch (e) {
+    if (e instanceof ConfigError) exitConfigError(spec.name, e.message);
+    throw e;
+  }
+  if (parsed.help) {
+    console.log(helpText(spec.usage, spec.about, spec.flags));
+    process.exit(0);
+  }
+  return parsed;
 }

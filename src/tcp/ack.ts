@@ -16,7 +16,7 @@ import { rstReply } from "./rst";
 import { TcpState } from "./state";
 import type { TcpLayer } from "./tcp-layer";
 import { TcpEvent } from "./events";
-import { rackDetect, rackNewPass, rackOnRetransmit } from "./rack";
+import { rackArmTimer, rackDetect, rackNewPass, rackOnRetransmit, rackRtoEvidence, rackRtoLost, rackRtoPass } from "./rack";
 import { armKeepalive, armRtx, armTimer, cancelTimer, T_IDLE, T_RTX } from "./timers";
 
 /** RFC 6675 2 / RFC 5681 3.2: DupThresh. */
@@ -82,6 +82,10 @@ export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number)
   const f = conns.flags[c]!;
   const mss = conns.mss[c]!;
   const newWnd = seg.wnd << conns.sndWscale[c]!;
+  // RFC 8985 6.2 after an RTO: what the go-back resent and is now newly SACKed (rack.ts rackRtoEvidence).
+  const goBack = conns.sndNxt[c]!;
+  const rtoSack = (f & (F_RTO_RECOVERY | F_SACK_OK)) === (F_RTO_RECOVERY | F_SACK_OK) && seg.opts.sackCount > 0;
+  const sackedBefore = rtoSack ? t.sack.sackedBelow(c, ((ack - una) | 0) > 0 ? ack : una, goBack) : 0;
   if ((f & F_SACK_OK) !== 0 && seg.opts.sackCount > 0) {
     t.sack.update(c, ((ack - una) | 0) > 0 ? ack : una, seg.opts.sackLeft, seg.opts.sackRight, seg.opts.sackCount, sndMax);
   }
@@ -97,8 +101,14 @@ export function ackInput(t: TcpLayer, c: number, origSeq: number, nowUs: number)
   }
   // RFC 8985 6.2: RACK on every ACK with SACK information (also ACKs that move SND.UNA, which
   // RFC 6675 never counts); it detects losses and lost retransmissions by time.
-  if ((conns.flags[c]! & F_SACK_OK) !== 0 && t.sack.count(c) > 0 && rackDetect(t, c, nowUs) && (conns.flags[c]! & F_RECOVERY) === 0) {
-    if (enterFastRecovery(t, c, nowUs)) cnt.rackLosses++;
+  if (rtoSack) rackRtoEvidence(t, c, goBack, sackedBefore, nowUs);
+  if ((conns.flags[c]! & F_SACK_OK) !== 0 && t.sack.count(c) > 0) {
+    if (rackDetect(t, c, nowUs) && (conns.flags[c]! & F_RECOVERY) === 0) {
+      if (enterFastRecovery(t, c, nowUs)) cnt.rackLosses++;
+    }
+    rackRtoLost(t, c, nowUs);
+    // RFC 8985 6.3: a reordering window still to pass runs the timer (no later ACK may come).
+    rackArmTimer(t, c, nowUs);
   }
   // RFC 9293 3.10.7.4: update the send window if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
   const wl1d = (origSeq - conns.sndWl1[c]!) | 0;
@@ -192,6 +202,7 @@ function newAck(t: TcpLayer, c: number, ack: number, nowUs: number): void {
     }
   } else {
     if ((f & F_RTO_RECOVERY) !== 0 && ((ack - conns.recover[c]!) | 0) >= 0) conns.flags[c] = conns.flags[c]! & ~F_RTO_RECOVERY;
+    else if ((f & F_RTO_RECOVERY) !== 0) rackRtoPass(t, c, nowUs);
     conns.dupAcks[c] = 0;
     t.cc.onAck(c, acked, flight, nowUs, t.rtt.hasSample(c) ? t.rtt.srttUs(c) : -1);
   }

@@ -29,9 +29,11 @@
  * later), and the time and SND.MAX of the first retransmission of the current
  * pass (a retransmission is lost when data sent after it was delivered).
  *
- * DupThresh is 3 (RFC 6675 2). Not implemented: the rescue retransmission
- * (RFC 6675 4 NextSeg rule 4), D-SACK (RFC 2883) use: a D-SACK block below
- * SND.UNA is ignored as any other, one inside a SACKed range changes nothing.
+ * DupThresh is 3 (RFC 6675 2). The rescue retransmission (RFC 6675 4 NextSeg
+ * rule 4) is not part of nextSeg(): rack.ts sends it from a probe timer
+ * (highestUnsacked, lastRightIn). Not implemented: D-SACK (RFC 2883) use: a
+ * D-SACK block below SND.UNA is ignored as any other, one inside a SACKed range
+ * changes nothing.
  */
 
 import { seqLt } from "../wire/seq";
@@ -407,6 +409,37 @@ export class SackScoreboard {
       if (((seq - this.lefts[base + i]!) | 0) >= 0 && ((seq - this.rights[base + i]!) | 0) < 0) return this.rights[base + i]!;
     }
     return seq;
+  }
+
+  /**
+   * The end (exclusive) of the highest un-SACKed stretch below sndMax: sndMax unless the
+   * top is SACKed, then the left edge of the SACKed run ending there; sndUna when
+   * everything above it is SACKed.
+   */
+  highestUnsacked(id: number, sndUna: number, sndMax: number): number {
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
+    let e = sndMax;
+    for (let i = n - 1; i >= 0; i--) {
+      const l = this.lefts[base + i]!;
+      const r = this.rights[base + i]!;
+      if (((r - e) | 0) < 0) break; // ends below e: e is un-SACKed
+      if (((l - e) | 0) < 0) e = l;
+    }
+    return ((e - sndUna) | 0) < 0 ? sndUna : e;
+  }
+
+  /** The highest right edge of a SACKed range inside (from, to), or -1 when none. */
+  lastRightIn(id: number, from: number, to: number): number {
+    const rec = this.rec[id]!;
+    const base = rec * SACK_MAX_RANGES;
+    const n = rec < 0 ? 0 : this.counts[rec]!;
+    for (let i = n - 1; i >= 0; i--) {
+      const r = this.rights[base + i]!;
+      if (((r - from) | 0) > 0 && ((r - to) | 0) < 0) return r;
+    }
+    return -1;
   }
 
   /** Bytes from `seq` (not SACKed) to the next SACKed range above it, or -1 when none lies above. */

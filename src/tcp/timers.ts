@@ -19,7 +19,7 @@ import {
   F_ACK_NOW, F_APP_CLOSED, F_DELACK, F_FIN_SENT, F_KEEPALIVE, F_PERSIST, F_RECOVERY, F_RTO_RECOVERY,
   F_RTT_TIMING, F_TLP, F_TMR_IDLE, F_USED,
 } from "./conn-table";
-import { onTlp, tlpTimeoutUs } from "./rack";
+import { onTlp, rackRtoPass, tlpTimeoutUs } from "./rack";
 import { ETIMEDOUT } from "./errno";
 import { enterClosed, releaseClosed } from "./lifecycle";
 import { emitSegment, sendPureAck, tcpOutput } from "./output";
@@ -81,7 +81,7 @@ export function cancelAllTimers(t: TcpLayer, c: number): void {
  * probe may be scheduled (RFC 8985 7.2, rack.ts), the timer first runs as the probe timeout.
  */
 export function armRtx(t: TcpLayer, c: number, nowUs: number): void {
-  const pto = tlpTimeoutUs(t, c);
+  const pto = tlpTimeoutUs(t, c, nowUs);
   if (pto >= 0) {
     t.conns.flags[c] = (t.conns.flags[c]! & ~F_PERSIST) | F_TLP;
     armTimer(t, c, T_RTX, nowUs + pto);
@@ -233,6 +233,7 @@ function onRtx(t: TcpLayer, c: number, nowUs: number): void {
   const una = conns.sndUna[c]!;
   if (!t.cfg.sackAfterRto || retries >= 2 || t.sack.isSacked(c, una)) t.sack.clear(c);
   else if (t.sack.count(c) > 0) t.counters.rtoSackKept++;
+  rackRtoPass(t, c, nowUs);
   // Go back: resend from SND.UNA under the collapsed window.
   conns.sndNxt[c] = conns.sndUna[c]!;
   conns.highRxt[c] = conns.sndUna[c]!;

@@ -53,9 +53,10 @@ export interface MemifCpu {
   peer: number;
   peerUser: number;
   peerSys: number;
-  /** Whole machine: irq+softirq and idle (other work on the box shows as neither). */
+  /** Whole machine: irq+softirq, idle, and busy time of every other process (other work on the box). */
   softirq: number;
   idle: number;
+  other: number;
 }
 
 export interface MemifFloodResult {
@@ -99,6 +100,7 @@ class Sampler {
     return {
       seconds: Math.round(sec * 10) / 10, target: pct(tu + ts), targetUser: pct(tu), targetSys: pct(ts),
       peer: pct(pu + ps), peerUser: pct(pu), peerSys: pct(ps), softirq: machine(1), idle: machine(2),
+      other: Math.round((machine(0) - pct(tu + ts) - pct(pu + ps)) * 10) / 10,
     };
   }
 }

@@ -11,7 +11,7 @@
  * Counters come from the echo app's /metrics at the start of the base phase, the start of the
  * flood and its end; CPU per process from /proc over each phase.
  */
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { AppProcess, BUN, ROOT } from "../../helpers/app-process";
 import { lines } from "../../../scripts/lines";
@@ -41,6 +41,12 @@ export interface MemifFloodOptions {
   net: number;
   /** Extra flags for the echo app (its SYN shedding: --syn-budget, --syn-rate). */
   appArgs?: string[];
+  /**
+   * Nice value of both processes (the stack under test and the peer); default 0. A deployment
+   * gives the stack cores of its own; on a shared box a negative value keeps unrelated work
+   * (nice 0) from preempting the two busy poll loops for scheduler slices of milliseconds.
+   */
+  nice?: number;
   log?: (s: string) => void;
 }
 
@@ -53,6 +59,12 @@ export interface MemifCpu {
   peer: number;
   peerUser: number;
   peerSys: number;
+  /**
+   * Time each process's main thread (the poll loop) was runnable but waiting for a CPU, ms over
+   * the phase (/proc/PID/task/PID/schedstat): preemption by other work, the source of ms stalls.
+   */
+  targetWaitMs: number;
+  peerWaitMs: number;
   /** Whole machine: irq+softirq, idle, and busy time of every other process (other work on the box). */
   softirq: number;
   idle: number;
@@ -73,7 +85,17 @@ export interface MemifFloodResult {
   cpu: { base: MemifCpu | null; flood: MemifCpu | null };
 }
 
+/** Run-queue wait of a process's main thread so far, ns (0 if gone). */
+function waitNs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
 class Sampler {
+  private w0: [number, number] = [0, 0];
   private t0 = 0;
   private a0: [number, number] = [0, 0];
   private b0: [number, number] = [0, 0];
@@ -84,6 +106,7 @@ class Sampler {
     this.a0 = procUserSys(this.a);
     this.b0 = procUserSys(this.b);
     this.m0 = machineTicks();
+    this.w0 = [waitNs(this.a), waitNs(this.b)];
   }
   stop(): MemifCpu {
     const sec = (performance.now() - this.t0) / 1000;
@@ -100,6 +123,7 @@ class Sampler {
     return {
       seconds: Math.round(sec * 10) / 10, target: pct(tu + ts), targetUser: pct(tu), targetSys: pct(ts),
       peer: pct(pu + ps), peerUser: pct(pu), peerSys: pct(ps), softirq: machine(1), idle: machine(2),
+      targetWaitMs: Math.round((waitNs(this.a) - this.w0[0]) / 1e5) / 10, peerWaitMs: Math.round((waitNs(this.b) - this.w0[1]) / 1e5) / 10,
       other: Math.round((machine(0) - pct(tu + ts) - pct(pu + ps)) * 10) / 10,
     };
   }
@@ -115,11 +139,12 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
   try {
     rmSync(sock, { force: true });
     const maxConns = Math.max(4096, o.conns * 2 + 1024);
+    const nicePrefix = (o.nice ?? 0) !== 0 ? ["nice", "-n", String(o.nice)] : [];
     app = new AppProcess("echo", [
       "--vdev", `net_memif0,role=server,id=0,socket=${sock},socket-abstract=no`, "--ip", `${serverIp}/16`, "--gw", peerIp, ...hugeFlags(),
       "--max-conns", String(maxConns), "--metrics-port", "0", "--log-format", "json", "--status=false", "--stats",
       ...(o.appArgs ?? []),
-    ]);
+    ], { prefix: nicePrefix });
     await app.waitFor(/echo: up on/, 30_000);
     const url = JSON.parse((await app.waitFor(/\{[^\n]*"metrics endpoint up"[^\n]*\}/))[0]).url as string;
     const phases = [{ name: "warm", seconds: o.warmS }, { name: "base", seconds: o.baseS }, { name: "flood", seconds: o.floodS }];
@@ -127,7 +152,7 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
       sock, serverIp, port: 7, peerIp, prefixLen: 16, genFirst: `10.${o.net}.1.0`, conns: o.conns, hz: o.hz,
       setupS: Math.max(1, o.conns / 10_000), phases, floodRate: o.floodRate, noHuge: hugeFlags().length > 0,
     };
-    peer = Bun.spawn([BUN, PEER, JSON.stringify(popts)], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
+    peer = Bun.spawn([...nicePrefix, BUN, PEER, JSON.stringify(popts)], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
     const peerErr = new Response(peer.stderr).text();
     const sampler = new Sampler(app.proc.pid, peer.pid);
     let baseCpu: MemifCpu | null = null;

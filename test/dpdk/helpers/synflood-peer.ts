@@ -61,6 +61,9 @@ export interface PeerPhase {
   floodFrames: number;
   /** Held connections that received an echo in this phase (all of them, when none starved). */
   answered: number;
+  /** Gaps between two poll rounds of this process over 1 ms (a stall: GC, preemption), and the longest, us. */
+  gapsOver1ms: number;
+  maxGapUs: number;
   /** This process's CPU over the phase, percent of one core. */
   cpuUser: number;
   cpuSys: number;
@@ -132,6 +135,30 @@ class FreshConn implements PollStage {
   }
 }
 
+/** Gaps between consecutive poll rounds (this process's own stalls). */
+class GapMeter implements PollStage {
+  private last = -1;
+  over1ms = 0;
+  maxUs = 0;
+  reset(): void {
+    this.over1ms = 0;
+    this.maxUs = 0;
+    this.last = -1;
+  }
+  poll(nowUs: number): number {
+    if (this.last >= 0) {
+      const g = nowUs - this.last;
+      if (g > 1000) this.over1ms++;
+      if (g > this.maxUs) this.maxUs = g;
+    }
+    this.last = nowUs;
+    return 0;
+  }
+  pollAt(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
 function cpuPct(u0: NodeJS.CpuUsage, t0: number): { cpuUser: number; cpuSys: number } {
   const u = process.cpuUsage(u0);
   const wall = (performance.now() - t0) * 1000;
@@ -189,6 +216,8 @@ async function main(): Promise<void> {
     },
   });
   stack.addAppStage(gen);
+  const gaps = new GapMeter();
+  stack.addAppStage(gaps);
   stack.netif.addAddressRange(parseIpv4(o.genFirst), Math.ceil(o.conns / 64512));
   const loop = stack.run();
   const linkEnd = Date.now() + 15_000;
@@ -219,6 +248,7 @@ async function main(): Promise<void> {
     const q0 = flood.queued;
     answered.fill(0);
     answeredN = 0;
+    gaps.reset();
     emit({ ev: "phase", name: ph.name });
     if (isFlood) flood.start(clock());
     const end = t0 + ph.seconds * 1000;
@@ -240,7 +270,7 @@ async function main(): Promise<void> {
       phases.push({
         name: ph.name, seconds: ph.seconds, messages: gen.received - recv0,
         p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.maxValue,
-        floodFrames: flood.queued - q0 - (isFlood ? flood.backlog() : 0), answered: answeredN, ...cpu,
+        floodFrames: flood.queued - q0 - (isFlood ? flood.backlog() : 0), answered: answeredN, gapsOver1ms: gaps.over1ms, maxGapUs: Math.round(gaps.maxUs), ...cpu,
       });
     }
     emit({ ev: "phase-end", name: ph.name });

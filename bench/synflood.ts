@@ -217,6 +217,7 @@ async function memifMode(): Promise<never> {
     console.log(`${p.name.padEnd(8)} ${pad(p.messages, 10)} ${pad(p.p50Us, 8)} ${pad(p.p99Us, 8)} ${pad(p.p999Us, 9)} ${pad(p.maxUs, 9)} ${pad(`${p.answered}/${r.peer.connected}`, 9)}`);
   }
   const fs = r.peer.flood.seconds > 0 ? r.peer.flood.seconds : opts.floodS;
+  console.log(`p99 per second (ms): base ${base.p99PerSecondUs.map((x) => (x / 1000).toFixed(1)).join(" ")}; flood ${flood.p99PerSecondUs.map((x) => (x / 1000).toFixed(1)).join(" ")}`);
   console.log(`peer's own poll-loop stalls over 1 ms: base ${base.gapsOver1ms} (longest ${base.maxGapUs} us), flood ${flood.gapsOver1ms} (longest ${flood.maxGapUs} us)`);
   console.log(`\np99 flood / no flood: ${ratio.toFixed(2)} (target <= 2; --flood-source memif)`);
   console.log(`flood: ${flood.floodFrames} SYNs taken by the ring in ${fs.toFixed(2)} s (${Math.round(flood.floodFrames / fs)} /s offered${opts.floodRate > 0 ? `, --flood-rate ${opts.floodRate}` : ", as many as the ring takes"}); the stack received ${r.rxFramesFlood} frames in the flood phase (${Math.round(r.rxFramesFlood / opts.floodS)} /s; base phase ${Math.round(r.rxFramesBase / opts.baseS)} /s)`);

@@ -63,6 +63,8 @@ export interface PeerPhase {
   answered: number;
   /** Gaps between two poll rounds of this process over 1 ms (a stall: GC, preemption), and the longest, us. */
   gapsOver1ms: number;
+  /** p99 of each second of the phase, us (where in the phase the tail is). */
+  p99PerSecondUs: number[];
   maxGapUs: number;
   /** This process's CPU over the phase, percent of one core. */
   cpuUser: number;
@@ -205,6 +207,9 @@ async function main(): Promise<void> {
   tcp = new TcpLayer({ config: plan.tcp, tx: stack.netif.out, rng, nowUs: clock(), events: sink, memory: mem.provider });
   stack.setTransport(tcp);
   let hist: hdr.Histogram | null = null;
+  /** One histogram per second of the current phase. */
+  let secHists: hdr.Histogram[] = [];
+  let phaseStartUs = 0;
   const newHist = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   const serverIp = parseIpv4(o.serverIp);
   const epochS = 1 / o.hz;
@@ -212,7 +217,11 @@ async function main(): Promise<void> {
     conns: o.conns, setupS: o.setupS, epochS, firstIp: parseIpv4(o.genFirst), ipCount: Math.ceil(o.conns / 64512),
     portLo: 1024, portHi: 65535, dstIp: serverIp, dstPort: o.port, maxOpening: 2048, stampScheduled: true,
     onRtt: (us) => {
-      if (hist !== null) hist.recordValue(Math.max(1, Math.round(us)));
+      if (hist === null) return;
+      const v = Math.max(1, Math.round(us));
+      hist.recordValue(v);
+      const sec = Math.floor((clock() - phaseStartUs) / 1e6);
+      if (sec >= 0 && sec < secHists.length) secHists[sec]!.recordValue(v);
     },
   });
   stack.addAppStage(gen);
@@ -242,6 +251,9 @@ async function main(): Promise<void> {
   for (const ph of o.phases) {
     const isFlood = ph.name === "flood";
     hist = ph.name === "warm" ? null : newHist();
+    secHists = [];
+    for (let i = 0; i < Math.ceil(ph.seconds); i++) secHists.push(newHist());
+    phaseStartUs = clock();
     const recv0 = gen.received;
     const u0 = process.cpuUsage();
     const t0 = performance.now();
@@ -270,7 +282,7 @@ async function main(): Promise<void> {
       phases.push({
         name: ph.name, seconds: ph.seconds, messages: gen.received - recv0,
         p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.maxValue,
-        floodFrames: flood.queued - q0 - (isFlood ? flood.backlog() : 0), answered: answeredN, gapsOver1ms: gaps.over1ms, maxGapUs: Math.round(gaps.maxUs), ...cpu,
+        floodFrames: flood.queued - q0 - (isFlood ? flood.backlog() : 0), answered: answeredN, gapsOver1ms: gaps.over1ms, p99PerSecondUs: secHists.map((x) => x.getValueAtPercentile(99)), maxGapUs: Math.round(gaps.maxUs), ...cpu,
       });
     }
     emit({ ev: "phase-end", name: ph.name });

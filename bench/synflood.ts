@@ -1,9 +1,9 @@
 /**
  * bench synflood (issue 7): established-connection round trips without and with a SYN flood.
  *
- *   bun run bench synflood [--flood-source memif|hping3] [--conns 10000] [--hz 1] [--warm 3] [--base 8]
+ *   bun run bench synflood [--flood-source memif|hping3] [--conns 10000] [--hz 1] [--warm S] [--base 8]
  *                          [--flood 8] [--syn-budget 4] [--syn-rate 20000] [--json FILE]
- *     memif (default):     [--flood-rate 0] [--nice -10]
+ *     memif (default):     [--flood-rate 0] [--nice -10] [--warm-flood 2] (--warm: 5 here, 3 with hping3)
  *     hping3:              [--msg 32] [--rate flood|u100] [--framecnt 4096] [--profile DIR]
  *                          [--pin APPCPU,PEERCPU] [--sched remote|shared]
  *                          [--hping-sched normal|idle|nice] [--client-sched normal|fifo]
@@ -26,7 +26,14 @@
  * --nice -10 (default) runs both processes at nice -10: in a deployment the stack has cores of its
  * own, while this 2-core box also runs other work at nice 0 that would preempt the two busy poll
  * loops for scheduler slices of milliseconds (seen: 3.6 s of 8 s waiting for a CPU, p99 36 ms in
- * the base phase); --nice 0 is the plain view.
+ * the base phase); --nice 0 is the plain view. --warm-flood 2 (default) floods the last 2 s of the
+ * --warm phase (default 5 s in this mode; not measured), as the bench warms up every other hot path
+ * (STYLE.md): the first seconds of a flood run the shed and cookie paths (and the generator)
+ * before JSC has compiled them, and the compiler threads take CPU from both busy poll loops
+ * (seen: p99 17.7 ms in the first second of a cold flood, 0.7-4.4 ms in the next seconds).
+ * The 256 half-open entries that flood leaves in the SYN queue retransmit their SYN-ACKs during the
+ * base phase (RFC 9293 3.8.1; 5 retries over 63 s), as they would after any earlier flood.
+ * --warm-flood 0 measures a cold flood.
  *
  * --flood-source hping3: the old view.
  * The echo app over net_af_packet on a veth; a Bun client on kernel sockets in the namespace holds
@@ -66,10 +73,11 @@ const { values } = parseArgs({
     "flood-source": { type: "string", default: "memif" },
     "flood-rate": { type: "string" },
     nice: { type: "string" },
+    "warm-flood": { type: "string" },
     conns: { type: "string", default: "10000" },
     hz: { type: "string", default: "1" },
     msg: { type: "string" },
-    warm: { type: "string", default: "3" },
+    warm: { type: "string" },
     base: { type: "string", default: "8" },
     flood: { type: "string", default: "8" },
     rate: { type: "string" },
@@ -98,11 +106,12 @@ if (source === "memif") {
     process.exit(2);
   }
   await memifMode();
-} else if (values["flood-rate"] !== undefined || values.nice !== undefined) {
-  console.error("bench synflood: --flood-rate and --nice apply to --flood-source memif only (hping3: --rate, --sched)");
+} else if (values["flood-rate"] !== undefined || values.nice !== undefined || values["warm-flood"] !== undefined) {
+  console.error("bench synflood: --flood-rate, --nice and --warm-flood apply to --flood-source memif only (hping3: --rate, --sched)");
   process.exit(2);
 }
 values.msg ??= "32";
+values.warm ??= "3";
 values.rate ??= "flood";
 values.framecnt ??= "4096";
 values.sched ??= "remote";
@@ -192,8 +201,14 @@ async function memifMode(): Promise<never> {
     console.error(`bench synflood: --nice must be an integer -20..19, got ${values.nice}`);
     process.exit(2);
   }
+  const warmFloodS = Number(values["warm-flood"] ?? "2");
+  const warmS = Number(values.warm ?? "5");
+  if (!Number.isFinite(warmFloodS) || warmFloodS < 0 || warmFloodS > warmS) {
+    console.error(`bench synflood: --warm-flood must be 0..--warm (${warmS}) seconds, got ${values["warm-flood"]}`);
+    process.exit(2);
+  }
   const opts = {
-    conns: Number(values.conns), hz: Number(values.hz), warmS: Number(values.warm), baseS: Number(values.base), floodS: Number(values.flood),
+    conns: Number(values.conns), hz: Number(values.hz), warmS, warmFloodS, baseS: Number(values.base), floodS: Number(values.flood),
     floodRate, net: Number(values.net), nice, appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`],
   };
   let commit = "unknown";
@@ -206,6 +221,7 @@ async function memifMode(): Promise<never> {
   console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; bun ${Bun.version}; commit ${commit}`);
   console.log(`params: --flood-source memif ${JSON.stringify(opts)}`);
   console.log("setup: the echo app (the stack under test) on net_memif; one peer process on our stack holds the connections (16-byte messages, class 0) and floods bare SYNs from random sources in its lowest transmit class. No kernel on the path. The clients' segments never wait behind the flood inside the peer, but they share one memif ring (FIFO) with it, as on a real NIC's receive ring; the attacker and the clients share one process and core here, unlike a real network.");
+  console.log(`warm-up: ${warmS} s, flooding in its last ${warmFloodS} s (not measured${warmFloodS > 0 ? "; JIT warm-up of both sides' flood paths: --warm-flood 0 for a cold flood" : ": a cold flood"})`);
   console.log(`scheduling: both processes at nice ${nice}${nice < 0 ? " (as if on cores of their own: other work on this box runs at nice 0; --nice 0 for the plain view)" : ""}`);
   const r = await runSynfloodMemif({ ...opts, log: (s) => console.log(s) });
   const [base, flood] = r.peer.phases;

@@ -37,6 +37,8 @@ export interface MemifFloodOptions {
   floodS: number;
   /** Flood SYNs per second; 0: as many as the memif ring takes. */
   floodRate: number;
+  /** Seconds of flood at the end of the warm phase (not measured; JIT warm-up of the flood paths). Default 0. */
+  warmFloodS?: number;
   /** Second octet of the 10.X.0.0/16 link. */
   net: number;
   /** Extra flags for the echo app (its SYN shedding: --syn-budget, --syn-rate). */
@@ -150,7 +152,7 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
     const phases = [{ name: "warm", seconds: o.warmS }, { name: "base", seconds: o.baseS }, { name: "flood", seconds: o.floodS }];
     const popts: PeerOptions = {
       sock, serverIp, port: 7, peerIp, prefixLen: 16, genFirst: `10.${o.net}.1.0`, conns: o.conns, hz: o.hz,
-      setupS: Math.max(1, o.conns / 10_000), phases, floodRate: o.floodRate, noHuge: hugeFlags().length > 0,
+      setupS: Math.max(1, o.conns / 10_000), phases, floodRate: o.floodRate, warmFloodS: o.warmFloodS ?? 0, noHuge: hugeFlags().length > 0,
     };
     peer = Bun.spawn([...nicePrefix, BUN, PEER, JSON.stringify(popts)], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
     const peerErr = new Response(peer.stderr).text();

@@ -46,6 +46,8 @@ export interface PeerOptions {
   phases: { name: string; seconds: number }[];
   /** Flood SYNs per second; 0: as many as the ring takes. */
   floodRate: number;
+  /** Seconds of flood at the end of the "warm" phase (JIT warm-up of both sides' flood paths; not measured). */
+  warmFloodS: number;
   noHuge: boolean;
 }
 
@@ -79,7 +81,7 @@ export interface PeerReport {
   phases: PeerPhase[];
   newConn: { ok: boolean; ms: number; error?: string } | null;
   /** Flood frames queued / left in the batch at the end / rounds without a free buffer. */
-  flood: { queued: number; backlog: number; noBuffer: number; seconds: number };
+  flood: { queued: number; backlog: number; noBuffer: number; seconds: number; warmFrames: number };
   tcp: Record<string, number>;
   tx: { sent: number; dropped: number; refused: number; deferred: number };
 }
@@ -248,6 +250,7 @@ async function main(): Promise<void> {
 
   gen.startHold(clock());
   const phases: PeerPhase[] = [];
+  let warmFlood = 0;
   for (const ph of o.phases) {
     const isFlood = ph.name === "flood";
     hist = ph.name === "warm" ? null : newHist();
@@ -264,6 +267,13 @@ async function main(): Promise<void> {
     emit({ ev: "phase", name: ph.name });
     if (isFlood) flood.start(clock());
     const end = t0 + ph.seconds * 1000;
+    if (ph.name === "warm" && o.warmFloodS > 0) {
+      await Bun.sleep(Math.max(0, ph.seconds - o.warmFloodS) * 1000);
+      flood.start(clock());
+      await Bun.sleep(Math.max(0, end - performance.now()));
+      flood.stop(clock());
+      warmFlood = flood.queued - q0 - flood.backlog();
+    }
     if (isFlood) {
       await Bun.sleep((ph.seconds * 1000) / 4);
       fresh.stage = freshStage;
@@ -291,7 +301,7 @@ async function main(): Promise<void> {
   const tx = stack.netif.tx;
   const report: PeerReport = {
     ev: "report", connected, errors: gen.resets + gen.failed, phases, newConn: freshStage.result,
-    flood: { queued: flood.queued, backlog: flood.backlog(), noBuffer: flood.noBuffer, seconds: (flood.stopUs - flood.startUs) / 1e6 },
+    flood: { queued: flood.queued, backlog: flood.backlog(), noBuffer: flood.noBuffer, seconds: (flood.stopUs - flood.startUs) / 1e6, warmFrames: warmFlood },
     tcp: { ...tcp.counters }, tx: { sent: tx.sent, dropped: tx.dropped, refused: tx.refused, deferred: tx.deferred },
   };
   emit(report as unknown as Record<string, unknown>);

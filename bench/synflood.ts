@@ -26,8 +26,8 @@
  * --nice -10 (default) runs both processes at nice -10: in a deployment the stack has cores of its
  * own, while this 2-core box also runs other work at nice 0 that would preempt the two busy poll
  * loops for scheduler slices of milliseconds (seen: 3.6 s of 8 s waiting for a CPU, p99 36 ms in
- * the base phase); --nice 0 is the plain view. --warm-flood 2 (default) floods the last 2 s of the
- * --warm phase (default 5 s in this mode; not measured), as the bench warms up every other hot path
+ * the base phase); --nice 0 is the plain view. --warm-flood 2 (default) floods the first 2 s of the
+ * --warm phase (default 5 s in this mode; not measured; the 3 s after it let the JIT settle), as the bench warms up every other hot path
  * (STYLE.md): the first seconds of a flood run the shed and cookie paths (and the generator)
  * before JSC has compiled them, and the compiler threads take CPU from both busy poll loops
  * (seen: p99 17.7 ms in the first second of a cold flood, 0.7-4.4 ms in the next seconds).
@@ -221,7 +221,7 @@ async function memifMode(): Promise<never> {
   console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; bun ${Bun.version}; commit ${commit}`);
   console.log(`params: --flood-source memif ${JSON.stringify(opts)}`);
   console.log("setup: the echo app (the stack under test) on net_memif; one peer process on our stack holds the connections (16-byte messages, class 0) and floods bare SYNs from random sources in its lowest transmit class. No kernel on the path. The clients' segments never wait behind the flood inside the peer, but they share one memif ring (FIFO) with it, as on a real NIC's receive ring; the attacker and the clients share one process and core here, unlike a real network.");
-  console.log(`warm-up: ${warmS} s, flooding in its last ${warmFloodS} s (not measured${warmFloodS > 0 ? "; JIT warm-up of both sides' flood paths: --warm-flood 0 for a cold flood" : ": a cold flood"})`);
+  console.log(`warm-up: ${warmS} s, flooding in its first ${warmFloodS} s (not measured${warmFloodS > 0 ? "; JIT warm-up of both sides' flood paths: --warm-flood 0 for a cold flood" : ": a cold flood"})`);
   console.log(`scheduling: both processes at nice ${nice}${nice < 0 ? " (as if on cores of their own: other work on this box runs at nice 0; --nice 0 for the plain view)" : ""}`);
   const r = await runSynfloodMemif({ ...opts, log: (s) => console.log(s) });
   const [base, flood] = r.peer.phases;

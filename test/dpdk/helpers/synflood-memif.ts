@@ -37,7 +37,7 @@ export interface MemifFloodOptions {
   floodS: number;
   /** Flood SYNs per second; 0: as many as the memif ring takes. */
   floodRate: number;
-  /** Seconds of flood at the end of the warm phase (not measured; JIT warm-up of the flood paths). Default 0. */
+  /** Seconds of flood at the start of the warm phase (not measured; JIT warm-up of the flood paths). Default 0. */
   warmFloodS?: number;
   /** Second octet of the 10.X.0.0/16 link. */
   net: number;

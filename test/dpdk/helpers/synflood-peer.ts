@@ -46,7 +46,7 @@ export interface PeerOptions {
   phases: { name: string; seconds: number }[];
   /** Flood SYNs per second; 0: as many as the ring takes. */
   floodRate: number;
-  /** Seconds of flood at the end of the "warm" phase (JIT warm-up of both sides' flood paths; not measured). */
+  /** Seconds of flood at the start of the "warm" phase (JIT warm-up of both sides' flood paths; not measured). */
   warmFloodS: number;
   noHuge: boolean;
 }
@@ -268,9 +268,9 @@ async function main(): Promise<void> {
     if (isFlood) flood.start(clock());
     const end = t0 + ph.seconds * 1000;
     if (ph.name === "warm" && o.warmFloodS > 0) {
-      await Bun.sleep(Math.max(0, ph.seconds - o.warmFloodS) * 1000);
+      // At the start of the warm-up, so the rest of it lets the JIT settle before the base phase.
       flood.start(clock());
-      await Bun.sleep(Math.max(0, end - performance.now()));
+      await Bun.sleep(Math.min(o.warmFloodS, ph.seconds) * 1000);
       flood.stop(clock());
       warmFlood = flood.queued - q0 - flood.backlog();
     }

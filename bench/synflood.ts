@@ -102,7 +102,7 @@ if (source !== "memif" && source !== "hping3") {
 if (source === "memif") {
   const wrong = HPING_ONLY.filter((k) => values[k] !== undefined);
   if (wrong.length > 0) {
-    console.error(`bench synflood: ${wrong.map((k) => `--${k}`).join(", ")} apply to --flood-source hping3 only`);
+    console.error(`bench synflood: ${wrong.map((k) => `--${k}`).join(", ")}: only with --flood-source hping3`);
     process.exit(2);
   }
   await memifMode();

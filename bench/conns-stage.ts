@@ -120,6 +120,12 @@ export interface GeneratorOptions {
   maxOpening: number;
   /** Called with each round trip in us. */
   onRtt: (us: number) => void;
+  /**
+   * Stamp each message with its scheduled send time (hold start + k * epoch / conns) instead
+   * of the round's clock, so a late send (the generator's own loop delayed) is charged to the
+   * round trip: no coordinated omission. Default false (the stamp is the actual send time).
+   */
+  stampScheduled?: boolean;
 }
 
 const S_NONE = 0;
@@ -313,7 +319,7 @@ export class ConnGenerator implements PollStage {
       this.sendCursor = c + 1 === n ? 0 : c + 1;
       dv.setUint32(0, this.sent, true);
       dv.setUint32(4, c, true);
-      dv.setFloat64(8, nowUs, true);
+      dv.setFloat64(8, o.stampScheduled === true ? this.holdStartUs + ((this.nextSend - 1) * o.epochS * 1e6) / o.conns : nowUs, true);
       if (this.tcp.send(c, this.msg, 0, MSG_BYTES) === MSG_BYTES) this.sent++;
       work++;
     }

@@ -107,7 +107,7 @@ function procTicks(pid: number | undefined): number {
 }
 
 /** [utime, stime] (clock ticks) of a process and its threads, [0, 0] if gone. */
-function procUserSys(pid: number | undefined): [number, number] {
+export function procUserSys(pid: number | undefined): [number, number] {
   if (pid === undefined || pid <= 0) return [0, 0];
   try {
     const st = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -143,7 +143,7 @@ function childPids(pid: number | undefined): number[] {
 }
 
 /** Whole-machine CPU ticks from /proc/stat: [busy (user+nice+system), softirq+irq, idle (+iowait), total]. */
-function machineTicks(): number[] {
+export function machineTicks(): number[] {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
   return [user + nice + system, irq + softirq, idle + iowait, user + nice + system + idle + iowait + irq + softirq + (steal ?? 0)];
@@ -209,7 +209,7 @@ class CpuSampler {
 }
 
 /** scrape() with retries: a pooled keep-alive connection the server has closed fails once with ECONNRESET. */
-async function scrape(url: string): Promise<Map<string, number>> {
+export async function scrapeRetry(url: string): Promise<Map<string, number>> {
   for (let i = 0; ; i++) {
     try {
       return await scrapeOnce(url);
@@ -242,7 +242,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
     ], o.profileDir === undefined ? {} : { env: { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${o.profileDir}` } });
     await app.waitFor(/echo: up on/, 30_000);
     const url = JSON.parse((await app.waitFor(/\{[^\n]*"metrics endpoint up"[^\n]*\}/))[0]).url as string;
-    const s0 = await scrape(url);
+    const s0 = await scrapeRetry(url);
 
     const phases = `warm:${o.warmS},base:${o.baseS},flood:${o.floodS}`;
     client = Bun.spawn([...env.prefix, ...taskset, ...(o.clientSched === "fifo" ? ["chrt", "-f", "1"] : []), BUN, CLIENT, "--dest", stackIp, "--port", "7", "--conns", String(o.conns),
@@ -273,7 +273,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
       throw new Error(`client ended before the flood phase: ${outText.slice(-1000)} ${(await clientErr).slice(-2000)}`);
     }
     baseCpu = sampler.stop();
-    const s1 = await scrape(url);
+    const s1 = await scrapeRetry(url);
     const rate = o.hpingRate === "flood" ? ["--flood"] : ["-i", o.hpingRate];
     const sched = o.hpingSched === "idle" ? ["chrt", "--idle", "0"] : o.hpingSched === "nice" ? ["nice", "-n", "19"] : [];
     hping = Bun.spawn([...env.prefix, ...taskset, ...sched, "timeout", "-s", "INT", String(o.floodS), "hping3", "-q", "-S", "-p", "7", ...rate, "--rand-source", stackIp],
@@ -296,7 +296,7 @@ export async function runSynflood(o: SynfloodOptions): Promise<SynfloodResult> {
     clearInterval(hpingWatch);
     const floodCpu = floodSampler.stop([clientTicks, hpingTicks]);
     await hping.exited;
-    const s2 = await scrape(url);
+    const s2 = await scrapeRetry(url);
     await client.exited;
     clearTimeout(clientTimeout);
     await reader;

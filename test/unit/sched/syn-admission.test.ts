@@ -272,9 +272,9 @@ describe("retransmitted SYNs first (the shed-SYN table)", () => {
     expect(adm.shedBurst).toBe(32 + 29);
   });
 
-  test("over a flood of distinct spoofed SYNs, a retransmission 1 s later still finds its tag (2^20 slots, 100,000 shed/s)", () => {
+  test("over a flood of distinct spoofed SYNs, a retransmission 1 s later still finds its tag (100,000 shed/s)", () => {
     const adm = new SynAdmission({ overloadStreak: 1, perBurst: 0 });
-    expect(adm.retrySlots).toBe(1 << 20);
+    expect(adm.retrySlots).toBe(1 << 22);
     let x = 12345;
     const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) | 0);
     // The legitimate SYNs at t = 0, each shed.
@@ -294,6 +294,53 @@ describe("retransmitted SYNs first (the shed-SYN table)", () => {
       if (adm.admitSyn(ip!, sp!, dp!, seq!)) back++;
     }
     expect(back / legit.length).toBeGreaterThan(0.85); // exp(-100,000 / 2^20) = 0.91
+  });
+});
+
+describe("the shed-SYN table holds a tag for retryHoldUs", () => {
+  // A tiny table (16 slots) so a flood fills it: each slot is written by the first shed SYN that maps to it.
+  const flood = (adm: SynAdmission, atUs: number, n: number, seed: number) => {
+    adm.beginBurst(32, 32, atUs);
+    for (let i = 0; i < n; i++) adm.admitSyn(0x0c000000 + seed * 100_000 + i, 1024 + (i & 0x7fff), 7, i * 31 + seed);
+  };
+
+  test("a newer shed SYN does not overwrite a held tag: the retransmission 2 s later is still admitted", () => {
+    const adm = new SynAdmission({ overloadStreak: 1, perBurst: 0, retrySlots: 16 });
+    adm.beginBurst(32, 32, 0);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 1234)).toBe(false);
+    // 2 s of flood (many SYNs per slot), the last of it 10 ms before the retransmission.
+    for (let t = 1; t <= 2_000_000; t += 250_000) flood(adm, t, 200, t);
+    flood(adm, 1_990_000, 200, 7);
+    expect(adm.retryTableFull).toBeGreaterThan(0);
+    adm.beginBurst(32, 32, 2_000_000);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 1234)).toBe(true);
+    expect(adm.retryAdmitted).toBe(1);
+  });
+
+  test("after the hold, a slot takes a newer shed SYN (the old tag is gone)", () => {
+    const adm = new SynAdmission({ overloadStreak: 1, perBurst: 0, retrySlots: 16, retryHoldUs: 1_000_000 });
+    adm.beginBurst(32, 32, 0);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 1234)).toBe(false);
+    // Flood after the hold: every slot is rewritten.
+    flood(adm, 1_500_000, 2000, 3);
+    adm.beginBurst(32, 32, 1_600_000);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 1234)).toBe(false);
+    expect(adm.retryAdmitted).toBe(0);
+  });
+
+  test("a retransmission shed again (retry budget spent) keeps its own slot (not counted as a full table)", () => {
+    const adm = new SynAdmission({ overloadStreak: 1, perBurst: 0, retrySlots: 1 << 12, retryPerBurst: 0 });
+    adm.beginBurst(32, 32, 0);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 99)).toBe(false);
+    adm.beginBurst(32, 32, 1_000_000);
+    expect(adm.admitSyn(0x0b000001, 40000, 7, 99)).toBe(false);
+    expect(adm.retryTableFull).toBe(0);
+    expect(adm.retryAdmitted).toBe(0);
+  });
+
+  test("retryHoldUs out of range is a RangeError", () => {
+    expect(() => new SynAdmission({ perBurst: 0, retryHoldUs: -1 })).toThrow(RangeError);
+    expect(() => new SynAdmission({ perBurst: 0, retryHoldUs: 60_000_000 })).toThrow(RangeError);
   });
 });
 

@@ -313,9 +313,20 @@ function countersOf(stats: Msg | undefined): Record<string, number> | undefined 
   return out;
 }
 
+/** The bulk sender's window samples (KiB, every 100 ms): in flight, peer window, cwnd, queued. */
+function winOf(stats: Msg | undefined): number[][] | undefined {
+  return Array.isArray(stats?.win) ? (stats.win as number[][]) : undefined;
+}
+
 interface SideResult {
   bulkGbps?: number;
   bulkSeconds?: number;
+  /** The receiver's Gbit/s per 250 ms slice from the first byte, warm-up included (modes within a run). */
+  bulkSliceGbps?: number[];
+  /** Wall-clock ms of the first received byte (start of the first slice). */
+  firstByteWallMs?: number;
+  /** Stack only: the sender's [in flight, peer window, cwnd, send queue] in KiB every 100 ms. */
+  bulkSenderWindowKiB?: number[][];
   /**
    * Stack only: CPU time (user + system, whole process life, start-up included) per byte the
    * sender queued, in ns, for client and server: less sensitive than Gbit/s to other work on the cores.
@@ -351,6 +362,9 @@ async function bulk(side: Side, r: SideResult, mtu = 1500): Promise<void> {
     } else {
       r.bulkGbps = gbps;
       r.bulkSeconds = Number(o.server.seconds);
+      r.bulkSliceGbps = o.server.sliceGbps as number[] | undefined;
+      r.firstByteWallMs = o.server.firstByteWallMs as number | undefined;
+      r.bulkSenderWindowKiB = winOf(o.clientStats);
       r.bulkCpuNsPerByte = cpu;
       keepCounters(side, r, "bulk", o);
     }
@@ -457,6 +471,8 @@ async function main(): Promise<number> {
     for (const [name, r] of Object.entries(results)) for (const e of r.errors) console.log(`  ${name} failed: ${e.split("\n")[0]}`);
     const cpb = results.stack?.bulkCpuNsPerByte;
     if (cpb !== undefined) console.log(`  stack bulk CPU per byte sent: client ${cpb.client.toFixed(3)} ns, server ${cpb.server.toFixed(3)} ns (whole process, start-up included)`);
+    const sl = results.stack?.bulkSliceGbps;
+    if (sl !== undefined) console.log(`  stack bulk Gbit/s per 250 ms from the first byte: ${sl.map((x) => x.toFixed(1)).join(" ")}`);
     const cpj = results.stack?.bulkJumbo?.cpuNsPerByte;
     if (cpj !== undefined) console.log(`  stack bulk at MTU ${P.jumbo} CPU per byte sent: client ${cpj.client.toFixed(3)} ns, server ${cpj.server.toFixed(3)} ns`);
     for (const [w, c] of Object.entries(results.stack?.counters ?? {})) {

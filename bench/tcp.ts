@@ -3,7 +3,7 @@
  *
  *   node_modules/.bin/bun bench/tcp.ts [--seconds S] [--warmup S] [--conns N] [--size B]
  *                                      [--rr-rate R] [--only stack|kernel] [--workload bulk|rr]
- *                                      [--jumbo MTU] [--json FILE]
+ *                                      [--jumbo MTU] [--buf-kib K] [--idle-spin-us US] [--idle-yield] [--json FILE]
  *
  * Workloads (bench/tcp-workloads.ts, the same code on both sides):
  *   bulk       one connection, client writes as fast as it can, throughput at the receiver (Gbit/s)
@@ -59,6 +59,10 @@ const P = {
   jumbo: Number(flag("jumbo", "0")),
   json: flag("json", ""),
   bufKib: Number(flag("buf-kib", "1024")),
+  /** Stack peers: --idle-spin-us passed through (-1: the stack's default). */
+  idleSpinUs: Number(flag("idle-spin-us", "-1")),
+  /** Stack peers: --idle-yield (sched_yield after each empty poll round). */
+  idleYield: process.argv.includes("--idle-yield"),
 };
 if (P.workload !== "" && P.workload !== "bulk" && P.workload !== "rr") {
   console.error("bench/tcp: --workload must be bulk or rr");
@@ -66,6 +70,10 @@ if (P.workload !== "" && P.workload !== "bulk" && P.workload !== "rr") {
 }
 if (P.jumbo !== 0 && !(Number.isInteger(P.jumbo) && P.jumbo > 1500 && P.jumbo <= 9600)) {
   console.error("bench/tcp: --jumbo must be an MTU in 1501..9600");
+  process.exit(2);
+}
+if (!Number.isInteger(P.idleSpinUs) || P.idleSpinUs < -1) {
+  console.error("bench/tcp: --idle-spin-us must be an integer >= 0");
   process.exit(2);
 }
 for (const k of ["seconds", "warmup", "conns", "size", "bufKib"] as const) {
@@ -232,6 +240,11 @@ function hugeFlags(): string[] {
   return free < 256 ? ["--no-huge"] : [];
 }
 
+/** Poll-loop flags for both stack peers. */
+function loopFlags(): string[] {
+  return [...(P.idleSpinUs >= 0 ? ["--idle-spin-us", String(P.idleSpinUs)] : []), ...(P.idleYield ? ["--idle-yield"] : [])];
+}
+
 function stackSide(): Side {
   const sock = (n: number) => `/tmp/qs-bench-tcp-${process.pid}-${n}.sock`;
   // Above 1500 memif's packet buffers (bsize) must hold a whole frame.
@@ -245,10 +258,10 @@ function stackSide(): Side {
     name: "stack",
     serverIp: "10.250.0.1",
     server(n) {
-      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...loopFlags(), ...hugeFlags()];
     },
     client(n) {
-      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...loopFlags(), ...hugeFlags()];
     },
     cleanup: (n) => rmSync(sock(n), { force: true }),
     teardown() {},

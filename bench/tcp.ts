@@ -18,6 +18,10 @@
  *              namespace, joined by a veth (kernel defaults, offloads on: the kernel at its best)
  * --jumbo MTU adds one more bulk run with that IP MTU on both sides (memif bsize and the stack's
  * --mtu; the veth's MTU), reported in its own row; every other figure is at MTU 1500.
+ * --idle-yield / --idle-spin-us go to both stack peers (src/sched/poll-loop.ts). --idle-yield stays off
+ * by default: with both peers on one CPU it lifted bulk from ~1.9 to 5.36 Gbit/s, but with a CPU each
+ * five alternated pairs gave 9.02/9.18/9.07/9.41/6.93 against the default's 8.88/6.76/15.87/6.97/9.86
+ * (no run of the ~15 Gbit/s mode with it, one without: not settled).
  * Each process is single-threaded JavaScript; on this machine both sides share the same cores
  * (nproc is printed). Every run prints the machine, commit and parameters, a table with the ratio
  * stack/kernel, and writes everything as JSON with --json.

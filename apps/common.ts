@@ -23,6 +23,7 @@ import { cpuFor, parseLayout, type ThreadLayout } from "../src/api/layout";
 import type { MemoryProvider } from "../src/mem/carve";
 import type { Device } from "../src/net/device";
 import { pinThread } from "../src/sched/split/affinity";
+import { cpuYieldFn } from "../ffi/cpu-yield";
 
 export interface AppSpec {
   name: string;
@@ -209,7 +210,7 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
     throw e;
   }
   const mem = await regionMemory(cfg.noHuge);
-  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs });
+  const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs, yieldCpu: cfg.idleYield ? cpuYieldFn() : null });
   const spec = cfg.classify !== null ? classifierFromSpec(cfg.classify) : null;
   const admission = new SynAdmission({ perBurst: (values["syn-budget"] as number | undefined) ?? -1, ratePerSec: (values["syn-rate"] as number | undefined) ?? 0 });
   if (admission.active()) {

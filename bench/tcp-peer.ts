@@ -123,6 +123,21 @@ async function main(): Promise<number> {
   } else {
     throw new Error(`--impl ${impl}: expected stack or kernel`);
   }
+  // Bulk sender: every 100 ms, the window state of its connection (in flight, peer window, cwnd, queued),
+  // so a run's figure can be told window-bound from CPU-bound.
+  const win: number[][] = [];
+  let winTimer: ReturnType<typeof setInterval> | null = null;
+  if (rs !== null && workload === "bulk" && role === "client") {
+    const t = rs.sockets.tcp;
+    winTimer = setInterval(() => {
+      for (let c = 0; c < 4; c++) {
+        if (!t.conns.isUsed(c)) continue;
+        const una = t.conns.sndUna[c]!;
+        win.push([((t.conns.sndMax[c]! - una) | 0) >> 10, t.conns.sndWnd[c]! >> 10, t.cc.cwnd(c) >> 10, t.snd.length(c) >> 10]);
+        break;
+      }
+    }, 100);
+  }
   const stopped = new Promise<void>((r) => {
     process.on("SIGTERM", () => r());
     process.on("SIGINT", () => r());
@@ -131,7 +146,8 @@ async function main(): Promise<number> {
     if (rs !== null) {
       const t = rs.sockets.tcp.counters as unknown as Record<string, number>;
       const cpu = process.cpuUsage();
-      emit("stats", { tcp: { ...t }, net: rs.stack.netif.counters.snapshot(), dev: rs.stack.dev.stats(), cpuUs: cpu.user + cpu.system, rounds: rs.stack.loop.rounds, idleSleeps: rs.stack.loop.idleSleeps });
+      if (winTimer !== null) clearInterval(winTimer);
+      emit("stats", { win, tcp: { ...t }, net: rs.stack.netif.counters.snapshot(), dev: rs.stack.dev.stats(), cpuUs: cpu.user + cpu.system, rounds: rs.stack.loop.rounds, idleSleeps: rs.stack.loop.idleSleeps });
       await rs.shutdown();
     }
     return code;

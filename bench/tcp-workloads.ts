@@ -77,7 +77,14 @@ export interface BulkResult {
   bytes: number;
   seconds: number;
   gbps: number;
+  /** Gbit/s in each 250 ms slice from the first byte (warm-up included): shows modes within a run. */
+  sliceGbps: number[];
+  /** Wall-clock ms of the first byte (the start of the first slice), to line slices up with other samplers. */
+  firstByteWallMs: number;
 }
+
+/** Width of one slice of BulkResult.sliceGbps. */
+const SLICE_US = 250_000;
 
 /** Count received bytes; resolves with the throughput over [first byte + warmup, + measure] when the sender closes. */
 export function bulkServer(net: BenchNet, port: number, warmupS: number, measureS: number, onReady: () => void): Promise<BulkResult> {
@@ -85,12 +92,23 @@ export function bulkServer(net: BenchNet, port: number, warmupS: number, measure
     let total = 0;
     let t0 = -1;
     let aT = -1, aB = 0, bT = -1, bB = 0, lastT = 0;
+    const slices: number[] = [];
+    let sliceEnd = 0, sliceB = 0, firstWall = 0;
     const warmUs = warmupS * 1e6;
     const endUs = (warmupS + measureS) * 1e6;
     net.listen(port, {
       data(_s, d) {
         const now = net.nowUs();
-        if (t0 < 0) t0 = now;
+        if (t0 < 0) {
+          t0 = now;
+          sliceEnd = now + SLICE_US;
+          firstWall = Date.now();
+        }
+        while (now >= sliceEnd) {
+          slices.push(Math.round(((total - sliceB) * 8) / SLICE_US / 10) / 100);
+          sliceB = total;
+          sliceEnd += SLICE_US;
+        }
         total += d.length;
         lastT = now;
         if (aT < 0 && now - t0 >= warmUs) {
@@ -115,7 +133,7 @@ export function bulkServer(net: BenchNet, port: number, warmupS: number, measure
         }
         const seconds = (bT - aT) / 1e6;
         const bytes = bB - aB;
-        resolve({ bytes, seconds, gbps: seconds > 0 ? (bytes * 8) / seconds / 1e9 : 0 });
+        resolve({ bytes, seconds, gbps: seconds > 0 ? (bytes * 8) / seconds / 1e9 : 0, sliceGbps: slices, firstByteWallMs: firstWall });
       },
     });
     onReady();

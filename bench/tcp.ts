@@ -3,7 +3,7 @@
  *
  *   node_modules/.bin/bun bench/tcp.ts [--seconds S] [--warmup S] [--conns N] [--size B]
  *                                      [--rr-rate R] [--only stack|kernel] [--workload bulk|rr]
- *                                      [--jumbo MTU] [--json FILE]
+ *                                      [--jumbo MTU] [--buf-kib K] [--idle-spin-us US] [--idle-yield] [--json FILE]
  *
  * Workloads (bench/tcp-workloads.ts, the same code on both sides):
  *   bulk       one connection, client writes as fast as it can, throughput at the receiver (Gbit/s)
@@ -18,6 +18,10 @@
  *              namespace, joined by a veth (kernel defaults, offloads on: the kernel at its best)
  * --jumbo MTU adds one more bulk run with that IP MTU on both sides (memif bsize and the stack's
  * --mtu; the veth's MTU), reported in its own row; every other figure is at MTU 1500.
+ * --idle-yield / --idle-spin-us go to both stack peers (src/sched/poll-loop.ts). --idle-yield stays off
+ * by default: with both peers on one CPU it lifted bulk from ~1.9 to 5.36 Gbit/s, but with a CPU each
+ * five alternated pairs gave 9.02/9.18/9.07/9.41/6.93 against the default's 8.88/6.76/15.87/6.97/9.86
+ * (no run of the ~15 Gbit/s mode with it, one without: not settled).
  * Each process is single-threaded JavaScript; on this machine both sides share the same cores
  * (nproc is printed). Every run prints the machine, commit and parameters, a table with the ratio
  * stack/kernel, and writes everything as JSON with --json.
@@ -75,6 +79,10 @@ const P = {
   jumbo: Number(flag("jumbo", "0")),
   json: flag("json", ""),
   bufKib: Number(flag("buf-kib", "1024")),
+  /** Stack peers: --idle-spin-us passed through (-1: the stack's default). */
+  idleSpinUs: Number(flag("idle-spin-us", "-1")),
+  /** Stack peers: --idle-yield (sched_yield after each empty poll round). */
+  idleYield: process.argv.includes("--idle-yield"),
 };
 if (P.workload !== "" && P.workload !== "bulk" && P.workload !== "rr") {
   console.error("bench tcp: --workload must be bulk or rr");
@@ -82,6 +90,10 @@ if (P.workload !== "" && P.workload !== "bulk" && P.workload !== "rr") {
 }
 if (P.jumbo !== 0 && !(Number.isInteger(P.jumbo) && P.jumbo > 1500 && P.jumbo <= 9600)) {
   console.error("bench tcp: --jumbo must be an MTU in 1501..9600");
+  process.exit(2);
+}
+if (!Number.isInteger(P.idleSpinUs) || P.idleSpinUs < -1) {
+  console.error("bench/tcp: --idle-spin-us must be an integer >= 0");
   process.exit(2);
 }
 for (const k of ["seconds", "warmup", "conns", "size", "bufKib"] as const) {
@@ -248,6 +260,11 @@ function hugeFlags(): string[] {
   return free < 256 ? ["--no-huge"] : [];
 }
 
+/** Poll-loop flags for both stack peers. */
+function loopFlags(): string[] {
+  return [...(P.idleSpinUs >= 0 ? ["--idle-spin-us", String(P.idleSpinUs)] : []), ...(P.idleYield ? ["--idle-yield"] : [])];
+}
+
 function stackSide(): Side {
   const sock = (n: number) => `/tmp/qs-bench-tcp-${process.pid}-${n}.sock`;
   // Above 1500 memif's packet buffers (bsize) must hold a whole frame.
@@ -261,10 +278,10 @@ function stackSide(): Side {
     name: "stack",
     serverIp: "10.250.0.1",
     server(n) {
-      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("server", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.1/24", "--buf-kib", String(P.bufKib), ...loopFlags(), ...hugeFlags()];
     },
     client(n) {
-      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...hugeFlags()];
+      return [...BUN_STACK, PEER, "--impl", "stack", "--vdev", dev("client", n, this.mtu), ...(this.mtu !== 1500 ? ["--mtu", String(this.mtu)] : []), "--ip", "10.250.0.2/24", "--buf-kib", String(P.bufKib), ...loopFlags(), ...hugeFlags()];
     },
     cleanup: (n) => rmSync(sock(n), { force: true }),
     teardown() {},
@@ -329,9 +346,20 @@ function countersOf(stats: Msg | undefined): Record<string, number> | undefined 
   return out;
 }
 
+/** The bulk sender's window samples (KiB, every 100 ms): in flight, peer window, cwnd, queued. */
+function winOf(stats: Msg | undefined): number[][] | undefined {
+  return Array.isArray(stats?.win) ? (stats.win as number[][]) : undefined;
+}
+
 interface SideResult {
   bulkGbps?: number;
   bulkSeconds?: number;
+  /** The receiver's Gbit/s per 250 ms slice from the first byte, warm-up included (modes within a run). */
+  bulkSliceGbps?: number[];
+  /** Wall-clock ms of the first received byte (start of the first slice). */
+  firstByteWallMs?: number;
+  /** Stack only: the sender's [in flight, peer window, cwnd, send queue] in KiB every 100 ms. */
+  bulkSenderWindowKiB?: number[][];
   /**
    * Stack only: CPU time (user + system, whole process life, start-up included) per byte the
    * sender queued, in ns, for client and server: less sensitive than Gbit/s to other work on the cores.
@@ -367,6 +395,9 @@ async function bulk(side: Side, r: SideResult, mtu = 1500): Promise<void> {
     } else {
       r.bulkGbps = gbps;
       r.bulkSeconds = Number(o.server.seconds);
+      r.bulkSliceGbps = o.server.sliceGbps as number[] | undefined;
+      r.firstByteWallMs = o.server.firstByteWallMs as number | undefined;
+      r.bulkSenderWindowKiB = winOf(o.clientStats);
       r.bulkCpuNsPerByte = cpu;
       keepCounters(side, r, "bulk", o);
     }
@@ -473,6 +504,8 @@ async function main(): Promise<number> {
     for (const [name, r] of Object.entries(results)) for (const e of r.errors) console.log(`  ${name} failed: ${e.split("\n")[0]}`);
     const cpb = results.stack?.bulkCpuNsPerByte;
     if (cpb !== undefined) console.log(`  stack bulk CPU per byte sent: client ${cpb.client.toFixed(3)} ns, server ${cpb.server.toFixed(3)} ns (whole process, start-up included)`);
+    const sl = results.stack?.bulkSliceGbps;
+    if (sl !== undefined) console.log(`  stack bulk Gbit/s per 250 ms from the first byte: ${sl.map((x) => x.toFixed(1)).join(" ")}`);
     const cpj = results.stack?.bulkJumbo?.cpuNsPerByte;
     if (cpj !== undefined) console.log(`  stack bulk at MTU ${P.jumbo} CPU per byte sent: client ${cpj.client.toFixed(3)} ns, server ${cpj.server.toFixed(3)} ns`);
     for (const [w, c] of Object.entries(results.stack?.counters ?? {})) {

@@ -48,6 +48,7 @@ export const STACK_FLAGS: FlagSpec[] = [
   { name: "pcap-max-mb", type: "int", arg: "MB", min: 0, help: "make the pcap file a ring of at most MB megabytes" },
   { name: "classify", type: "string", arg: "SPEC", help: "priority classifier: iotep, port:P[,P], dscp:D[,D] or byte:OFFSET=VALUE (high class first)" },
   { name: "busy-poll", type: "bool", help: "poll without ever sleeping (a dedicated core; lowest latency)" },
+  { name: "idle-yield", type: "bool", help: "while polling with nothing to do, yield the CPU after each empty round (sched_yield): a core shared with other work is not spun away" },
   { name: "idle-spin-us", type: "int", arg: "US", default: 2000, min: 0, help: "keep polling this long after the last packet before sleeping" },
   { name: "max-conns", type: "int", arg: "N", min: 1, max: 100_000_000, help: "connections the stack holds at once (tables sized and checked against free memory at start; default 65536)" },
   { name: "buf-mb", type: "int", arg: "MB", min: 1, help: "send/receive buffer pool shared by all connections (default 32)" },

@@ -25,6 +25,8 @@ export interface StackConfig {
   pcap: string | null;
   pcapMaxBytes: number;
   busyPoll: boolean;
+  /** --idle-yield: sched_yield after each empty poll round (PollLoopOptions.yieldCpu). */
+  idleYield: boolean;
   idleSpinUs: number;
   /** --classify SPEC, or null. */
   classify: string | null;
@@ -117,6 +119,7 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
     pcap: (v["pcap"] as string | undefined) ?? null,
     pcapMaxBytes: pcapMb * 1024 * 1024,
     busyPoll: v["busy-poll"] === true,
+    idleYield: v["idle-yield"] === true,
     idleSpinUs: (v["idle-spin-us"] as number | undefined) ?? 2000,
     classify: (v["classify"] as string | undefined) ?? null,
     capacity,

@@ -25,6 +25,12 @@ export interface PollLoopOptions {
   idleSpinUs?: number;
   /** Never sleep (dedicated core, lowest latency). */
   busyPoll?: boolean;
+  /**
+   * Called after each round that found no work while the loop keeps polling
+   * (sched_yield, ffi/cpu-yield.ts): other runnable threads on this CPU run
+   * first, so a stack that shares its core does not spin its peer's time away.
+   */
+  yieldCpu?: (() => void) | null;
   clock?: () => number;
 }
 
@@ -37,8 +43,11 @@ export class PollLoop {
   readonly idleSleepMaxUs: number;
   readonly idleSpinUs: number;
   readonly busyPoll: boolean;
+  readonly yieldCpu: (() => void) | null;
   readonly clock: () => number;
   rounds = 0;
+  /** Empty rounds followed by yieldCpu(). */
+  cpuYields = 0;
   idleSleeps = 0;
 
   constructor(opts: PollLoopOptions = {}) {
@@ -46,6 +55,7 @@ export class PollLoop {
     this.idleSleepMaxUs = opts.idleSleepMaxUs ?? 1000;
     this.idleSpinUs = opts.idleSpinUs ?? 2000;
     this.busyPoll = opts.busyPoll ?? false;
+    this.yieldCpu = opts.yieldCpu ?? null;
     this.clock = opts.clock ?? monotonicUs;
   }
 
@@ -85,10 +95,15 @@ export class PollLoop {
         return;
       }
       let now = 0;
+      const yieldCpu = this.yieldCpu;
       for (let i = 0; i < this.burstsPerYield && this.running; i++) {
         now = this.clock();
         if (this.round(now) > 0) lastWorkUs = now;
         else if (now - lastWorkUs > this.idleSpinUs) break;
+        else if (yieldCpu !== null) {
+          yieldCpu();
+          this.cpuYields++;
+        }
         if (this.yieldAsked) {
           this.yieldAsked = false;
           this.earlyYields++;

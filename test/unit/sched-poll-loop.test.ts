@@ -92,3 +92,34 @@ describe("poll loop wake", () => {
     expect(loop.wakeups).toBeGreaterThan(0);
   });
 });
+
+describe("poll loop yieldCpu", () => {
+  test("an empty round while spinning yields the CPU; a round with work does not", async () => {
+    let n = 0;
+    let yields = 0;
+    let yieldsAtWork = -1;
+    const loop = new PollLoop({ busyPoll: true, yieldCpu: () => void yields++ });
+    // Work on odd rounds, none on even ones.
+    loop.add({
+      poll: () => {
+        n++;
+        if (n === 11) yieldsAtWork = yields;
+        return n % 2;
+      },
+      pollAt: () => Number.POSITIVE_INFINITY,
+    });
+    const done = loop.run();
+    await new Promise((r) => setTimeout(r, 5));
+    await loop.stop();
+    await done;
+    // Rounds 2, 4, ..., 10 were empty before round 11 ran.
+    expect(yieldsAtWork).toBe(5);
+    expect(loop.cpuYields).toBe(yields);
+    expect(Math.abs(yields - Math.floor(loop.rounds / 2))).toBeLessThanOrEqual(1);
+  });
+
+  test("without yieldCpu nothing is yielded", () => {
+    const loop = new PollLoop({ clock: () => 0 });
+    expect(loop.yieldCpu).toBeNull();
+  });
+});

@@ -13,16 +13,24 @@
  * (after the first second, which is JIT warm-up).
  */
 import { writeFileSync } from "node:fs";
+import { parseProgramArgs } from "../src/api/cli";
 
-function flag(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-const seconds = Number(flag("seconds", "6"));
-const label = flag("label", "");
-const json = flag("json", "");
+// An unknown flag or a missing value: one line, exit 2 (src/api/cli.ts).
+const A = parseProgramArgs({
+  name: "bench cpu-speed",
+  usage: "bun run bench cpu-speed [--seconds S] [--label L] [--json FILE]",
+  about: "A fixed CPU-bound loop counted per 250 ms slice: how fast this core is right now.",
+  flags: [
+    { name: "seconds", type: "string", arg: "S", help: "seconds to run (> 1)", default: "6" },
+    { name: "label", type: "string", arg: "L", help: "a label for the output line", default: "" },
+    { name: "json", type: "string", arg: "FILE", help: "write the slices as JSON", default: "" },
+  ],
+}).values;
+const seconds = Number(A["seconds"]);
+const label = String(A["label"]);
+const json = String(A["json"]);
 if (!(seconds > 1)) {
-  console.error("bench/cpu-speed: --seconds must be > 1");
+  console.error("bench cpu-speed: --seconds must be > 1");
   process.exit(2);
 }
 

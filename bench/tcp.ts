@@ -59,6 +59,8 @@ const A = parseProgramArgs({
     str("workload", "bulk|rr", "run one workload only"),
     str("jumbo", "MTU", "one more bulk run at this MTU (default 0: none)"),
     str("buf-kib", "KIB", "the stack peers' send/receive buffer per connection in KiB (default 1024)"),
+    str("idle-spin-us", "US", "the stack peers' --idle-spin-us (default: the stack's)"),
+    { name: "idle-yield", type: "bool" as const, help: "the stack peers yield the CPU after each empty poll round" },
     str("json", "FILE", "write the results as JSON"),
   ],
 }).values;
@@ -82,7 +84,7 @@ const P = {
   /** Stack peers: --idle-spin-us passed through (-1: the stack's default). */
   idleSpinUs: Number(flag("idle-spin-us", "-1")),
   /** Stack peers: --idle-yield (sched_yield after each empty poll round). */
-  idleYield: process.argv.includes("--idle-yield"),
+  idleYield: A["idle-yield"] === true,
 };
 if (P.workload !== "" && P.workload !== "bulk" && P.workload !== "rr") {
   console.error("bench tcp: --workload must be bulk or rr");
@@ -93,7 +95,7 @@ if (P.jumbo !== 0 && !(Number.isInteger(P.jumbo) && P.jumbo > 1500 && P.jumbo <=
   process.exit(2);
 }
 if (!Number.isInteger(P.idleSpinUs) || P.idleSpinUs < -1) {
-  console.error("bench/tcp: --idle-spin-us must be an integer >= 0");
+  console.error("bench tcp: --idle-spin-us must be an integer >= 0");
   process.exit(2);
 }
 for (const k of ["seconds", "warmup", "conns", "size", "bufKib"] as const) {

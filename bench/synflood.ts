@@ -98,6 +98,20 @@ const values = parseProgramArgs({
     str("json", "FILE", "write the results as JSON"),
   ],
 }).values as Record<string, string | undefined>;
+/** The checkout's short commit, or "unknown". */
+function gitCommit(): string {
+  try {
+    return Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || "unknown";
+  } catch {
+    return "unknown"; // not a git checkout
+  }
+}
+
+function machineLine(commit: string): string {
+  const cpu = cpus();
+  return `machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; bun ${Bun.version}; commit ${commit}`;
+}
+
 const HPING_ONLY = ["msg", "rate", "framecnt", "profile", "pin", "sched", "hping-sched", "client-sched"] as const;
 const source = values["flood-source"];
 if (source !== "memif" && source !== "hping3") {
@@ -142,14 +156,9 @@ const opts = {
   clientSched: (values["client-sched"] ?? (remote ? "fifo" : "normal")) as "normal" | "fifo",
   pin: values.pin === undefined ? undefined : { app: Number(values.pin.split(",")[0]), peers: Number(values.pin.split(",")[1]) },
 };
-let commit = "unknown";
-try {
-  commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-} catch {
-  // not a git checkout
-}
+const commit = gitCommit();
 const cpu = cpus();
-console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; bun ${Bun.version}; commit ${commit}`);
+console.log(machineLine(commit));
 console.log(`params: ${JSON.stringify(opts)}`);
 const schedNote = remote
   ? `--sched remote (default): hping3 ${opts.hpingSched === "idle" ? "under SCHED_IDLE" : `sched ${opts.hpingSched}`}, client ${opts.clientSched === "fifo" ? "under SCHED_FIFO 1" : `sched ${opts.clientSched}`}: in a deployment the attacker and the clients are other machines and take no CPU from the stack or each other; on this box they share the stack's spare core with the kernel's veth delivery (ksoftirqd), so the attacker gets only CPU nobody else wants and the client runs when its echo arrives. --sched shared: everything in one CFS class (the old view).`
@@ -216,14 +225,9 @@ async function memifMode(): Promise<never> {
     conns: Number(values.conns), hz: Number(values.hz), warmS, warmFloodS, baseS: Number(values.base), floodS: Number(values.flood),
     floodRate, net: Number(values.net), nice, appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`],
   };
-  let commit = "unknown";
-  try {
-    commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-  } catch {
-    // not a git checkout
-  }
+  const commit = gitCommit();
   const cpu = cpus();
-  console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; bun ${Bun.version}; commit ${commit}`);
+  console.log(machineLine(commit));
   console.log(`params: --flood-source memif ${JSON.stringify(opts)}`);
   console.log("setup: the echo app (the stack under test) on net_memif; one peer process on our stack holds the connections (16-byte messages, class 0) and floods bare SYNs from random sources in its lowest transmit class. No kernel on the path. The clients' segments never wait behind the flood inside the peer, but they share one memif ring (FIFO) with it, as on a real NIC's receive ring; the attacker and the clients share one process and core here, unlike a real network.");
   console.log(`warm-up: ${warmS} s, flooding in its first ${warmFloodS} s (not measured${warmFloodS > 0 ? "; JIT warm-up of both sides' flood paths: --warm-flood 0 for a cold flood" : ": a cold flood"})`);

@@ -8,8 +8,7 @@
  * LOSS_RECOVERY_SEEDS=n runs n seeds (from 201) instead of 12.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { TcpState } from "../../src/tcp/state";
-import { TcpLink } from "../helpers/tcp-fixtures";
+import { lossyTransfer } from "../helpers/lossy-transfer";
 
 const MiB = 1024 * 1024;
 const SEEDS = Array.from({ length: Number(process.env.LOSS_RECOVERY_SEEDS ?? 12) }, (_, i) => 201 + i);
@@ -25,44 +24,9 @@ interface Sum {
 }
 
 function transfer(loss: number, seed: number, sum: Sum): void {
-  const link = new TcpLink({ loss, delayUs: 1000 }, seed, { sndBufBytes: 256 * 1024, rcvBufBytes: 256 * 1024, chunkCount: 4096 });
-  const l = link.b.listen(link.ipB, 5001, 4);
-  const c = link.a.connect(link.now, link.ipA, 0, link.ipB, 5001);
-  const chunk = new Uint8Array(64 * 1024);
-  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 7) & 0xff;
-  const rbuf = new Uint8Array(64 * 1024);
-  let s = -1;
-  let sent = 0;
-  let got = 0;
-  let bad = 0;
-  const t0 = link.now;
-  for (let iter = 0; iter < 4_000_000 && got < BYTES; iter++) {
-    if (s < 0) s = link.b.accept(l);
-    if (link.a.state(c) === TcpState.Established) {
-      while (sent < BYTES) {
-        const n = link.a.send(c, chunk, sent % chunk.length, Math.min(chunk.length - (sent % chunk.length), BYTES - sent));
-        if (n <= 0) break;
-        sent += n;
-      }
-    }
-    if (s >= 0) {
-      for (;;) {
-        const n = link.b.recv(s, rbuf, 0, rbuf.length);
-        if (n <= 0) break;
-        for (let i = 0; i < n; i++) if (rbuf[i] !== (((got + i) % chunk.length) * 7 & 0xff)) bad++;
-        got += n;
-      }
-    }
-    link.a.flush(link.now);
-    link.b.flush(link.now);
-    const t = link.nextEvent();
-    if (!Number.isFinite(t) || t - t0 > 3_600_000_000) break;
-    link.step(t);
-  }
-  expect(bad).toBe(0);
-  expect(got).toBe(BYTES);
+  const { link, vsec } = lossyTransfer(loss, seed, BYTES, 3_600_000_000);
   const k = link.a.counters;
-  sum.vsec += (link.now - t0) / 1e6;
+  sum.vsec += vsec;
   sum.rto += k.rtoTimeouts;
   sum.tlp += k.tlpProbes;
   sum.lostRtx += k.rackLostRetransmits;

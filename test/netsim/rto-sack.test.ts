@@ -6,8 +6,7 @@
  * down nor resends more, summed over the seeds, beyond the seeds' noise.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { TcpState } from "../../src/tcp/state";
-import { TcpLink } from "../helpers/tcp-fixtures";
+import { lossyTransfer } from "../helpers/lossy-transfer";
 
 const MiB = 1024 * 1024;
 /** RTO_SACK_SEEDS=n runs n seeds (from 101) instead of 12, for a closer look. */
@@ -21,44 +20,8 @@ interface Result {
 
 /** `bytes` from a to b over a link with `loss` both ways; returns when b has read them all. */
 function transfer(loss: number, seed: number, sackAfterRto: boolean, bytes: number): Result {
-  const link = new TcpLink({ loss, delayUs: 1000 }, seed, { sndBufBytes: 256 * 1024, rcvBufBytes: 256 * 1024, chunkCount: 4096, sackAfterRto });
-  const l = link.b.listen(link.ipB, 5001, 4);
-  const c = link.a.connect(link.now, link.ipA, 0, link.ipB, 5001);
-  const chunk = new Uint8Array(64 * 1024);
-  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 7) & 0xff;
-  const rbuf = new Uint8Array(64 * 1024);
-  let s = -1;
-  let sent = 0;
-  let got = 0;
-  let bad = 0;
-  const t0 = link.now;
-  for (let iter = 0; iter < 2_000_000 && got < bytes; iter++) {
-    if (s < 0) s = link.b.accept(l);
-    const st = link.a.state(c);
-    if (st === TcpState.Established) {
-      while (sent < bytes) {
-        const n = link.a.send(c, chunk, sent % chunk.length, Math.min(chunk.length - (sent % chunk.length), bytes - sent));
-        if (n <= 0) break;
-        sent += n;
-      }
-    }
-    if (s >= 0) {
-      for (;;) {
-        const n = link.b.recv(s, rbuf, 0, rbuf.length);
-        if (n <= 0) break;
-        for (let i = 0; i < n; i++) if (rbuf[i] !== (((got + i) % chunk.length) * 7 & 0xff)) bad++;
-        got += n;
-      }
-    }
-    link.a.flush(link.now);
-    link.b.flush(link.now);
-    const t = link.nextEvent();
-    if (!Number.isFinite(t) || t - t0 > 1_800_000_000) break;
-    link.step(t);
-  }
-  expect(bad).toBe(0);
-  expect(got).toBe(bytes);
-  return { vsec: (link.now - t0) / 1e6, rto: link.a.counters.rtoTimeouts, rtxBytes: link.a.counters.retransmittedBytes };
+  const { link, vsec } = lossyTransfer(loss, seed, bytes, 1_800_000_000, { sackAfterRto });
+  return { vsec, rto: link.a.counters.rtoTimeouts, rtxBytes: link.a.counters.retransmittedBytes };
 }
 
 const rows: string[] = [];

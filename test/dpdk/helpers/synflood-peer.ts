@@ -28,6 +28,7 @@ import { TcpLayer } from "../../../src/tcp/tcp-layer";
 import { parseIpv4 } from "../../../src/wire/ip-addr";
 import { ConnGenerator, MSG_BYTES } from "../../../bench/conns-stage";
 import { SynFloodGen } from "../../../bench/synflood-gen";
+import type { PhaseReport } from "./synflood-client";
 
 export interface PeerOptions {
   sock: string;
@@ -51,14 +52,7 @@ export interface PeerOptions {
   noHuge: boolean;
 }
 
-export interface PeerPhase {
-  name: string;
-  seconds: number;
-  messages: number;
-  p50Us: number;
-  p99Us: number;
-  p999Us: number;
-  maxUs: number;
+export interface PeerPhase extends PhaseReport {
   /** Flood frames handed to the device in this phase (queued minus still waiting in the batch). */
   floodFrames: number;
   /** Held connections that received an echo in this phase (all of them, when none starved). */

@@ -245,6 +245,13 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
         tcp_connections: { help: "TCP connections allocated (any state)", value: () => tcpLayer.connectionsInUse() },
         tcp_buffer_chunks_in_use: { help: "send/receive buffer chunks held", value: () => tcpLayer.chunksInUse() },
         arp_pending_frames: { help: "frames waiting for ARP resolution", value: () => stack.netif.arp.pending() },
+        // SYN admission under a flood (syn-admission.ts): bare SYNs let past the bounds, by reason (monotonic).
+        ...(admission.active()
+          ? {
+              syn_admitted_known: { help: "bare SYNs admitted past the flood bounds: source completed a handshake lately", value: () => admission.knownAdmitted },
+              syn_admitted_retry: { help: "bare SYNs admitted past the flood bounds: retransmission of a shed SYN", value: () => admission.retryAdmitted },
+            }
+          : {}),
       },
     });
     metrics = startMetricsServer(sm, { port: ops.metricsPort, hostname: ops.metricsHost });

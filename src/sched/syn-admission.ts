@@ -25,14 +25,16 @@
  * is chosen by other bits of the hash. A SYN that finds its own tag is
  * admitted past both bounds (at most `retryPerBurst` such per burst, so an
  * attacker repeating each SYN gains little; a flood SYN meeting a held slot
- * matches another's tag with probability 1/2047, also within that cap). A tag
+ * matches another's tag with probability 1/2047, also within that cap: about
+ * 1,000-1,400 flood SYNs/s admitted so at 2.8-3.6 M shed SYN/s in bench
+ * synflood, each one SYN cookie more than ratePerSec). A tag
  * is HELD for `retryHoldUs` (default 2.2 s: past a retransmission 1 s or 2 s
  * later): a newer shed SYN that maps to a held slot is not remembered
  * (counted in retryTableFull) instead of overwriting it. So a remembered SYN
  * is always found by its retransmission, and under a flood of F shed SYNs/s a
  * shed SYN is remembered when its slot is free: with S slots and hold H, a
  * share of about (S/F) / (H + S/F) of them (0.53 at 3.4 M/s with the default
- * 2^23 slots, 16 MiB; all of them while F < S/H, 3.8 M/s). With 32-bit tags
+ * 2^23 slots, 16 MiB; one half at F = S/H, 3.8 M/s). With 32-bit tags
  * the same 16 MiB held 2^22 slots: 0.36 at 3.4 M/s. Before the hold (a table
  * that overwrote always), a tag survived 1 s of flood only with probability
  * exp(-F/S): 0.03 at 3.4 M/s and 2^20 slots, and never past a 2 s backoff.

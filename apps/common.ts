@@ -217,12 +217,12 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
     // Bare SYNs in the lowest class, shed over the bounds (synFloodFlags).
     stack.setClassifier(new Classifier({ classes: 2, fn: synLowClassifier(1, 0, spec?.fn ?? null), admission }));
   } else if (spec !== null) stack.setClassifier(spec);
-  return { cfg, plan, dev, mem, stack };
+  return { cfg, plan, dev, mem, stack, admission };
 }
 
 /** Open the device the flags name, bring the stack and TCP up, and start polling. */
 export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}, opts: StartOptions = {}): Promise<RunningStack> {
-  const { cfg, plan, dev, mem, stack } = await bringUpStack(values, tcp, opts.openDevice);
+  const { cfg, plan, dev, mem, stack, admission } = await bringUpStack(values, tcp, opts.openDevice);
   // EAL may have pinned this thread (-l 0); the layout's CPU, if any, is set after it.
   if (opts.pinCpu !== undefined && opts.pinCpu >= 0) {
     const why = pinThread(opts.pinCpu);
@@ -230,6 +230,8 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   }
   const sockets = opts.transport === undefined ? new TcpSockets(stack, plan.tcp, { memory: mem.provider }) : (undefined as unknown as TcpSockets);
   const tcpLayer = opts.transport === undefined ? sockets.tcp : opts.transport(stack, plan.tcp, mem.provider);
+  // Known sources (syn-admission.ts): completed passive opens let their addresses past the SYN bounds later.
+  if (admission.active()) tcpLayer.onPassiveOpen = (ip, nowUs) => admission.noteKnown(ip, nowUs);
   const ops = cfg.ops;
   const log = new Logger({ level: ops.logLevel, format: ops.logFormat });
   const loop = stack.run();
@@ -243,6 +245,13 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
         tcp_connections: { help: "TCP connections allocated (any state)", value: () => tcpLayer.connectionsInUse() },
         tcp_buffer_chunks_in_use: { help: "send/receive buffer chunks held", value: () => tcpLayer.chunksInUse() },
         arp_pending_frames: { help: "frames waiting for ARP resolution", value: () => stack.netif.arp.pending() },
+        // SYN admission under a flood (syn-admission.ts): bare SYNs let past the bounds, by reason (monotonic).
+        ...(admission.active()
+          ? {
+              syn_admitted_known: { help: "bare SYNs admitted past the flood bounds: source completed a handshake lately", value: () => admission.knownAdmitted },
+              syn_admitted_retry: { help: "bare SYNs admitted past the flood bounds: retransmission of a shed SYN", value: () => admission.retryAdmitted },
+            }
+          : {}),
       },
     });
     metrics = startMetricsServer(sm, { port: ops.metricsPort, hostname: ops.metricsHost });

@@ -116,6 +116,7 @@ export class Listeners {
     this.acceptTail[l] = c;
     this.acceptCount[l] = this.acceptCount[l]! + 1;
     conns.flags[c] = conns.flags[c]! | F_IN_ACCEPTQ;
+    if (t.onPassiveOpen !== null) t.onPassiveOpen(conns.remoteIp[c]!, t.nowUs);
   }
 
   /** Take the oldest connection from the accept queue, -1 if empty. */

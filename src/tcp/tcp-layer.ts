@@ -114,6 +114,13 @@ export class TcpLayer {
   challengeCount = 0;
   nowUs: number;
   /**
+   * Called when a passive open reaches ESTABLISHED (the handshake's ACK, or a
+   * valid SYN cookie's, RFC 9293 3.10.7.4 / RFC 4987 3.6) with the peer's
+   * address: the stack's wiring tells SYN admission about known sources
+   * (src/sched/syn-admission.ts). Null: nothing is called.
+   */
+  onPassiveOpen: ((remoteIp: number, nowUs: number) => void) | null = null;
+  /**
    * Priority class of the segment being processed (0 = highest), set by the
    * stack around receive; NO_RX_CLASS (255) outside receive and for the lowest
    * class. Replies leave in it; message mode takes it as the message's class.

@@ -28,7 +28,7 @@ describe.skipIf(skip !== null)("SYN flood against the echo app (net_memif, flood
     const [base, flood] = r.peer.phases;
     console.log(`synflood-memif: target rx during flood ${r.rxFramesFlood}; shed ${r.synShedFlood}; cookies sent ${r.synCookiesSent}, accepted ${r.synCookiesAccepted}; flood ${JSON.stringify(r.peer.flood)}`);
     console.log(`synflood-memif: cpu ${JSON.stringify(r.cpu)}`);
-    console.log(`synflood-memif: base ${JSON.stringify(base)}\nsynflood-memif: flood ${JSON.stringify(flood)}\nsynflood-memif: p99 ratio ${(flood!.p99Us / base!.p99Us).toFixed(2)}; new connection ${JSON.stringify(r.peer.newConn)}`);
+    console.log(`synflood-memif: base ${JSON.stringify(base)}\nsynflood-memif: flood ${JSON.stringify(flood)}\nsynflood-memif: p99 ratio ${(flood!.p99Us / base!.p99Us).toFixed(2)}; new connection (fresh source) ${JSON.stringify(r.peer.newConn)}, (known source) ${JSON.stringify(r.peer.newConnKnown)}; admitted past the bounds: known ${r.synKnownFlood}, retry ${r.synRetryFlood}`);
     expect(r.peer.connected).toBe(conns);
     expect(r.peer.errors).toBe(0);
     // The flood reached the stack: far more frames than the held connections' own.
@@ -42,6 +42,11 @@ describe.skipIf(skip !== null)("SYN flood against the echo app (net_memif, flood
     // A new connection during the flood got through (a cookie: the SYN queue was full of flood).
     expect(r.peer.newConn?.ok).toBe(true);
     expect(r.synCookiesAccepted).toBeGreaterThanOrEqual(1);
+    // The new connection from the held connections' address (a known source) gets in on its first SYN
+    // (no 1 s retransmission), admitted past the bounds as known (syn-admission.ts).
+    expect(r.peer.newConnKnown?.ok).toBe(true);
+    expect(r.peer.newConnKnown!.ms).toBeLessThan(1000);
+    expect(r.synKnownFlood).toBeGreaterThanOrEqual(1);
     // Every held connection kept answering through the flood (one message per 1/hz s each).
     expect(flood!.answered).toBe(conns);
     expect(base!.answered).toBe(conns);

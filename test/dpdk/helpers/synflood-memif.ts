@@ -80,6 +80,9 @@ export interface MemifFloodResult {
   rxFramesFlood: number;
   rxFramesBase: number;
   synShedFlood: number;
+  /** Bare SYNs the target admitted past its SYN bounds in the flood phase: from known sources / as retransmissions of shed SYNs. */
+  synKnownFlood: number;
+  synRetryFlood: number;
   synCookiesSent: number;
   synCookiesAccepted: number;
   stats: { net: Record<string, number>; tcp: Record<string, number>; dev: Record<string, number> } | null;
@@ -203,6 +206,8 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
       rxFramesFlood: delta(sFlood, sEnd, "qstack_net_rx_frames_total"),
       rxFramesBase: delta(sBase, sFlood, "qstack_net_rx_frames_total"),
       synShedFlood: delta(sFlood, sEnd, `qstack_net_rx_drops_total{reason="syn_shed"}`),
+      synKnownFlood: delta(sFlood, sEnd, "qstack_syn_admitted_known"),
+      synRetryFlood: delta(sFlood, sEnd, "qstack_syn_admitted_retry"),
       synCookiesSent: delta(sFlood, sEnd, "qstack_tcp_syn_cookies_sent_total"),
       synCookiesAccepted: delta(sFlood, sEnd, "qstack_tcp_syn_cookies_accepted_total"),
       stats: statsLine ? JSON.parse(statsLine) : null,

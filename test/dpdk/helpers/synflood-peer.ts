@@ -7,8 +7,13 @@
  *    omission), their segments in transmit class 0;
  *  - in the phase named "flood", floods the target with bare SYNs from random sources
  *    (bench/synflood-gen.ts) in the lowest transmit class, as many as the memif ring takes each
- *    round (or `floodRate` per second), and after a quarter of the phase opens one new
- *    connection (class 0) and checks that it echoes.
+ *    round (or `floodRate` per second), and after a quarter of the phase opens two new
+ *    connections (class 0) and checks that each echoes: one from a FRESH source, the peer's
+ *    primary address, which never opened a connection to the target (the held connections come
+ *    from `genFirst`), and one from a KNOWN source, `genFirst` itself (port 60,000), whose
+ *    handshakes completed during the set-up (the target's known-source admission,
+ *    src/sched/syn-admission.ts, lets it past the SYN bounds; the fresh one gets in only by the
+ *    bounds or its retransmission).
  * Talks JSON lines on stdout ({ev: "ready" | "connected" | "phase" | "phase-end" | "report"});
  * after the report it waits for "quit" on stdin (the caller stops the target first, so neither
  * memif side reads a ring whose peer has gone: FACTS.md).
@@ -73,7 +78,10 @@ export interface PeerReport {
   /** Connections reset or failed after set-up. */
   errors: number;
   phases: PeerPhase[];
+  /** The new connection from a fresh source (the peer's primary address: no earlier handshake with the target). */
   newConn: { ok: boolean; ms: number; error?: string } | null;
+  /** The new connection from a known source (`genFirst`, the held connections' address). */
+  newConnKnown: { ok: boolean; ms: number; error?: string } | null;
   /** Flood frames queued / left in the batch at the end / rounds without a free buffer. */
   flood: { queued: number; backlog: number; noBuffer: number; seconds: number; warmFrames: number };
   tcp: Record<string, number>;
@@ -179,7 +187,7 @@ async function main(): Promise<void> {
   /** Per connection id: got an echo in the current phase. */
   const answered = new Uint8Array(plan.tcp.maxConnections);
   let answeredN = 0;
-  const fresh = { stage: null as FreshConn | null };
+  const fresh = { stage: null as FreshConn | null, known: null as FreshConn | null };
   let gen: ConnGenerator | null = null;
   let tcp: TcpLayer | null = null;
   const clock = stack.loop.clock;
@@ -188,6 +196,11 @@ async function main(): Promise<void> {
       const f = fresh.stage;
       if (f !== null && c === f.c) {
         f.event(c, k, a, clock());
+        return;
+      }
+      const kn = fresh.known;
+      if (kn !== null && c === kn.c) {
+        kn.event(c, k, a, clock());
         return;
       }
       // The held connections' segments leave in class 0, ahead of the flood.
@@ -241,6 +254,10 @@ async function main(): Promise<void> {
   const flood = new SynFloodGen(dev, stack.netif.tx, { dstIp: serverIp, dstPort: o.port, srcMac: dev.caps.mac, dstMac, ratePerSec: o.floodRate, cls: 1 });
   stack.addAppStage(flood);
   const freshStage = new FreshConn(tcp);
+  const knownStage = new FreshConn(tcp);
+  // The known-source attempt's port, above the held connections' (ConnGenerator takes portLo up).
+  const KNOWN_PORT = 60_000;
+  if (o.conns > KNOWN_PORT - 1024) throw new Error(`synflood peer: --conns ${o.conns} would reach port ${KNOWN_PORT} of ${o.genFirst}`);
 
   gen.startHold(clock());
   const phases: PeerPhase[] = [];
@@ -272,13 +289,16 @@ async function main(): Promise<void> {
       await Bun.sleep((ph.seconds * 1000) / 4);
       fresh.stage = freshStage;
       freshStage.open(clock(), parseIpv4(o.peerIp), 40_000, serverIp, o.port);
-      while (freshStage.result === null && performance.now() < end - 100) await Bun.sleep(5);
+      fresh.known = knownStage;
+      knownStage.open(clock(), parseIpv4(o.genFirst), KNOWN_PORT, serverIp, o.port);
+      while ((freshStage.result === null || knownStage.result === null) && performance.now() < end - 100) await Bun.sleep(5);
     }
     const left = end - performance.now();
     if (left > 0) await Bun.sleep(left);
     if (isFlood) {
       flood.stop(clock());
       freshStage.timeout(clock());
+      knownStage.timeout(clock());
     }
     const cpu = cpuPct(u0, t0);
     const h = hist;
@@ -294,7 +314,7 @@ async function main(): Promise<void> {
   hist = null;
   const tx = stack.netif.tx;
   const report: PeerReport = {
-    ev: "report", connected, errors: gen.resets + gen.failed, phases, newConn: freshStage.result,
+    ev: "report", connected, errors: gen.resets + gen.failed, phases, newConn: freshStage.result, newConnKnown: knownStage.result,
     flood: { queued: flood.queued, backlog: flood.backlog(), noBuffer: flood.noBuffer, seconds: (flood.stopUs - flood.startUs) / 1e6, warmFrames: warmFlood },
     tcp: { ...tcp.counters }, tx: { sent: tx.sent, dropped: tx.dropped, refused: tx.refused, deferred: tx.deferred },
   };

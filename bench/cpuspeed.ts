@@ -1,13 +1,13 @@
 /**
- * bench/cpu-speed: how fast is this core right now? A fixed CPU-bound loop (a 1448-byte copy
+ * bench/cpuspeed: how fast is this core right now? A fixed CPU-bound loop (a 1448-byte copy
  * and a 32-bit sum over it, the shape of the stack's per-segment work, all in L1/L2) counted per
  * 250 ms slice. On a quiet machine the count should be flat; on this VM it is not: one vCPU
  * runs at about half speed for seconds at a time with nothing else running in the guest
  * (host-side contention: a busy hyperthread sibling or another tenant), which is what splits
  * `bench tcp` bulk into its ~9 and ~14 Gbit/s modes. Run it next to a benchmark's figures.
  *
- *   node_modules/.bin/bun bench/cpu-speed.ts [--seconds S] [--label L] [--json FILE]
- *   taskset -c 1 node_modules/.bin/bun bench/cpu-speed.ts      (one CPU)
+ *   node_modules/.bin/bun bench/cpuspeed.ts [--seconds S] [--label L] [--json FILE]
+ *   taskset -c 1 node_modules/.bin/bun bench/cpuspeed.ts      (one CPU)
  *
  * Prints thousands of iterations per slice and the ratio of the slowest to the fastest slice
  * (after the first second, which is JIT warm-up).
@@ -17,8 +17,8 @@ import { parseProgramArgs } from "../src/api/cli";
 
 // An unknown flag or a missing value: one line, exit 2 (src/api/cli.ts).
 const A = parseProgramArgs({
-  name: "bench cpu-speed",
-  usage: "bun run bench cpu-speed [--seconds S] [--label L] [--json FILE]",
+  name: "bench cpuspeed",
+  usage: "bun run bench cpuspeed [--seconds S] [--label L] [--json FILE]",
   about: "A fixed CPU-bound loop counted per 250 ms slice: how fast this core is right now.",
   flags: [
     { name: "seconds", type: "string", arg: "S", help: "seconds to run (> 1)", default: "6" },
@@ -30,7 +30,7 @@ const seconds = Number(A["seconds"]);
 const label = String(A["label"]);
 const json = String(A["json"]);
 if (!(seconds > 1)) {
-  console.error("bench cpu-speed: --seconds must be > 1");
+  console.error("bench cpuspeed: --seconds must be > 1");
   process.exit(2);
 }
 
@@ -69,7 +69,7 @@ for (;;) {
 const steady = slices.slice(4);
 const lo = Math.min(...steady);
 const hi = Math.max(...steady);
-console.log(`cpu-speed${label ? ` ${label}` : ""}: k iterations per 250 ms: ${slices.map((x) => (x / 1000).toFixed(0)).join(" ")}`);
+console.log(`cpuspeed${label ? ` ${label}` : ""}: k iterations per 250 ms: ${slices.map((x) => (x / 1000).toFixed(0)).join(" ")}`);
 console.log(`  slowest/fastest after warm-up: ${(lo / hi).toFixed(2)}`);
 // The checksum keeps the loop's result alive (no dead-code elimination).
-if (json) writeFileSync(json, JSON.stringify({ bench: "cpu-speed", label, sliceMs: 250, slices, slowOverFast: lo / hi, checksum: acc }, null, 2));
+if (json) writeFileSync(json, JSON.stringify({ bench: "cpuspeed", label, sliceMs: 250, slices, slowOverFast: lo / hi, checksum: acc }, null, 2));

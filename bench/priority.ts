@@ -266,6 +266,28 @@ function realSection(r: { capacity: number; rate: number; off: RealCase; on: Rea
 async function main(): Promise<number> {
   const real = mode === "real" || mode === "both";
   const virt = mode === "virtual" || mode === "both";
+  // First, while this process still runs at normal priority: under --pin the real section puts it (and
+  // every thread it starts, a Worker included) at SCHED_IDLE, and the Worker round trip below then hung
+  // (seen once with --stack-nice -10: 9 minutes at 95 % CPU).
+  if (v["no-micro"] !== true) {
+    console.log("coroutine switch cost (bench/sched.ts, ns per switch, p50 / best of rounds):");
+    const { switchCosts } = await import("./sched");
+    const sw = await switchCosts([1000]);
+    console.log("ring throughput (bench/split.ts: 64-byte messages through the split-mode SPSC rings to a Worker and back):");
+    const { splitRows } = await import("./split");
+    const rows = await splitRows();
+    const one = ringThroughput();
+    const split = rows.find((x) => x.case === "split: app in a Worker")!;
+    const rtc = rows.find((x) => x.case === "rtc: records on one thread")!;
+    const gen = sw.find((x) => x.name.startsWith("generator"))!;
+    const asy = sw.find((x) => x.name.startsWith("async"))!;
+    console.log(
+      `  switch: generator ${gen.p50Ns.toFixed(1)} ns, async ${asy.p50Ns.toFixed(1)} ns (1,000 tasks, p50); rings: ${(1e3 / split.nsPerMessage!).toFixed(2)} M messages/s stack -> Worker -> stack ` +
+        `(${split.nsPerMessage!.toFixed(0)} ns each; ${rtc.nsPerMessage!.toFixed(0)} ns on one thread); SpscRing on one thread ${one.batch32MItemsPerS} M items/s in batches of 32, ${one.singleMItemsPerS} M/s one at a time`,
+    );
+    out.micro = { switchCosts: sw, splitRows: rows, spscOneThread: one };
+    console.log("");
+  }
   if (real) {
     const p = {
       conns: (v["conns"] as number | undefined) ?? 2000, serviceUs: num("service-us"), budgetUs: num("budget-us"), checkUs: num("check-us"), lowBudgetUs: num("low-budget-us"),
@@ -309,25 +331,6 @@ async function main(): Promise<number> {
       ["priority off", "low", s(r.off, "low")],
     ]);
     out.virtual = { params: p, ...r, verdicts: verdicts({ high: s(r.on, "high"), low: s(r.on, "low") }, { high: s(r.off, "high"), low: s(r.off, "low") }) };
-  }
-  if (v["no-micro"] !== true) {
-    console.log("");
-    console.log("coroutine switch cost (bench/sched.ts, ns per switch, p50 / best of rounds):");
-    const { switchCosts } = await import("./sched");
-    const sw = await switchCosts([1000]);
-    console.log("ring throughput (bench/split.ts: 64-byte messages through the split-mode SPSC rings to a Worker and back):");
-    const { splitRows } = await import("./split");
-    const rows = await splitRows();
-    const one = ringThroughput();
-    const split = rows.find((x) => x.case === "split: app in a Worker")!;
-    const rtc = rows.find((x) => x.case === "rtc: records on one thread")!;
-    const gen = sw.find((x) => x.name.startsWith("generator"))!;
-    const asy = sw.find((x) => x.name.startsWith("async"))!;
-    console.log(
-      `  switch: generator ${gen.p50Ns.toFixed(1)} ns, async ${asy.p50Ns.toFixed(1)} ns (1,000 tasks, p50); rings: ${(1e3 / split.nsPerMessage!).toFixed(2)} M messages/s stack -> Worker -> stack ` +
-        `(${split.nsPerMessage!.toFixed(0)} ns each; ${rtc.nsPerMessage!.toFixed(0)} ns on one thread); SpscRing on one thread ${one.batch32MItemsPerS} M items/s in batches of 32, ${one.singleMItemsPerS} M/s one at a time`,
-    );
-    out.micro = { switchCosts: sw, splitRows: rows, spscOneThread: one };
   }
   const json = v["json"] as string | undefined;
   if (json !== undefined) {

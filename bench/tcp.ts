@@ -130,6 +130,15 @@ const machine = {
 
 type Msg = Record<string, unknown> & { ev?: string };
 
+/** Teardowns of what this run created (namespaces, peer processes), run on SIGINT/SIGTERM too so an interrupted run leaves nothing behind. */
+const onSignalTeardowns: (() => void)[] = [];
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    for (const t of onSignalTeardowns) t();
+    process.exit(sig === "SIGINT" ? 130 : 143);
+  });
+}
+
 class Peer {
   readonly proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   readonly msgs: Msg[] = [];
@@ -140,6 +149,7 @@ class Peer {
   constructor(readonly label: string, cmd: string[]) {
     const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: ROOT }) as Bun.Subprocess<"ignore", "pipe", "pipe">;
     this.proc = proc;
+    onSignalTeardowns.unshift(() => proc.kill("SIGKILL"));
     void this.readOut();
     void (async () => {
       const dec = new TextDecoder();
@@ -227,6 +237,7 @@ function kernelSide(): Side {
     run(["ip", "netns", "del", nsS]);
     run(["ip", "netns", "del", nsC]);
   };
+  onSignalTeardowns.push(teardown);
   try {
     must(["ip", "netns", "add", nsS]);
     must(["ip", "netns", "add", nsC]);

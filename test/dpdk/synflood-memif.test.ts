@@ -43,10 +43,11 @@ describe.skipIf(skip !== null)("SYN flood against the echo app (net_memif, flood
     expect(r.peer.newConn?.ok).toBe(true);
     expect(r.synCookiesAccepted).toBeGreaterThanOrEqual(1);
     // The new connection from the held connections' address (a known source) gets in on its first SYN
-    // (no 1 s retransmission), admitted past the bounds as known (syn-admission.ts).
+    // (no 1 s retransmission): past the bounds as known (syn-admission.ts), or within them when the
+    // bucket had a token; so the "admitted as known" counter may stay 0 here (seen once in CI), and the
+    // known-source rule itself is unit-tested (test/unit/sched/syn-admission.test.ts, syn-flood-stack).
     expect(r.peer.newConnKnown?.ok).toBe(true);
     expect(r.peer.newConnKnown!.ms).toBeLessThan(1000);
-    expect(r.synKnownFlood).toBeGreaterThanOrEqual(1);
     // Every held connection kept answering through the flood (one message per 1/hz s each).
     expect(flood!.answered).toBe(conns);
     expect(base!.answered).toBe(conns);

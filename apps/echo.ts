@@ -19,7 +19,7 @@ import { formatLayout, LAYOUT_FLAG, cpuFor } from "../src/api/layout";
 import { cryptoRng } from "../src/net/seeded-rng";
 import { startSplitApps, type SplitApps } from "../src/sched/split/split";
 import { StackBridge } from "../src/sched/split/stack-bridge";
-import { layoutFrom, onStopSignal, parseAppArgs, runMain, stackCpu, startStack, synFloodFlags } from "./common";
+import { layoutFrom, onStopSignal, parseAppArgs, runMain, stackCpu, startStack } from "./common";
 import { serveEcho, type EchoThreadArgs, type EchoThreadCounts } from "./echo-serve";
 import { openDevice } from "../src/api/open-device";
 import { createArpMailbox } from "../src/sched/multi/arp-mailbox";
@@ -40,7 +40,6 @@ const spec = {
     { name: "ping", type: "string" as const, arg: "HOST", help: "ping HOST from the stack at start (once per 100 ms)" },
     { name: "ping-count", type: "int" as const, arg: "N", default: 3, min: 1, help: "echo requests to send with --ping" },
     LAYOUT_FLAG,
-    ...synFloodFlags(-1, 0),
   ],
 };
 

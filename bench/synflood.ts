@@ -2,7 +2,7 @@
  * bench synflood (issue 7): established-connection round trips without and with a SYN flood.
  *
  *   bun run bench synflood [--flood-source memif|hping3] [--conns 10000] [--hz 1] [--warm S] [--base 8]
- *                          [--flood 8] [--syn-budget 4] [--syn-rate 20000] [--json FILE]
+ *                          [--flood 8] [--syn-budget 4] [--syn-rate 20000] [--syn-prewarm 200000] [--json FILE]
  *     memif (default):     [--flood-rate 0] [--nice -10] [--warm-flood 2] (--warm: 5 here, 3 with hping3)
  *     hping3:              [--msg 32] [--rate flood|u100] [--framecnt 4096] [--profile DIR]
  *                          [--pin APPCPU,PEERCPU] [--sched remote|shared]
@@ -90,6 +90,7 @@ const values = parseProgramArgs({
     str("net", "N", "the test network is 10.N.0.0/24", "194"),
     str("syn-budget", "N", "the echo app's --syn-budget", "4"),
     str("syn-rate", "R", "the echo app's --syn-rate", "20000"),
+    str("syn-prewarm", "N", "the echo app's --syn-prewarm: SYNs through the flood paths at its start-up (0: off)", "200000"),
     str("framecnt", "N", "hping3: af_packet ring frames (default 4096)"),
     str("profile", "DIR", "hping3: write the echo app's CPU profile there"),
     str("pin", "APPCPU,PEERCPU", "hping3: pin the stack thread and the client + hping3"),
@@ -152,7 +153,7 @@ if (!["normal", "idle", "nice", undefined].includes(values["hping-sched"]) || ![
 const opts = {
   conns: Number(values.conns), hz: Number(values.hz), msgBytes: Number(values.msg), warmS: Number(values.warm),
   baseS: Number(values.base), floodS: Number(values.flood), net: Number(values.net), hpingRate: values.rate!,
-  appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`], framecnt: Number(values.framecnt), profileDir: values.profile,
+  appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`, `--syn-prewarm=${values["syn-prewarm"]}`], framecnt: Number(values.framecnt), profileDir: values.profile,
   hpingSched: (values["hping-sched"] ?? (remote ? "idle" : "normal")) as "normal" | "idle" | "nice",
   clientSched: (values["client-sched"] ?? (remote ? "fifo" : "normal")) as "normal" | "fifo",
   pin: values.pin === undefined ? undefined : { app: Number(values.pin.split(",")[0]), peers: Number(values.pin.split(",")[1]) },
@@ -225,7 +226,7 @@ async function memifMode(): Promise<never> {
   }
   const opts = {
     conns: Number(values.conns), hz: Number(values.hz), warmS, warmFloodS, baseS: Number(values.base), floodS: Number(values.flood),
-    floodRate, net: Number(values.net), nice, appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`],
+    floodRate, net: Number(values.net), nice, appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`, `--syn-prewarm=${values["syn-prewarm"]}`],
   };
   const commit = gitCommit();
   const cpu = cpus();

@@ -220,7 +220,7 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   if (admission.active() && prewarm > 0) {
     // Before the loop runs: a first flood meets compiled shed and cookie paths (src/api/prewarm.ts).
     const r = prewarmFloodPaths({ tcp: plan.tcp, admission: synOptions, syns: prewarm });
-    log.info("SYN flood paths warmed", { syns: r.syns, shed: r.shed, cookies: r.cookies, ms: r.ms });
+    log.info("SYN flood paths warmed", { syns: r.syns, shed: r.shed, cookies: r.cookies, retry: r.retry, known: r.known, ms: r.ms });
   }
   const loop = stack.run();
   let metrics: MetricsServer | null = null;

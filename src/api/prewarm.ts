@@ -50,6 +50,9 @@ export interface PrewarmReport {
   syns: number;
   shed: number;
   cookies: number;
+  /** SYNs let past the bounds as retransmissions of shed ones, and as from a known source. */
+  retry: number;
+  known: number;
   ms: number;
 }
 
@@ -114,5 +117,5 @@ export function prewarmFloodPaths(o: PrewarmOptions): PrewarmReport {
   for (let k = 0; k < 20; k++) step(10_000);
   const shed = adm.shedBurst + adm.shedRate;
   const cookies = sb.tcp.counters.synCookiesSent;
-  return { syns: sent, shed, cookies, ms: Math.round(performance.now() - t0) };
+  return { syns: sent, shed, cookies, retry: adm.retryAdmitted, known: adm.knownAdmitted, ms: Math.round(performance.now() - t0) };
 }

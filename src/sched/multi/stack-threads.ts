@@ -41,6 +41,7 @@
  * does not burn its core. A Worker's event loop also carries its stop message.
  */
 import type { ArpMailboxShare } from "./arp-mailbox";
+import type { SegmentMailboxShare } from "./segment-mailbox";
 
 export interface StackWorkerInit {
   /** Stack thread index (1..threads-1; 0 is the main thread). */
@@ -52,6 +53,8 @@ export interface StackWorkerInit {
   maxBurst: number;
   cpu: number;
   mailbox: ArpMailboxShare;
+  /** TCP segments forwarded between threads (segment-forward.ts), or null. */
+  segments: SegmentMailboxShare | null;
   /** Absolute path of the module exporting the thread's app, and the export name. */
   module: string;
   export: string;
@@ -84,6 +87,10 @@ export interface StackThreadReport {
   arpSent: number;
   arpReceived: number;
   arpDropped: number;
+  /** TCP segments forwarded to other threads, dropped (ring full), and injected here (segment-forward.ts). */
+  segSent: number;
+  segDropped: number;
+  segInjected: number;
   /** The app's own report. */
   app: unknown;
 }
@@ -93,6 +100,8 @@ export interface StackThreadsOptions {
   port: number;
   maxBurst: number;
   mailbox: ArpMailboxShare;
+  /** The segment exchange (segment-mailbox.ts), when active opens may need it. */
+  segments?: SegmentMailboxShare | null;
   module: string;
   export: string;
   args: unknown;
@@ -144,7 +153,7 @@ export async function startStackThreads(o: StackThreadsOptions): Promise<StackTh
     w.onerror = (e) => onErr(new Error(`stack thread ${i}: ${e.message}`));
     const init: StackWorkerInit = {
       index: i, threads: o.threads, port: o.port, maxBurst: o.maxBurst, cpu: o.cpuFor?.(i) ?? -1,
-      mailbox: o.mailbox, module: o.module, export: o.export, args: o.args,
+      mailbox: o.mailbox, segments: o.segments ?? null, module: o.module, export: o.export, args: o.args,
     };
     w.postMessage(init);
   }

@@ -34,6 +34,15 @@ while True:
 `;
 const COUNT = 20;
 
+/** Wait until the namespace's echo server listens (a connect before that would be refused, not a failure of ours). */
+async function listening(prefix: string[]): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (run([...prefix, "ss", "-Hltn", "sport = :7"]).stdout.trim() !== "") return;
+    await Bun.sleep(50);
+  }
+  throw new Error("the echo server in the namespace did not start listening");
+}
+
 type Res = ThreadResult & { segSent: number; segInjected: number; segDropped: number };
 
 function check(dev: string, threads: Res[]): void {
@@ -68,7 +77,7 @@ describe.skipIf(skip !== null)("active opens from two stack threads (ports parti
       must([...env.prefix, "ip", "link", "set", tap, "up"]);
       run([...env.prefix, "ethtool", "-K", tap, "tx", "off", "tso", "off", "gso", "off", "gro", "off"]);
       env.spawn([PYTHON, "-c", ECHO_SERVER]);
-      await Bun.sleep(300);
+      await listening(env.prefix);
       child.send("go");
       res = (await child.waitEv("result", 150_000)) as unknown as { threads: Res[] };
     } finally {
@@ -85,7 +94,7 @@ describe.skipIf(skip !== null)("active opens from two stack threads (ports parti
     try {
       await child.waitEv("up", 30_000);
       env.spawn([PYTHON, "-c", ECHO_SERVER]);
-      await Bun.sleep(300);
+      await listening(env.prefix);
       child.send("go");
       res = (await child.waitEv("result", 150_000)) as unknown as { threads: Res[] };
     } finally {

@@ -9,11 +9,12 @@
  * script it is stack thread 0; as a Worker module its export connectApp is a
  * stack thread i >= 1.
  *
- *   bun multi-connect-child.ts VDEV IP/LEN PEER COUNT [FORWARD=1] [THREADS=2] [PAR=1] [SECONDS=0]
+ *   bun multi-connect-child.ts VDEV IP/LEN PEER COUNT [FORWARD=1] [THREADS=2] [PAR=1] [SECONDS=0] [WARMUP=0]
  *
  * COUNT connections per thread one after another (PAR = 1, SECONDS = 0), or,
- * with SECONDS > 0, PAR connections in flight per thread for SECONDS seconds
- * (COUNT ignored): the connect-heavy figure.
+ * with SECONDS > 0, PAR connections in flight per thread for WARMUP + SECONDS
+ * seconds, counting those started after the warm-up (COUNT ignored): the
+ * connect-heavy figure of bench/multiconnect.ts.
  */
 import { openDevice } from "../../../src/api/open-device";
 import { parseAppArgs, startStack, type RunningStack } from "../../../apps/common";
@@ -32,13 +33,20 @@ interface Args {
   forward: boolean;
   par: number;
   seconds: number;
+  warmup: number;
   go: SharedArrayBuffer;
 }
 
-/** One thread's result: connections that echoed, that failed; TCP's stray forwards and RSTs. */
-export interface ThreadResult {
+/** Connections that echoed and that failed; with SECONDS, the time of a good one (connect to echo) p50/p99 in us. */
+interface Counts {
   ok: number;
   failed: number;
+  p50Us?: number;
+  p99Us?: number;
+}
+
+/** One thread's result: connections that echoed, that failed; TCP's stray forwards and RSTs. */
+export interface ThreadResult extends Counts {
   steering: string;
   strayForwarded: number;
   rstsSent: number;
@@ -72,30 +80,38 @@ async function oneConnection(rs: RunningStack, peer: string, msg: Uint8Array): P
   }
 }
 
-/** `par` loops of connections for `seconds` seconds. */
-async function connectFor(rs: RunningStack, peer: string, par: number, seconds: number): Promise<{ ok: number; failed: number }> {
+/** `par` loops of connections for `warmup` + `seconds` seconds; counts those started after the warm-up. */
+async function connectFor(rs: RunningStack, peer: string, par: number, seconds: number, warmup: number): Promise<Counts> {
   const msg = new Uint8Array(100).fill(0x61);
-  const end = performance.now() + seconds * 1000;
+  const from = performance.now() + warmup * 1000;
+  const end = from + seconds * 1000;
   let ok = 0;
   let failed = 0;
+  const times: number[] = [];
   const loop = async () => {
-    while (performance.now() < end) {
-      if (await oneConnection(rs, peer, msg)) ok++;
-      else failed++;
+    for (let t = performance.now(); t < end; t = performance.now()) {
+      const good = await oneConnection(rs, peer, msg);
+      if (t < from) continue;
+      if (good) {
+        ok++;
+        times.push(performance.now() - t);
+      } else failed++;
     }
   };
   const loops: Promise<void>[] = [];
   for (let i = 0; i < par; i++) loops.push(loop());
   await Promise.all(loops);
-  return { ok, failed };
+  times.sort((x, y) => x - y);
+  const pct = (q: number) => (times.length === 0 ? -1 : Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 1000));
+  return { ok, failed, p50Us: pct(0.5), p99Us: pct(0.99) };
 }
 
-function runThread(rs: RunningStack, a: Args): Promise<{ ok: number; failed: number }> {
-  return a.seconds > 0 ? connectFor(rs, a.peer, a.par, a.seconds) : connectAll(rs, a.peer, a.count);
+function runThread(rs: RunningStack, a: Args): Promise<Counts> {
+  return a.seconds > 0 ? connectFor(rs, a.peer, a.par, a.seconds, a.warmup) : connectAll(rs, a.peer, a.count);
 }
 
 /** The thread's result, read once it has stopped (closing segments are counted too). */
-function result(rs: RunningStack, r: { ok: number; failed: number }, steering: string): ThreadResult {
+function result(rs: RunningStack, r: Counts, steering: string): ThreadResult {
   return { ...r, steering, strayForwarded: rs.tcp.counters.strayForwarded, rstsSent: rs.tcp.counters.rstsSent };
 }
 
@@ -126,12 +142,12 @@ export const connectApp: StackThreadApp = async (ctx) => {
 };
 
 if (Bun.isMainThread && import.meta.main) {
-  const [vdev, ip, peer, count, fwd, nthreads, par, seconds] = process.argv.slice(2);
+  const [vdev, ip, peer, count, fwd, nthreads, par, seconds, warmup] = process.argv.slice(2);
   const threads = Number(nthreads ?? 2);
   const spec = { name: "multi-connect-child", usage: "", about: "", flags: [] };
   const values = parseAppArgs(spec, ["--vdev", vdev!, "--ip", ip!, "--queues", String(threads), "--status=false"]).values as Record<string, unknown>;
   const args: Args = {
-    values, peer: peer!, count: Number(count), forward: (fwd ?? "1") === "1", par: Number(par ?? 1), seconds: Number(seconds ?? 0),
+    values, peer: peer!, count: Number(count), forward: (fwd ?? "1") === "1", par: Number(par ?? 1), seconds: Number(seconds ?? 0), warmup: Number(warmup ?? 0),
     go: new SharedArrayBuffer(4),
   };
   const mailbox = createArpMailbox(threads);

@@ -106,6 +106,22 @@ describe("SegmentForwarder: which segments go to another thread", () => {
     expect(m1.take(dst, 0, 2048)).toBe(0);
   });
 
+  test("frames of every length up to a full one cross the ring byte for byte, also where the ring wraps", () => {
+    const share = createSegmentMailbox(2, 1024);
+    const m0 = new SegmentMailboxEnd(0, share);
+    const m1 = new SegmentMailboxEnd(1, share);
+    const mem = new Uint8Array(4096).map((_, i) => (i * 7 + 3) & 0xff);
+    const dst = new Uint8Array(2048);
+    for (let len = 1; len <= 1514; len += 37) {
+      expect(m0.forward(mem, 5 + (len & 3), len, 1)).toBe(true);
+      dst.fill(0);
+      expect(m1.take(dst, 3, 2040)).toBe(len);
+      expect(Array.from(dst.subarray(3, 3 + len))).toEqual(Array.from(mem.subarray(5 + (len & 3), 5 + (len & 3) + len)));
+    }
+    expect(m1.received).toBe(m0.sent);
+    expect(m0.dropped + m1.dropped).toBe(0);
+  });
+
   test("the owner never forwards its own port again (at most one forward per segment)", () => {
     const share = createSegmentMailbox(3, 1024);
     const f1 = new SegmentForwarder(new SegmentMailboxEnd(1, share), 1, 3);

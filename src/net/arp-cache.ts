@@ -6,11 +6,15 @@
  * address go out at most once per `retryUs` (RFC 1122 2.3.2.1: prevent ARP
  * flooding). No JS object per entry.
  *
- * An entry past its lifetime is not dropped at once: for `staleUs` more it stays
- * usable for sending while a refresh request goes out (at most one per `retryUs`),
- * like Linux's STALE -> DELAY -> PROBE states, so traffic to a busy neighbour is never
- * held for a re-resolution every lifetime; a reply refreshes it. Only after the
- * grace does a lookup miss and frames wait for a fresh answer.
+ * An entry past its lifetime is not dropped at once: it stays usable for sending
+ * for `staleUs` from its first use after the lifetime, while refresh requests go out
+ * (at most one per `retryUs`), like Linux's STALE -> DELAY -> PROBE states: a reply
+ * refreshes it, and only when the grace passes unanswered does a lookup miss and
+ * frames wait for a fresh answer. The grace starts at the first use, not at the
+ * expiry, so a neighbour that was idle for longer than the lifetime (an IoT client
+ * address between two rounds of messages) is revalidated while its traffic flows
+ * again, instead of having every frame held behind an ARP round trip, or a second
+ * of retry when that request or its reply is lost.
  */
 /** lookup(): no usable mapping (resolve first). */
 export const ARP_MISS = 0;
@@ -34,7 +38,7 @@ export interface ArpCacheOptions {
   retryUs?: number;
   /** Requests sent before an address is declared unreachable. */
   maxRequests?: number;
-  /** How long an expired mapping stays usable while it is refreshed (default retryUs x maxRequests). */
+  /** How long an expired mapping stays usable, from its first use after expiry, while it is refreshed (default retryUs x maxRequests). */
   staleUs?: number;
 }
 
@@ -51,6 +55,8 @@ export class ArpCache {
   private readonly mac: Uint8Array;
   private readonly expiresUs: Float64Array;
   private readonly lastRequestUs: Float64Array;
+  /** When the grace of an expired entry began (its first use after expiry); -1: not begun. */
+  private readonly staleSinceUs: Float64Array;
   /** Number of slots in use. */
   size = 0;
   /** Insertions that had to evict a live entry. */
@@ -71,6 +77,7 @@ export class ArpCache {
     this.mac = new Uint8Array(cap * 6);
     this.expiresUs = new Float64Array(cap);
     this.lastRequestUs = new Float64Array(cap);
+    this.staleSinceUs = new Float64Array(cap).fill(-1);
   }
 
   private home(ip: number): number {
@@ -114,6 +121,7 @@ export class ArpCache {
     this.state[victim] = INCOMPLETE;
     this.requests[victim] = 0;
     this.lastRequestUs[victim] = Number.NEGATIVE_INFINITY;
+    this.staleSinceUs[victim] = -1;
     this.expiresUs[victim] = 0;
     return victim;
   }
@@ -129,7 +137,14 @@ export class ArpCache {
     const exp = this.expiresUs[s]!;
     let r = ARP_HIT;
     if (exp <= nowUs) {
-      if (exp + this.staleUs <= nowUs) return ARP_MISS;
+      let since = this.staleSinceUs[s]!;
+      if (since < 0) {
+        if (this.staleUs <= 0) return ARP_MISS;
+        since = nowUs;
+        this.staleSinceUs[s] = nowUs;
+        this.lastRequestUs[s] = Number.NEGATIVE_INFINITY;
+      }
+      if (since + this.staleUs <= nowUs) return ARP_MISS;
       if (nowUs - this.lastRequestUs[s]! >= this.retryUs) {
         this.lastRequestUs[s] = nowUs;
         r = ARP_HIT_REFRESH;
@@ -159,6 +174,7 @@ export class ArpCache {
     this.state[s] = RESOLVED;
     this.requests[s] = 0;
     this.lastRequestUs[s] = Number.NEGATIVE_INFINITY;
+    this.staleSinceUs[s] = -1;
     this.expiresUs[s] = nowUs + this.lifetimeUs;
   }
 

@@ -33,6 +33,24 @@ describe("ARP cache (RFC 826, RFC 1122 2.3.2.1)", () => {
     expect(c.lookup(0x0a000002, 4009, out, 0)).toBe(ARP_HIT);
   });
 
+  test("the grace starts at the first use after the lifetime: a neighbour idle for longer is used at once while it is revalidated", () => {
+    const c = new ArpCache({ lifetimeUs: 1000, retryUs: 100, maxRequests: 3 });
+    c.learn(0x0a000002, MAC, 0, 0);
+    const out = new Uint8Array(6);
+    // Idle far past lifetime + grace: the next frame still goes out, with a refresh request.
+    expect(c.lookup(0x0a000002, 50_000, out, 0)).toBe(ARP_HIT_REFRESH);
+    expect(Array.from(out)).toEqual(Array.from(MAC));
+    expect(c.lookup(0x0a000002, 50_050, out, 0)).toBe(ARP_HIT);
+    expect(c.lookup(0x0a000002, 50_100, out, 0)).toBe(ARP_HIT_REFRESH);
+    // Unanswered for the whole grace: a miss (resolve again; frames wait).
+    expect(c.lookup(0x0a000002, 50_300, out, 0)).toBe(ARP_MISS);
+    // A reply, then idle again past the lifetime: a fresh grace.
+    c.learn(0x0a000002, MAC, 0, 60_000);
+    expect(c.lookup(0x0a000002, 90_000, out, 0)).toBe(ARP_HIT_REFRESH);
+    expect(c.lookup(0x0a000002, 90_299, out, 0)).toBe(ARP_HIT_REFRESH);
+    expect(c.lookup(0x0a000002, 90_300, out, 0)).toBe(ARP_MISS);
+  });
+
   test("update refreshes only existing entries (RFC 826 merge flag)", () => {
     const c = new ArpCache();
     expect(c.update(0x0a000002, MAC, 0, 0)).toBe(false);

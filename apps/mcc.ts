@@ -31,6 +31,7 @@ import { latencyTable, textTable, writeResults } from "./iotep/results";
 import type { RouterThreadCounts } from "./iotep/smp-router";
 import { LaneRouter } from "./iotep/smp-router";
 import { GenThreads, mergeThreads } from "./iotep/smp-threads";
+import { RoundGaps } from "./iotep/round-gaps";
 import type { GenWorkerDone } from "./iotep/smp-worker";
 
 const spec = {
@@ -175,6 +176,7 @@ runMain("mcc", async () => {
   let tcp: TcpLayer | null = null;
   let transport: ClientTransport;
   let idClient: IdClient | null = null;
+  let gaps: RoundGaps | null = null;
   let where: string;
   if (kernel) {
     const ips = ipsArg === undefined ? [] : parseIps(ipsArg, parseIpv4("127.0.0.2") >>> 0);
@@ -206,6 +208,9 @@ runMain("mcc", async () => {
     client.attach(tcp);
     idClient = client;
     rs.stack.netif.addAddressRange(first | 0, ips.length);
+    // Gaps between the stack thread's poll rounds (sleeps, GC, long rounds, waiting for a CPU), for the summary.
+    gaps = new RoundGaps(rs.stack.loop);
+    rs.stack.addAppStage(gaps);
     // With --smp N the router below polls the client (and forwards its events to the app threads).
     if (smp === 1) rs.stack.addAppStage(client);
     transport = client;
@@ -324,6 +329,7 @@ runMain("mcc", async () => {
     else console.log(`mcc: ${line}`);
   };
   let lastShown = 0;
+  let setupReported = false;
   // --fifo: only once the link works (a connection is open), and only the main thread (tid = pid).
   let fifoPending = v["fifo"] === true && rs !== null;
   const progressTimer = setInterval(() => {
@@ -334,6 +340,12 @@ runMain("mcc", async () => {
       console.log(r.exitCode === 0 ? "mcc: main thread now at SCHED_FIFO 1" : `mcc: --fifo: chrt failed: ${r.stderr.toString().trim()}`);
     }
     if (view.phase === "connecting") show();
+    else if (!setupReported && tcp !== null) {
+      // The end of the connect phase: how the handshakes went (retransmissions here are not the measured part's).
+      setupReported = true;
+      const t = tcp.counters;
+      console.log(`mcc: our stack after the connect phase: retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets}`);
+    }
     else if (every > 0 && now - lastShown >= every * 1000 - 100) {
       lastShown = now;
       show();
@@ -358,6 +370,13 @@ runMain("mcc", async () => {
   const stack = rs !== null ? { atEnd, afterShutdown: { ...stackEnd(rs, tcp!, idClient!, false), shutdown } } : undefined;
   if (atEnd !== null) console.log(`mcc: our stack when the run ended: ${stackLine(atEnd)}`);
   if (stack !== undefined) console.log(`mcc: our stack after shutdown: ${stackLine(stack.afterShutdown)}; shutdown ${JSON.stringify(shutdown)}`);
+  const roundGaps = gaps !== null ? { ...gaps.summary(), maxUs: gaps.maxUs } : null;
+  if (roundGaps !== null) {
+    console.log(
+      `mcc: stack thread: gaps between poll rounds p50 ${roundGaps.p50Us} us, p99 ${roundGaps.p99Us} us, max ${(roundGaps.maxGapUs / 1000).toFixed(1)} ms, ${roundGaps.over2ms} over 2 ms, ${roundGaps.over10ms} over 10 ms; ` +
+        `${roundGaps.stalls} stalls (over 2 ms, no idle sleep) totalling ${roundGaps.stallMs} ms, ${roundGaps.stallRunQueueMs} ms of it waiting for a CPU; loop woken early ${rs!.stack.loop.wakeups} times`,
+    );
+  }
 
   const merged = threadReports !== null ? mergeThreads(threadReports) : null;
   const ct = merged?.counters ?? gen!.counters;
@@ -394,7 +413,7 @@ runMain("mcc", async () => {
       "Latency is measured from each request's scheduled send time (coordinated omission corrected); heartbeats get no reply, so the client sees requests only.",
       `Generator send lag: p50 ${(lag.p50Us / 1000).toFixed(3)} ms, p99 ${(lag.p99Us / 1000).toFixed(3)} ms, max ${(lag.maxUs / 1000).toFixed(3)} ms.`,
     ],
-    json: { counters: { ...ct }, sendLagUs: lag, reason, stack, ...(merged !== null ? { threads: threadsJson(merged.threads, routerCounts) } : {}) },
+    json: { counters: { ...ct }, sendLagUs: lag, reason, stack, roundGaps, ...(merged !== null ? { threads: threadsJson(merged.threads, routerCounts) } : {}) },
     cdfInfo: { connections: ct.connected, requests: ct.sentRequests, replies: ct.replies, unanswered: ct.unanswered },
     plainCdfName: true,
   });

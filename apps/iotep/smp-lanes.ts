@@ -189,6 +189,8 @@ export const COUNTER_NAMES = Object.keys(new GenCounters()) as (keyof GenCounter
 
 const CTRL_WORDS = 16;
 const C_STOP = 0;
+/** A word nobody notifies: a timed sleep that events do not cut short. */
+const C_SLEEP = 1;
 const V_PHASE = COUNTER_NAMES.length;
 const V_OPEN = V_PHASE + 1;
 const V_CONNECTING = V_PHASE + 2;
@@ -231,6 +233,11 @@ export class ThreadStats {
   setRequestSummary(p50Us: number, p99Us: number): void {
     this.v[V_P50] = p50Us;
     this.v[V_P99] = p99Us;
+  }
+
+  /** Sleep `ms` whatever arrives on the lanes (Worker only). */
+  sleep(ms: number): void {
+    Atomics.wait(this.ctrl, C_SLEEP, 0, ms);
   }
 
   stopRequested(): boolean {

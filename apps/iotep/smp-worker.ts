@@ -13,9 +13,14 @@
  * turns into its own clock once.
  *
  * Loop: read the clock, hand the events at hand to the generator, tick it if
- * something is due, publish the staged commands, then sleep in Atomics.wait on
- * the event lane until the next due time (at most 100 ms, so a stop request is
- * seen), woken early by the stack's next event record. Nothing spins.
+ * something is due, publish the staged commands, then sleep in Atomics.wait
+ * until the next due time (at most 100 ms, so a stop request is seen). While
+ * sending, the sleep is on the event lane, so a reply is timed as soon as the
+ * stack hands it over. While connecting (nothing is measured) the thread
+ * wakes on a 1 ms grid (or the send quantum, --tick-us) and not per event: a
+ * wake per connection (thousands a second, each also waking the stack thread
+ * for one Connect) cost the stack thread its CPU on two cores (measured: see
+ * the --smp report). Nothing spins.
  */
 import { monotonicUs } from "../../src/api/clock";
 import { allowedCpus, pinThread } from "../../src/sched/split/affinity";
@@ -58,6 +63,8 @@ export interface GenWorkerDone {
 }
 
 const SUMMARY_EVERY_US = 500_000;
+/** Wake-up grid while connecting (us), unless the send quantum is coarser. */
+const CONNECT_GRID_US = 1000;
 const MAX_SLEEP_MS = 100;
 
 let gen: Generator | null = null;
@@ -65,6 +72,7 @@ let transport: LaneTransport | null = null;
 let pump: EventPump | null = null;
 let stats: ThreadStats | null = null;
 let index = 0;
+let tickUs = 0;
 let pinError: string | null = null;
 
 self.onmessage = (e: MessageEvent<GenWorkerInit | GenWorkerGo>) => {
@@ -72,6 +80,7 @@ self.onmessage = (e: MessageEvent<GenWorkerInit | GenWorkerGo>) => {
     const m = e.data;
     if ("init" in m) {
       index = m.index;
+      tickUs = m.gen.tickUs ?? 0;
       pinError = m.cpu >= 0 ? pinThread(m.cpu) : null;
       const lanes = attachThreadLanes(m.lanes);
       stats = ThreadStats.attach(m.stats);
@@ -122,10 +131,15 @@ function run(startAbsMs: number): GenWorkerDone {
       nextSummary = now + SUMMARY_EVERY_US;
     }
     if (nextAt === Number.POSITIVE_INFINITY) break;
-    const waitUs = nextAt - monotonicUs();
+    const quiet = g.phase === "connecting" || g.phase === "waiting";
+    const grid = quiet ? Math.max(tickUs, CONNECT_GRID_US) : 0; // sends are quantized by the generator itself (--tick-us)
+    const wakeAt = grid > 0 ? t0 + Math.ceil((nextAt - t0) / grid) * grid : nextAt;
+    const waitUs = wakeAt - monotonicUs();
     if (waitUs > 0) {
       sleeps++;
-      p.wait(Math.min(waitUs / 1000, MAX_SLEEP_MS));
+      const ms = Math.min(waitUs / 1000, MAX_SLEEP_MS);
+      if (quiet) st.sleep(ms);
+      else p.wait(ms);
     }
   }
   t.flush();

@@ -61,6 +61,15 @@ const spec = {
       max: 64,
       help: "application threads: on our stack N generator threads (Workers, connections i mod N) beside the one stack thread, joined by shared-memory lanes; with --kernel, N processes (each holds at most ~20,000 sockets here). Output is merged over them",
     },
+    {
+      name: "app-nice",
+      type: "int" as const,
+      arg: "N",
+      default: 0,
+      min: -20,
+      max: 19,
+      help: "our stack with --smp N: nice value of the app threads (the stack thread keeps the process's); positive favours the stack thread, whose ACKs and timers every connection waits on",
+    },
     { name: "app-cpus", type: "string" as const, arg: "LIST", help: "our stack with --smp N: pin app thread k to the k-th CPU of LIST (e.g. 1 or 0,1; cycled)" },
     { name: "shard", type: "string" as const, arg: "K/N", help: "(internal) run shard K of N: connections i with i mod N = K" },
     { name: "kernel", type: "bool" as const, help: "use Bun's kernel sockets (Bun.connect) instead of our stack: the baseline" },
@@ -160,6 +169,7 @@ runMain("mcc", async () => {
   if (smp > 1 && shardArg !== undefined) throw new ConfigError(`--smp ${smp} with --shard ${shardArg}: --shard runs one shard of a --kernel --smp run; pass one or the other`);
   const appCpus = parseCpuList(v["app-cpus"] as string | undefined);
   if (appCpus.length > 0 && (kernel || smp < 2)) throw new ConfigError("--app-cpus pins the app threads of --smp N (N >= 2) on our stack; drop it, or add --smp N without --kernel");
+  if ((v["app-nice"] as number) !== 0 && (kernel || smp < 2)) throw new ConfigError("--app-nice sets the app threads of --smp N (N >= 2) on our stack; drop it, or add --smp N without --kernel");
   if (smp > 1 && kernel) return runShards(smp, v["out"] as string);
   let shard: { index: number; count: number } | undefined;
   if (shardArg !== undefined) {
@@ -238,13 +248,14 @@ runMain("mcc", async () => {
   let threads: GenThreads | null = null;
   let gen: Generator | null = null;
   if (smp > 1) {
-    threads = await GenThreads.start({ count: smp, gen: genOpts, cpus: appCpus });
+    threads = await GenThreads.start({ count: smp, gen: genOpts, cpus: appCpus, nice: v["app-nice"] as number });
     const router = new LaneRouter(idClient!, threads.lanes, () => rs!.stack.loop.wake());
     idClient!.bind(router);
     rs!.stack.addAppStage(router);
     router.onFirstFinish = () => (atEnd = stackEnd(rs!, tcp!, idClient!, true));
     routerCounts = router.counts;
-    const pins = threads.started.map((t, k) => `${k}: CPUs ${t.cpus || "?"}${t.pinError !== null ? ` (pin failed: ${t.pinError})` : ""}`);
+    const pins = threads.started.map((t, k) => `${k}: CPUs ${t.cpus || "?"}${t.pinError !== null ? ` (pin/nice failed: ${t.pinError})` : ""}`);
+    if ((v["app-nice"] as number) !== 0) pins.push(`nice ${v["app-nice"]}`);
     where += `; ${smp} app threads (${pins.join(", ")})`;
   } else {
     gen = new Generator({ ...genOpts, shard }, transport);
@@ -321,7 +332,8 @@ runMain("mcc", async () => {
       const r = live();
       line =
         `${view.phase} | open ${view.openConnections} | sent/s ${((ct.sent - last.sent) / dt).toFixed(0)} (req ${((ct.sentRequests - last.sentRequests) / dt).toFixed(0)}) | ` +
-        `replies ${ct.replies} | unanswered ${ct.unanswered} | skipped ${ct.skipped} | req p50 ${(r.p50Us / 1000).toFixed(3)} p99 ${(r.p99Us / 1000).toFixed(3)} ms${threads !== null ? " (worst thread)" : ""}`;
+        `replies ${ct.replies} | unanswered ${ct.unanswered} | skipped ${ct.skipped} | req p50 ${(r.p50Us / 1000).toFixed(3)} p99 ${(r.p99Us / 1000).toFixed(3)} ms${threads !== null ? " (worst thread)" : ""}` +
+        (tcp !== null ? ` | RTOs ${tcp.counters.rtoTimeouts}${gaps !== null ? `, longest poll gap ${(gaps.maxUs / 1000).toFixed(1)} ms` : ""}` : "");
       last = { ...ct };
       lastT = now;
     }

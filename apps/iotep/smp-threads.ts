@@ -21,6 +21,8 @@ export interface GenThreadsOptions {
   gen: Omit<GeneratorOptions, "shard">;
   /** CPUs for the app threads (thread k on cpus[k mod length]); empty: not pinned. */
   cpus?: number[];
+  /** Nice value of each app thread (0: unchanged). */
+  nice?: number;
   laneRecords?: number;
   laneBytes?: number;
 }
@@ -79,6 +81,7 @@ export class GenThreads {
       const init: GenWorkerInit = {
         init: true, index: k, count: o.count, lanes: shareThreadLanes(t.lanes[k]!), stats: t.stats[k]!.sab, gen: o.gen,
         cpu: cpus.length > 0 ? cpus[k % cpus.length]! : -1,
+        nice: o.nice ?? 0,
       };
       w.postMessage(init);
     }

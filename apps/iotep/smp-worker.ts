@@ -23,7 +23,7 @@
  * the --smp report). Nothing spins.
  */
 import { monotonicUs } from "../../src/api/clock";
-import { allowedCpus, pinThread } from "../../src/sched/split/affinity";
+import { allowedCpus, pinThread, threadId } from "../../src/sched/split/affinity";
 import { Generator, type GeneratorOptions } from "./generator";
 import { summarize } from "./latency";
 import { encodeHistogram } from "./results";
@@ -40,6 +40,8 @@ export interface GenWorkerInit {
   gen: Omit<GeneratorOptions, "shard">;
   /** CPU to pin this thread to, or -1. */
   cpu: number;
+  /** Nice value for this thread (0: unchanged); the stack thread keeps its own. */
+  nice: number;
 }
 
 export interface GenWorkerGo {
@@ -82,6 +84,7 @@ self.onmessage = (e: MessageEvent<GenWorkerInit | GenWorkerGo>) => {
       index = m.index;
       tickUs = m.gen.tickUs ?? 0;
       pinError = m.cpu >= 0 ? pinThread(m.cpu) : null;
+      if (m.nice !== 0) pinError = [pinError, niceThread(m.nice)].filter((x) => x !== null).join("; ") || null;
       const lanes = attachThreadLanes(m.lanes);
       stats = ThreadStats.attach(m.stats);
       transport = new LaneTransport(lanes.commands);
@@ -98,6 +101,17 @@ self.onmessage = (e: MessageEvent<GenWorkerInit | GenWorkerGo>) => {
     postMessage({ error: String((err as Error)?.stack ?? err) });
   }
 };
+
+/**
+ * setpriority(2) on this thread's id, through util-linux's renice (no FFI outside ffi/; once at start,
+ * as affinity.ts does with taskset). Linux applies a nice value per thread. null on success.
+ */
+function niceThread(nice: number): string | null {
+  const tid = threadId();
+  if (tid < 0) return "no thread id";
+  const r = Bun.spawnSync(["renice", "-n", String(nice), "-p", String(tid)], { stdout: "ignore", stderr: "pipe" });
+  return r.exitCode === 0 ? null : `renice -n ${nice} -p ${tid} failed: ${r.stderr.toString().trim()}`;
+}
 
 function run(startAbsMs: number): GenWorkerDone {
   const g = gen!;

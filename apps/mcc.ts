@@ -11,6 +11,13 @@
  * Prints a live status line, then the latency table; writes mcc.json,
  * cdf.txt and mcc.html (the CDF plot) under --out.
  *
+ * --smp N: on our stack, N application threads (Bun Workers) each run the
+ * generator for connections i with i mod N = k, beside the one stack thread
+ * (this thread: device, TCP, the poll loop), joined by shared-memory lanes
+ * (apps/iotep/smp-lanes.ts); latency is timed in each app thread on its own
+ * clock, and the output is merged (counters summed, HDR histograms added).
+ * With --kernel, N processes (the open-file limit is per process).
+ *
  * Only requests are answered, so the client sees request latency only; the
  * server's view of both classes (--stats-json of iotepserver) and the wire
  * view (monitor) complete the picture; bench/iotep puts them side by side.
@@ -36,7 +43,7 @@ import type { GenWorkerDone } from "./iotep/smp-worker";
 
 const spec = {
   name: "mcc",
-  usage: "bun run mcc [stack flags | --kernel] --dest IP [-c N] [-s S] [-w S] [-e S] [-b N] [-l LEN] [-r R] [--duration S]",
+  usage: "bun run mcc [stack flags | --kernel] --dest IP [-c N] [-s S] [-w S] [-e S] [-b N] [-l LEN] [-r R] [--duration S] [--smp N]",
   about: "iotep load generator (MCC's flags): many persistent connections, one message per connection per epoch, request latency in HDR histograms.",
   flags: [
     { name: "connections", short: "c", type: "int" as const, arg: "N", default: 1000, min: 1, max: 100_000_000, help: "concurrent connections" },

@@ -11,6 +11,13 @@
  * Prints a live status line, then the latency table; writes mcc.json,
  * cdf.txt and mcc.html (the CDF plot) under --out.
  *
+ * --smp N: on our stack, N application threads (Bun Workers) each run the
+ * generator for connections i with i mod N = k, beside the one stack thread
+ * (this thread: device, TCP, the poll loop), joined by shared-memory lanes
+ * (apps/iotep/smp-lanes.ts); latency is timed in each app thread on its own
+ * clock, and the output is merged (counters summed, HDR histograms added).
+ * With --kernel, N processes (the open-file limit is per process).
+ *
  * Only requests are answered, so the client sees request latency only; the
  * server's view of both classes (--stats-json of iotepserver) and the wire
  * view (monitor) complete the picture; bench/iotep puts them side by side.
@@ -28,10 +35,15 @@ import { Generator } from "./iotep/generator";
 import { summarize } from "./iotep/latency";
 import { DEFAULT_MSG_LEN, MAX_MSG_LEN, MIN_MSG_LEN } from "./iotep/protocol";
 import { latencyTable, textTable, writeResults } from "./iotep/results";
+import type { RouterThreadCounts } from "./iotep/smp-router";
+import { LaneRouter } from "./iotep/smp-router";
+import { GenThreads, mergeThreads } from "./iotep/smp-threads";
+import { RoundGaps } from "./iotep/round-gaps";
+import type { GenWorkerDone } from "./iotep/smp-worker";
 
 const spec = {
   name: "mcc",
-  usage: "bun run mcc [stack flags | --kernel] --dest IP [-c N] [-s S] [-w S] [-e S] [-b N] [-l LEN] [-r R] [--duration S]",
+  usage: "bun run mcc [stack flags | --kernel] --dest IP [-c N] [-s S] [-w S] [-e S] [-b N] [-l LEN] [-r R] [--duration S] [--smp N]",
   about: "iotep load generator (MCC's flags): many persistent connections, one message per connection per epoch, request latency in HDR histograms.",
   flags: [
     { name: "connections", short: "c", type: "int" as const, arg: "N", default: 1000, min: 1, max: 100_000_000, help: "concurrent connections" },
@@ -47,7 +59,25 @@ const spec = {
     { name: "ips", type: "string" as const, arg: "N|A,B,..|A-B", help: "client source addresses: a count, a list or a range (our stack: consecutive, default as many from --ip as -c needs at 64,512 per address)" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "seconds of measured sending (default: one epoch)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "seconds of sending before the measured part (not recorded; lets the JIT warm up)" },
-    { name: "smp", type: "int" as const, arg: "N", default: 1, min: 1, max: 64, help: "application threads; with --kernel, processes (each holds at most ~20,000 sockets here)" },
+    {
+      name: "smp",
+      type: "int" as const,
+      arg: "N",
+      default: 1,
+      min: 1,
+      max: 64,
+      help: "application threads: on our stack N generator threads (Workers, connections i mod N) beside the one stack thread, joined by shared-memory lanes; with --kernel, N processes (each holds at most ~20,000 sockets here). Output is merged over them",
+    },
+    {
+      name: "app-nice",
+      type: "int" as const,
+      arg: "N",
+      default: 0,
+      min: -20,
+      max: 19,
+      help: "our stack with --smp N: nice value of the app threads (the stack thread keeps the process's); positive favours the stack thread, whose ACKs and timers every connection waits on",
+    },
+    { name: "app-cpus", type: "string" as const, arg: "LIST", help: "our stack with --smp N: pin app thread k to the k-th CPU of LIST (e.g. 1 or 0,1; cycled)" },
     { name: "shard", type: "string" as const, arg: "K/N", help: "(internal) run shard K of N: connections i with i mod N = K" },
     { name: "kernel", type: "bool" as const, help: "use Bun's kernel sockets (Bun.connect) instead of our stack: the baseline" },
     { name: "out", type: "string" as const, arg: "DIR", default: "iotep-out", help: "directory for mcc.json, cdf.txt and mcc.html" },
@@ -90,6 +120,39 @@ export function parseIps(s: string, base: number): string[] {
   return list;
 }
 
+/** What the status line and the results read: one Generator, or the app threads' merged view (--smp N on our stack). */
+type GenView = Pick<Generator, "counters" | "phase" | "openConnections" | "connectingNow" | "shardConns" | "perSecond">;
+
+/** --app-cpus: "1", "0,1", "0-1" -> CPU numbers (empty when absent). */
+export function parseCpuList(s: string | undefined): number[] {
+  if (s === undefined) return [];
+  const out: number[] = [];
+  for (const part of s.split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (m === null) throw new ConfigError(`--app-cpus ${s}: expected CPU numbers like 1 or 0,1 or 0-1`);
+    const a = Number(m[1]);
+    const b = m[2] !== undefined ? Number(m[2]) : a;
+    if (b < a || b > 1023) throw new ConfigError(`--app-cpus ${s}: bad range ${part}`);
+    for (let k = a; k <= b; k++) out.push(k);
+  }
+  return out;
+}
+
+/** Per app thread, for mcc.json: its counters and loop figures beside what the stack thread's router did for it. */
+function threadsJson(threads: GenWorkerDone[], router: RouterThreadCounts[] | null): Record<string, unknown>[] {
+  return threads.map((t) => ({
+    index: t.index,
+    counters: t.counters,
+    events: t.events,
+    fullWaits: t.fullWaits,
+    sleeps: t.sleeps,
+    passes: t.passes,
+    cpus: t.cpus,
+    pinError: t.pinError,
+    router: router?.[t.index] ?? null,
+  }));
+}
+
 function bar(done: number, total: number, width = 30): string {
   const f = total > 0 ? done / total : 1;
   const n = Math.round(f * width);
@@ -108,10 +171,13 @@ runMain("mcc", async () => {
   const nports = v["ports"] as number;
   if (port + nports - 1 > 65535) throw new ConfigError(`--port ${port} --ports ${nports}: the ports run past 65535`);
   const smp = v["smp"] as number;
-  if (smp > 1 && !kernel) throw new ConfigError("--smp: our stack runs one application thread for now; use --smp with --kernel, or one mcc per --ip");
-  if (smp > c) throw new ConfigError(`--smp ${smp}: more processes than connections`);
-  if (smp > 1) return runShards(smp, v["out"] as string);
+  if (smp > c) throw new ConfigError(`--smp ${smp}: more ${kernel ? "processes" : "threads"} than connections (-c ${c})`);
   const shardArg = v["shard"] as string | undefined;
+  if (smp > 1 && shardArg !== undefined) throw new ConfigError(`--smp ${smp} with --shard ${shardArg}: --shard runs one shard of a --kernel --smp run; pass one or the other`);
+  const appCpus = parseCpuList(v["app-cpus"] as string | undefined);
+  if (appCpus.length > 0 && (kernel || smp < 2)) throw new ConfigError("--app-cpus pins the app threads of --smp N (N >= 2) on our stack; drop it, or add --smp N without --kernel");
+  if ((v["app-nice"] as number) !== 0 && (kernel || smp < 2)) throw new ConfigError("--app-nice sets the app threads of --smp N (N >= 2) on our stack; drop it, or add --smp N without --kernel");
+  if (smp > 1 && kernel) return runShards(smp, v["out"] as string);
   let shard: { index: number; count: number } | undefined;
   if (shardArg !== undefined) {
     const m = /^(\d+)\/(\d+)$/.exec(shardArg);
@@ -127,6 +193,7 @@ runMain("mcc", async () => {
   let tcp: TcpLayer | null = null;
   let transport: ClientTransport;
   let idClient: IdClient | null = null;
+  let gaps: RoundGaps | null = null;
   let where: string;
   if (kernel) {
     const ips = ipsArg === undefined ? [] : parseIps(ipsArg, parseIpv4("127.0.0.2") >>> 0);
@@ -158,48 +225,77 @@ runMain("mcc", async () => {
     client.attach(tcp);
     idClient = client;
     rs.stack.netif.addAddressRange(first | 0, ips.length);
-    rs.stack.addAppStage(client);
+    // Gaps between the stack thread's poll rounds (sleeps, GC, long rounds, waiting for a CPU), for the summary.
+    gaps = new RoundGaps(rs.stack.loop);
+    rs.stack.addAppStage(gaps);
+    // With --smp N the router below polls the client (and forwards its events to the app threads).
+    if (smp === 1) rs.stack.addAppStage(client);
     transport = client;
     where = `our stack ${ips.length > 1 ? `${ips[0]}-${ips[ips.length - 1]}` : ips[0]} dev ${rs.stack.dev.caps.name}`;
   }
-  const gen = new Generator(
-    {
-      conns: c,
-      setupS: v["setup"] as number,
-      waitS: v["wait"] as number,
-      epochS,
-      perSecond: v["block"] as number | undefined,
-      msgLen,
-      ratio: v["ratio"] as number,
-      durationS,
-      warmupS: v["warmup"] as number,
-      drainS: v["drain"] as number,
-      maxConnecting: v["max-connecting"] as number,
-      tickUs: (v["tick-us"] as number | undefined) ?? (kernel ? 1000 : 0),
-      seed: v["seed"] as number,
-      shard,
-    },
-    transport,
-  );
-  transport.bind(gen);
-  // Our stack's view when the run ends (before the closes) and after shutdown: where unanswered messages went.
+  const genOpts = {
+    conns: c,
+    setupS: v["setup"] as number,
+    waitS: v["wait"] as number,
+    epochS,
+    perSecond: v["block"] as number | undefined,
+    msgLen,
+    ratio: v["ratio"] as number,
+    durationS,
+    warmupS: v["warmup"] as number,
+    drainS: v["drain"] as number,
+    maxConnecting: v["max-connecting"] as number,
+    tickUs: (v["tick-us"] as number | undefined) ?? (kernel ? 1000 : 0),
+    seed: v["seed"] as number,
+  };
+  // Our view when the run ends (before the closes) and after shutdown: where unanswered messages went.
   let atEnd: ReturnType<typeof stackEnd> | null = null;
-  if (rs !== null) gen.onFinish = () => (atEnd = stackEnd(rs!, tcp!, idClient!, true));
+  let routerCounts: RouterThreadCounts[] | null = null;
+  // --smp N on our stack: N app threads run the generator's shards, this thread runs the stack (apps/iotep/smp-*.ts).
+  let threads: GenThreads | null = null;
+  let gen: Generator | null = null;
+  if (smp > 1) {
+    threads = await GenThreads.start({ count: smp, gen: genOpts, cpus: appCpus, nice: v["app-nice"] as number });
+    const router = new LaneRouter(idClient!, threads.lanes, () => rs!.stack.loop.wake());
+    idClient!.bind(router);
+    rs!.stack.addAppStage(router);
+    router.onFirstFinish = () => (atEnd = stackEnd(rs!, tcp!, idClient!, true));
+    routerCounts = router.counts;
+    const pins = threads.started.map((t, k) => `${k}: CPUs ${t.cpus || "?"}${t.pinError !== null ? ` (pin/nice failed: ${t.pinError})` : ""}`);
+    if ((v["app-nice"] as number) !== 0) pins.push(`nice ${v["app-nice"]}`);
+    where += `; ${smp} app threads (${pins.join(", ")})`;
+  } else {
+    gen = new Generator({ ...genOpts, shard }, transport);
+    transport.bind(gen);
+    if (rs !== null) gen.onFinish = () => (atEnd = stackEnd(rs!, tcp!, idClient!, true));
+  }
+  const view: GenView = threads ?? gen!;
+  const live = (): { p50Us: number; p99Us: number } => (threads !== null ? threads.liveRequest() : summarize(gen!.rttHigh));
   console.log(
-    `mcc: ${c} connections to ${dest}:${port} over ${v["setup"]} s via ${where}; then ${gen.perSecond} messages/s (${msgLen} bytes, ${((v["ratio"] as number) * 100).toFixed(1)} % requests) for ${durationS} s${(v["warmup"] as number) > 0 ? ` after ${v["warmup"]} s of warm-up` : ""}`,
+    `mcc: ${c} connections to ${dest}:${port} over ${v["setup"]} s via ${where}; then ${view.perSecond} messages/s (${msgLen} bytes, ${((v["ratio"] as number) * 100).toFixed(1)} % requests) for ${durationS} s${(v["warmup"] as number) > 0 ? ` after ${v["warmup"]} s of warm-up` : ""}`,
   );
 
   // Drive the generator: a poll stage on our stack (timed by the loop), a timer with kernel sockets.
   const t0 = monotonicUs();
-  gen.start(t0);
   let finished!: () => void;
   const done = new Promise<void>((r) => (finished = r));
-  if (rs !== null) {
+  let threadReports: GenWorkerDone[] | null = null;
+  let threadError: unknown = null;
+  if (threads !== null) {
+    threads.finished().then(
+      (r) => ((threadReports = r), finished()),
+      (e) => ((threadError = e), finished()),
+    );
+    threads.go();
+    rs!.run();
+  } else if (rs !== null) {
+    const gen1 = gen!;
+    gen1.start(t0);
     let nextAt = t0;
     rs.stack.addAppStage({
       poll(nowUs) {
         if (nowUs < nextAt) return 0;
-        nextAt = gen.tick(nowUs);
+        nextAt = gen1.tick(nowUs);
         if (nextAt === Number.POSITIVE_INFINITY) finished();
         return 1;
       },
@@ -209,9 +305,11 @@ runMain("mcc", async () => {
     });
     rs.run();
   } else {
+    const gen1 = gen!;
+    gen1.start(t0);
     const step = (): void => {
       const now = monotonicUs();
-      const next = gen.tick(now);
+      const next = gen1.tick(now);
       if (next === Number.POSITIVE_INFINITY) return finished();
       setTimeout(step, Math.max(0, (next - monotonicUs()) / 1000));
     };
@@ -222,26 +320,27 @@ runMain("mcc", async () => {
   const tty = process.stdout.isTTY === true;
   const every = (v["status-interval"] as number | undefined) ?? (tty ? 1 : 10);
   let lastDecile = -1;
-  let last = { ...gen.counters };
+  let last = { ...view.counters };
   let lastT = performance.now();
   const show = (): void => {
-    const ct = gen.counters;
+    const ct = view.counters;
     let line: string;
-    if (gen.phase === "connecting") {
+    if (view.phase === "connecting") {
       const settled = ct.connected + ct.connectFailed;
-      line = `connecting ${bar(settled, gen.shardConns)} ${ct.connected}/${gen.shardConns} open, ${ct.connectFailed} failed, ${gen.connectingNow} in handshake`;
+      line = `connecting ${bar(settled, view.shardConns)} ${ct.connected}/${view.shardConns} open, ${ct.connectFailed} failed, ${view.connectingNow} in handshake`;
       if (!tty) {
-        const dec = Math.floor((settled / gen.shardConns) * 10);
+        const dec = Math.floor((settled / view.shardConns) * 10);
         if (dec === lastDecile) return;
         lastDecile = dec;
       }
     } else {
       const now = performance.now();
       const dt = Math.max(1e-3, (now - lastT) / 1000);
-      const r = summarize(gen.rttHigh);
+      const r = live();
       line =
-        `${gen.phase} | open ${gen.openConnections} | sent/s ${((ct.sent - last.sent) / dt).toFixed(0)} (req ${((ct.sentRequests - last.sentRequests) / dt).toFixed(0)}) | ` +
-        `replies ${ct.replies} | unanswered ${ct.unanswered} | skipped ${ct.skipped} | req p50 ${(r.p50Us / 1000).toFixed(3)} p99 ${(r.p99Us / 1000).toFixed(3)} ms`;
+        `${view.phase} | open ${view.openConnections} | sent/s ${((ct.sent - last.sent) / dt).toFixed(0)} (req ${((ct.sentRequests - last.sentRequests) / dt).toFixed(0)}) | ` +
+        `replies ${ct.replies} | unanswered ${ct.unanswered} | skipped ${ct.skipped} | req p50 ${(r.p50Us / 1000).toFixed(3)} p99 ${(r.p99Us / 1000).toFixed(3)} ms${threads !== null ? " (worst thread)" : ""}` +
+        (tcp !== null ? ` | RTOs ${tcp.counters.rtoTimeouts}${gaps !== null ? `, longest poll gap ${(gaps.maxUs / 1000).toFixed(1)} ms` : ""}` : "");
       last = { ...ct };
       lastT = now;
     }
@@ -249,16 +348,23 @@ runMain("mcc", async () => {
     else console.log(`mcc: ${line}`);
   };
   let lastShown = 0;
+  let setupReported = false;
   // --fifo: only once the link works (a connection is open), and only the main thread (tid = pid).
   let fifoPending = v["fifo"] === true && rs !== null;
   const progressTimer = setInterval(() => {
     const now = performance.now();
-    if (fifoPending && gen.counters.connected > 0) {
+    if (fifoPending && view.counters.connected > 0) {
       fifoPending = false;
       const r = Bun.spawnSync(["chrt", "-f", "-p", "1", String(process.pid)], { stdout: "ignore", stderr: "pipe" });
       console.log(r.exitCode === 0 ? "mcc: main thread now at SCHED_FIFO 1" : `mcc: --fifo: chrt failed: ${r.stderr.toString().trim()}`);
     }
-    if (gen.phase === "connecting") show();
+    if (view.phase === "connecting") show();
+    else if (!setupReported && tcp !== null) {
+      // The end of the connect phase: how the handshakes went (retransmissions here are not the measured part's).
+      setupReported = true;
+      const t = tcp.counters;
+      console.log(`mcc: our stack after the connect phase: retransmits ${t.retransmits} (RTOs ${t.rtoTimeouts}), connection timeouts ${t.connTimeouts}, resets ${t.resets}`);
+    }
     else if (every > 0 && now - lastShown >= every * 1000 - 100) {
       lastShown = now;
       show();
@@ -270,20 +376,33 @@ runMain("mcc", async () => {
   if (tty) process.stdout.write("\n");
   if (reason !== "done") {
     console.log(`mcc: ${reason}: stopping early`);
-    gen.tick(Number.MAX_SAFE_INTEGER);
+    if (threads !== null) {
+      threads.stop();
+      await done;
+    } else gen!.tick(Number.MAX_SAFE_INTEGER);
   }
+  threads?.terminate();
+  if (threadError !== null) throw threadError;
   // Let the closes go out.
   await Bun.sleep(100);
   const shutdown = rs !== null ? await rs.shutdown(tcp) : null;
   const stack = rs !== null ? { atEnd, afterShutdown: { ...stackEnd(rs, tcp!, idClient!, false), shutdown } } : undefined;
   if (atEnd !== null) console.log(`mcc: our stack when the run ended: ${stackLine(atEnd)}`);
   if (stack !== undefined) console.log(`mcc: our stack after shutdown: ${stackLine(stack.afterShutdown)}; shutdown ${JSON.stringify(shutdown)}`);
+  const roundGaps = gaps !== null ? { ...gaps.summary(), maxUs: gaps.maxUs } : null;
+  if (roundGaps !== null) {
+    console.log(
+      `mcc: stack thread: gaps between poll rounds p50 ${roundGaps.p50Us} us, p99 ${roundGaps.p99Us} us, max ${(roundGaps.maxGapUs / 1000).toFixed(1)} ms, ${roundGaps.over2ms} over 2 ms, ${roundGaps.over10ms} over 10 ms; ` +
+        `${roundGaps.stalls} stalls (over 2 ms, no idle sleep) totalling ${roundGaps.stallMs} ms, ${roundGaps.stallRunQueueMs} ms of it waiting for a CPU; loop woken early ${rs!.stack.loop.wakeups} times`,
+    );
+  }
 
-  const ct = gen.counters;
-  const series = [{ name: "request (client)", h: gen.rttHigh }];
+  const merged = threadReports !== null ? mergeThreads(threadReports) : null;
+  const ct = merged?.counters ?? gen!.counters;
+  const series = [{ name: "request (client)", h: merged?.rttHigh ?? gen!.rttHigh }];
   const table = latencyTable("mcc: request round trip at the client (from the scheduled send time, ms)", series);
   console.log(textTable(table));
-  const lag = summarize(gen.sendLag);
+  const lag = summarize(merged?.sendLag ?? gen!.sendLag);
   console.log(
     `mcc: ${ct.connected}/${c} connected (${ct.connectFailed} failed, ${ct.closedEarly} closed early); sent ${ct.sent} (${ct.sentRequests} requests, ${ct.sentHeartbeats} heartbeats; ${ct.skipped} skipped, ${ct.sendFailed} failed); ` +
       `${ct.replies} replies, ${ct.unanswered} requests unanswered, ${ct.badReplies} bad replies; generator lag p99 ${(lag.p99Us / 1000).toFixed(3)} ms`,
@@ -294,7 +413,8 @@ runMain("mcc", async () => {
     setupS: v["setup"] as number,
     waitS: v["wait"] as number,
     epochS,
-    perSecond: gen.perSecond,
+    perSecond: view.perSecond,
+    ...(threads !== null ? { appThreads: smp } : {}),
     msgLen,
     ratio: v["ratio"] as number,
     durationS,
@@ -304,7 +424,7 @@ runMain("mcc", async () => {
   const out = writeResults({
     dir: v["out"] as string,
     base: "mcc",
-    title: `iotep client view: ${c} connections, ${gen.perSecond} msg/s, ${kernel ? "kernel sockets" : "QStack for Bun"}`,
+    title: `iotep client view: ${c} connections, ${view.perSecond} msg/s, ${kernel ? "kernel sockets" : "QStack for Bun"}${threads !== null ? `, ${smp} app threads` : ""}`,
     params,
     series,
     tables: [{ caption: "Counters", header: Object.keys(ct), rows: [Object.values(ct)] }],
@@ -312,7 +432,7 @@ runMain("mcc", async () => {
       "Latency is measured from each request's scheduled send time (coordinated omission corrected); heartbeats get no reply, so the client sees requests only.",
       `Generator send lag: p50 ${(lag.p50Us / 1000).toFixed(3)} ms, p99 ${(lag.p99Us / 1000).toFixed(3)} ms, max ${(lag.maxUs / 1000).toFixed(3)} ms.`,
     ],
-    json: { counters: { ...ct }, sendLagUs: lag, reason, stack },
+    json: { counters: { ...ct }, sendLagUs: lag, reason, stack, roundGaps, ...(merged !== null ? { threads: threadsJson(merged.threads, routerCounts) } : {}) },
     cdfInfo: { connections: ct.connected, requests: ct.sentRequests, replies: ct.replies, unanswered: ct.unanswered },
     plainCdfName: true,
   });

@@ -8,7 +8,7 @@
 import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import type { Socket } from "bun";
 import { monotonicUs } from "../../src/api/clock";
-import type { GenTransport, Generator } from "./generator";
+import type { GenEvents, GenTransport } from "./generator";
 
 /**
  * Bytes a socket did not take at once, per connection, written on drain.
@@ -56,7 +56,7 @@ export class PendingWrites {
 
 /** Late binding: the generator needs the transport and the transport needs the generator. */
 export interface ClientTransport extends GenTransport {
-  bind(gen: Generator): void;
+  bind(gen: GenEvents): void;
 }
 
 interface KConn {
@@ -69,7 +69,7 @@ interface KConn {
  * kernel choose (Bun.connect).
  */
 export function kernelClient(host: string, port: number, ports = 1, sourceIps: string[] = [], clockUs: () => number = monotonicUs): ClientTransport {
-  let gen: Generator | null = null;
+  let gen: GenEvents | null = null;
   const bunSocks: (Socket<KConn> | undefined)[] = [];
   const netSocks: (NetSocket | undefined)[] = [];
   const pending = new PendingWrites();

@@ -40,6 +40,19 @@ export interface GenTransport {
   close(i: number): void;
 }
 
+/**
+ * What a transport reports back (Generator implements it; with --smp on our
+ * stack the stack thread's router, smp-router.ts, forwards it to the app
+ * thread that owns the connection).
+ */
+export interface GenEvents {
+  opened(i: number): void;
+  connectFailed(i: number): void;
+  closed(i: number): void;
+  /** Bytes from the server on connection i, received at `nowUs` (the caller's clock). */
+  data(i: number, buf: Uint8Array, off: number, len: number, nowUs: number): void;
+}
+
 export interface GeneratorOptions {
   /** -c: connections. */
   conns: number;
@@ -105,7 +118,7 @@ function xorshift(seed: number): () => number {
   };
 }
 
-export class Generator implements FrameSink {
+export class Generator implements FrameSink, GenEvents {
   readonly counters = new GenCounters();
   /** Request round trip at the client, from the scheduled send time, us. */
   readonly rttHigh: Histogram = newLatencyHistogram();

@@ -16,7 +16,7 @@ import { EventQueue } from "../../src/api/event-queue";
 import { EAGAIN } from "../../src/tcp/errno";
 import { TcpEvent, type TcpLayer } from "../../src/tcp/tcp-layer";
 import { PendingWrites, type ClientTransport } from "./client-transports";
-import type { Generator } from "./generator";
+import type { GenEvents } from "./generator";
 
 export interface IdClientOptions {
   conns: number;
@@ -35,7 +35,7 @@ export interface IdClientOptions {
 export class IdClient implements ClientTransport, PollStage {
   readonly ring = new EventQueue(1 << 16);
   private tcp: TcpLayer | null = null;
-  private gen: Generator | null = null;
+  private gen: GenEvents | null = null;
   private readonly e = new Int32Array(3);
   private readonly buf = new Uint8Array(16 * 1024);
   /** Generator index -> connection id (-1: none). */
@@ -59,7 +59,7 @@ export class IdClient implements ClientTransport, PollStage {
     this.indexOf = new Int32Array(tcp.cfg.maxConnections).fill(-1);
   }
 
-  bind(g: Generator): void {
+  bind(g: GenEvents): void {
     this.gen = g;
   }
 

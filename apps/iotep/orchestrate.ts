@@ -270,7 +270,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       check();
       await server.waitFor(/iotepserver: listening on our stack/, 60_000);
       const tick = ["--tick-us", String(o.clientTickUs ?? 0)];
-      client = new Proc("mcc", [...plan.client, BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...tick, ...plan.clientArgs, ...(o.stackFlags ?? []), ...(o.clientFlags ?? []), ...common], echo("mcc"), bunEnv);
+      client = new Proc("mcc", [...plan.client, BUN, join(ROOT, "apps", "mcc.ts"), "--vdev", memif("client"), "--ip", "10.77.0.2/24", ...huge, "--dest", "10.77.0.1", "--port", "80", ...gen, ...tick, ...plan.clientArgs, ...(o.stackFlags ?? []), ...common, ...(o.clientFlags ?? [])], echo("mcc"), bunEnv);
     }
     // CPU waits per process; Redis' counters from the start of the measured part.
     const procs = [

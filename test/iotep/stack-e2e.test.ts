@@ -106,4 +106,59 @@ describe.skipIf(skip !== null)("iotep on our stack over net_memif", () => {
       if (server.proc.exitCode === null) await server.stop(3000);
     }
   }, 180_000);
+
+  test("mcc --smp 2 (two app threads beside the stack thread), 2,000 connections: both threads send their share, every request answered, merged counts are the sums", async () => {
+    const conns = 2000;
+    const sock = join(dir, "memif-smp.sock");
+    const memif = (role: string): string => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
+    const server = new AppProcess("iotepserver", [
+      "--vdev", memif("server"), "--ip", "10.77.0.1/24", "--no-huge", "--port", "80",
+      "--redis-socket", redis.socketPath, "--status-interval", "0", "--stats-json", join(dir, "server-smp.json"),
+    ]);
+    let client: AppProcess | null = null;
+    try {
+      await server.waitFor(/iotepserver: listening on our stack/, 30_000);
+      const out = join(dir, "out-smp");
+      client = new AppProcess("mcc", [
+        "--vdev", memif("client"), "--ip", "10.77.0.2/24", "--no-huge", "--dest", "10.77.0.1", "--port", "80",
+        "-c", String(conns), "-s", "2", "-w", "1", "-e", "1", "--warmup", "1", "--duration", "2", "-r", "0.25",
+        "--smp", "2", "--out", out, "--status-interval", "0",
+      ]);
+      const code = await Promise.race([client.exited, Bun.sleep(120_000).then(() => -999)]);
+      if (code === -999) await client.stop(1000);
+      expect(code).toBe(0);
+      expect(client.stdout).toContain("2 app threads");
+      const res = JSON.parse(readFileSync(join(out, "mcc.json"), "utf8"));
+      const ct = res.counters;
+      expect(res.params.appThreads).toBe(2);
+      expect(ct.connected).toBe(conns);
+      // 2,000 messages/s for 1 s of warm-up + 2 s measured, split over the two threads.
+      expect(ct.sent + ct.skipped).toBe(6000);
+      expect(ct.sent).toBeGreaterThan(5000);
+      expect(ct.replies).toBe(ct.sentRequests);
+      expect(ct.unanswered).toBe(0);
+      expect(ct.badReplies).toBe(0);
+      expect(res.threads).toHaveLength(2);
+      for (const t of res.threads) {
+        expect(t.counters.connected).toBe(conns / 2);
+        expect(t.counters.sent).toBeGreaterThan(2500);
+        expect(t.router.sendRefused).toBe(0);
+      }
+      for (const k of ["connected", "sent", "sentRequests", "replies", "unanswered"]) {
+        expect(`${k} ${ct[k]}`).toBe(`${k} ${res.threads[0].counters[k] + res.threads[1].counters[k]}`);
+      }
+      expect(res.latencyUs["request (client)"].count).toBeGreaterThan(0);
+      expect(readFileSync(join(out, "cdf.txt"), "utf8")).toContain("request_client__num:");
+
+      expect(await server.stop(15_000)).toBe(0);
+      const st = JSON.parse(readFileSync(join(dir, "server-smp.json"), "utf8"));
+      expect(st.counters.accepted).toBe(conns);
+      expect(st.counters.messages).toBe(ct.sent);
+      expect(st.counters.requests).toBe(ct.sentRequests);
+      expect(st.counters.replies).toBe(ct.sentRequests);
+    } finally {
+      if (client !== null && client.proc.exitCode === null) await client.stop(3000);
+      if (server.proc.exitCode === null) await server.stop(3000);
+    }
+  }, 180_000);
 });

@@ -22,6 +22,11 @@ describe("apps refuse bad configuration with one line and exit code 2", () => {
     ["nc", ["--vdev", "net_tap0", "--ip", "10.0.0.1/24"], /^nc: expected HOST PORT/],
     ["httpd", ["--vdev", "net_tap0", "--ip", "10.0.0.1/24", "--root", "/nonexistent-dir"], /^httpd: --root \/nonexistent-dir: not a directory/],
     ["echo", ["--config", "/nonexistent.toml"], /^echo: --config \/nonexistent.toml: cannot read the file/],
+    ["mcc", ["--smp", "3", "-c", "2", "--dest", "10.0.0.1"], /^mcc: --smp 3: more threads than connections \(-c 2\)/],
+    ["mcc", ["--smp", "2", "--shard", "0/2", "--dest", "10.0.0.1"], /^mcc: --smp 2 with --shard 0\/2: .*pass one or the other/],
+    ["mcc", ["--app-cpus", "1", "--dest", "10.0.0.1"], /^mcc: --app-cpus pins the app threads of --smp N/],
+    ["mcc", ["--smp", "2", "--kernel", "--app-cpus", "1"], /^mcc: --app-cpus pins the app threads of --smp N/],
+    ["mcc", ["--smp", "2", "--app-cpus", "1-x", "--dest", "10.0.0.1"], /^mcc: --app-cpus 1-x: expected CPU numbers/],
   ];
   for (const [app, args, re] of cases) {
     test(`${app} ${args.join(" ")}`, () => {

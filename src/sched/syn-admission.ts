@@ -23,22 +23,25 @@
  * per-line clearing and the arithmetic); a SYN found there is admitted past
  * both bounds, at most `retryPerBurst` such per burst. With the defaults (4
  * generations of 1.1 s, 64 MiB, 10 bits per key) every shed SYN is found for
- * at least 3.3 s, whatever the flood rate: its retransmission 1 s later, or
- * 3 s later when the first retransmission was lost, always gets in (no false
- * negatives; before, a direct-mapped table of 2^23 16-bit tags held 2.2 s
+ * at least 3.3 s at any flood rate up to about 6 M shed SYN/s per stack
+ * thread: its retransmission 1 s later, or 3 s later when the first
+ * retransmission was lost, always gets in (no false negatives; before, a direct-mapped table of 2^23 16-bit tags held 2.2 s
  * remembered a shed SYN only about half the time at 3.4 M shed SYN/s, so a
  * client from a never-seen address failed now and then). The price is false
  * matches, a flood SYN let in as if retransmitted: about 2.5e-5 of flood SYNs
- * at 3.5 M shed SYN/s (86/s), 6e-5 at 4 M/s (240/s), each one SYN cookie more
+ * at 3.5 M shed SYN/s (86/s), 6e-5 at 4 M/s (242/s), each one SYN cookie more
  * than ratePerSec and within the per-burst cap (the 16-bit tags gave about
- * 1,000-1,400/s at 2.8-3.6 M/s). A line of the filter takes at most 64 keys per
- * generation, so past the design rate (above about 10 M shed SYN/s per stack
+ * 1,000-1,400/s at 2.8-3.6 M/s). A line of the filter takes at most 48 keys per
+ * generation, so far past the design rate (from about 6 M shed SYN/s per stack
  * thread) some SYNs are not remembered (counted in retryTableFull) rather than
  * the false matches growing without bound. A retransmission admitted does not
  * use its entry up (a Bloom filter cannot remove): an attacker repeating each
  * SYN gets at most retryPerBurst of them per burst past the bounds. The filter
  * takes memory only while SYNs are shed: allocated at the first shed SYN,
- * released 10 s after the last (checked at each receive burst).
+ * released 10 s after the last (checked at each receive burst). The classifier
+ * hashes a burst's bare SYNs first (prepareSyn), reads their filter lines in
+ * one pass (prefetch) and then decides (admitPrepared), so the cache misses of
+ * a burst overlap.
  *
  * Known sources: a flood from random spoofed addresses almost never uses an
  * address that completed a three-way handshake with this stack, while the

@@ -8,7 +8,8 @@ import { openDevice } from "../src/api/open-device";
 import { Stack } from "../src/api/stack";
 import { classifierFromSpec } from "../src/api/classifier-spec";
 import { Classifier, synLowClassifier } from "../src/sched/classifier";
-import { SynAdmission } from "../src/sched/syn-admission";
+import { SynAdmission, type SynAdmissionOptions } from "../src/sched/syn-admission";
+import { prewarmFloodPaths } from "../src/api/prewarm";
 import { checkCapacity, planCapacity, readMemoryInfo, regionMemory, type CapacityPlan } from "../src/api/capacity";
 import { stackConfigFrom, type StackConfig } from "../src/api/stack-config";
 import { TcpSockets } from "../src/api/tcp-sockets";
@@ -161,26 +162,6 @@ export function layoutFrom(values: ParsedArgs["values"]): ThreadLayout {
   return parseLayout(typeof v === "string" ? v : "rtc");
 }
 
-/**
- * SYN flood shedding flags (apps that take them; src/sched/syn-admission.ts): with either, bare
- * SYNs are classified below everything else and those over the bounds are dropped by the
- * classifier before any protocol work, counted in NetCounters.dropSynShed.
- *   --syn-budget N  at most N bare SYNs per full receive burst (the stack is behind); -1: off
- *   --syn-rate R    at most R bare SYNs per second (token bucket, 20 ms deep); 0: off
- */
-export function synFloodFlags(budget: number, rate: number): FlagSpec[] {
-  return [
-    {
-      name: "syn-budget", type: "int", arg: "N", default: budget, min: -1, max: 4096,
-      help: `SYN flood shedding: bare SYNs admitted per full receive burst, the rest dropped (-1: off; default ${budget})`,
-    },
-    {
-      name: "syn-rate", type: "int", arg: "R", default: rate, min: 0,
-      help: `SYN flood shedding: bare SYNs admitted per second, the rest dropped (0: off; default ${rate})`,
-    },
-  ];
-}
-
 export interface StartOptions {
   /** Build the TCP layer instead of the sockets API (split mode: a StackBridge). */
   transport?: (stack: Stack, tcp: TcpConfig, memory: MemoryProvider) => TcpLayer;
@@ -214,16 +195,15 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
   const mem = await regionMemory(cfg.noHuge);
   const stack = new Stack(dev, { ip: cfg.ip, prefixLen: cfg.prefixLen, gateway: cfg.gateway }, { busyPoll: cfg.busyPoll, idleSpinUs: cfg.idleSpinUs, yieldCpu: cfg.idleYield ? cpuYieldFn() : null });
   const spec = cfg.classify !== null ? classifierFromSpec(cfg.classify) : null;
-  const admission = new SynAdmission({
-    perBurst: (values["syn-budget"] as number | undefined) ?? -1,
-    ratePerSec: (values["syn-rate"] as number | undefined) ?? 0,
-    retry: { memory: synRetryMemory(cfg.noHuge) },
-  });
+  const synOptions: SynAdmissionOptions = { perBurst: (values["syn-budget"] as number | undefined) ?? -1, ratePerSec: (values["syn-rate"] as number | undefined) ?? 0 };
+  // The stack's shed-SYN filter table on 2 MB pages (synRetryMemory); the JIT prewarm's private admission
+  // (synOptions, src/api/prewarm.ts) gets a small heap table, dropped with it.
+  const admission = new SynAdmission({ ...synOptions, retry: { memory: synRetryMemory(cfg.noHuge) } });
   if (admission.active()) {
     // Bare SYNs in the lowest class, shed over the bounds (synFloodFlags).
     stack.setClassifier(new Classifier({ classes: 2, fn: synLowClassifier(1, 0, spec?.fn ?? null), admission }));
   } else if (spec !== null) stack.setClassifier(spec);
-  return { cfg, plan, dev, mem, stack, admission };
+  return { cfg, plan, dev, mem, stack, admission, synOptions };
 }
 
 /**
@@ -239,7 +219,7 @@ function synRetryMemory(noHuge: boolean): SynRetryMemory {
 
 /** Open the device the flags name, bring the stack and TCP up, and start polling. */
 export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}, opts: StartOptions = {}): Promise<RunningStack> {
-  const { cfg, plan, dev, mem, stack, admission } = await bringUpStack(values, tcp, opts.openDevice);
+  const { cfg, plan, dev, mem, stack, admission, synOptions } = await bringUpStack(values, tcp, opts.openDevice);
   // EAL may have pinned this thread (-l 0); the layout's CPU, if any, is set after it.
   if (opts.pinCpu !== undefined && opts.pinCpu >= 0) {
     const why = pinThread(opts.pinCpu);
@@ -251,6 +231,13 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
   if (admission.active()) tcpLayer.onPassiveOpen = (ip, nowUs) => admission.noteKnown(ip, nowUs);
   const ops = cfg.ops;
   const log = new Logger({ level: ops.logLevel, format: ops.logFormat });
+  const prewarm = (values["syn-prewarm"] as number | undefined) ?? 0;
+  if (admission.active() && prewarm > 0) {
+    // Before the loop runs: a first flood meets compiled shed and cookie paths (src/api/prewarm.ts).
+    // Its filter: 2^12 blocks (1 MiB of heap; the same code as the stack's 64 MiB one, faulted in far faster).
+    const r = prewarmFloodPaths({ tcp: plan.tcp, admission: { ...synOptions, retry: { blocks: 1 << 12 } }, syns: prewarm });
+    log.info("SYN flood paths warmed", { syns: r.syns, shed: r.shed, cookies: r.cookies, retry: r.retry, known: r.known, ms: r.ms });
+  }
   const loop = stack.run();
   let metrics: MetricsServer | null = null;
   if (ops.metricsPort !== null) {

@@ -6,7 +6,7 @@
 import type { ParsedArgs } from "../src/api/cli";
 import type { TcpSockets } from "../src/api/tcp-sockets";
 import type { StackThreadApp } from "../src/sched/multi/stack-threads";
-import { steerActiveOpensIfKnown } from "../src/sched/multi/rss-ports";
+import { keepActiveOpensHome } from "../src/sched/multi/segment-forward";
 import { startStack } from "./common";
 
 export interface EchoCounts {
@@ -71,13 +71,15 @@ export interface EchoThreadCounts extends EchoCounts {
   rstsSent: number;
   /** Segments for a connection this thread does not know, dropped without a RST (TcpConfig.strayRst). */
   strayDropped: number;
+  /** Segments with no connection here handed to the thread owning their port (segment-forward.ts). */
+  strayForwarded: number;
 }
 
 /** Stack thread i >= 1 of --layout stack=N: its own stack on its queue, its own echo. */
 export const echoStackThread: StackThreadApp = async (ctx) => {
   const a = ctx.args as EchoThreadArgs;
   const rs = await startStack(a.values, { strayRst: false }, { openDevice: () => Promise.resolve(ctx.device) });
-  steerActiveOpensIfKnown(rs.tcp, ctx.device);
+  keepActiveOpensHome(rs.tcp, ctx.device);
   const counts: EchoCounts = { accepted: 0, echoedBytes: 0 };
   serveEcho(rs.sockets, a.port, counts);
   ctx.ready();
@@ -88,6 +90,7 @@ export const echoStackThread: StackThreadApp = async (ctx) => {
     ...counts, rxFrames: c.rxFrames, icmpEchoReplies: c.icmpEchoReplies, arpRepliesSent: c.arpRepliesSent, drops: c.totalDrops(),
     rstsSent: rs.tcp.counters.rstsSent,
     strayDropped: rs.tcp.counters.strayDropped,
+    strayForwarded: rs.tcp.counters.strayForwarded,
   };
   return out;
 };

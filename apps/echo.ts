@@ -19,13 +19,14 @@ import { formatLayout, LAYOUT_FLAG, cpuFor } from "../src/api/layout";
 import { cryptoRng } from "../src/net/seeded-rng";
 import { startSplitApps, type SplitApps } from "../src/sched/split/split";
 import { StackBridge } from "../src/sched/split/stack-bridge";
-import { layoutFrom, onStopSignal, parseAppArgs, runMain, stackCpu, startStack, synFloodFlags } from "./common";
+import { layoutFrom, onStopSignal, parseAppArgs, runMain, stackCpu, startStack } from "./common";
 import { serveEcho, type EchoThreadArgs, type EchoThreadCounts } from "./echo-serve";
 import { openDevice } from "../src/api/open-device";
 import { createArpMailbox } from "../src/sched/multi/arp-mailbox";
 import { checkMultiQueueDevargs, portOf, threadZeroDevice } from "../src/sched/multi/multi-device";
 import type { QueueDevice } from "../src/sched/multi/queue-device";
-import { steerActiveOpensIfKnown } from "../src/sched/multi/rss-ports";
+import { keepActiveOpensHome } from "../src/sched/multi/segment-forward";
+import { createSegmentMailbox } from "../src/sched/multi/segment-mailbox";
 import { allowedCpus } from "../src/sched/split/affinity";
 import { startStackThreads, type StackThreadReport, type StackThreads } from "../src/sched/multi/stack-threads";
 
@@ -40,7 +41,6 @@ const spec = {
     { name: "ping", type: "string" as const, arg: "HOST", help: "ping HOST from the stack at start (once per 100 ms)" },
     { name: "ping-count", type: "int" as const, arg: "N", default: 3, min: 1, help: "echo requests to send with --ping" },
     LAYOUT_FLAG,
-    ...synFloodFlags(-1, 0),
   ],
 };
 
@@ -75,6 +75,7 @@ runMain("echo", async () => {
   // --layout stack=N: this thread is stack thread 0 on queue 0 of a port opened with N queue pairs.
   const multi = layout.mode === "multi" ? layout.stack : null;
   const mailbox = multi === null ? null : createArpMailbox(multi.count);
+  const segments = multi === null ? null : createSegmentMailbox(multi.count);
   if (multi !== null) {
     args.values["queues"] = multi.count;
     for (const v of args.values["vdev"] as string[] ?? []) checkMultiQueueDevargs(v, multi.count);
@@ -82,7 +83,7 @@ runMain("echo", async () => {
   // Several stack threads: a segment may reach a thread that does not own its connection (TcpConfig.strayRst).
   const rs = await startStack(args.values, multi !== null ? { strayRst: false } : {}, {
     pinCpu: stackCpu(layout),
-    openDevice: mailbox === null ? undefined : async (c) => threadZeroDevice(await openDevice(c), mailbox),
+    openDevice: mailbox === null ? undefined : async (c) => threadZeroDevice(await openDevice(c), mailbox, segments),
     transport: lanes === undefined ? undefined : (st, tcp, memory) => {
       bridge = new StackBridge(st, lanes, { tcp, rng: cryptoRng(), memory });
       return bridge.tcp;
@@ -99,13 +100,13 @@ runMain("echo", async () => {
   if (multi !== null && mailbox !== null && multi.count > 1) {
     const qd = dev as QueueDevice;
     const inner = qd.inner;
-    const steered = steerActiveOpensIfKnown(rs.tcp, qd);
-    console.log(`echo: ${multi.count} stack threads; RSS hash ${steered ? "known (Toeplitz): active opens keep to their queue" : "not reported by the device: active opens not steered"}`);
+    const steered = keepActiveOpensHome(rs.tcp, qd);
+    console.log(`echo: ${multi.count} stack threads; RSS hash ${steered === "rss" ? "known (Toeplitz): active opens keep to their queue" : "not reported by the device: ports partitioned by thread, stray segments forwarded to their owner"}`);
     // One metrics endpoint (this thread's) and one status line: the other threads leave them out.
     const threadArgs: EchoThreadArgs = { values: { ...args.values, "metrics-port": undefined, status: false }, port };
     try {
       threads = await startStackThreads({
-        threads: multi.count, port: portOf(inner), maxBurst: dev.caps.maxBurst, mailbox,
+        threads: multi.count, port: portOf(inner), maxBurst: dev.caps.maxBurst, mailbox, segments,
         module: new URL("./echo-serve.ts", import.meta.url).pathname, export: "echoStackThread", args: threadArgs,
         cpuFor: (i) => cpuFor(multi, i),
       });
@@ -167,12 +168,12 @@ runMain("echo", async () => {
     }
     const own = stack.dev as QueueDevice;
     const c0 = stack.netif.counters;
-    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} rst ${rs.tcp.counters.rstsSent} stray ${rs.tcp.counters.strayDropped} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0} cpus ${allowedCpus()}`];
+    const parts = [`#0 connections ${counts.accepted} bytes ${counts.echoedBytes} rx ${own.rxFrames} rst ${rs.tcp.counters.rstsSent} stray ${rs.tcp.counters.strayDropped} seg-fwd ${own.segments?.sent ?? 0}/${own.segInjected}/${own.segments?.dropped ?? 0} icmp ${c0.icmpEchoReplies} arp-fwd ${own.mailbox?.sent ?? 0}/${own.mailbox?.received ?? 0} cpus ${allowedCpus()}`];
     for (const r of reps) {
       const k = r.app as EchoThreadCounts;
       accepted += k.accepted;
       echoedBytes += k.echoedBytes;
-      parts.push(`#${r.index} connections ${k.accepted} bytes ${k.echoedBytes} rx ${r.rxFrames} rst ${k.rstsSent} stray ${k.strayDropped} icmp ${k.icmpEchoReplies} arp-fwd ${r.arpSent}/${r.arpReceived} cpus ${r.cpus}`);
+      parts.push(`#${r.index} connections ${k.accepted} bytes ${k.echoedBytes} rx ${r.rxFrames} rst ${k.rstsSent} stray ${k.strayDropped} seg-fwd ${r.segSent}/${r.segInjected}/${r.segDropped} icmp ${k.icmpEchoReplies} arp-fwd ${r.arpSent}/${r.arpReceived} cpus ${r.cpus}`);
     }
     console.log(`echo: stack threads: ${parts.join("; ")}`);
   }

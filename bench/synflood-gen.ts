@@ -76,6 +76,16 @@ export class SynFloodGen implements PollStage {
   noBuffer = 0;
   startUs = 0;
   stopUs = 0;
+  /**
+   * Send the frames to another Ethernet address (the target drops them at its Ethernet layer, before
+   * IP and TCP): the generator's whole transmit path runs while the target's flood paths stay cold.
+   */
+  get misaddressed(): boolean {
+    return this.tpl[5] !== this.o.dstMac[5];
+  }
+  set misaddressed(on: boolean) {
+    this.tpl[5] = on ? this.o.dstMac[5]! ^ 0x80 : this.o.dstMac[5]!;
+  }
 
   constructor(
     private readonly dev: Device,

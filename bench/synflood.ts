@@ -2,8 +2,8 @@
  * bench synflood (issue 7): established-connection round trips without and with a SYN flood.
  *
  *   bun run bench synflood [--flood-source memif|hping3] [--conns 10000] [--hz 1] [--warm S] [--base 8]
- *                          [--flood 8] [--syn-budget 4] [--syn-rate 20000] [--json FILE]
- *     memif (default):     [--flood-rate 0] [--nice -10] [--warm-flood 2] (--warm: 5 here, 3 with hping3)
+ *                          [--flood 8] [--syn-budget 4] [--syn-rate 20000] [--syn-prewarm 200000] [--json FILE]
+ *     memif (default):     [--flood-rate 0] [--nice -10] [--warm-flood 2] [--warm-flood-at both] (--warm: 5 here, 3 with hping3)
  *     hping3:              [--msg 32] [--rate flood|u100] [--framecnt 4096] [--profile DIR]
  *                          [--pin APPCPU,PEERCPU] [--sched remote|shared]
  *                          [--hping-sched normal|idle|nice] [--client-sched normal|fifo]
@@ -34,7 +34,10 @@
  * (seen: p99 17.7 ms in the first second of a cold flood, 0.7-4.4 ms in the next seconds).
  * The 256 half-open entries that flood leaves in the SYN queue retransmit their SYN-ACKs during the
  * base phase (RFC 9293 3.8.1; 5 retries over 63 s), as they would after any earlier flood.
- * --warm-flood 0 measures a cold flood.
+ * --warm-flood 0 measures a cold flood of both sides; --warm-flood-at peer keeps the flood's
+ * warm-up in the peer (the frames go to another Ethernet address, dropped by the stack under test
+ * before IP), so the stack under test meets its first flood with only its own --syn-prewarm
+ * (src/api/prewarm.ts) behind it.
  *
  * --flood-source hping3: the old view.
  * The echo app over net_af_packet on a veth; a Bun client on kernel sockets in the namespace holds
@@ -80,6 +83,7 @@ const values = parseProgramArgs({
     str("flood-rate", "N", "memif: flood SYNs per second (default: as many as the ring takes)"),
     str("nice", "N", "memif: nice of both processes (default -10)"),
     str("warm-flood", "S", "memif: seconds of unmeasured flood in the warm-up (default 2)"),
+    str("warm-flood-at", "both|peer", "memif: whose flood paths the warm-up flood warms: both (default), or the peer only (the frames go to another Ethernet address and the stack under test drops them before IP)"),
     str("conns", "N", "established connections of the client", "10000"),
     str("hz", "HZ", "messages per second per connection", "1"),
     str("msg", "B", "hping3: message bytes (default 32)"),
@@ -90,6 +94,7 @@ const values = parseProgramArgs({
     str("net", "N", "the test network is 10.N.0.0/24", "194"),
     str("syn-budget", "N", "the echo app's --syn-budget", "4"),
     str("syn-rate", "R", "the echo app's --syn-rate", "20000"),
+    str("syn-prewarm", "N", "the echo app's --syn-prewarm: SYNs through the flood paths at its start-up (0: off)", "200000"),
     str("framecnt", "N", "hping3: af_packet ring frames (default 4096)"),
     str("profile", "DIR", "hping3: write the echo app's CPU profile there"),
     str("pin", "APPCPU,PEERCPU", "hping3: pin the stack thread and the client + hping3"),
@@ -126,8 +131,8 @@ if (source === "memif") {
     process.exit(2);
   }
   await memifMode();
-} else if (values["flood-rate"] !== undefined || values.nice !== undefined || values["warm-flood"] !== undefined) {
-  console.error("bench synflood: --flood-rate, --nice and --warm-flood apply to --flood-source memif only (hping3: --rate, --sched)");
+} else if (values["flood-rate"] !== undefined || values.nice !== undefined || values["warm-flood"] !== undefined || values["warm-flood-at"] !== undefined) {
+  console.error("bench synflood: --flood-rate, --nice, --warm-flood and --warm-flood-at apply to --flood-source memif only (hping3: --rate, --sched)");
   process.exit(2);
 }
 values.msg ??= "32";
@@ -152,7 +157,7 @@ if (!["normal", "idle", "nice", undefined].includes(values["hping-sched"]) || ![
 const opts = {
   conns: Number(values.conns), hz: Number(values.hz), msgBytes: Number(values.msg), warmS: Number(values.warm),
   baseS: Number(values.base), floodS: Number(values.flood), net: Number(values.net), hpingRate: values.rate!,
-  appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`], framecnt: Number(values.framecnt), profileDir: values.profile,
+  appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`, `--syn-prewarm=${values["syn-prewarm"]}`], framecnt: Number(values.framecnt), profileDir: values.profile,
   hpingSched: (values["hping-sched"] ?? (remote ? "idle" : "normal")) as "normal" | "idle" | "nice",
   clientSched: (values["client-sched"] ?? (remote ? "fifo" : "normal")) as "normal" | "fifo",
   pin: values.pin === undefined ? undefined : { app: Number(values.pin.split(",")[0]), peers: Number(values.pin.split(",")[1]) },
@@ -223,16 +228,22 @@ async function memifMode(): Promise<never> {
     console.error(`bench synflood: --warm-flood must be 0..--warm (${warmS}) seconds, got ${values["warm-flood"]}`);
     process.exit(2);
   }
+  const warmAt = values["warm-flood-at"] ?? "both";
+  if (warmAt !== "both" && warmAt !== "peer") {
+    console.error(`bench synflood: --warm-flood-at must be both or peer, got ${warmAt}`);
+    process.exit(2);
+  }
+  const warmFloodPeerOnly = warmAt === "peer";
   const opts = {
-    conns: Number(values.conns), hz: Number(values.hz), warmS, warmFloodS, baseS: Number(values.base), floodS: Number(values.flood),
-    floodRate, net: Number(values.net), nice, appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`],
+    conns: Number(values.conns), hz: Number(values.hz), warmS, warmFloodS, warmFloodPeerOnly, baseS: Number(values.base), floodS: Number(values.flood),
+    floodRate, net: Number(values.net), nice, appArgs: [`--syn-budget=${values["syn-budget"]}`, `--syn-rate=${values["syn-rate"]}`, `--syn-prewarm=${values["syn-prewarm"]}`],
   };
   const commit = gitCommit();
   const cpu = cpus();
   console.log(machineLine(commit));
   console.log(`params: --flood-source memif ${JSON.stringify(opts)}`);
   console.log("setup: the echo app (the stack under test) on net_memif; one peer process on our stack holds the connections (16-byte messages, class 0) and floods bare SYNs from random sources in its lowest transmit class. No kernel on the path. The clients' segments never wait behind the flood inside the peer, but they share one memif ring (FIFO) with it, as on a real NIC's receive ring; the attacker and the clients share one process and core here, unlike a real network.");
-  console.log(`warm-up: ${warmS} s, flooding in its first ${warmFloodS} s (not measured${warmFloodS > 0 ? "; JIT warm-up of both sides' flood paths: --warm-flood 0 for a cold flood" : ": a cold flood"})`);
+  console.log(`warm-up: ${warmS} s, flooding in its first ${warmFloodS} s (not measured${warmFloodS === 0 ? ": a cold flood" : warmFloodPeerOnly ? "; to another Ethernet address: the peer's code warm, the stack under test's flood paths cold" : "; JIT warm-up of both sides' flood paths: --warm-flood 0 for a cold flood"})`);
   console.log(`scheduling: both processes at nice ${nice}${nice < 0 ? " (as if on cores of their own: other work on this box runs at nice 0; --nice 0 for the plain view)" : ""}`);
   const r = await runSynfloodMemif({ ...opts, log: (s) => console.log(s) });
   const [base, flood] = r.peer.phases;

@@ -22,6 +22,8 @@ export class TcpCounters {
   noListener = 0;
   /** Non-SYN segments with no connection dropped without a RST (TcpConfig.strayRst off: several stack threads). */
   strayDropped = 0;
+  /** Segments with no connection and no listener handed to the stack thread that owns their port (TcpLayer.stray). */
+  strayForwarded = 0;
   outOfWindow = 0;
   pawsRejected = 0;
   badAck = 0;
@@ -113,5 +115,5 @@ export class TcpCounters {
 export const SEGMENT_DROP_REASONS = [
   "badOffset", "badChecksum", "noListener", "outOfWindow", "pawsRejected", "badAck", "ackTooNew", "listenDrops",
   "noAckInSynchronized", "nonSynInSynSent", "rstWithoutAckInSynSent", "rstInListen", "nonSynInListen", "ackInListen",
-  "rstNotExact", "synInSynchronized", "strayDropped",
+  "rstNotExact", "synInSynchronized", "strayDropped", "strayForwarded",
 ] as const satisfies readonly (keyof TcpCounters)[];

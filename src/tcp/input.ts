@@ -24,6 +24,17 @@ import type { TcpLayer } from "./tcp-layer";
 import { TcpEvent } from "./events";
 import { armKeepalive, armRtx, armTimer, cancelTimer, T_IDLE, T_RTX } from "./timers";
 
+/**
+ * Where a segment with no connection and no listener goes before RFC 9293 3.10.7.1's reset
+ * (TcpLayer.stray; set by src/sched/multi with several stack threads). The segment is at
+ * mem[l4Off, l4Off + l4Len), behind the 20-byte IPv4 header and the Ethernet header it came with
+ * (NetInterface drops IPv4 with options). take() copies what it keeps and returns true when it
+ * took the segment (no reset then), false to let TCP answer as usual.
+ */
+export interface StraySegmentSink {
+  take(mem: Uint8Array, l4Off: number, l4Len: number, dstPort: number): boolean;
+}
+
 export function tcpInput(t: TcpLayer, nowUs: number, mem: Uint8Array, dv: DataView, l4Off: number, l4Len: number, srcIp: number, dstIp: number): void {
   const cnt = t.counters;
   cnt.segsIn++;
@@ -59,6 +70,14 @@ export function tcpInput(t: TcpLayer, nowUs: number, mem: Uint8Array, dv: DataVi
     if (li >= 0) {
       const nc = listenInput(t, li, seg, nowUs);
       if (nc >= 0) synchronizedInput(t, nc, nowUs);
+      return;
+    }
+    // Several stack threads: the connection may live on the thread that owns the destination
+    // port (src/sched/multi/segment-forward.ts); the sink hands the segment over. Only segments
+    // that would otherwise be reset reach this check, so no connection's traffic pays for it.
+    const sink = t.stray;
+    if (sink !== null && sink.take(mem, l4Off, l4Len, seg.dstPort)) {
+      cnt.strayForwarded++;
       return;
     }
     // RFC 9293 3.10.7.1: no connection: reset (never in reply to a RST) -- unless another

@@ -29,7 +29,7 @@ import {
 import { TcpCounters } from "./counters";
 import { EADDRINUSE, EAGAIN, EINVAL, ENOTCONN, EPIPE } from "./errno";
 import { handleIcmpError } from "./icmp-input";
-import { tcpInput } from "./input";
+import { tcpInput, type StraySegmentSink } from "./input";
 import { IsnGenerator } from "./isn";
 import { abortConn, appClose, appShutdown } from "./lifecycle";
 import { Listeners } from "./listen";
@@ -88,6 +88,8 @@ export class TcpLayer {
    * (src/sched/multi/rss-ports.ts).
    */
   portProbe: PortProbe;
+  /** Segments with no connection and no listener go here before a reset (input.ts StraySegmentSink); null: none. */
+  stray: StraySegmentSink | null = null;
   /** Our receive window shift (RFC 7323 2.2), from the receive buffer size. */
   readonly rcvWscale: number;
   /** MSS we announce: MTU - 40 (RFC 9293 3.7.1, RFC 6691). */

@@ -7,6 +7,7 @@ import { ConfigError } from "../../api/errors";
 import type { Device } from "../../net/device";
 import { ArpMailboxEnd, type ArpMailboxShare } from "./arp-mailbox";
 import { QueueDevice } from "./queue-device";
+import { SegmentMailboxEnd, type SegmentMailboxShare } from "./segment-mailbox";
 
 function devargValue(devargs: string, key: string): string | undefined {
   for (const part of devargs.split(",").slice(1)) {
@@ -40,8 +41,9 @@ export function portOf(dev: Device): number {
   return typeof p === "number" ? p : -1;
 }
 
-/** Wrap stack thread 0's device (queue 0) with its end of the ARP exchange. */
-export function threadZeroDevice(dev: Device, mailbox: ArpMailboxShare): QueueDevice {
+/** Wrap stack thread 0's device (queue 0) with its end of the ARP exchange (and of the segment exchange, if given). */
+export function threadZeroDevice(dev: Device, mailbox: ArpMailboxShare, segments: SegmentMailboxShare | null = null): QueueDevice {
   if (portOf(dev) < 0) throw new ConfigError("--layout stack=N: --pcap is not supported with several stack threads (it would record one queue)");
-  return new QueueDevice(dev, mailbox.threads > 1 ? new ArpMailboxEnd(0, mailbox) : null);
+  const multi = mailbox.threads > 1;
+  return new QueueDevice(dev, multi ? new ArpMailboxEnd(0, mailbox) : null, 0, multi && segments !== null ? new SegmentMailboxEnd(0, segments) : null);
 }

@@ -10,6 +10,10 @@
  * receives from the queue and forwards a copy of every ARP frame it got to the
  * other threads. Everything else passes through untouched; the Device contract
  * (src/net/device.ts) is unchanged.
+ *
+ * Where the flow hash is unknown, TCP segments another thread forwarded to this
+ * one (segment-forward.ts, segment-mailbox.ts) are also taken first, each copied
+ * into a fresh buffer as a received frame.
  */
 import type { Device, DeviceCaps, DeviceStats } from "../../net/device";
 import type { PacketBatch } from "../../net/packet-batch";
@@ -17,6 +21,7 @@ import { ETH_HEADER_LEN, ETHERTYPE_ARP } from "../../wire/ethernet";
 import { ARP_REPLY } from "../../wire/arp";
 import { ARP_BYTES, type ArpMailboxEnd } from "./arp-mailbox";
 import type { RssInfo } from "./rss-ports";
+import type { SegmentMailboxEnd } from "./segment-mailbox";
 
 /** Byte offset of the ARP operation field (RFC 826: hrd 2, pro 2, hln 1, pln 1, op 2). */
 const ARP_OP = 6;
@@ -28,6 +33,9 @@ export class QueueDevice implements Device {
   /** Forwarded ARP packets turned into received frames, and ones that found no buffer. */
   arpInjected = 0;
   arpNoBuffer = 0;
+  /** Forwarded TCP segments turned into received frames, and ones that waited for a buffer. */
+  segInjected = 0;
+  segNoBuffer = 0;
   /** Frames received from this thread's queue. */
   rxFrames = 0;
   /** The port's RSS key and table when the device reports them (NICs), else null. */
@@ -38,6 +46,8 @@ export class QueueDevice implements Device {
     readonly mailbox: ArpMailboxEnd | null,
     /** This thread's queue pair (the stack thread index). */
     readonly queue = 0,
+    /** Segments other threads forward to this one (null: no forwarding). */
+    readonly segments: SegmentMailboxEnd | null = null,
   ) {
     const info = (inner as { rssInfo?: () => RssInfo | null }).rssInfo;
     this.rss = typeof info === "function" ? info.call(inner) : null;
@@ -50,6 +60,8 @@ export class QueueDevice implements Device {
     const start = batch.count;
     const mb = this.mailbox;
     if (mb !== null && mb.waiting()) this.inject(batch, mb);
+    const sm = this.segments;
+    if (sm !== null && sm.waiting()) this.injectSegments(batch, sm);
     const mid = batch.count;
     const n = this.inner.rxBurst(batch);
     this.rxFrames += n;
@@ -93,6 +105,26 @@ export class QueueDevice implements Device {
       mem[o + ETH_HEADER_LEN + ARP_OP + 1] = ARP_REPLY;
       batch.len[i] = ETH_HEADER_LEN + ARP_BYTES;
       this.arpInjected++;
+    }
+  }
+
+  private injectSegments(batch: PacketBatch, sm: SegmentMailboxEnd): void {
+    const room = this.caps.bufBytes;
+    while (batch.count < batch.capacity) {
+      if (this.inner.alloc(batch, 1) !== 1) {
+        // The records wait in the ring for the next burst.
+        this.segNoBuffer++;
+        return;
+      }
+      const i = batch.count - 1;
+      const len = sm.take(this.mem, batch.off[i]!, room);
+      if (len === 0) {
+        this.inner.freeOne(batch.handle[i]!);
+        batch.count = i;
+        return;
+      }
+      batch.len[i] = len;
+      this.segInjected++;
     }
   }
 

@@ -13,8 +13,9 @@
  * through the same check (activeOpen asks the probe too): one whose flow maps to
  * another queue is refused with EADDRINUSE, since its segments would reach a
  * thread that does not know the connection. Where the hash is not known (net_af_packet: the kernel's fanout hash
- * is seeded per boot; net_tap: the kernel steers by its own flow table), active
- * opens are not steered.
+ * is seeded per boot; net_tap: the kernel steers by its own flow table), ports
+ * are partitioned by thread and stray segments forwarded instead
+ * (segment-forward.ts keepActiveOpensHome, which picks one or the other).
  */
 import { PortProbe } from "../../tcp/open";
 import type { TcpLayer } from "../../tcp/tcp-layer";
@@ -56,14 +57,4 @@ export function steerActiveOpens(tcp: TcpLayer, rss: RssInfo, queue: number): Rs
   const p = new RssPortProbe(tcp, rss, queue);
   tcp.portProbe = p;
   return p;
-}
-
-/**
- * Steer `tcp`'s active opens to `dev`'s queue when the device reports its RSS
- * hash; returns whether it did (false: the hash is not known, see above).
- */
-export function steerActiveOpensIfKnown(tcp: TcpLayer, dev: { rss: RssInfo | null; queue: number }): boolean {
-  if (dev.rss === null) return false;
-  steerActiveOpens(tcp, dev.rss, dev.queue);
-  return true;
 }

@@ -20,15 +20,28 @@
  * Both vdevs were checked here (test/dpdk/multi-stack-echo.test.ts): 200
  * connections split about evenly, every one intact.
  *
+ * Active opens. Where the device's hash is known (a NIC reporting its Toeplitz
+ * key), each thread picks ephemeral ports whose returning flows hash to its own
+ * queue (rss-ports.ts). Where it is not (af_packet: the kernel's fanout hash is
+ * seeded per boot; tap: the kernel picks the queue), ports are partitioned
+ * (thread k owns p mod N == k) and a segment that reaches a thread with no
+ * connection or listener for it is forwarded once, over SPSC rings, to the
+ * thread owning its destination port (segment-forward.ts, segment-mailbox.ts).
+ * keepActiveOpensHome picks one or the other; every thread's app calls it once.
+ * An explicit local port of another thread is refused with EADDRINUSE (as the
+ * RSS probe refuses one whose flow hashes elsewhere).
+ *
  * Known limits. FLAG_ROLLOVER moves frames to another socket when a queue's
- * ring is full, so under overload a segment can reach a thread that does not
- * know its connection, which answers with RST as for any unknown segment (echo
- * reports RSTs per thread). Active opens keep to their own queue only when the
- * hash is known (rss-ports.ts: Toeplitz with the key a NIC reports). The
- * kernel's fanout hash (af_packet) is seeded per boot and the tap PMD reports no
- * key, so there a SYN-ACK reaches the other thread about half the time and that
- * connect() fails (measured on tap: test/dpdk/multi-stack-connect.test.ts): use
- * one stack thread for clients on these vdevs.
+ * ring is full, so under overload a segment of a passive connection can reach a
+ * thread that does not know it; with TcpConfig.strayRst off (echo stack=N) it
+ * is dropped and counted (the owner gets the peer's retransmission), and it is
+ * not forwarded (listeners are replicated: their port says nothing about the
+ * owner). A connection opened actively whose flow the device delivers to the
+ * other thread has every segment it receives forwarded (two copies and a second
+ * IPv4 input each): about half the connections on af_packet with N = 2,
+ * fewer on tap (its flow table mostly follows the queue a flow was sent on).
+ * A forwarded segment that finds the ring full is dropped (counted) and
+ * recovered by TCP's retransmission.
  * Per-thread: --max-conns and buffer memory are per stack thread; --pcap is
  * refused; --metrics-port and the status line are stack thread 0's only.
  *
@@ -41,6 +54,7 @@
  * does not burn its core. A Worker's event loop also carries its stop message.
  */
 import type { ArpMailboxShare } from "./arp-mailbox";
+import type { SegmentMailboxShare } from "./segment-mailbox";
 
 export interface StackWorkerInit {
   /** Stack thread index (1..threads-1; 0 is the main thread). */
@@ -52,6 +66,8 @@ export interface StackWorkerInit {
   maxBurst: number;
   cpu: number;
   mailbox: ArpMailboxShare;
+  /** TCP segments forwarded between threads (segment-forward.ts), or null. */
+  segments: SegmentMailboxShare | null;
   /** Absolute path of the module exporting the thread's app, and the export name. */
   module: string;
   export: string;
@@ -84,6 +100,10 @@ export interface StackThreadReport {
   arpSent: number;
   arpReceived: number;
   arpDropped: number;
+  /** TCP segments forwarded to other threads, dropped (ring full), and injected here (segment-forward.ts). */
+  segSent: number;
+  segDropped: number;
+  segInjected: number;
   /** The app's own report. */
   app: unknown;
 }
@@ -93,6 +113,8 @@ export interface StackThreadsOptions {
   port: number;
   maxBurst: number;
   mailbox: ArpMailboxShare;
+  /** The segment exchange (segment-mailbox.ts), when active opens may need it. */
+  segments?: SegmentMailboxShare | null;
   module: string;
   export: string;
   args: unknown;
@@ -144,7 +166,7 @@ export async function startStackThreads(o: StackThreadsOptions): Promise<StackTh
     w.onerror = (e) => onErr(new Error(`stack thread ${i}: ${e.message}`));
     const init: StackWorkerInit = {
       index: i, threads: o.threads, port: o.port, maxBurst: o.maxBurst, cpu: o.cpuFor?.(i) ?? -1,
-      mailbox: o.mailbox, module: o.module, export: o.export, args: o.args,
+      mailbox: o.mailbox, segments: o.segments ?? null, module: o.module, export: o.export, args: o.args,
     };
     w.postMessage(init);
   }

@@ -9,6 +9,7 @@
 import { allowedCpus, pinThread } from "../split/affinity";
 import { ArpMailboxEnd } from "./arp-mailbox";
 import { QueueDevice } from "./queue-device";
+import { SegmentMailboxEnd } from "./segment-mailbox";
 import type { StackThreadApp, StackThreadReport, StackWorkerInit } from "./stack-threads";
 
 declare const self: Worker;
@@ -29,7 +30,8 @@ self.onmessage = async (e: MessageEvent<StackWorkerInit | { stop: string }>) => 
     const { DpdkDevice } = await import("../../../ffi/dpdk-device");
     const inner = DpdkDevice.attach(init.port, init.threads, init.maxBurst, init.index);
     const mailbox = new ArpMailboxEnd(init.index, init.mailbox);
-    const device = new QueueDevice(inner, mailbox, init.index);
+    const segments = init.segments === null ? null : new SegmentMailboxEnd(init.index, init.segments);
+    const device = new QueueDevice(inner, mailbox, init.index, segments);
     const mod = (await import(init.module)) as Record<string, StackThreadApp>;
     const app = mod[init.export];
     if (typeof app !== "function") throw new Error(`${init.module} has no export ${init.export}`);
@@ -43,7 +45,8 @@ self.onmessage = async (e: MessageEvent<StackWorkerInit | { stop: string }>) => 
     });
     const rep: StackThreadReport = {
       index: init.index, cpus: allowedCpus(), pinError, rxFrames: device.rxFrames,
-      arpSent: mailbox.sent, arpReceived: mailbox.received, arpDropped: mailbox.dropped, app: report,
+      arpSent: mailbox.sent, arpReceived: mailbox.received, arpDropped: mailbox.dropped,
+      segSent: segments?.sent ?? 0, segDropped: segments?.dropped ?? 0, segInjected: device.segInjected, app: report,
     };
     postMessage({ done: rep });
   } catch (err) {

@@ -39,6 +39,8 @@ export interface MemifFloodOptions {
   floodRate: number;
   /** Seconds of flood at the start of the warm phase (not measured; JIT warm-up of the flood paths). Default 0. */
   warmFloodS?: number;
+  /** The peer's warm-up flood goes to another Ethernet address (the stack under test drops it before IP: its flood paths stay cold). */
+  warmFloodPeerOnly?: boolean;
   /** Second octet of the 10.X.0.0/16 link. */
   net: number;
   /** Extra flags for the echo app (its SYN shedding: --syn-budget, --syn-rate). */
@@ -155,7 +157,7 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
     const phases = [{ name: "warm", seconds: o.warmS }, { name: "base", seconds: o.baseS }, { name: "flood", seconds: o.floodS }];
     const popts: PeerOptions = {
       sock, serverIp, port: 7, peerIp, prefixLen: 16, genFirst: `10.${o.net}.1.0`, conns: o.conns, hz: o.hz,
-      setupS: Math.max(1, o.conns / 10_000), phases, floodRate: o.floodRate, warmFloodS: o.warmFloodS ?? 0, noHuge: hugeFlags().length > 0,
+      setupS: Math.max(1, o.conns / 10_000), phases, floodRate: o.floodRate, warmFloodS: o.warmFloodS ?? 0, warmFloodPeerOnly: o.warmFloodPeerOnly, noHuge: hugeFlags().length > 0,
     };
     peer = Bun.spawn([...nicePrefix, BUN, PEER, JSON.stringify(popts)], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
     const peerErr = new Response(peer.stderr).text();

@@ -54,6 +54,8 @@ export interface PeerOptions {
   floodRate: number;
   /** Seconds of flood at the start of the "warm" phase (JIT warm-up of both sides' flood paths; not measured). */
   warmFloodS: number;
+  /** The warm-up flood goes to another Ethernet address: the attacker's code warm, the target's flood paths cold. */
+  warmFloodPeerOnly?: boolean;
   noHuge: boolean;
 }
 
@@ -280,9 +282,11 @@ async function main(): Promise<void> {
     const end = t0 + ph.seconds * 1000;
     if (ph.name === "warm" && o.warmFloodS > 0) {
       // At the start of the warm-up, so the rest of it lets the JIT settle before the base phase.
+      flood.misaddressed = o.warmFloodPeerOnly === true;
       flood.start(clock());
       await Bun.sleep(Math.min(o.warmFloodS, ph.seconds) * 1000);
       flood.stop(clock());
+      flood.misaddressed = false;
       warmFlood = flood.queued - q0 - flood.backlog();
     }
     if (isFlood) {

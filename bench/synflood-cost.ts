@@ -171,4 +171,4 @@ console.log(`synflood-cost: ${FRAMES} frames, ${(MIX * 100).toFixed(1)} % data s
 classifyOnly(FRAMES);
 run("poll, no classifier", null, FRAMES);
 run("poll, SYN classifier, no budget", new Classifier({ classes: 2, fn: synLowClassifier() }), FRAMES);
-run(`poll, SYN classifier, budget ${BUDGET}/round`, new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: BUDGET, retrySlots: 0 }) }), FRAMES);
+run(`poll, SYN classifier, budget ${BUDGET}/round`, new Classifier({ classes: 2, fn: synLowClassifier(), admission: new SynAdmission({ overloadStreak: 1, perBurst: BUDGET, retry: null }) }), FRAMES);

@@ -28,6 +28,10 @@ import type { PacketBatch } from "../net/packet-batch";
 import { MAX_CLASSES } from "../net/tx-queues";
 import type { SynAdmission } from "./syn-admission";
 
+/** classifyBatch's per-frame scratch: the class in the low bits (MAX_CLASSES <= 16), a bare SYN's prepared index + 1 above. */
+const SYN_SHIFT = 4;
+const CLASS_MASK = (1 << SYN_SHIFT) - 1;
+
 /**
  * Where things are in one received frame (fixed shape, reused). Offsets are
  * absolute byte offsets into the device's `mem`, like the wire views use.
@@ -269,6 +273,8 @@ export class Classifier {
   readonly admission: SynAdmission | null;
   /** Whether the last frame classify() saw was parsed (`info` describes it). */
   parsed = false;
+  /** Per frame of the burst being classified with admission: its class, | (prepared index + 1) << SYN_SHIFT for a bare SYN. */
+  private cls = new Int32Array(0);
 
   constructor(opts: ClassifierOptions) {
     const c = opts.classes;
@@ -318,16 +324,38 @@ export class Classifier {
     const counts = this.counts;
     const info = this.info;
     const adm = shed !== null ? this.admission : null;
-    if (adm !== null) adm.beginBurst(n, batch.capacity, nowUs);
+    let cls = this.cls;
+    if (adm !== null) {
+      adm.beginBurst(n, batch.capacity, nowUs);
+      if (cls.length < n) cls = this.cls = new Int32Array(Math.max(n, batch.capacity));
+      // Pass 1: classify every frame and hash each bare SYN (class | (index + 1) << SYN_SHIFT); then
+      // read the shed-SYN filter's lines of all of them at once, so their cache misses overlap
+      // instead of each stalling a decision (src/sched/syn-retry-filter.ts).
+      for (let i = 0; i < n; i++) {
+        let c = this.classify(mem, dv, offs[i]!, lens[i]!);
+        if (this.parsed && isBareSyn(info)) c |= (adm.prepareSyn(info.srcIp, info.srcPort, info.dstPort, info.tcpSeq) + 1) << SYN_SHIFT;
+        cls[i] = c;
+      }
+      adm.prefetch();
+    }
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const h = handle[i]!;
       const o = offs[i]!;
       const l = lens[i]!;
-      const c = this.classify(mem, dv, o, l);
-      if (adm !== null && this.parsed && isBareSyn(info) && shed!.count < shed!.capacity && !adm.admitSyn(info.srcIp, info.srcPort, info.dstPort, info.tcpSeq)) {
-        shed!.push(h, o, l);
-        continue;
+      let c: number;
+      if (adm === null) c = this.classify(mem, dv, o, l);
+      else {
+        // Pass 2: the admission decisions, in arrival order.
+        c = cls[i]!;
+        if (c >>> SYN_SHIFT !== 0) {
+          const p = (c >>> SYN_SHIFT) - 1;
+          c &= CLASS_MASK;
+          if (shed!.count < shed!.capacity && !adm.admitPrepared(p)) {
+            shed!.push(h, o, l);
+            continue;
+          }
+        }
       }
       if (out[c]!.push(h, o, l) >= 0) {
         counts[c]++;

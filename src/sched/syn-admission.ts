@@ -18,26 +18,30 @@
  *    through with probability about min(1, ratePerSec / F).
  * Retransmitted SYNs first: a spoofed flood never repeats a SYN, a real client
  * does (same addresses, ports and ISN, RFC 9293 3.8.1 / RFC 6298 (2.1), (5.5):
- * after 1 s, then 2 s, 4 s, ...). A shed SYN leaves a 16-bit tag in a
- * direct-mapped table of `retrySlots` entries (Uint16Array: 11 bits of a hash
- * of source address, ports and sequence number, never all zero, and the time
- * it was written in units of 2^18 us, modulo 32, in the low 5 bits); the slot
- * is chosen by other bits of the hash. A SYN that finds its own tag is
- * admitted past both bounds (at most `retryPerBurst` such per burst, so an
- * attacker repeating each SYN gains little; a flood SYN meeting a held slot
- * matches another's tag with probability 1/2047, also within that cap: about
- * 1,000-1,400 flood SYNs/s admitted so at 2.8-3.6 M shed SYN/s in bench
- * synflood, each one SYN cookie more than ratePerSec). A tag
- * is HELD for `retryHoldUs` (default 2.2 s: past a retransmission 1 s or 2 s
- * later): a newer shed SYN that maps to a held slot is not remembered
- * (counted in retryTableFull) instead of overwriting it. So a remembered SYN
- * is always found by its retransmission, and under a flood of F shed SYNs/s a
- * shed SYN is remembered when its slot is free: with S slots and hold H, a
- * share of about (S/F) / (H + S/F) of them (0.53 at 3.4 M/s with the default
- * 2^23 slots, 16 MiB; one half at F = S/H, 3.8 M/s). With 32-bit tags
- * the same 16 MiB held 2^22 slots: 0.36 at 3.4 M/s. Before the hold (a table
- * that overwrote always), a tag survived 1 s of flood only with probability
- * exp(-F/S): 0.03 at 3.4 M/s and 2^20 slots, and never past a 2 s backoff.
+ * after 1 s, then 2 s, 4 s, ...). A shed SYN is added to a time-generational
+ * blocked Bloom filter (src/sched/syn-retry-filter.ts: the layout, the lazy
+ * per-line clearing and the arithmetic); a SYN found there is admitted past
+ * both bounds, at most `retryPerBurst` such per burst. With the defaults (4
+ * generations of 1.1 s, 64 MiB, 10 bits per key) every shed SYN is found for
+ * at least 3.3 s at any flood rate up to about 6 M shed SYN/s per stack
+ * thread: its retransmission 1 s later, or 3 s later when the first
+ * retransmission was lost, always gets in (no false negatives; before, a direct-mapped table of 2^23 16-bit tags held 2.2 s
+ * remembered a shed SYN only about half the time at 3.4 M shed SYN/s, so a
+ * client from a never-seen address failed now and then). The price is false
+ * matches, a flood SYN let in as if retransmitted: about 2.5e-5 of flood SYNs
+ * at 3.5 M shed SYN/s (86/s), 6e-5 at 4 M/s (242/s), each one SYN cookie more
+ * than ratePerSec and within the per-burst cap (the 16-bit tags gave about
+ * 1,000-1,400/s at 2.8-3.6 M/s). A line of the filter takes at most 48 keys per
+ * generation, so far past the design rate (from about 6 M shed SYN/s per stack
+ * thread) some SYNs are not remembered (counted in retryTableFull) rather than
+ * the false matches growing without bound. A retransmission admitted does not
+ * use its entry up (a Bloom filter cannot remove): an attacker repeating each
+ * SYN gets at most retryPerBurst of them per burst past the bounds. The filter
+ * takes memory only while SYNs are shed: allocated at the first shed SYN,
+ * released 10 s after the last (checked at each receive burst). The classifier
+ * hashes a burst's bare SYNs first (prepareSyn), reads their filter lines in
+ * one pass (prefetch) and then decides (admitPrepared), so the cache misses of
+ * a burst overlap.
  *
  * Known sources: a flood from random spoofed addresses almost never uses an
  * address that completed a three-way handshake with this stack, while the
@@ -54,13 +58,10 @@
  * of SYNs beside SYN cookies (3.6) as flood defences; Linux has none in TCP
  * itself (iptables/nftables limit rules do it there).
  *
- * No allocation; one object per stack thread.
+ * No allocation per packet (the filter allocates its table at the first shed
+ * SYN of a flood); one object per stack thread.
  */
-
-/** Tag epochs: 2^18 us (262 ms), kept modulo 32 (8.4 s) in a tag's low 5 bits. */
-const EPOCH_US = 1 << 18;
-const EPOCH_MOD = 32;
-const EPOCH_MASK = EPOCH_MOD - 1;
+import { SynRetryFilter, type SynRetryFilterOptions } from "./syn-retry-filter";
 
 export interface SynAdmissionOptions {
   /** Bare SYNs admitted per full burst; negative (default): no per-burst bound. */
@@ -73,10 +74,8 @@ export interface SynAdmissionOptions {
   ratePerSec?: number;
   /** Token bucket depth in SYNs; default max(64, ratePerSec / 50) (20 ms of the rate). */
   burst?: number;
-  /** Slots of the shed-SYN table (a power of two, 2 bytes each); 0: no retry preference. Default 2^23 (16 MiB). */
-  retrySlots?: number;
-  /** How long a shed SYN's tag is held against newer ones, us (default 2,200,000: past a 2 s backoff). */
-  retryHoldUs?: number;
+  /** The shed-SYN filter (syn-retry-filter.ts; default: its defaults, 64 MiB while shedding); null: no retry preference. */
+  retry?: SynRetryFilterOptions | null;
   /** Retransmitted SYNs admitted past the bounds per burst; default 8. */
   retryPerBurst?: number;
   /** Slots of the known-source table (a power of two, 12 bytes each); 0: off. Default 2^16 (768 KiB). */
@@ -105,16 +104,19 @@ export class SynAdmission {
   private streak = 0;
   /** SYNs admitted past the bounds because they retransmit a shed SYN (in `admitted` too). */
   retryAdmitted = 0;
-  readonly retrySlots: number;
   readonly retryPerBurst: number;
-  /** Hold of a tag in epochs of 2^18 us (retryHoldUs rounded up, at least 1). */
-  readonly retryHoldEpochs: number;
-  /** Shed SYNs not remembered: their slot held a newer tag (the table is full for this flood rate). */
+  /** Shed SYNs not remembered: their line of the filter was full (a flood past the filter's design rate). */
   retryTableFull = 0;
-  /** The current epoch (nowUs >> 18, low 6 bits), set by beginBurst. */
-  private epoch = 0;
-  /** Tags of shed SYNs (0: empty; low 5 bits: epoch written), allocated when a bound is configured. */
-  private readonly retryTags: Uint16Array;
+  /** The shed-SYN filter, or null (no retry preference, or no bound configured). */
+  readonly retryFilter: SynRetryFilter | null;
+  /** SYNs of the current burst prepared (prepareSyn): source address and the key's two hashes. */
+  private prepIp = new Int32Array(0);
+  private prepH1 = new Int32Array(0);
+  private prepH2 = new Int32Array(0);
+  private prepared = 0;
+  /** The key hashes of the last hashKey call. */
+  private h1 = 0;
+  private h2 = 0;
   /** SYNs admitted past the bounds because their source completed a handshake lately (in `admitted` too). */
   knownAdmitted = 0;
   /** Completed passive opens noted (noteKnown calls while active). */
@@ -146,8 +148,6 @@ export class SynAdmission {
     if (!Number.isFinite(r) || r < 0) throw new RangeError(`SYN admission: ratePerSec must be >= 0 (0: off), got ${r}`);
     const b = opts.burst ?? Math.max(64, Math.ceil(r / 50));
     if (!Number.isInteger(b) || b < 1) throw new RangeError(`SYN admission: burst must be an integer >= 1, got ${b}`);
-    const rs = opts.retrySlots ?? 1 << 23;
-    if (!Number.isInteger(rs) || rs < 0 || (rs & (rs - 1)) !== 0 || rs > 1 << 26) throw new RangeError(`SYN admission: retrySlots must be 0 or a power of two up to 2^26, got ${rs}`);
     const ks = opts.knownSlots ?? 1 << 16;
     if (!Number.isInteger(ks) || ks < 0 || (ks & (ks - 1)) !== 0 || ks > 1 << 24) throw new RangeError(`SYN admission: knownSlots must be 0 or a power of two up to 2^24, got ${ks}`);
     const kt = opts.knownTtlUs ?? 300_000_000;
@@ -155,9 +155,6 @@ export class SynAdmission {
     const kpb = opts.knownPerBurst ?? 4;
     if (!Number.isInteger(kpb) || kpb < 0) throw new RangeError(`SYN admission: knownPerBurst must be an integer >= 0, got ${kpb}`);
     const rpb = opts.retryPerBurst ?? 8;
-    const hold = opts.retryHoldUs ?? 2_200_000;
-    const he = Math.ceil(hold / EPOCH_US);
-    if (!Number.isFinite(hold) || hold < 0 || he >= EPOCH_MOD) throw new RangeError(`SYN admission: retryHoldUs must be 0..${(EPOCH_MOD - 1) * EPOCH_US}, got ${hold}`);
     if (!Number.isInteger(rpb) || rpb < 0) throw new RangeError(`SYN admission: retryPerBurst must be an integer >= 0, got ${rpb}`);
     this.perBurst = pb;
     this.overloadFrames = of;
@@ -165,10 +162,10 @@ export class SynAdmission {
     this.ratePerSec = r;
     this.burst = b;
     this.tokens = b;
-    this.retrySlots = rs;
     this.retryPerBurst = rpb;
-    this.retryHoldEpochs = Math.max(1, he);
-    this.retryTags = new Uint16Array(this.active() ? rs : 0);
+    // Validated even when no bound is configured (a bad option is a bad option).
+    const filter = opts.retry === null ? null : new SynRetryFilter(opts.retry ?? {});
+    this.retryFilter = filter !== null && filter.blocks > 0 && this.active() ? filter : null;
     this.knownSlots = ks;
     this.knownTtlUs = kt;
     this.knownPerBurst = kpb;
@@ -183,11 +180,13 @@ export class SynAdmission {
 
   /** Start a receive burst of `n` frames from a batch of `capacity`, at `nowUs`. */
   beginBurst(n: number, capacity: number, nowUs: number): void {
+    this.prepared = 0;
+    if (this.prepIp.length < capacity) this.growPrepared(capacity);
     this.retryLeft = this.retryPerBurst;
     this.knownLeft = this.knownPerBurst;
     this.nowUs = nowUs;
     this.left = -1;
-    this.epoch = Math.floor(nowUs / EPOCH_US) & EPOCH_MASK;
+    if (this.retryFilter !== null) this.retryFilter.setTime(nowUs);
     if (n >= (this.overloadFrames > 0 ? this.overloadFrames : capacity)) {
       if (this.streak < this.overloadStreak) this.streak++;
       if (this.perBurst >= 0 && this.streak >= this.overloadStreak) {
@@ -212,22 +211,72 @@ export class SynAdmission {
    * shed it (counted, and remembered for its retransmission).
    */
   admitSyn(srcIp: number, srcPort: number, dstPort: number, seq: number): boolean {
-    const slots = this.retryTags.length;
-    if (slots === 0) return this.admitKnown(srcIp) || this.admit();
-    // Two 32-bit mixes of the SYN's identity: slot index and tag (never 0).
+    if (this.retryFilter === null) return this.admitKnown(srcIp) || this.admit();
+    this.hashKey(srcIp, srcPort, dstPort, seq);
+    return this.admitHashed(srcIp, this.h1, this.h2);
+  }
+
+  /**
+   * A burst's bare SYNs in two steps, so the filter's cache misses overlap:
+   * prepareSyn for each bare SYN in order (returns its index in the burst,
+   * 0, 1, ...), then prefetch() once, then admitPrepared(index) for each in the
+   * same order (the decisions, as admitSyn). Without a filter prepareSyn only
+   * keeps the address.
+   */
+  prepareSyn(srcIp: number, srcPort: number, dstPort: number, seq: number): number {
+    const i = this.prepared++;
+    if (i >= this.prepIp.length) this.growPrepared(2 * i + 1);
+    this.prepIp[i] = srcIp;
+    if (this.retryFilter !== null) {
+      this.hashKey(srcIp, srcPort, dstPort, seq);
+      this.prepH1[i] = this.h1;
+      this.prepH2[i] = this.h2;
+    }
+    return i;
+  }
+
+  /** Read the filter lines of the prepared SYNs (independent loads: their misses overlap). */
+  prefetch(): void {
+    if (this.retryFilter !== null && this.prepared > 0) this.retryFilter.touch(this.prepH1, this.prepared);
+  }
+
+  /** The decision for prepared SYN `i` (see prepareSyn). */
+  admitPrepared(i: number): boolean {
+    const ip = this.prepIp[i]!;
+    if (this.retryFilter === null) return this.admitKnown(ip) || this.admit();
+    return this.admitHashed(ip, this.prepH1[i]!, this.prepH2[i]!);
+  }
+
+  /** Room for `n` prepared SYNs (once per batch size, not per burst). */
+  private growPrepared(n: number): void {
+    const ip = new Int32Array(n);
+    const a = new Int32Array(n);
+    const b = new Int32Array(n);
+    ip.set(this.prepIp);
+    a.set(this.prepH1);
+    b.set(this.prepH2);
+    this.prepIp = ip;
+    this.prepH1 = a;
+    this.prepH2 = b;
+  }
+
+  /** Two independent 32-bit mixes of a SYN's identity into h1 (the filter's block) and h2 (its bits). */
+  private hashKey(srcIp: number, srcPort: number, dstPort: number, seq: number): void {
+    const pp = (srcPort << 16) | dstPort;
     let h = Math.imul(srcIp ^ 0x9e3779b9, 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13) ^ ((srcPort << 16) | dstPort), 0xc2b2ae35);
+    h = Math.imul(h ^ (h >>> 13) ^ pp, 0xc2b2ae35);
     h = Math.imul(h ^ (h >>> 16) ^ seq, 0x27d4eb2f);
-    h ^= h >>> 15;
-    const slot = h & (slots - 1);
-    // Tag: 11 bits of a second mix (all-zero mapped to 1: a tag is never 0) over the epoch's 5 bits.
-    const hb = ((Math.imul(h, 0x165667b1) ^ seq) >>> 21) & 0x7ff;
-    const id = (hb === 0 ? 1 : hb) << 5;
-    const tags = this.retryTags;
-    const cur = tags[slot]!;
-    const mine = (cur & ~EPOCH_MASK) === id;
-    if (mine && this.retryLeft > 0) {
-      tags[slot] = 0;
+    this.h1 = h ^ (h >>> 15);
+    let h2 = Math.imul(seq ^ 0x7f4a7c15, 0x2c1b3c6d);
+    h2 = Math.imul(h2 ^ (h2 >>> 15) ^ srcIp, 0x297a2d39);
+    h2 = Math.imul(h2 ^ (h2 >>> 16) ^ pp, 0x9e3779b1);
+    this.h2 = h2 ^ (h2 >>> 16);
+  }
+
+  /** Retransmission of a shed SYN (found in the filter) first, then the known source, then the bounds; a shed SYN is added. */
+  private admitHashed(srcIp: number, h1: number, h2: number): boolean {
+    const f = this.retryFilter!;
+    if (this.retryLeft > 0 && f.has(h1, h2)) {
       this.retryLeft--;
       this.retryAdmitted++;
       this.admitted++;
@@ -235,9 +284,7 @@ export class SynAdmission {
       return true;
     }
     if (this.admitKnown(srcIp) || this.admit()) return true;
-    // Remember it unless the slot holds another SYN's tag younger than the hold.
-    if (mine || cur === 0 || ((this.epoch - cur) & EPOCH_MASK) >= this.retryHoldEpochs) tags[slot] = id | this.epoch;
-    else this.retryTableFull++;
+    if (!f.add(h1, h2)) this.retryTableFull++;
     return false;
   }
 

@@ -117,9 +117,9 @@ describe("SYN flood in virtual time", () => {
   });
 
   for (const retry of [true, false]) {
-    test(`a client whose SYN is shed under a sustained flood gets in ${retry ? "on its first retransmission (the shed-SYN table)" : "only by luck without the shed-SYN table"}`, () => {
+    test(`a client whose SYN is shed under a sustained flood gets in ${retry ? "on its first retransmission (the shed-SYN filter)" : "only by luck without the shed-SYN filter"}`, () => {
       // 16 spoofed SYNs per ms (16,000/s) against 1,000 admitted per second: each ms the first flood SYN takes the token.
-      const adm = new SynAdmission({ ratePerSec: 1000, burst: 1, retrySlots: retry ? 1 << 16 : 0 });
+      const adm = new SynAdmission({ ratePerSec: 1000, burst: 1, retry: retry ? { blocks: 1 << 12 } : null });
       const { p } = setup(adm);
       let opened = -1;
       const t0 = p.clock.nowUs;
@@ -136,7 +136,7 @@ describe("SYN flood in virtual time", () => {
         // The SYN at 0 was shed; its retransmission (RTO 1 s, RFC 6298 2.1) was admitted.
         expect(opened).toBeGreaterThan(t0 + 1_000_000);
         expect(opened).toBeLessThan(t0 + 1_010_000);
-        // Its retransmission, plus any flood SYN matching a held slot's 11-bit tag (1/2047 each).
+        // Its retransmission, plus any flood SYN falsely matching the filter (syn-retry-filter.ts).
         expect(adm.retryAdmitted).toBeGreaterThanOrEqual(1);
         expect(adm.retryAdmitted).toBeLessThan(1 + 12);
       } else {
@@ -147,7 +147,7 @@ describe("SYN flood in virtual time", () => {
   }
 
   test("known source: a client that completed a handshake before gets in on its first SYN under the flood (TCP's onPassiveOpen hook)", () => {
-    const adm = new SynAdmission({ ratePerSec: 1000, burst: 1, retrySlots: 0 });
+    const adm = new SynAdmission({ ratePerSec: 1000, burst: 1, retry: null });
     const { p } = setupKnown(adm);
     expect(adm.knownNoted).toBe(CONNS);
     let opened = -1;

@@ -11,48 +11,14 @@ import { Generator } from "../../apps/iotep/generator";
 import { IdClient } from "../../apps/iotep/id-client";
 import { IotepServer } from "../../apps/iotep/server";
 import { MessageBuilder } from "../../apps/iotep/protocol";
-import type { Db, GetCallback, IotepStore, MessageCallback, SetCallback } from "../../apps/iotep/store";
+import type { IotepStore, MessageCallback } from "../../apps/iotep/store";
 import { classifierFromSpec } from "../../src/api/classifier-spec";
 import { SeededRng } from "../../src/net/seeded-rng";
 import { TcpLayer } from "../../src/tcp/tcp-layer";
 import { makeTcpConfig } from "../../src/tcp/config";
 import { TcpState } from "../../src/tcp/state";
 import { IP_A, IP_B, StackPair } from "../helpers/stack-pair";
-
-/** Work deferred to the next poll round (Redis replies, the server's pump). */
-class Later {
-  q: (() => void)[] = [];
-  poll(): number {
-    const q = this.q;
-    this.q = [];
-    for (const f of q) f();
-    return q.length;
-  }
-  pollAt(): number {
-    return this.q.length > 0 ? 0 : Number.POSITIVE_INFINITY;
-  }
-}
-
-class NextRoundStore implements IotepStore {
-  readonly values = new Map<string, Buffer>();
-  connected = true;
-  connectionErrors = 0;
-  constructor(private readonly later: Later) {}
-  get(db: Db, key: number, cb: GetCallback): void {
-    this.later.q.push(() => cb(null, this.values.get(`${db}:${key}`) ?? null));
-  }
-  set(db: Db, key: number, value: Buffer, cb: SetCallback): void {
-    const v = Buffer.from(value);
-    this.later.q.push(() => (this.values.set(`${db}:${key}`, v), cb(null, "OK")));
-  }
-  waitReady(): Promise<boolean> {
-    return Promise.resolve(true);
-  }
-  async close(): Promise<void> {}
-  describe(): string {
-    return "next-round";
-  }
-}
+import { Later, NextRoundStore } from "../helpers/next-round-store";
 
 describe("iotep id transports (TcpEpoll server, TcpLayer-by-id generator)", () => {
   test("300 connections: all open, every request answered, counts agree, clean close", () => {

@@ -19,47 +19,13 @@ import { classifyMessage, MSG_REQUEST, REPLY_LEN, writeReply } from "../../apps/
 import { createThreadLanes, EventPump, LaneTransport } from "../../apps/iotep/smp-lanes";
 import { LaneRouter } from "../../apps/iotep/smp-router";
 import { GenThreads, mergeThreads } from "../../apps/iotep/smp-threads";
-import type { Db, GetCallback, IotepStore, SetCallback } from "../../apps/iotep/store";
 import { classifierFromSpec } from "../../src/api/classifier-spec";
 import { SeededRng } from "../../src/net/seeded-rng";
 import { PollLoop } from "../../src/sched/poll-loop";
 import { TcpLayer } from "../../src/tcp/tcp-layer";
 import { makeTcpConfig } from "../../src/tcp/config";
 import { IP_A, IP_B, StackPair } from "../helpers/stack-pair";
-
-class Later {
-  q: (() => void)[] = [];
-  poll(): number {
-    const q = this.q;
-    this.q = [];
-    for (const f of q) f();
-    return q.length;
-  }
-  pollAt(): number {
-    return this.q.length > 0 ? 0 : Number.POSITIVE_INFINITY;
-  }
-}
-
-class NextRoundStore implements IotepStore {
-  readonly values = new Map<string, Buffer>();
-  connected = true;
-  connectionErrors = 0;
-  constructor(private readonly later: Later) {}
-  get(db: Db, key: number, cb: GetCallback): void {
-    this.later.q.push(() => cb(null, this.values.get(`${db}:${key}`) ?? null));
-  }
-  set(db: Db, key: number, value: Buffer, cb: SetCallback): void {
-    const v = Buffer.from(value);
-    this.later.q.push(() => (this.values.set(`${db}:${key}`, v), cb(null, "OK")));
-  }
-  waitReady(): Promise<boolean> {
-    return Promise.resolve(true);
-  }
-  async close(): Promise<void> {}
-  describe(): string {
-    return "next-round";
-  }
-}
+import { Later, NextRoundStore } from "../helpers/next-round-store";
 
 describe("mcc --smp on our stack", () => {
   test("netsim, 3 shards behind the router: each connection on its own shard, every request answered on the shard that sent it", () => {

@@ -15,7 +15,7 @@
  * stack threads, so the gain from a second stack thread can be small or negative.
  * Needs root; hold /work/heavy.lock (or run nothing else) while it runs.
  */
-import { cpus, hostname, loadavg } from "node:os";
+import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { parseProgramArgs } from "../src/api/cli";
@@ -96,14 +96,8 @@ async function one(round: number, n: number): Promise<Row> {
   }
 }
 
-const cpu = cpus();
-let commit = "unknown";
-try {
-  commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-} catch {
-  // not a git checkout
-}
-console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; bun ${Bun.version}; commit ${commit}`);
+const commit = gitCommit();
+console.log(machineLine(commit));
 console.log(`bench multi: dev ${devKind}, stack=1 vs stack=${threads}, ${conns} connections, ${size}-byte requests closed loop, warm-up ${warmupS} s, ${seconds} s measured, ${rounds} rounds, echo flags "${echoArgs.join(" ")}"`);
 const rows: Row[] = [];
 for (let r = 0; r < rounds; r++) {
@@ -121,7 +115,7 @@ const m1 = median(rows.filter((x) => x.layout === "stack=1").map((x) => x.rate))
 const mN = median(rows.filter((x) => x.layout === `stack=${threads}`).map((x) => x.rate));
 console.log(`median: stack=1 ${m1.toFixed(0)} req/s, stack=${threads} ${mN.toFixed(0)} req/s, ratio stack=${threads}/stack=1 ${(mN / m1).toFixed(2)}`);
 if (jsonFile) {
-  writeFileSync(jsonFile, JSON.stringify({ bench: "multi", commit, machine: { host: hostname(), cpus: cpu.length, model: cpu[0]?.model }, bun: Bun.version,
+  writeFileSync(jsonFile, JSON.stringify({ bench: "multi", commit, machine: machineInfo(), bun: Bun.version,
     dev: devKind, echoArgs, threads, conns, size, warmupS, seconds, rows, median: { stack1: m1, stackN: mN }, ratio: mN / m1 }, null, 2));
 }
 process.exit(0);

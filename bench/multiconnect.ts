@@ -17,7 +17,7 @@
  * shows every round, the median rate per mode and the ratio.
  * Needs root; hold /work/heavy.lock (or run nothing else) while it runs.
  */
-import { cpus, hostname, loadavg } from "node:os";
+import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { parseProgramArgs } from "../src/api/cli";
@@ -99,14 +99,8 @@ async function one(round: number, forward: boolean): Promise<Row> {
   }
 }
 
-const cpu = cpus();
-let commit = "unknown";
-try {
-  commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-} catch {
-  // not a git checkout
-}
-console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; bun ${Bun.version}; commit ${commit}`);
+const commit = gitCommit();
+console.log(machineLine(commit));
 console.log(`bench multiconnect: dev ${devKind}, stack=${threads}, ${par} connections in flight per thread (connect, 100 B echoed, close), warm-up ${warmupS} s, ${seconds} s measured, ${rounds} rounds`);
 const rows: Row[] = [];
 for (let r = 0; r < rounds; r++) {
@@ -129,7 +123,7 @@ const failOff = rows.filter((x) => !x.forward).reduce((a, x) => a + x.failed, 0)
 const failOn = rows.filter((x) => x.forward).reduce((a, x) => a + x.failed, 0);
 console.log(`median: forward off ${off.toFixed(0)} conn/s (${failOff} failed in all rounds), forward on ${on.toFixed(0)} conn/s (${failOn} failed), ratio on/off ${(on / off).toFixed(2)}`);
 if (jsonFile) {
-  writeFileSync(jsonFile, JSON.stringify({ bench: "multiconnect", commit, machine: { host: hostname(), cpus: cpu.length, model: cpu[0]?.model }, bun: Bun.version,
+  writeFileSync(jsonFile, JSON.stringify({ bench: "multiconnect", commit, machine: machineInfo(), bun: Bun.version,
     dev: devKind, threads, par, warmupS, seconds, rounds, rows, median: { off, on }, failed: { off: failOff, on: failOn } }, null, 2));
 }
 process.exit(0);

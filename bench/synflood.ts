@@ -67,7 +67,8 @@
  * view (both nice 0); --hping-sched / --client-sched set each side alone.
  */
 import { writeFileSync } from "node:fs";
-import { cpus, hostname, loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
+import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { parseProgramArgs } from "../src/api/cli";
 import { runSynflood, synfloodSkipReason } from "../test/dpdk/helpers/synflood";
 import { runSynfloodMemif, synfloodMemifSkipReason } from "../test/dpdk/helpers/synflood-memif";
@@ -105,19 +106,6 @@ const values = parseProgramArgs({
   ],
 }).values as Record<string, string | undefined>;
 /** The checkout's short commit, or "unknown". */
-function gitCommit(): string {
-  try {
-    return Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || "unknown";
-  } catch {
-    return "unknown"; // not a git checkout
-  }
-}
-
-function machineLine(commit: string): string {
-  const cpu = cpus();
-  return `machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; bun ${Bun.version}; commit ${commit}`;
-}
-
 const HPING_ONLY = ["msg", "rate", "framecnt", "profile", "pin", "sched", "hping-sched", "client-sched"] as const;
 const source = values["flood-source"];
 if (source !== "memif" && source !== "hping3") {
@@ -196,7 +184,7 @@ console.log(`new connection during the flood, KNOWN source (the namespace's addr
 console.log(`established: ${r.client.connected} connected, ${r.client.errors} errors, ${r.client.mismatches} mismatched bytes; stack retransmits during the flood ${r.floodDelta["tcp_retransmits_total"] ?? 0}, RTO timeouts ${r.floodDelta["tcp_rto_timeouts_total"] ?? 0}`);
 if (values.json !== undefined) {
   writeFileSync(values.json, JSON.stringify({
-    bench: "synflood", commit, machine: { host: hostname(), cpus: cpu.length, model: cpu[0]?.model, load: loadavg() }, bun: Bun.version,
+    bench: "synflood", commit, machine: { ...machineInfo(), load: loadavg() }, bun: Bun.version,
     params: opts, sched: values.sched, phases: r.client.phases, ratio, hping: r.hping, rxFramesFlood: r.rxFramesFlood,
     synCookiesSent: r.synCookiesSent, synCookiesAccepted: r.synCookiesAccepted, newConn: r.client.newConn,
     connected: r.client.connected, errors: r.client.errors, mismatches: r.client.mismatches, floodDelta: r.floodDelta,
@@ -275,7 +263,7 @@ async function memifMode(): Promise<never> {
   console.log(`held: ${r.peer.connected} connected, ${r.peer.errors} errors; peer tcp retransmits ${r.peer.tcp["retransmits"] ?? "?"}, tx refused ${r.peer.tx.refused}, dropped ${r.peer.tx.dropped}`);
   if (values.json !== undefined) {
     writeFileSync(values.json, JSON.stringify({
-      bench: "synflood", floodSource: "memif", commit, machine: { host: hostname(), cpus: cpu.length, model: cpu[0]?.model, load: loadavg() }, bun: Bun.version,
+      bench: "synflood", floodSource: "memif", commit, machine: { ...machineInfo(), load: loadavg() }, bun: Bun.version,
       params: opts, phases: r.peer.phases, ratio, offeredPerS: flood.floodFrames / fs, rxFramesFlood: r.rxFramesFlood, rxFramesBase: r.rxFramesBase,
       synShedFlood: r.synShedFlood, synKnownFlood: r.synKnownFlood, synRetryFlood: r.synRetryFlood, synCookiesSent: r.synCookiesSent, synCookiesAccepted: r.synCookiesAccepted, newConn: r.peer.newConn, newConnKnown: r.peer.newConnKnown,
       connected: r.peer.connected, errors: r.peer.errors, floodDelta: r.floodDelta, cpu: r.cpu, peer: r.peer, stats: r.stats,

@@ -45,6 +45,14 @@ async function listening(prefix: string[]): Promise<void> {
 
 type Res = ThreadResult & { segSent: number; segInjected: number; segDropped: number };
 
+/** Start the namespace's echo server, wait until it listens, let the child connect from both threads. */
+async function connectAll(env: ReturnType<typeof createVethNs>, child: ReturnType<typeof startChild>): Promise<{ threads: Res[] }> {
+  env.spawn([PYTHON, "-c", ECHO_SERVER]);
+  await listening(env.prefix);
+  child.send("go");
+  return (await child.waitEv("result", 150_000)) as unknown as { threads: Res[] };
+}
+
 function check(dev: string, threads: Res[]): void {
   console.log(`${dev} active opens: ${threads.map((r, i) => `thread ${i} ${JSON.stringify(r)}`).join("; ")}`);
   expect(threads.length).toBe(2);
@@ -76,10 +84,7 @@ describe.skipIf(skip !== null)("active opens from two stack threads (ports parti
       must([...env.prefix, "ip", "addr", "add", "10.250.0.2/24", "dev", tap]);
       must([...env.prefix, "ip", "link", "set", tap, "up"]);
       run([...env.prefix, "ethtool", "-K", tap, "tx", "off", "tso", "off", "gso", "off", "gro", "off"]);
-      env.spawn([PYTHON, "-c", ECHO_SERVER]);
-      await listening(env.prefix);
-      child.send("go");
-      res = (await child.waitEv("result", 150_000)) as unknown as { threads: Res[] };
+      res = await connectAll(env, child);
     } finally {
       child.kill();
       env.remove();
@@ -93,10 +98,7 @@ describe.skipIf(skip !== null)("active opens from two stack threads (ports parti
     let res: { threads: Res[] } | null = null;
     try {
       await child.waitEv("up", 30_000);
-      env.spawn([PYTHON, "-c", ECHO_SERVER]);
-      await listening(env.prefix);
-      child.send("go");
-      res = (await child.waitEv("result", 150_000)) as unknown as { threads: Res[] };
+      res = await connectAll(env, child);
     } finally {
       child.kill();
       env.remove();

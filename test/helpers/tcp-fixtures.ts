@@ -43,6 +43,18 @@ export interface Sent {
   checksumOk: boolean;
 }
 
+/** An L4Tx that accepts segments into one slot and forgets them (tests that only look at TCP's state). */
+export class NullTx implements L4Tx {
+  readonly mem = new Uint8Array(2048);
+  readonly dv = new DataView(this.mem.buffer);
+  readonly maxL4Bytes = 1480;
+  begin(): number {
+    return 0;
+  }
+  commit(): void {}
+  abort(): void {}
+}
+
 /** An L4Tx that records segments instead of sending them. */
 export class CaptureTx implements L4Tx {
   readonly mem = new Uint8Array(4096);

@@ -8,34 +8,18 @@
 import { describe, expect, test } from "bun:test";
 import { EpollServer } from "../../apps/iotep/epoll-server";
 import { Generator } from "../../apps/iotep/generator";
-import { IdClient } from "../../apps/iotep/id-client";
 import { IotepServer } from "../../apps/iotep/server";
 import { MessageBuilder } from "../../apps/iotep/protocol";
 import type { IotepStore, MessageCallback } from "../../apps/iotep/store";
 import { classifierFromSpec } from "../../src/api/classifier-spec";
-import { SeededRng } from "../../src/net/seeded-rng";
-import { TcpLayer } from "../../src/tcp/tcp-layer";
-import { makeTcpConfig } from "../../src/tcp/config";
 import { TcpState } from "../../src/tcp/state";
-import { IP_A, IP_B, StackPair } from "../helpers/stack-pair";
-import { Later, NextRoundStore } from "../helpers/next-round-store";
+import { StackPair } from "../helpers/stack-pair";
+import { iotepIdPair } from "../helpers/iotep-id-pair";
 
 describe("iotep id transports (TcpEpoll server, TcpLayer-by-id generator)", () => {
   test("300 connections: all open, every request answered, counts agree, clean close", () => {
     const conns = 300;
-    const p = new StackPair({ bApi: "epoll", classifyB: classifierFromSpec("iotep"), tcp: { maxConnections: 1024 } });
-    const later = new Later();
-    p.b.addAppStage(later);
-    const clock = (): number => p.clock.nowUs;
-    const server = new IotepServer({ msgLen: 200, store: new NextRoundStore(later), clockUs: clock, schedule: (f) => void later.q.push(f) });
-    const served = new EpollServer(server, p.eb!, p.b, 80);
-    server.sink = served;
-
-    const rng = new SeededRng(9);
-    const client = new IdClient({ conns, firstIp: IP_A, ipCount: 1, portLo: 2000, portHi: 2999, dstIp: IP_B, dstPort: 80, ports: 1, clockUs: clock });
-    const tcp = new TcpLayer({ config: makeTcpConfig({ maxConnections: 1024 }), tx: p.a.netif.out, rng: () => rng.nextU32(), nowUs: clock(), events: client.ring });
-    p.a.setTransport(tcp);
-    client.attach(tcp);
+    const { p, clock, server, served, client, tcp } = iotepIdPair(conns);
     p.a.addAppStage(client);
     const gen = new Generator({ conns, setupS: 0.5, waitS: 0.2, epochS: 1, msgLen: 200, ratio: 0.3, durationS: 2, drainS: 1 }, client);
     client.bind(gen);

@@ -11,39 +11,20 @@
  *    threads' and the merged histogram holds every reply.
  */
 import { describe, expect, test } from "bun:test";
-import { EpollServer } from "../../apps/iotep/epoll-server";
 import { Generator, type GenEvents } from "../../apps/iotep/generator";
 import { IdClient } from "../../apps/iotep/id-client";
-import { IotepServer } from "../../apps/iotep/server";
 import { classifyMessage, MSG_REQUEST, REPLY_LEN, writeReply } from "../../apps/iotep/protocol";
 import { createThreadLanes, EventPump, LaneTransport } from "../../apps/iotep/smp-lanes";
 import { LaneRouter } from "../../apps/iotep/smp-router";
 import { GenThreads, mergeThreads } from "../../apps/iotep/smp-threads";
-import { classifierFromSpec } from "../../src/api/classifier-spec";
-import { SeededRng } from "../../src/net/seeded-rng";
 import { PollLoop } from "../../src/sched/poll-loop";
-import { TcpLayer } from "../../src/tcp/tcp-layer";
-import { makeTcpConfig } from "../../src/tcp/config";
-import { IP_A, IP_B, StackPair } from "../helpers/stack-pair";
-import { Later, NextRoundStore } from "../helpers/next-round-store";
+import { iotepIdPair } from "../helpers/iotep-id-pair";
 
 describe("mcc --smp on our stack", () => {
   test("netsim, 3 shards behind the router: each connection on its own shard, every request answered on the shard that sent it", () => {
     const conns = 301;
     const n = 3;
-    const p = new StackPair({ bApi: "epoll", classifyB: classifierFromSpec("iotep"), tcp: { maxConnections: 1024 } });
-    const later = new Later();
-    p.b.addAppStage(later);
-    const clock = (): number => p.clock.nowUs;
-    const server = new IotepServer({ msgLen: 200, store: new NextRoundStore(later), clockUs: clock, schedule: (f) => void later.q.push(f) });
-    const served = new EpollServer(server, p.eb!, p.b, 80);
-    server.sink = served;
-
-    const rng = new SeededRng(9);
-    const client = new IdClient({ conns, firstIp: IP_A, ipCount: 1, portLo: 2000, portHi: 2999, dstIp: IP_B, dstPort: 80, ports: 1, clockUs: clock });
-    const tcp = new TcpLayer({ config: makeTcpConfig({ maxConnections: 1024 }), tx: p.a.netif.out, rng: () => rng.nextU32(), nowUs: clock(), events: client.ring });
-    p.a.setTransport(tcp);
-    client.attach(tcp);
+    const { p, clock, server, client } = iotepIdPair(conns);
 
     const lanes = Array.from({ length: n }, () => createThreadLanes(4096, 1 << 18));
     const router = new LaneRouter(client, lanes, () => {});

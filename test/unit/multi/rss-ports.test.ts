@@ -6,23 +6,10 @@
 import { expect, test } from "bun:test";
 import { makeTcpConfig } from "../../../src/tcp/config";
 import { TcpLayer } from "../../../src/tcp/tcp-layer";
-import type { L4Tx } from "../../../src/net/l4-tx";
 import { steerActiveOpens } from "../../../src/sched/multi/rss-ports";
 import { MS_RSS_KEY, rssQueue, toeplitzIpv4Ports } from "../../../src/sched/multi/toeplitz";
-import { seededRng } from "../../helpers/tcp-fixtures";
+import { NullTx, seededRng } from "../../helpers/tcp-fixtures";
 import { EADDRINUSE } from "../../../src/tcp/errno";
-
-/** Accepts segments into one slot and forgets them. */
-class NullTx implements L4Tx {
-  readonly mem = new Uint8Array(2048);
-  readonly dv = new DataView(this.mem.buffer);
-  readonly maxL4Bytes = 1480;
-  begin(): number {
-    return 0;
-  }
-  commit(): void {}
-  abort(): void {}
-}
 
 const LOCAL = 0x0a000001;
 const REMOTE = 0x0a000002;

@@ -10,7 +10,6 @@ import { describe, expect, test } from "bun:test";
 import { Stack } from "../../../src/api/stack";
 import { TcpSockets } from "../../../src/api/tcp-sockets";
 import type { Device, DeviceCaps, DeviceStats } from "../../../src/net/device";
-import type { L4Tx } from "../../../src/net/l4-tx";
 import { PacketBatch } from "../../../src/net/packet-batch";
 import { ManualClock, PairDevice } from "../../../src/net/pair-device";
 import { SeededRng } from "../../../src/net/seeded-rng";
@@ -22,18 +21,7 @@ import { makeTcpConfig } from "../../../src/tcp/config";
 import { EADDRINUSE } from "../../../src/tcp/errno";
 import { TcpLayer } from "../../../src/tcp/tcp-layer";
 import { parseIpv4 } from "../../../src/wire/ip-addr";
-import { seededRng } from "../../helpers/tcp-fixtures";
-
-class NullTx implements L4Tx {
-  readonly mem = new Uint8Array(2048);
-  readonly dv = new DataView(this.mem.buffer);
-  readonly maxL4Bytes = 1480;
-  begin(): number {
-    return 0;
-  }
-  commit(): void {}
-  abort(): void {}
-}
+import { NullTx, seededRng } from "../../helpers/tcp-fixtures";
 
 const LOCAL = 0x0a000001;
 const REMOTE = 0x0a000002;

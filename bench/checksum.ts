@@ -11,7 +11,7 @@
  * (a throughput micro-benchmark: no per-call latency histogram).
  */
 import { checksumPartial, checksumPartialDv, checksumFold } from "../src/wire/checksum";
-import { cpus, hostname } from "node:os";
+import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { parseProgramArgs } from "../src/api/cli";
 
 const BYTES = 1460;
@@ -81,14 +81,9 @@ for (let s = 0; s < 64; s++) {
   }
 }
 
-let commit = "unknown";
-try {
-  commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-} catch {
-  // not a git checkout: keep "unknown"
-}
-const cpu = cpus();
-console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; bun ${Bun.version}; commit ${commit}`);
+const commit = gitCommit();
+const cpu = machineInfo();
+console.log(machineLine(commit));
 console.log(`parameters: ${BYTES}-byte buffers, ${SLOTS} slots of ${STRIDE} B, ${seconds} s per case after 1.5 s warm-up`);
 
 const results = [
@@ -114,6 +109,6 @@ if (sink === 0x7fffffff) console.log(""); // keep the results live
 if (jsonFile !== "") {
   await Bun.write(
     jsonFile,
-    JSON.stringify({ bench: "checksum", commit, machine: { cpus: cpu.length, model: cpu[0]?.model }, bytes: BYTES, seconds, results, ratioEven, ratioOdd }, null, 2),
+    JSON.stringify({ bench: "checksum", commit, machine: cpu, bytes: BYTES, seconds, results, ratioEven, ratioOdd }, null, 2),
   );
 }

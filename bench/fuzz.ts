@@ -10,7 +10,7 @@
  *   bun run bench fuzz [--frames N] [--warmup N] [--seed S] [--json FILE]
  */
 import fc from "fast-check";
-import { cpus, hostname } from "node:os";
+import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { parseProgramArgs } from "../src/api/cli";
 import { ConnHarness } from "../test/fuzz/receive-path-harness";
 import { encodeFrame, type FrameSpec } from "../test/fuzz/receive-path-frames";
@@ -86,10 +86,10 @@ const sentinelOk = h.echo(h.sentinel, 65536, 5);
 const fresh = h.connect();
 const freshOk = fresh !== null && h.echo(fresh, 65536, 6);
 
-const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim();
+const commit = gitCommit();
 const result = {
   bench: "fuzz",
-  machine: { host: hostname(), cpu: cpus()[0]?.model ?? "?", cores: cpus().length, bun: Bun.version },
+  machine: { ...machineInfo(), bun: Bun.version },
   commit,
   params: { frames, warmup, seed, pool: POOL, burst: BURST },
   receiveFramesPerSec: Math.round(frames / (rxNs / 1e9)),
@@ -102,7 +102,7 @@ const result = {
   freshConnectionEchoIntact: freshOk,
 };
 
-console.log(`fuzz bench  commit ${commit}  ${result.machine.cpu} x${result.machine.cores}  bun ${Bun.version}`);
+console.log(`fuzz bench  ${machineLine(commit)}`);
 console.log(`params: ${frames} frames (+${warmup} warm-up), seed ${seed}, pool ${POOL} specs re-encoded every 65536 frames, bursts of ${BURST}`);
 console.log("");
 console.log("metric                         value");

@@ -10,7 +10,7 @@
  * Random accesses over tables of --conns entries are dominated by cache and TLB
  * misses; with 4 KiB pages in a VM that is most of the cost.
  */
-import { cpus, hostname } from "node:os";
+import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { parseProgramArgs } from "../src/api/cli";
 import { ChunkQueues } from "../src/mem/chunk-queue";
 import { FlowTable } from "../src/mem/flow-table";
@@ -230,14 +230,9 @@ for (const own of [true, false]) {
   );
 }
 
-let commit = "unknown";
-try {
-  commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-} catch {
-  // not a git checkout: keep "unknown"
-}
-const cpu = cpus();
-console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; bun ${Bun.version}; commit ${commit}`);
+const commit = gitCommit();
+const cpu = machineInfo();
+console.log(machineLine(commit));
 console.log(`parameters: --conns ${conns} (timer ids ${conns * TIMER_KINDS}), ${seconds} s per case after 1 s warm-up`);
 console.log("");
 console.log("case".padEnd(58) + "p50 ns/op   p99 ns/op   max ns/op");
@@ -260,6 +255,6 @@ if (sink === 0x7fffffff) console.log("");
 if (jsonFile !== "") {
   await Bun.write(
     jsonFile,
-    JSON.stringify({ bench: "mem", commit, machine: { cpus: cpu.length, model: cpu[0]?.model }, conns, seconds, results, memoryBytesPerConn: memory }, null, 2),
+    JSON.stringify({ bench: "mem", commit, machine: cpu, conns, seconds, results, memoryBytesPerConn: memory }, null, 2),
   );
 }

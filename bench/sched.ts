@@ -12,7 +12,7 @@
  * for the median and the best round (a throughput micro-benchmark: no
  * per-operation latency histogram).
  */
-import { cpus, hostname } from "node:os";
+import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { parseProgramArgs } from "../src/api/cli";
 import { monotonicUs } from "../src/api/clock";
 import { Classifier, iotepClassifier } from "../src/sched/classifier";
@@ -270,14 +270,9 @@ async function classifierCosts(): Promise<Result[]> {
 
 // Run as a script (bench/priority imports switchCosts only).
 if (import.meta.main) {
-  let commit = "unknown";
-  try {
-    commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-  } catch {
-    // not a git checkout: keep "unknown"
-  }
-  const cpu = cpus();
-  console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; bun ${Bun.version}; commit ${commit}`);
+  const commit = gitCommit();
+  const cpu = machineInfo();
+  console.log(machineLine(commit));
   console.log(`parameters: ${K} tasks, ${warmupS} s warm-up and ${seconds} s of rounds per case`);
   console.log("");
   console.log(`  ${"case".padEnd(48)} ${"p50".padStart(9)} ${"best".padStart(9)}`);
@@ -305,7 +300,7 @@ if (import.meta.main) {
   if (jsonFile !== "") {
     await Bun.write(
       jsonFile,
-      JSON.stringify({ bench: "sched", commit, machine: { host: hostname(), cpus: cpu.length, model: cpu[0]?.model }, bun: Bun.version, tasks: K, seconds, warmupS, results }, null, 2),
+      JSON.stringify({ bench: "sched", commit, machine: cpu, bun: Bun.version, tasks: K, seconds, warmupS, results }, null, 2),
     );
     console.log(`wrote ${jsonFile}`);
   }

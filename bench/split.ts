@@ -14,7 +14,7 @@
  *   bun run bench split [--messages N] [--bytes B] [--seconds S] [--json FILE]
  */
 import { writeFileSync } from "node:fs";
-import { cpus, hostname } from "node:os";
+import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { join } from "node:path";
 import * as hdr from "hdr-histogram-js";
 import { parseProgramArgs } from "../src/api/cli";
@@ -166,14 +166,9 @@ export async function splitRows(): Promise<Row[]> {
 }
 
 async function main(): Promise<void> {
-  let commit = "unknown";
-  try {
-    commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim() || commit;
-  } catch {
-    // not a git checkout
-  }
-  const cpu = cpus();
-  console.log(`machine: ${hostname()}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; bun ${Bun.version}; commit ${commit}`);
+  const commit = gitCommit();
+  const cpu = machineInfo();
+  console.log(machineLine(commit));
   console.log(`parameters: ${bytesPer} B messages, ${warmupS} s warm-up + ${seconds} s throughput, ${latencyN} one-at-a-time round trips per mode`);
   const rows = await splitRows();
 
@@ -186,7 +181,7 @@ async function main(): Promise<void> {
   console.log("");
   console.log(`split / rtc: ${ratio.toFixed(2)}x per message in flight, ${latRatio.toFixed(1)}x one-at-a-time p50 round trip (the Worker wakes each time)`);
   if (jsonFile !== "") {
-    writeFileSync(jsonFile, JSON.stringify({ bench: "split", commit, machine: { host: hostname(), cpus: cpu.length, model: cpu[0]?.model }, bun: Bun.version, bytes: bytesPer, seconds, warmupS, messages: latencyN, rows, ratio, latRatio }, null, 2));
+    writeFileSync(jsonFile, JSON.stringify({ bench: "split", commit, machine: cpu, bun: Bun.version, bytes: bytesPer, seconds, warmupS, messages: latencyN, rows, ratio, latRatio }, null, 2));
     console.log(`wrote ${jsonFile}`);
   }
 }

@@ -23,7 +23,7 @@ import { TcpEpoll } from "../src/api/tcp-epoll";
 import { onStopSignal, parseAppArgs, runMain } from "./common";
 import { EpollServer } from "./iotep/epoll-server";
 import { startIdStack, type IdStack } from "./iotep/id-stack";
-import { RoundGaps, runQueueWaitUs } from "./iotep/round-gaps";
+import { RoundGaps, runQueueWaitUs, threadSchedUs } from "./iotep/round-gaps";
 import { LiveWireTap } from "./iotep/wire-live";
 import { writeWireReport } from "./iotep/wire-report";
 import { formatSummary, summarize } from "./iotep/latency";
@@ -198,6 +198,37 @@ runMain("iotepserver", async () => {
   let last = { ...server.counters };
   let lastT = performance.now();
   let lastRounds = rs?.stack.loop.rounds ?? 0;
+  // Per status line, what our stack did since the previous one (did it stop acknowledging? duplicates in?).
+  let extra = "";
+  let lastTcp = ep !== null ? { ...ep.tcp.counters } : null;
+  let lastGapMax = 0;
+  const schedNow = new Float64Array(2);
+  const schedLast = threadSchedUs(new Float64Array(2));
+  const loopNow = () => rs!.stack.loop;
+  let lastSleeps = rs !== null ? rs.stack.loop.idleSleeps : 0;
+  let lastDev = rs !== null ? rs.stack.dev.stats() : null;
+  const stackDelta = (e: TcpEpoll): string => {
+    const t = e.tcp.counters;
+    const p = lastTcp!;
+    const dev = rs!.stack.dev.stats();
+    const g = gaps!.maxUs;
+    threadSchedUs(schedNow);
+    const cpuMs = ((schedNow[0]! - schedLast[0]!) / 1000).toFixed(0);
+    const waitMs = ((schedNow[1]! - schedLast[1]!) / 1000).toFixed(0);
+    schedLast.set(schedNow);
+    const idle = loopNow().idleSleeps;
+    const sleeps = idle - lastSleeps;
+    lastSleeps = idle;
+    const s =
+      `since last: stack thread CPU ${cpuMs} ms, waited for a CPU ${waitMs} ms, idle sleeps ${sleeps}; segs in ${t.segsIn - p.segsIn}, out ${t.segsOut - p.segsOut}, delayed ACKs ${t.delayedAcks - p.delayedAcks}, dup/out-of-window in ${t.outOfWindow - p.outOfWindow}, ` +
+      `rcvBufFull ${t.rcvBufFull - p.rcvBufFull}, RTOs ${t.rtoTimeouts - p.rtoTimeouts}, TLPs ${t.tlpProbes - p.tlpProbes}, txNoBuf ${t.txNoBuf - p.txNoBuf}, ` +
+      `dev imissed ${dev.imissed - lastDev!.imissed}, rxNoBuf ${dev.rxNoBuf - lastDev!.rxNoBuf}, oerrors ${dev.oerrors - lastDev!.oerrors}; pool free ${e.tcp.pool.available()}/${e.tcp.cfg.chunkCount}` +
+      (g > lastGapMax ? `; new longest poll gap ${(g / 1000).toFixed(1)} ms` : "");
+    lastGapMax = g;
+    lastTcp = { ...t };
+    lastDev = dev;
+    return s;
+  };
   const status = (): string => {
     const c = server.counters;
     const now = performance.now();
@@ -209,10 +240,11 @@ runMain("iotepserver", async () => {
       `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(summarize(server.latencyHigh).p99Us / 1000).toFixed(3)} ms` +
       (rs !== null ? ` | poll rounds/s ${rate(rs.stack.loop.rounds, lastRounds)}` : "");
     if (rs !== null) lastRounds = rs.stack.loop.rounds;
+    if (ep !== null) extra = ` | ${stackDelta(ep)}`;
     
     last = { ...c };
     lastT = now;
-    return s;
+    return s + extra;
   };
   // Peak memory and connections (sampled each second) for the per-connection cost.
   let peakRss = process.memoryUsage.rss();

@@ -38,7 +38,7 @@ import { latencyTable, textTable, writeResults } from "./iotep/results";
 import type { RouterThreadCounts } from "./iotep/smp-router";
 import { LaneRouter } from "./iotep/smp-router";
 import { GenThreads, mergeThreads } from "./iotep/smp-threads";
-import { RoundGaps } from "./iotep/round-gaps";
+import { RoundGaps, threadSchedUs } from "./iotep/round-gaps";
 import type { GenWorkerDone } from "./iotep/smp-worker";
 
 const spec = {
@@ -347,6 +347,32 @@ runMain("mcc", async () => {
   const tty = process.stdout.isTTY === true;
   const every = (v["status-interval"] as number | undefined) ?? (tty ? 1 : 10);
   let lastDecile = -1;
+  // Per status line, what our stack did since the previous one (how a retransmission storm starts and feeds itself).
+  let lastTcp = tcp !== null ? { ...tcp.counters } : null;
+  let lastGapMax = 0;
+  const schedNow = new Float64Array(2);
+  const schedLast = threadSchedUs(new Float64Array(2));
+  const loopNow = () => rs!.stack.loop;
+  let lastSleeps = rs !== null ? rs.stack.loop.idleSleeps : 0;
+  const stackDelta = (): string => {
+    const t = tcp!.counters;
+    const p = lastTcp!;
+    const d = (k: "rtoTimeouts" | "tlpProbes" | "retransmits" | "outOfWindow" | "sndPoolWaits" | "segsIn" | "delayedAcks"): number => t[k] - p[k];
+    const g = gaps!.maxUs;
+    threadSchedUs(schedNow);
+    const cpuMs = ((schedNow[0]! - schedLast[0]!) / 1000).toFixed(0);
+    const waitMs = ((schedNow[1]! - schedLast[1]!) / 1000).toFixed(0);
+    schedLast.set(schedNow);
+    const idle = loopNow().idleSleeps;
+    const sleeps = idle - lastSleeps;
+    lastSleeps = idle;
+    const s =
+      `since last: stack thread CPU ${cpuMs} ms, waited for a CPU ${waitMs} ms, idle sleeps ${sleeps}; RTOs ${d("rtoTimeouts")}, TLPs ${d("tlpProbes")}, rtx ${d("retransmits")}, segs in ${d("segsIn")}, dup/out-of-window in ${d("outOfWindow")}, ` +
+      `sends cut short ${d("sndPoolWaits")}, dev imissed ${rs!.stack.dev.stats().imissed}; pool free ${tcp!.pool.available()}/${tcp!.cfg.chunkCount}${g > lastGapMax ? `; new longest poll gap ${(g / 1000).toFixed(1)} ms` : ""}`;
+    lastGapMax = g;
+    lastTcp = { ...t };
+    return s;
+  };
   let last = { ...view.counters };
   let lastT = performance.now();
   const show = (): void => {
@@ -368,6 +394,7 @@ runMain("mcc", async () => {
         `${view.phase} | open ${view.openConnections} | sent/s ${((ct.sent - last.sent) / dt).toFixed(0)} (req ${((ct.sentRequests - last.sentRequests) / dt).toFixed(0)}) | ` +
         `replies ${ct.replies} | unanswered ${ct.unanswered} | skipped ${ct.skipped} | req p50 ${(r.p50Us / 1000).toFixed(3)} p99 ${(r.p99Us / 1000).toFixed(3)} ms${threads !== null ? " (worst thread)" : ""}` +
         (tcp !== null ? ` | RTOs ${tcp.counters.rtoTimeouts}${gaps !== null ? `, longest poll gap ${(gaps.maxUs / 1000).toFixed(1)} ms` : ""}` : "");
+      if (tcp !== null) line += ` | ${stackDelta()}`;
       last = { ...ct };
       lastT = now;
     }

@@ -263,7 +263,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       const live = o.liveWire === true ? ["--monitor", join(outDir, "wire-live")] : [];
       server = new Proc(
         "iotepserver",
-        [...plan.server, BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...live, ...(o.stackFlags ?? []), ...(o.serverFlags ?? []), ...common],
+        [...plan.server, BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...live, ...(o.stackFlags ?? []), ...common, ...(o.serverFlags ?? [])],
         echo("server"),
         bunEnv,
       );

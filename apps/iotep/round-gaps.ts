@@ -31,6 +31,33 @@ export function runQueueWaitUs(buf: Uint8Array = new Uint8Array(96)): number {
   }
 }
 
+/**
+ * CPU time and run-queue wait of the calling thread so far, us, into `out`
+ * ([cpu, wait]; -1 each when the kernel does not say): the first two fields of
+ * /proc/thread-self/schedstat. For per-interval status lines.
+ */
+export function threadSchedUs(out: Float64Array, buf: Uint8Array = new Uint8Array(96)): Float64Array {
+  out[0] = -1;
+  out[1] = -1;
+  let fd = -1;
+  try {
+    fd = openSync("/proc/thread-self/schedstat", "r");
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    let i = 0;
+    for (let k = 0; k < 2; k++) {
+      let v = 0;
+      for (; i < n && buf[i]! >= 0x30 && buf[i]! <= 0x39; i++) v = v * 10 + (buf[i]! - 0x30);
+      out[k] = v / 1000;
+      i++;
+    }
+  } catch {
+    // left at -1
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  return out;
+}
+
 export class RoundGaps implements PollStage {
   readonly gaps = newLatencyHistogram();
   maxUs = 0;

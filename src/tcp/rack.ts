@@ -22,7 +22,7 @@
  *   SRTT + reo_wnd), the MAIN timer runs until then as RACK's timer (F_TLP) and runs
  *   detection when it fires: at high loss the ACK that would have done it may never come.
  * - TLP (RFC 8985 7): while data is outstanding with SACK, the MAIN timer first runs as
- *   the probe timeout PTO = max(2 * SRTT, 10 ms) (+ the delayed-ACK time when one segment
+ *   the probe timeout PTO = max(2 * SRTT, 10 ms) (+ WCDelAckT, 200 ms, when one segment
  *   is in flight, 7.2), at most the RTO; when it fires, RACK is checked first, and if no
  *   loss is found the last segment is retransmitted (7.3: we always probe with the last
  *   segment, never new data) and the RTO is armed. One probe per flight: a new ACK
@@ -60,6 +60,17 @@ import { armRtx, armTimer, T_RTX, TIMER_KINDS } from "./timers";
 
 /** Floor of the probe timeout (Linux uses 10 ms): a tiny SRTT on a loaded host must not make probes spurious. */
 const TLP_MIN_US = 10_000;
+
+/**
+ * RFC 8985 7.2 WCDelAckT: the worst-case delayed-ACK time of the PEER, added to the
+ * probe timeout when one segment is in flight (200 ms, the RFC's value; Linux adds its
+ * RTO minimum, 200 ms, too). It used to be our own delayed-ACK time (40 ms): against a
+ * peer that delays 40 ms too, every ACK more than ~10 ms late drew a spurious probe.
+ * At 1 M iotep connections (one 200-byte message per connection, so one segment in
+ * flight) that was ~1 % of all messages sent twice, and each duplicate cost the server
+ * an immediate ACK (its outOfWindow count); during a stall, a probe per message.
+ */
+export const WC_DEL_ACK_US = 200_000;
 
 /** RACK.reo_wnd in us. */
 function reoWndUs(t: TcpLayer, c: number): number {
@@ -195,7 +206,7 @@ function probeTimeoutUs(t: TcpLayer, c: number): number {
   if (flight <= 0) return -1;
   let pto = 2 * t.rtt.srttUs(c);
   if (pto < TLP_MIN_US) pto = TLP_MIN_US;
-  if (flight <= conns.mss[c]!) pto += t.cfg.delAckUs;
+  if (flight <= conns.mss[c]!) pto += WC_DEL_ACK_US;
   return pto;
 }
 

@@ -39,6 +39,40 @@ describe("RFC 8985 7 tail loss probe", () => {
   });
 });
 
+describe("RFC 8985 7.2 one segment in flight: PTO += WCDelAckT (200 ms)", () => {
+  /** One small segment in flight on a connection with SRTT known (10 ms). */
+  function oneSegment() {
+    const k = inFlight(0);
+    k.h.tcp.send(k.c, pattern(200), 0, 200);
+    k.h.flush();
+    const seg = k.h.tx.take();
+    expect(seg.length).toBe(1);
+    return { ...k, seg: seg[0]! };
+  }
+
+  test("an ACK 60 ms late (a peer's 40 ms delayed ACK plus a busy host) draws no probe", () => {
+    const k = oneSegment();
+    k.h.advance(60_000);
+    expect(k.h.tx.take().length).toBe(0);
+    expect(k.h.tcp.counters.tlpProbes).toBe(0);
+    k.peer.ackAll([k.seg]);
+    k.peer.send(ACK);
+    expect(k.h.tcp.counters.tlpProbes).toBe(0);
+    expect(k.h.tcp.counters.retransmits).toBe(0);
+  });
+
+  test("with no ACK the lone segment is probed once, no earlier than 200 ms and no later than the RTO", () => {
+    const k = oneSegment();
+    const t0 = k.h.now;
+    k.h.runToNextTimer();
+    expect(k.h.now - t0).toBeGreaterThanOrEqual(200_000 - 1000);
+    expect(k.h.now - t0).toBeLessThanOrEqual(k.h.tcp.rtoUs(k.c) + 1000);
+    const p = k.h.tx.take();
+    expect(p.map((x) => x.seq)).toEqual([k.seg.seq]);
+    expect(k.h.tcp.counters.tlpProbes + k.h.tcp.counters.rtoTimeouts).toBe(1);
+  });
+});
+
 describe("RFC 8985 6.2 RACK time-based loss detection", () => {
   test("one SACK above a hole (fewer than DupThresh) starts recovery once the reordering window passed", () => {
     const k = inFlight(3);

@@ -21,13 +21,21 @@
  * they share one ring with the flood, FIFO, as on a real NIC where an attacker and the clients
  * share the wire and the receive ring. What the run does not model: the attacker and the
  * clients share one process and one core here (on a real network they are other machines).
+ * Before each measured phase the peer pauses 0.5 s unmeasured while the bench scrapes the stack's
+ * counters (an HTTP request the stack answers on its poll thread), and the peer builds every
+ * histogram before the warm-up: before, the scrape and those allocations fell in the first
+ * milliseconds of each measured phase (the first base second had a p99 of 5.0-11.7 ms in four runs
+ * whose last four base seconds were at 0.3-1.7 ms).
  * Reports p50/p99/p99.9/max of both phases and the ratio (target: p99 within 2x), flood frames/s
  * offered (taken by the ring) and received by the stack, SYNs shed, cookies sent/accepted, the
  * new connection, and each process's CPU per phase (and how long its poll loop waited for a CPU).
  * --nice -10 (default) runs both processes at nice -10: in a deployment the stack has cores of its
  * own, while this 2-core box also runs other work at nice 0 that would preempt the two busy poll
  * loops for scheduler slices of milliseconds (seen: 3.6 s of 8 s waiting for a CPU, p99 36 ms in
- * the base phase); --nice 0 is the plain view. --warm-flood 2 (default) floods the first 2 s of the
+ * the base phase); --nice 0 is the plain view. With the kernel's autogroup scheduling on (it is
+ * here), nice weighs a process only against its own session, so each process runs in a session
+ * of its own whose autogroup gets the same nice (before: another shell's tsc at nice 19 took a
+ * whole core and each poll loop got ~50 % of one). --warm-flood 2 (default) floods the first 2 s of the
  * --warm phase (default 5 s in this mode; not measured; the 3 s after it let the JIT settle), as the bench warms up every other hot path
  * (STYLE.md): the first seconds of a flood run the shed and cookie paths (and the generator)
  * before JSC has compiled them, and the compiler threads take CPU from both busy poll loops
@@ -71,7 +79,7 @@ import { cpus, loadavg } from "node:os";
 import { gitCommit, machineInfo, machineLine } from "./machine-info";
 import { parseProgramArgs } from "../src/api/cli";
 import { runSynflood, synfloodSkipReason } from "../test/dpdk/helpers/synflood";
-import { runSynfloodMemif, synfloodMemifSkipReason } from "../test/dpdk/helpers/synflood-memif";
+import { autogroupOn, runSynfloodMemif, synfloodMemifSkipReason } from "../test/dpdk/helpers/synflood-memif";
 
 // Every flag is read as a string (the code below converts); unknown ones exit 2 with one line.
 const str = (name: string, arg: string, help: string, dflt?: string) => ({ name, type: "string" as const, arg, help, default: dflt });
@@ -232,7 +240,8 @@ async function memifMode(): Promise<never> {
   console.log(`params: --flood-source memif ${JSON.stringify(opts)}`);
   console.log("setup: the echo app (the stack under test) on net_memif; one peer process on our stack holds the connections (16-byte messages, class 0) and floods bare SYNs from random sources in its lowest transmit class. No kernel on the path. The clients' segments never wait behind the flood inside the peer, but they share one memif ring (FIFO) with it, as on a real NIC's receive ring; the attacker and the clients share one process and core here, unlike a real network.");
   console.log(`warm-up: ${warmS} s, flooding in its first ${warmFloodS} s (not measured${warmFloodS === 0 ? ": a cold flood" : warmFloodPeerOnly ? "; to another Ethernet address: the peer's code warm, the stack under test's flood paths cold" : "; JIT warm-up of both sides' flood paths: --warm-flood 0 for a cold flood"})`);
-  console.log(`scheduling: both processes at nice ${nice}${nice < 0 ? " (as if on cores of their own: other work on this box runs at nice 0; --nice 0 for the plain view)" : ""}`);
+  const ag = nice !== 0 && autogroupOn() ? ", each in a session of its own whose autogroup has that nice too (the kernel's autogroup scheduling is on: a plain nice weighs only within a session)" : "";
+  console.log(`scheduling: both processes at nice ${nice}${ag}${nice < 0 ? " (as if on cores of their own: other work on this box runs at nice 0; --nice 0 for the plain view)" : ""}`);
   const r = await runSynfloodMemif({ ...opts, log: (s) => console.log(s) });
   const [base, flood] = r.peer.phases;
   if (base === undefined || flood === undefined) throw new Error("peer reported no phases");
@@ -246,7 +255,7 @@ async function memifMode(): Promise<never> {
   console.log(`p99 per second (ms): base ${base.p99PerSecondUs.map((x) => (x / 1000).toFixed(1)).join(" ")}; flood ${flood.p99PerSecondUs.map((x) => (x / 1000).toFixed(1)).join(" ")}`);
   console.log(`peer's own poll-loop stalls over 1 ms: base ${base.gapsOver1ms} (longest ${base.maxGapUs} us), flood ${flood.gapsOver1ms} (longest ${flood.maxGapUs} us)`);
   console.log(`\np99 flood / no flood: ${ratio.toFixed(2)} (target <= 2; --flood-source memif)`);
-  console.log(`flood: ${flood.floodFrames} SYNs taken by the ring in ${fs.toFixed(2)} s (${Math.round(flood.floodFrames / fs)} /s offered${opts.floodRate > 0 ? `, --flood-rate ${opts.floodRate}` : ", as many as the ring takes"}); the stack received ${r.rxFramesFlood} frames in the flood phase (${Math.round(r.rxFramesFlood / opts.floodS)} /s; base phase ${Math.round(r.rxFramesBase / opts.baseS)} /s)`);
+  console.log(`flood: ${flood.floodFrames} SYNs taken by the ring in ${fs.toFixed(2)} s (${Math.round(flood.floodFrames / fs)} /s offered${opts.floodRate > 0 ? `, --flood-rate ${opts.floodRate}` : ", as many as the ring takes"}); the stack received ${r.rxFramesFlood} frames in the flood phase (${Math.round(r.rxFramesFlood / opts.floodS)} /s; base phase ${Math.round(r.rxFramesBase / r.spanBaseS)} /s over the ${r.spanBaseS.toFixed(1)} s between its scrapes)`);
   console.log(`SYN shedding (--syn-budget ${values["syn-budget"]} --syn-rate ${values["syn-rate"]}): ${r.synShedFlood} bare SYNs shed during the flood (${Math.round(r.synShedFlood / opts.floodS)} /s)`);
   const c = (name: string, x: typeof r.cpu.base) =>
     x === null ? `${name}: not sampled` : `${name.padEnd(6)} ${x.seconds} s: stack under test ${x.target} % (user ${x.targetUser}, sys ${x.targetSys}), peer (clients + flood) ${x.peer} % (user ${x.peerUser}, sys ${x.peerSys}); main threads waited for a CPU ${x.targetWaitMs} / ${x.peerWaitMs} ms; irq+softirq ${x.softirq} %, other processes ${x.other} %, idle ${x.idle} % (of one core; ${cpu.length} cores = ${cpu.length * 100} %)`;

@@ -8,10 +8,10 @@
  * hping3. The target's gateway is the peer, so its SYN-ACKs to the random sources really leave
  * (the peer drops them: not its addresses).
  *
- * Counters come from the echo app's /metrics at the start of the base phase, the start of the
- * flood and its end; CPU per process from /proc over each phase.
+ * Counters come from the echo app's /metrics in the peer's unmeasured pause before the base phase,
+ * in the one before the flood, and after the flood; CPU per process from /proc over each phase.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AppProcess, BUN, ROOT } from "../../helpers/app-process";
 import { lines } from "../../../scripts/lines";
@@ -49,6 +49,11 @@ export interface MemifFloodOptions {
    * Nice value of both processes (the stack under test and the peer); default 0. A deployment
    * gives the stack cores of its own; on a shared box a negative value keeps unrelated work
    * (nice 0) from preempting the two busy poll loops for scheduler slices of milliseconds.
+   * With the kernel's autogroup scheduling on (/proc/sys/kernel/sched_autogroup_enabled), a
+   * process's nice only weighs it against the other processes of its own session: each process
+   * then runs in a session of its own (setsid) whose autogroup gets the same nice
+   * (/proc/PID/autogroup), so work from other sessions (another shell's tsc at nice 19) weighs
+   * against it as nice -10 against nice 0, not as one session against another.
    */
   nice?: number;
   log?: (s: string) => void;
@@ -81,6 +86,9 @@ export interface MemifFloodResult {
   /** Frames the target received during the flood phase (its device counter). */
   rxFramesFlood: number;
   rxFramesBase: number;
+  /** Seconds between the scrapes each counter delta spans (base: the base phase and the pause before the flood; flood: the flood phase and the scrape after it). */
+  spanBaseS: number;
+  spanFloodS: number;
   synShedFlood: number;
   /** Bare SYNs the target admitted past its SYN bounds in the flood phase: from known sources / as retransmissions of shed SYNs. */
   synKnownFlood: number;
@@ -90,6 +98,35 @@ export interface MemifFloodResult {
   stats: { net: Record<string, number>; tcp: Record<string, number>; dev: Record<string, number> } | null;
   appExit: number;
   cpu: { base: MemifCpu | null; flood: MemifCpu | null };
+}
+
+/** Whether the kernel schedules by autogroup (one group per session), where nice weighs only within a session. */
+export function autogroupOn(): boolean {
+  try {
+    return readFileSync("/proc/sys/kernel/sched_autogroup_enabled", "utf8").trim() === "1";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Give the autogroup of `pid` (its own session, started by setsid) the nice value `nice`, so
+ * --nice weighs the process against other sessions' work too (see MemifFloodOptions.nice).
+ */
+async function niceAutogroup(pid: number, nice: number, log: (s: string) => void): Promise<void> {
+  if (nice === 0 || !autogroupOn()) return;
+  try {
+    // Only once setsid has run (the process leads its own session): before, its autogroup is ours.
+    const end = performance.now() + 5000;
+    while (Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[3]) !== pid) {
+      if (performance.now() > end) throw new Error("not a session leader after 5 s");
+      await Bun.sleep(2);
+    }
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+    log(`scheduling: process ${pid} in ${readFileSync(`/proc/${pid}/autogroup`, "utf8").trim()}`);
+  } catch (e) {
+    log(`note: could not set the autogroup nice of ${pid} (${(e as Error).message}); other sessions' work weighs against it as nice 0`);
+  }
 }
 
 /** Run-queue wait of a process's main thread so far, ns (0 if gone). */
@@ -146,12 +183,13 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
   try {
     rmSync(sock, { force: true });
     const maxConns = Math.max(4096, o.conns * 2 + 1024);
-    const nicePrefix = (o.nice ?? 0) !== 0 ? ["nice", "-n", String(o.nice)] : [];
+    const nicePrefix = (o.nice ?? 0) !== 0 ? [...(autogroupOn() ? ["setsid"] : []), "nice", "-n", String(o.nice)] : [];
     app = new AppProcess("echo", [
       "--vdev", `net_memif0,role=server,id=0,socket=${sock},socket-abstract=no`, "--ip", `${serverIp}/16`, "--gw", peerIp, ...hugeFlags(),
       "--max-conns", String(maxConns), "--metrics-port", "0", "--log-format", "json", "--status=false", "--stats",
       ...(o.appArgs ?? []),
     ], { prefix: nicePrefix });
+    await niceAutogroup(app.proc.pid, o.nice ?? 0, log);
     await app.waitFor(/echo: up on/, 30_000);
     const url = JSON.parse((await app.waitFor(/\{[^\n]*"metrics endpoint up"[^\n]*\}/))[0]).url as string;
     const phases = [{ name: "warm", seconds: o.warmS }, { name: "base", seconds: o.baseS }, { name: "flood", seconds: o.floodS }];
@@ -160,6 +198,7 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
       setupS: Math.max(1, o.conns / 10_000), phases, floodRate: o.floodRate, warmFloodS: o.warmFloodS ?? 0, warmFloodPeerOnly: o.warmFloodPeerOnly, noHuge: hugeFlags().length > 0,
     };
     peer = Bun.spawn([...nicePrefix, BUN, PEER, JSON.stringify(popts)], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: ROOT });
+    await niceAutogroup(peer.pid, o.nice ?? 0, log);
     const peerErr = new Response(peer.stderr).text();
     const sampler = new Sampler(app.proc.pid, peer.pid);
     let baseCpu: MemifCpu | null = null;
@@ -168,22 +207,31 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
     let sFlood: Map<string, number> | null = null;
     let sEnd: Map<string, number> | null = null;
     let report: PeerReport | null = null;
+    let tBase = 0;
+    let tFlood = 0;
+    let tEnd = 0;
     let lastErr = "";
     const deadline = setTimeout(() => peer?.kill(9), (90 + o.warmS + o.baseS + o.floodS) * 1000 + o.conns * 5);
     for await (const line of lines(peer.stdout)) {
       if (!line.startsWith("{")) continue;
       const m = JSON.parse(line) as { ev: string; name?: string; message?: string };
       if (m.ev !== "report") log(`peer: ${line}`);
-      if (m.ev === "phase" && m.name === "base") {
+      // Scrapes in the peer's unmeasured pause before each measured phase ("phase-pre") and after the
+      // flood; the CPU sampled over each measured phase itself.
+      if (m.ev === "phase-pre" && m.name === "base") {
         sBase = await scrapeRetry(url);
-        sampler.start();
-      } else if (m.ev === "phase" && m.name === "flood") {
-        baseCpu = sampler.stop();
+        tBase = performance.now();
+      } else if (m.ev === "phase-pre" && m.name === "flood") {
         sFlood = await scrapeRetry(url);
+        tFlood = performance.now();
+      } else if (m.ev === "phase" && (m.name === "base" || m.name === "flood")) {
         sampler.start();
+      } else if (m.ev === "phase-end" && m.name === "base") {
+        baseCpu = sampler.stop();
       } else if (m.ev === "phase-end" && m.name === "flood") {
         floodCpu = sampler.stop();
         sEnd = await scrapeRetry(url);
+        tEnd = performance.now();
       } else if (m.ev === "report") {
         report = m as unknown as PeerReport;
         break;
@@ -207,6 +255,8 @@ export async function runSynfloodMemif(o: MemifFloodOptions): Promise<MemifFlood
       floodDelta: moved(sFlood, sEnd),
       rxFramesFlood: delta(sFlood, sEnd, "qstack_net_rx_frames_total"),
       rxFramesBase: delta(sBase, sFlood, "qstack_net_rx_frames_total"),
+      spanBaseS: (tFlood - tBase) / 1000,
+      spanFloodS: (tEnd - tFlood) / 1000,
       synShedFlood: delta(sFlood, sEnd, `qstack_net_rx_drops_total{reason="syn_shed"}`),
       synKnownFlood: delta(sFlood, sEnd, "qstack_syn_admitted_known"),
       synRetryFlood: delta(sFlood, sEnd, "qstack_syn_admitted_retry"),

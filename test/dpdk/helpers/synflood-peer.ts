@@ -14,8 +14,11 @@
  *    handshakes completed during the set-up (the target's known-source admission,
  *    src/sched/syn-admission.ts, lets it past the SYN bounds; the fresh one gets in only by the
  *    bounds or its retransmission).
- * Talks JSON lines on stdout ({ev: "ready" | "connected" | "phase" | "phase-end" | "report"});
- * after the report it waits for "quit" on stdin (the caller stops the target first, so neither
+ * Talks JSON lines on stdout ({ev: "ready" | "connected" | "phase-pre" | "phase" | "phase-end" | "report"}).
+ * Before each measured phase it says "phase-pre" and waits PRE_PHASE_MS unmeasured (no flood yet),
+ * so the caller's counter scrape (an HTTP request the target answers on its poll thread) and the
+ * caller's own work happen outside the measured window; every histogram is built before the warm-up,
+ * so no phase starts with allocations here. After the report it waits for "quit" on stdin (the caller stops the target first, so neither
  * memif side reads a ring whose peer has gone: FACTS.md).
  *
  *   bun synflood-peer.ts '<json PeerOptions>'
@@ -89,6 +92,9 @@ export interface PeerReport {
   tcp: Record<string, number>;
   tx: { sent: number; dropped: number; refused: number; deferred: number };
 }
+
+/** Unmeasured pause before each measured phase, for the caller's scrape (see the file comment). */
+export const PRE_PHASE_MS = 500;
 
 function emit(m: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(m) + "\n");
@@ -261,14 +267,22 @@ async function main(): Promise<void> {
   const KNOWN_PORT = 60_000;
   if (o.conns > KNOWN_PORT - 1024) throw new Error(`synflood peer: --conns ${o.conns} would reach port ${KNOWN_PORT} of ${o.genFirst}`);
 
+  // Every measured phase's histograms now, before the warm-up (not at the phase's start).
+  const hists = o.phases.map((ph) => (ph.name === "warm" ? null : { all: newHist(), perSecond: Array.from({ length: Math.ceil(ph.seconds) }, newHist) }));
   gen.startHold(clock());
   const phases: PeerPhase[] = [];
   let warmFlood = 0;
-  for (const ph of o.phases) {
+  for (let pi = 0; pi < o.phases.length; pi++) {
+    const ph = o.phases[pi]!;
     const isFlood = ph.name === "flood";
-    hist = ph.name === "warm" ? null : newHist();
-    secHists = [];
-    for (let i = 0; i < Math.ceil(ph.seconds); i++) secHists.push(newHist());
+    const hh = hists[pi]!;
+    if (hh !== null) {
+      // The caller scrapes the target's counters now; the phase starts after it, unmeasured until then.
+      emit({ ev: "phase-pre", name: ph.name });
+      await Bun.sleep(PRE_PHASE_MS);
+    }
+    hist = hh === null ? null : hh.all;
+    secHists = hh === null ? [] : hh.perSecond;
     phaseStartUs = clock();
     const recv0 = gen.received;
     const u0 = process.cpuUsage();

@@ -199,6 +199,9 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
   // The stack's shed-SYN filter table on 2 MB pages (synRetryMemory); the JIT prewarm's private admission
   // (synOptions, src/api/prewarm.ts) gets a small heap table, dropped with it.
   const admission = new SynAdmission({ ...synOptions, retry: { memory: synRetryMemory(cfg.noHuge) } });
+  // Shedding configured: its table is taken and faulted in now and kept, so a flood's first bursts do
+  // not fault 32 pages (SynRetryFilter.reserve) and a machine short of memory says so at start.
+  if (admission.active()) admission.retryFilter?.reserve();
   if (admission.active()) {
     // Bare SYNs in the lowest class, shed over the bounds (synFloodFlags).
     stack.setClassifier(new Classifier({ classes: 2, fn: synLowClassifier(1, 0, spec?.fn ?? null), admission }));
@@ -207,11 +210,10 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
 }
 
 /**
- * The shed-SYN filter's table (src/sched/syn-retry-filter.ts, 64 MiB while a
- * flood is shed) on 2 MB pages, unmapped when the flood is over: its first
- * random writes fault 32 pages instead of 16,384 (measured here: ~50 ms of page
- * faults in the first 200,000 shed SYNs on 4 KiB pages, the established flows'
- * p99 of the flood's first second with them).
+ * The shed-SYN filter's table (src/sched/syn-retry-filter.ts, 64 MiB, taken at
+ * start-up when shedding is configured) on 2 MB pages: 32 page faults instead of
+ * 16,384 (measured here: ~50 ms of page faults in the first 200,000 shed SYNs on
+ * 4 KiB pages when the table was taken at the first shed SYN).
  */
 function synRetryMemory(noHuge: boolean): SynRetryMemory {
   return { alloc: (bytes) => allocRegion("syn-retry", bytes, { huge: !noHuge }), free: freeRegion };

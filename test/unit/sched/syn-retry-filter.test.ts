@@ -2,7 +2,8 @@
  * The shed-SYN filter (src/sched/syn-retry-filter.ts): a time-generational
  * blocked Bloom filter with lazily cleared, stamped lines. Lifetimes in
  * generations, the false-match rate against the header's arithmetic, the line
- * cap, and the table's memory (taken at the first insert, given back when idle).
+ * cap, and the table's memory (taken at the first insert, given back when idle;
+ * or reserved at once and kept).
  * Virtual time only.
  */
 import { describe, expect, test } from "bun:test";
@@ -152,6 +153,43 @@ describe("memory only while remembering", () => {
     f.add(h1(2), h2(2));
     expect(allocs).toBe(2);
     expect(f.has(h1(2), h2(2))).toBe(true);
+  });
+
+  test("reserve(): the table is taken at once with every 4 KiB page written, and kept however long nothing is added", () => {
+    let allocs = 0;
+    let frees = 0;
+    let buf: ArrayBuffer | null = null;
+    const f = new SynRetryFilter({
+      blocks: 1 << 10,
+      memory: {
+        alloc: (b) => {
+          allocs++;
+          // Not zero, so the test sees which words reserve() wrote.
+          buf = new ArrayBuffer(b);
+          new Int32Array(buf).fill(7);
+          return buf;
+        },
+        free: () => void frees++,
+      },
+    });
+    f.setTime(1_000);
+    f.reserve();
+    expect(allocs).toBe(1);
+    expect(f.bytes()).toBe((1 << 10) * 4 * 64);
+    const words = new Int32Array(buf!);
+    for (let i = 0; i < words.length; i += 1024) expect(words[i]).toBe(0);
+    expect(words[1]).toBe(7);
+    f.setTime(1_000 + 60_000_000);
+    expect(f.bytes()).toBeGreaterThan(0);
+    expect(frees).toBe(0);
+    // Still a working filter on the kept table, no second allocation.
+    f.add(h1(3), h2(3));
+    expect(f.has(h1(3), h2(3))).toBe(true);
+    expect(allocs).toBe(1);
+    f.setTime(1_000 + 120_000_000);
+    expect(f.bytes()).toBeGreaterThan(0);
+    expect(f.has(h1(3), h2(3))).toBe(false);
+    new SynRetryFilter({ blocks: 0 }).reserve(); // off: nothing to take
   });
 
   test("blocks 0 is off; bad options are RangeErrors", () => {

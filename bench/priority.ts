@@ -107,6 +107,7 @@ import { shimBuilt } from "../ffi/shim";
 import { runReal, type RealCase } from "./priority-real";
 import { ringThroughput, runVirtual } from "./priority-virtual";
 import { explainTail } from "./priority-tail";
+import { gapReport } from "./priority-gaps";
 
 const spec = {
   name: "bench priority",
@@ -242,6 +243,18 @@ function realSection(r: { capacity: number; rate: number; off: RealCase; on: Rea
     console.log(`       their time per leg, ms: ${Object.entries(t.legUs).map(([k, n]) => `${k} ${(n / 1000).toFixed(1)}`).join(", ")}`);
     console.log(`       a round gap > 1 ms over the longest leg: generator ${t.genStall}, server ${t.serverStall} (mostly waiting for a CPU: ${t.cpuWait}); slowest (legs in the order above, us):`);
     for (const l of t.worst) console.log(`       ${l}`);
+  }
+  // Every round gap over 1 ms of either process (no idle sleep inside), split into its parts (bench/priority-gaps.ts).
+  for (const c of [r.on, r.off]) {
+    for (const who of ["server", "gen"] as const) {
+      const rows = (c[who] as unknown as { stallLog?: number[][] }).stallLog ?? [];
+      const x = gapReport(rows);
+      console.log(
+        `  ${c.priority ? "on " : "off"}: ${who === "gen" ? "generator" : "server"} round gaps > 1 ms ${x.gaps}: waiting for a CPU ${x.cpuWait}; running, by largest part: ${Object.entries(x.byPart).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "-"}`,
+      );
+      for (const l of x.longest.slice(0, 3)) console.log(`       ${l}`);
+      (c as unknown as Record<string, unknown>)[`${who}Gaps`] = x;
+    }
   }
   const vd = verdicts({ high: g(r.on).high, low: g(r.on).low }, { high: g(r.off).high, low: g(r.off).low });
   // The server's wire view (bench/priority-wire.ts): rx burst -> the reply's tx burst, per class.

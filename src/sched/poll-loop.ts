@@ -46,6 +46,13 @@ export class PollLoop {
   readonly yieldCpu: (() => void) | null;
   readonly clock: () => number;
   rounds = 0;
+  /**
+   * Runs of rounds (each one turn of Bun's event loop in between), and the
+   * clock when the last run ended (one read per run): a gap between two rounds
+   * that spans a run boundary splits into the round and the event loop's turn.
+   */
+  runs = 0;
+  runEndUs = 0;
   /** Empty rounds followed by yieldCpu(). */
   cpuYields = 0;
   idleSleeps = 0;
@@ -94,6 +101,7 @@ export class PollLoop {
         this.resolveStopped!();
         return;
       }
+      this.runs++;
       let now = 0;
       const yieldCpu = this.yieldCpu;
       for (let i = 0; i < this.burstsPerYield && this.running; i++) {
@@ -114,6 +122,7 @@ export class PollLoop {
         this.resolveStopped!();
         return;
       }
+      this.runEndUs = this.clock();
       if (this.busyPoll || now - lastWorkUs <= this.idleSpinUs) {
         setImmediate(step);
         return;

@@ -29,7 +29,8 @@
  * Reading the clock after every resume would cost more than the resume, so
  * run() reads it after a number of resumes it adapts to span about
  * `checkEveryUs` (QStack: checked every 200 us; at most `maxCheckSteps`
- * resumes between reads, which bounds the overshoot when steps get slow).
+ * resumes between reads, which bounds the overshoot when steps get slow),
+ * sized by the slowest recent steps (check-pacer.ts).
  *
  * Async functions: spawnAsync(fn, prio) calls fn(co) in run() at its first
  * turn; `await co.yield()`, `co.sleep(us)`, `co.wait(ev)`, `co.park()`,
@@ -41,6 +42,7 @@
  * Time is injected (`clock`, integer microseconds); tests use a manual clock.
  */
 import { AsyncCo } from "./async-co";
+import { CheckPacer } from "./check-pacer";
 import { CoState, OP_PARK, OP_PRIO, OP_SLEEP, OP_WAIT, OP_YIELD, type Command, type Coroutine } from "./coroutine-commands";
 import { DeadlineHeap } from "./deadline-heap";
 import type { PollStage } from "./poll-loop";
@@ -120,7 +122,7 @@ export class Scheduler implements PollStage {
 
   private nowUs = 0;
   private lastPollUs = 0;
-  private checkSteps = 1;
+  private readonly pacer: CheckPacer;
   private current = -1;
   private inRun = false;
 
@@ -143,6 +145,7 @@ export class Scheduler implements PollStage {
     this.lowBudgetUs = opts.lowBudgetUs ?? this.budgetUs;
     this.checkEveryUs = opts.checkEveryUs ?? 200;
     this.maxCheckSteps = Math.max(1, opts.maxCheckSteps ?? 64);
+    this.pacer = new CheckPacer(this.checkEveryUs, this.maxCheckSteps);
     this.asyncPerRun = opts.asyncPerRun ?? 32;
     this.events = opts.events ?? 1024;
     if (!(this.budgetUs > 0) || !(this.lowBudgetUs > 0) || !(this.checkEveryUs > 0)) throw new RangeError("budgetUs, lowBudgetUs and checkEveryUs must be positive");
@@ -303,7 +306,7 @@ export class Scheduler implements PollStage {
   run(nowUs: number): number {
     this.nowUs = nowUs;
     this.expire(nowUs);
-    const max = this.maxCheckSteps;
+    const pacer = this.pacer;
     let steps = 0;
     let sinceCheck = 0;
     let lastCheckUs = nowUs;
@@ -334,14 +337,11 @@ export class Scheduler implements PollStage {
         this.resumeGen(id);
       }
       steps++;
-      if (++sinceCheck >= this.checkSteps) {
+      if (++sinceCheck >= pacer.steps) {
         const t = this.clock();
         this.clockReads++;
-        // Aim the next read about checkEveryUs ahead: grow at most 2x per read, shrink at once.
-        const elapsed = t - lastCheckUs;
-        let k = elapsed > 0 ? Math.floor((sinceCheck * this.checkEveryUs) / elapsed) : max;
-        if (k > 2 * this.checkSteps) k = 2 * this.checkSteps;
-        this.checkSteps = k < 1 ? 1 : k > max ? max : k;
+        // Aim the next read about checkEveryUs ahead, sized by the slowest recent steps (check-pacer.ts).
+        pacer.next(sinceCheck, t - lastCheckUs);
         sinceCheck = 0;
         lastCheckUs = t;
         this.nowUs = t;

@@ -133,7 +133,8 @@ async function server(v: Record<string, unknown>): Promise<void> {
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
   const clock = rs.stack.loop.clock;
   // Where a long gap between rounds went (bench/priority-gaps.ts): its first stage before every other app stage.
-  const probe = new RoundProbe(rs.stack.loop, clock);
+  const probe = new RoundProbe(rs.stack.loop, clock, rs.stack.netif.counters);
+  rs.stack.loop.add(probe.start, true);
   rs.stack.addAppStage(probe.first);
   const sweep = pin(v, rs.stack);
   const srv = new PriorityServer(ep, v["port"] as number, {
@@ -199,7 +200,8 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
   const clock = rs.stack.loop.clock;
   const sweep = pin(v, rs.stack);
-  const probe = new RoundProbe(rs.stack.loop, clock);
+  const probe = new RoundProbe(rs.stack.loop, clock, rs.stack.netif.counters);
+  rs.stack.loop.add(probe.start, true);
   rs.stack.addAppStage(probe.first);
   const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper(), rs.sockets.tcp);
   rs.stack.addAppStage(gen);
@@ -270,6 +272,9 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   census?.stop("generator");
   const wallS = (clock() - ls) / 1e6;
   emit("result", {
+    // When the last reply came (wall us): the gaps after it (connections closing, the server's
+    // statistics) are outside the measured traffic (bench/priority-gaps.ts gapReport).
+    endWallUs: gen.lastReplyWallUs,
     rate, messages: gen.total, sleptMs: Math.round(gen.sleptUs / 1000), sleeper: v["gen-spin"] !== true, highMessages: plan.high.reduce((a, b) => a + b, 0), finished: done, wallS, ...gen.results(),
     unanswered: gen.total - gen.replies, leftovers: gen.leftovers(rs.tcp), roundGaps: gaps.summary(), roundGapsBeforeLoad: gaps0,
     slowHigh: gen.slow.rows(), slowHighOver: gen.slow.over, stallLog: stallLog.rows(),

@@ -244,13 +244,15 @@ function realSection(r: { capacity: number; rate: number; off: RealCase; on: Rea
     console.log(`       a round gap > 1 ms over the longest leg: generator ${t.genStall}, server ${t.serverStall} (mostly waiting for a CPU: ${t.cpuWait}); slowest (legs in the order above, us):`);
     for (const l of t.worst) console.log(`       ${l}`);
   }
-  // Every round gap over 1 ms of either process (no idle sleep inside), split into its parts (bench/priority-gaps.ts).
+  // Every round gap over 1 ms of either process (no idle sleep inside) until the generator's last reply,
+  // split into its parts (bench/priority-gaps.ts).
   for (const c of [r.on, r.off]) {
+    const until = Number((c.gen as Record<string, unknown>).endWallUs ?? Number.POSITIVE_INFINITY);
     for (const who of ["server", "gen"] as const) {
       const rows = (c[who] as unknown as { stallLog?: number[][] }).stallLog ?? [];
-      const x = gapReport(rows);
+      const x = gapReport(rows, until);
       console.log(
-        `  ${c.priority ? "on " : "off"}: ${who === "gen" ? "generator" : "server"} round gaps > 1 ms ${x.gaps}: waiting for a CPU ${x.cpuWait}; running, by largest part: ${Object.entries(x.byPart).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "-"}`,
+        `  ${c.priority ? "on " : "off"}: ${who === "gen" ? "generator" : "server"} round gaps > 1 ms until the last reply ${x.gaps}: waiting for a CPU ${x.cpuWait}, blocked or stolen ${x.blocked}; running, by largest part: ${Object.entries(x.byPart).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "-"}`,
       );
       for (const l of x.longest.slice(0, 3)) console.log(`       ${l}`);
       (c as unknown as Record<string, unknown>)[`${who}Gaps`] = x;

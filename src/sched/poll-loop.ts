@@ -66,8 +66,10 @@ export class PollLoop {
     this.clock = opts.clock ?? monotonicUs;
   }
 
-  add(stage: PollStage): void {
-    this.stages.push(stage);
+  /** Add a stage after the others, or before them with `first` (a probe that marks the round's start). */
+  add(stage: PollStage, first = false): void {
+    if (first) this.stages.unshift(stage);
+    else this.stages.push(stage);
   }
 
   /** One round through every stage at one clock reading. Returns work done. */

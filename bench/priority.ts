@@ -94,6 +94,20 @@
  * the server's rx/tx bursts) and each process's round gaps over 1 ms; the
  * report charges each to its longest leg and the gaps over it.
  *
+ * Round gaps (always on; bench/priority-gaps.ts): each gap over 1 ms between
+ * two poll rounds of either process, until the generator's last reply, split
+ * into the parts of the round (rx+timers, app events, app sched, app other,
+ * flush+tx, Bun's event loop) and into CPU time, run-queue wait and the rest
+ * (blocked, or the vCPU stolen). Measured this way (session 6, a shared
+ * machine): most gaps were run-queue waits, i.e. threads of other sessions'
+ * autogroups (a SCHED_IDLE process in another session still gets half a CPU
+ * against a spinning stack thread); the running ones were class-0 budget
+ * rounds of 1.0-1.3 ms under a high backlog (budgetUs), catch-up rounds of
+ * 150-512 frames after a wait, and, before src/sched/check-pacer.ts, low-class
+ * rounds overrunning their 200 us budget to 1.1-1.9 ms. GC (BUN_JSC_logGC):
+ * 0-1 Eden collections per peer in the measured phase. The 3.6-7.7 ms server
+ * gaps once counted here came after the last reply (2,000 connections closing).
+ *
  * The server's wire view (always on; bench/priority-wire.ts): per message,
  * from the server's rx burst that received it to the tx burst that sent its
  * reply, per class, as QStack's HCMonitor measures at the server's NIC (it

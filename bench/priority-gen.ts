@@ -76,6 +76,8 @@ export class LoadGen implements PollStage {
   private readonly sdv = new DataView(this.scratch.buffer);
   sent = 0;
   replies = 0;
+  /** Wall-clock us of the last counted reply. */
+  lastReplyWallUs = 0;
   sendFailed = 0;
   badReplies = 0;
   /** Replies that arrived inside [winFrom, winTo) (capacity measurement). */
@@ -221,6 +223,7 @@ export class LoadGen implements PollStage {
     const cls = high[k] === 1 ? 0 : 1;
     recordUs(this.lat[cls], now - times[k]!);
     const w = wallUs();
+    this.lastReplyWallUs = w;
     const sc = this.scratch;
     for (let i = OFF_SENT; i < OFF_REPLIED + 8; i++) sc[i] = b[off + i]!;
     const sent = this.sdv.getFloat64(OFF_SENT, true);

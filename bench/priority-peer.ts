@@ -33,6 +33,7 @@ import { MSG, PriorityServer } from "./priority-server";
 import { PriorityWireTap } from "./priority-wire";
 import { HeapCensus, phaseMark } from "./priority-census";
 import { GenHighTap, StallLog } from "./priority-tail";
+import { RoundProbe } from "./priority-gaps";
 
 const spec = {
   name: "priority-peer",
@@ -130,8 +131,12 @@ async function server(v: Record<string, unknown>): Promise<void> {
   const ep = new TcpEpoll(rs.stack, rs.plan.tcp);
   // While saturated a round lasts about one Scheduler budget: drain the rx ring then, not one burst.
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
-  const sweep = pin(v, rs.stack);
   const clock = rs.stack.loop.clock;
+  // Where a long gap between rounds went (bench/priority-gaps.ts): its first stage before every other app stage.
+  const probe = new RoundProbe(rs.stack.loop, clock, rs.stack.netif.counters);
+  rs.stack.loop.add(probe.start, true);
+  rs.stack.addAppStage(probe.first);
+  const sweep = pin(v, rs.stack);
   const srv = new PriorityServer(ep, v["port"] as number, {
     priority,
     serviceUs: v["service-us"] as number,
@@ -140,6 +145,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
     lowBudgetUs: (v["low-budget-us"] as number) > 0 ? (v["low-budget-us"] as number) : (v["budget-us"] as number),
     clock,
     maxConnections: ep.listenerBase,
+    probe,
   });
   rs.stack.addAppStage(srv);
   // The wire view: rx burst -> the reply's tx burst, per class (installed before any connection, for the ISNs).
@@ -148,8 +154,9 @@ async function server(v: Record<string, unknown>): Promise<void> {
   // The time between the starts of poll rounds: how often the stack receives while the app spins.
   let gaps = new RoundGaps(rs.stack.loop);
   rs.stack.addAppStage({ poll: (now) => gaps.poll(now), pollAt: () => Number.POSITIVE_INFINITY });
-  const stallLog = new StallLog(rs.stack.loop);
+  const stallLog = new StallLog(rs.stack.loop, 1000, 4000, probe);
   rs.stack.addAppStage(stallLog);
+  rs.stack.addAppStage(probe.last);
   rs.run();
   emit("ready", { priority, classes: rs.stack.classes });
   let stop = false;
@@ -191,14 +198,18 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   if (host === undefined) throw new Error("--host is required for the generator");
   const rs = await startStack(v as never, TCP);
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
-  const sweep = pin(v, rs.stack);
   const clock = rs.stack.loop.clock;
+  const sweep = pin(v, rs.stack);
+  const probe = new RoundProbe(rs.stack.loop, clock, rs.stack.netif.counters);
+  rs.stack.loop.add(probe.start, true);
+  rs.stack.addAppStage(probe.first);
   const gen = new LoadGen(clock, v["gen-spin"] === true ? null : microSleeper(), rs.sockets.tcp);
   rs.stack.addAppStage(gen);
   const gaps = new RoundGaps(rs.stack.loop);
   rs.stack.addAppStage(gaps);
-  const stallLog = new StallLog(rs.stack.loop);
+  const stallLog = new StallLog(rs.stack.loop, 1000, 4000, probe);
   rs.stack.addAppStage(stallLog);
+  rs.stack.addAppStage(probe.last);
   const tap = new GenHighTap(v["port"] as number, rs.stack.dev.mem, rs.stack.dev.dv, clock);
   rs.stack.netif.setBurstTap(tap);
   const dev = rs.stack.dev as { linkUp?: () => boolean };
@@ -261,6 +272,9 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   census?.stop("generator");
   const wallS = (clock() - ls) / 1e6;
   emit("result", {
+    // When the last reply came (wall us): the gaps after it (connections closing, the server's
+    // statistics) are outside the measured traffic (bench/priority-gaps.ts gapReport).
+    endWallUs: gen.lastReplyWallUs,
     rate, messages: gen.total, sleptMs: Math.round(gen.sleptUs / 1000), sleeper: v["gen-spin"] !== true, highMessages: plan.high.reduce((a, b) => a + b, 0), finished: done, wallS, ...gen.results(),
     unanswered: gen.total - gen.replies, leftovers: gen.leftovers(rs.tcp), roundGaps: gaps.summary(), roundGapsBeforeLoad: gaps0,
     slowHigh: gen.slow.rows(), slowHighOver: gen.slow.over, stallLog: stallLog.rows(),

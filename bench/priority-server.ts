@@ -140,6 +140,8 @@ export interface PriorityServerOptions {
   queueMessages?: number;
   /** Connection ids (TcpEpoll.listenerBase). */
   maxConnections: number;
+  /** Diagnosis: marks 2 (events taken) and 3 (Scheduler done) of each round (bench/priority-gaps.ts). */
+  probe?: { mark(i: number): void } | null;
 }
 
 export class PriorityServer implements PollStage {
@@ -204,10 +206,14 @@ export class PriorityServer implements PollStage {
   poll(nowUs: number): number {
     this.now = nowUs;
     const work = this.takeEvents();
+    const probe = this.o.probe ?? null;
+    probe?.mark(2);
     this.endTurn = false;
     if (this.hi.length > 0) this.sched.wake(this.hiId);
     if (this.lo.length > 0) this.sched.wake(this.loId);
-    return work + this.sched.poll(nowUs);
+    const resumed = this.sched.poll(nowUs);
+    probe?.mark(3);
+    return work + resumed;
   }
 
   pollAt(): number {

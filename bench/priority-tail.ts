@@ -17,12 +17,17 @@ import { runQueueWaitUs } from "../apps/iotep/round-gaps";
 import { FrameTap } from "../src/net/frame-tap";
 import { IPPROTO_TCP } from "../src/net/l4-tx";
 import { FrameInfo, parseFrameInfo } from "../src/sched/classifier";
+import type { RoundProbe } from "./priority-gaps";
 import { LABEL_REPLY, LABEL_REQUEST, OFF_LABEL, OFF_PRIO, OFF_SEQ, PRIO_HIGH } from "./priority-server";
 
 /** Fields of one slow message. */
 const SF = 7;
-/** Fields of one stall. */
-const TF = 4;
+/**
+ * Fields of one stall: start, length, run-queue wait, slept, then the six GAP_PARTS,
+ * the thread's CPU time, the sample span around the gap and the frames received in it
+ * (bench/priority-gaps.ts).
+ */
+const TF = 13;
 
 /** Slow high-priority messages: intended, sent, read, replied, received (wall us) and the latency (us). */
 export class SlowLog {
@@ -67,7 +72,8 @@ export class SlowLog {
 /**
  * A poll stage that keeps every gap between round starts over `thresholdUs`
  * as [start wall us, length us, run-queue wait us inside it, 1 if the loop
- * slept inside it].
+ * slept inside it, and with a RoundProbe the gap's six parts (GAP_PARTS), else
+ * zeros]. Add it after the probe's first stage.
  */
 export class StallLog implements PollStage {
   readonly rec: Float64Array;
@@ -77,10 +83,13 @@ export class StallLog implements PollStage {
   private lastSleeps = 0;
   private lastWaitUs: number;
   private readonly buf = new Uint8Array(96);
+  /** Write each gap to stderr too (a `[qs-gap ...]` line beside BUN_JSC_logGC's lines). */
+  private readonly logLines = process.env["BUN_JSC_logGC"] !== undefined;
   constructor(
     private readonly loop: PollLoop,
     readonly thresholdUs = 1000,
     readonly capacity = 4000,
+    private readonly probe: RoundProbe | null = null,
   ) {
     this.rec = new Float64Array(capacity * TF);
     this.lastWaitUs = runQueueWaitUs(this.buf);
@@ -97,8 +106,17 @@ export class StallLog implements PollStage {
           // The loop's clock and the wall clock advance together: the gap ended now.
           r[o] = wallUs() - (this.loop.clock() - nowUs) - gap;
           r[o + 1] = gap;
-          r[o + 2] = w >= 0 && this.lastWaitUs >= 0 ? Math.min(gap, w - this.lastWaitUs) : -1;
+          const p = this.probe;
+          // With a probe, its sample span around the gap (at most 100 us longer) gives the wait exactly.
+          r[o + 2] = p !== null && p.spanUs > 0 ? Math.min(gap, p.spanWaitUs) : w >= 0 && this.lastWaitUs >= 0 ? Math.min(gap, w - this.lastWaitUs) : -1;
           r[o + 3] = sleeps !== this.lastSleeps ? 1 : 0;
+          if (p !== null) {
+            p.parts(nowUs, r, o + 4);
+            r[o + 10] = p.spanCpuUs;
+            r[o + 11] = p.spanUs;
+            r[o + 12] = p.spanFrames;
+          }
+          if (this.logLines) process.stderr.write(`[qs-gap len=${Math.round(gap)} wait=${Math.round(r[o + 2]!)} slept=${r[o + 3]} parts=${Array.from(r.subarray(o + 4, o + 10), Math.round).join(",")} cpu=${Math.round(r[o + 10]!)} span=${Math.round(r[o + 11]!)} frames=${r[o + 12]}]\n`);
         } else this.over++;
         this.lastWaitUs = w;
       }
@@ -113,7 +131,7 @@ export class StallLog implements PollStage {
   reset(): void {
     this.n = this.over = 0;
   }
-  /** [start wall us, length us, run-queue wait us, slept 0/1] per stall. */
+  /** [start wall us, length us, run-queue wait us, slept 0/1, six parts, CPU us, span us, frames] per stall. */
   rows(): number[][] {
     const out: number[][] = [];
     for (let i = 0; i < this.n; i++) out.push(Array.from(this.rec.subarray(i * TF, i * TF + TF)));

@@ -94,6 +94,20 @@
  * the server's rx/tx bursts) and each process's round gaps over 1 ms; the
  * report charges each to its longest leg and the gaps over it.
  *
+ * Round gaps (always on; bench/priority-gaps.ts): each gap over 1 ms between
+ * two poll rounds of either process, until the generator's last reply, split
+ * into the parts of the round (rx+timers, app events, app sched, app other,
+ * flush+tx, Bun's event loop) and into CPU time, run-queue wait and the rest
+ * (blocked, or the vCPU stolen). Measured this way (session 6, a shared
+ * machine): most gaps were run-queue waits, i.e. threads of other sessions'
+ * autogroups (a SCHED_IDLE process in another session still gets half a CPU
+ * against a spinning stack thread); the running ones were class-0 budget
+ * rounds of 1.0-1.3 ms under a high backlog (budgetUs), catch-up rounds of
+ * 150-512 frames after a wait, and, before src/sched/check-pacer.ts, low-class
+ * rounds overrunning their 200 us budget to 1.1-1.9 ms. GC (BUN_JSC_logGC):
+ * 0-1 Eden collections per peer in the measured phase. The 3.6-7.7 ms server
+ * gaps once counted here came after the last reply (2,000 connections closing).
+ *
  * The server's wire view (always on; bench/priority-wire.ts): per message,
  * from the server's rx burst that received it to the tx burst that sent its
  * reply, per class, as QStack's HCMonitor measures at the server's NIC (it
@@ -107,6 +121,7 @@ import { shimBuilt } from "../ffi/shim";
 import { runReal, type RealCase } from "./priority-real";
 import { ringThroughput, runVirtual } from "./priority-virtual";
 import { explainTail } from "./priority-tail";
+import { gapReport } from "./priority-gaps";
 
 const spec = {
   name: "bench priority",
@@ -242,6 +257,20 @@ function realSection(r: { capacity: number; rate: number; off: RealCase; on: Rea
     console.log(`       their time per leg, ms: ${Object.entries(t.legUs).map(([k, n]) => `${k} ${(n / 1000).toFixed(1)}`).join(", ")}`);
     console.log(`       a round gap > 1 ms over the longest leg: generator ${t.genStall}, server ${t.serverStall} (mostly waiting for a CPU: ${t.cpuWait}); slowest (legs in the order above, us):`);
     for (const l of t.worst) console.log(`       ${l}`);
+  }
+  // Every round gap over 1 ms of either process (no idle sleep inside) until the generator's last reply,
+  // split into its parts (bench/priority-gaps.ts).
+  for (const c of [r.on, r.off]) {
+    const until = Number((c.gen as Record<string, unknown>).endWallUs ?? Number.POSITIVE_INFINITY);
+    for (const who of ["server", "gen"] as const) {
+      const rows = (c[who] as unknown as { stallLog?: number[][] }).stallLog ?? [];
+      const x = gapReport(rows, until);
+      console.log(
+        `  ${c.priority ? "on " : "off"}: ${who === "gen" ? "generator" : "server"} round gaps > 1 ms until the last reply ${x.gaps}: waiting for a CPU ${x.cpuWait}, blocked or stolen ${x.blocked}; running, by largest part: ${Object.entries(x.byPart).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "-"}`,
+      );
+      for (const l of x.longest.slice(0, 3)) console.log(`       ${l}`);
+      (c as unknown as Record<string, unknown>)[`${who}Gaps`] = x;
+    }
   }
   const vd = verdicts({ high: g(r.on).high, low: g(r.on).low }, { high: g(r.off).high, low: g(r.off).low });
   // The server's wire view (bench/priority-wire.ts): rx burst -> the reply's tx burst, per class.

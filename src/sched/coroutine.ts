@@ -29,7 +29,8 @@
  * Reading the clock after every resume would cost more than the resume, so
  * run() reads it after a number of resumes it adapts to span about
  * `checkEveryUs` (QStack: checked every 200 us; at most `maxCheckSteps`
- * resumes between reads, which bounds the overshoot when steps get slow).
+ * resumes between reads, which bounds the overshoot when steps get slow),
+ * sized by the slowest recent steps (check-pacer.ts).
  *
  * Async functions: spawnAsync(fn, prio) calls fn(co) in run() at its first
  * turn; `await co.yield()`, `co.sleep(us)`, `co.wait(ev)`, `co.park()`,
@@ -40,7 +41,8 @@
  *
  * Time is injected (`clock`, integer microseconds); tests use a manual clock.
  */
-import { AsyncCo } from "./async-co";
+import { AsyncSlots, type AsyncCo } from "./async-co";
+import { CheckPacer } from "./check-pacer";
 import { CoState, OP_PARK, OP_PRIO, OP_SLEEP, OP_WAIT, OP_YIELD, type Command, type Coroutine } from "./coroutine-commands";
 import { DeadlineHeap } from "./deadline-heap";
 import type { PollStage } from "./poll-loop";
@@ -93,15 +95,12 @@ export class Scheduler implements PollStage {
   // Per coroutine (index = id); grown together by grow().
   private cap = 0;
   private gens: (Coroutine | null)[] = [];
-  private asyncFns: (((co: AsyncCo) => Promise<unknown>) | null)[] = [];
-  private resolvers: (((v: number) => void) | null)[] = [];
-  private rejecters: (((e: unknown) => void) | null)[] = [];
+  /** Async coroutines' functions and pending promises (async-co.ts). */
+  private readonly async: AsyncSlots;
   private kind: Uint8Array = new Uint8Array(0);
   private st: Uint8Array = new Uint8Array(0);
   private prioOf: Uint8Array = new Uint8Array(0);
   private permit: Uint8Array = new Uint8Array(0);
-  private started: Uint8Array = new Uint8Array(0);
-  private incarnation: Int32Array = new Int32Array(0);
   private resumeVal: Float64Array = new Float64Array(0);
   /** List links: a coroutine is on at most one list (a run queue or an event's wait list). */
   private next: Int32Array = new Int32Array(0);
@@ -120,7 +119,7 @@ export class Scheduler implements PollStage {
 
   private nowUs = 0;
   private lastPollUs = 0;
-  private checkSteps = 1;
+  private readonly pacer: CheckPacer;
   private current = -1;
   private inRun = false;
 
@@ -143,10 +142,12 @@ export class Scheduler implements PollStage {
     this.lowBudgetUs = opts.lowBudgetUs ?? this.budgetUs;
     this.checkEveryUs = opts.checkEveryUs ?? 200;
     this.maxCheckSteps = Math.max(1, opts.maxCheckSteps ?? 64);
+    this.pacer = new CheckPacer(this.checkEveryUs, this.maxCheckSteps);
     this.asyncPerRun = opts.asyncPerRun ?? 32;
     this.events = opts.events ?? 1024;
     if (!(this.budgetUs > 0) || !(this.lowBudgetUs > 0) || !(this.checkEveryUs > 0)) throw new RangeError("budgetUs, lowBudgetUs and checkEveryUs must be positive");
     this.clock = opts.clock;
+    this.async = new AsyncSlots(this, { release: (id) => this.release(id), fail: (id, e) => this.fail(id, e) });
     this.onError = opts.onError ?? ((id, err) => console.error(`qstack: coroutine ${id} threw:`, err));
     this.head = new Int32Array(classes + this.events).fill(-1);
     this.tail = new Int32Array(classes + this.events).fill(-1);
@@ -172,8 +173,7 @@ export class Scheduler implements PollStage {
   spawnAsync(fn: (co: AsyncCo) => Promise<unknown>, prio = 0): number {
     const id = this.allocId(prio);
     this.kind[id] = KIND_ASYNC;
-    this.asyncFns[id] = fn;
-    this.started[id] = 0;
+    this.async.set(id, fn);
     this.makeReady(id, 0);
     return id;
   }
@@ -248,9 +248,9 @@ export class Scheduler implements PollStage {
         this.onError(id, e);
       }
     } else {
-      const rej = this.rejecters[id];
+      const rej = this.async.rejecter(id);
       this.release(id);
-      if (rej !== null && rej !== undefined) rej(new Error(`coroutine ${id} killed`));
+      if (rej !== null) rej(new Error(`coroutine ${id} killed`));
     }
     return true;
   }
@@ -303,7 +303,7 @@ export class Scheduler implements PollStage {
   run(nowUs: number): number {
     this.nowUs = nowUs;
     this.expire(nowUs);
-    const max = this.maxCheckSteps;
+    const pacer = this.pacer;
     let steps = 0;
     let sinceCheck = 0;
     let lastCheckUs = nowUs;
@@ -334,14 +334,11 @@ export class Scheduler implements PollStage {
         this.resumeGen(id);
       }
       steps++;
-      if (++sinceCheck >= this.checkSteps) {
+      if (++sinceCheck >= pacer.steps) {
         const t = this.clock();
         this.clockReads++;
-        // Aim the next read about checkEveryUs ahead: grow at most 2x per read, shrink at once.
-        const elapsed = t - lastCheckUs;
-        let k = elapsed > 0 ? Math.floor((sinceCheck * this.checkEveryUs) / elapsed) : max;
-        if (k > 2 * this.checkSteps) k = 2 * this.checkSteps;
-        this.checkSteps = k < 1 ? 1 : k > max ? max : k;
+        // Aim the next read about checkEveryUs ahead, sized by the slowest recent steps (check-pacer.ts).
+        pacer.next(sinceCheck, t - lastCheckUs);
         sinceCheck = 0;
         lastCheckUs = t;
         this.nowUs = t;
@@ -406,38 +403,9 @@ export class Scheduler implements PollStage {
       this.apply(id, r.value);
       return;
     }
-    if (this.started[id] === 0) {
-      this.started[id] = 1;
-      this.startAsync(id);
-    } else {
-      const res = this.resolvers[id]!;
-      this.resolvers[id] = null;
-      this.rejecters[id] = null;
-      res(v);
-    }
+    this.async.turn(id, v);
     this.current = -1;
     if (this.st[id] === CoState.Running) this.st[id] = CoState.Outside;
-  }
-
-  private startAsync(id: number): void {
-    const fn = this.asyncFns[id]!;
-    this.asyncFns[id] = null;
-    const inc = this.incarnation[id]!;
-    let p: Promise<unknown>;
-    try {
-      p = fn(new AsyncCo(this, id));
-    } catch (e) {
-      this.fail(id, e);
-      return;
-    }
-    p.then(
-      () => {
-        if (this.incarnation[id] === inc) this.release(id);
-      },
-      (e) => {
-        if (this.incarnation[id] === inc) this.fail(id, e);
-      },
-    );
   }
 
   /** @internal AsyncCo's operations: block the async coroutine `id` on `cmd`. */
@@ -446,11 +414,7 @@ export class Scheduler implements PollStage {
     if (this.kind[id] !== KIND_ASYNC || (s !== CoState.Running && s !== CoState.Outside)) {
       return Promise.reject(new Error(`coroutine ${id} is not running (already blocked, or ended)`));
     }
-    return new Promise<number>((resolve, reject) => {
-      this.resolvers[id] = resolve;
-      this.rejecters[id] = reject;
-      this.apply(id, cmd);
-    });
+    return this.async.block(id, () => this.apply(id, cmd));
   }
 
   /** Carry out the command a coroutine yielded. */
@@ -581,10 +545,7 @@ export class Scheduler implements PollStage {
     this.detach(id);
     this.st[id] = CoState.Free;
     this.gens[id] = null;
-    this.asyncFns[id] = null;
-    this.resolvers[id] = null;
-    this.rejecters[id] = null;
-    this.incarnation[id]++;
+    this.async.clear(id);
     this.freeIds[this.freeCount++] = id;
     this.live--;
   }
@@ -595,8 +556,6 @@ export class Scheduler implements PollStage {
     this.st = grownU8(this.st, newCap);
     this.prioOf = grownU8(this.prioOf, newCap);
     this.permit = grownU8(this.permit, newCap);
-    this.started = grownU8(this.started, newCap);
-    this.incarnation = grownI32(this.incarnation, newCap, 0);
     this.next = grownI32(this.next, newCap, 0);
     this.prev = grownI32(this.prev, newCap, 0);
     this.where = grownI32(this.where, newCap, -1);
@@ -608,12 +567,8 @@ export class Scheduler implements PollStage {
     // Lowest new id on top of the stack, so ids are handed out 0, 1, 2, ...
     for (let i = newCap - 1; i >= old; i--) free[this.freeCount++] = i;
     this.freeIds = free;
-    for (let i = old; i < newCap; i++) {
-      this.gens.push(null);
-      this.asyncFns.push(null);
-      this.resolvers.push(null);
-      this.rejecters.push(null);
-    }
+    for (let i = old; i < newCap; i++) this.gens.push(null);
+    this.async.grow(newCap);
     this.sleepers.grow(newCap);
     this.cap = newCap;
   }

@@ -46,6 +46,13 @@ export class PollLoop {
   readonly yieldCpu: (() => void) | null;
   readonly clock: () => number;
   rounds = 0;
+  /**
+   * Runs of rounds (each one turn of Bun's event loop in between), and the
+   * clock when the last run ended (one read per run): a gap between two rounds
+   * that spans a run boundary splits into the round and the event loop's turn.
+   */
+  runs = 0;
+  runEndUs = 0;
   /** Empty rounds followed by yieldCpu(). */
   cpuYields = 0;
   idleSleeps = 0;
@@ -59,8 +66,10 @@ export class PollLoop {
     this.clock = opts.clock ?? monotonicUs;
   }
 
-  add(stage: PollStage): void {
-    this.stages.push(stage);
+  /** Add a stage after the others, or before them with `first` (a probe that marks the round's start). */
+  add(stage: PollStage, first = false): void {
+    if (first) this.stages.unshift(stage);
+    else this.stages.push(stage);
   }
 
   /** One round through every stage at one clock reading. Returns work done. */
@@ -94,6 +103,7 @@ export class PollLoop {
         this.resolveStopped!();
         return;
       }
+      this.runs++;
       let now = 0;
       const yieldCpu = this.yieldCpu;
       for (let i = 0; i < this.burstsPerYield && this.running; i++) {
@@ -114,6 +124,7 @@ export class PollLoop {
         this.resolveStopped!();
         return;
       }
+      this.runEndUs = this.clock();
       if (this.busyPoll || now - lastWorkUs <= this.idleSpinUs) {
         setImmediate(step);
         return;

@@ -12,6 +12,30 @@ describe("poll loop", () => {
     expect(loop.nextDeadline()).toBe(50);
   });
 
+  test("add(stage, true) puts a stage before the others (a probe that marks the round's start)", () => {
+    const seen: string[] = [];
+    const loop = new PollLoop({ clock: () => 5 });
+    loop.add({ poll: () => (seen.push("stack"), 0), pollAt: () => Number.POSITIVE_INFINITY });
+    loop.add({ poll: () => (seen.push("probe"), 0), pollAt: () => Number.POSITIVE_INFINITY }, true);
+    loop.round(1);
+    expect(seen).toEqual(["probe", "stack"]);
+  });
+
+  test("runs of rounds are counted, with the clock at the end of each", async () => {
+    let t = 0;
+    const loop = new PollLoop({ busyPoll: true, burstsPerYield: 4, clock: () => (t += 10) });
+    loop.add({ poll: () => 1, pollAt: () => Number.POSITIVE_INFINITY });
+    const done = loop.run();
+    await new Promise((r) => setTimeout(r, 5));
+    await loop.stop();
+    await done;
+    expect(loop.runs).toBeGreaterThan(1);
+    // Each run of 4 rounds reads the clock once per round and once at its end.
+    expect(loop.rounds).toBeGreaterThanOrEqual(4 * (loop.runs - 1));
+    expect(loop.runEndUs).toBeGreaterThan(0);
+    expect(loop.runEndUs).toBeLessThanOrEqual(t);
+  });
+
   test("a busy loop still lets Bun's event loop run timers and I/O, and stops on request", async () => {
     const loop = new PollLoop({ busyPoll: true });
     let rounds = 0;

@@ -84,6 +84,13 @@ const spec = {
       default: "sleep",
       help: "our stack: sleep = the poll loop's idle sleeps as usual (Redis' reply wakes it); awake = it does not sleep while a request is in Redis (measured no better at 1 M: apps/iotep/epoll-server.ts)",
     },
+    {
+      name: "reply-yield",
+      type: "string" as const,
+      arg: "HOW",
+      default: "round",
+      help: "our stack: round = while a request is in Redis, let Bun read Redis' socket after every poll round (its reply waits one round at most); burst = only after up to the loop's burstsPerYield busy rounds (apps/iotep/epoll-server.ts)",
+    },
     { name: "breakdown", type: "bool" as const, help: "record where requests' time goes (queue, wait until written to Redis' socket, Redis) and print it at exit" },
     { name: "stats-json", type: "string" as const, arg: "FILE", help: "write the final counters and latency summaries as JSON" },
   ],
@@ -127,6 +134,8 @@ runMain("iotepserver", async () => {
   if (monitorDir !== undefined && kernel) throw new ConfigError("--monitor needs our stack (the kernel's bursts are not visible): drop --kernel");
   const redisWait = v["redis-wait"] as string;
   if (redisWait !== "awake" && redisWait !== "sleep") throw new ConfigError(`--redis-wait ${redisWait}: expected awake or sleep`);
+  const replyYield = v["reply-yield"] as string;
+  if (replyYield !== "round" && replyYield !== "burst") throw new ConfigError(`--reply-yield ${replyYield}: expected round or burst`);
   const store = makeStore(v);
   let rs: IdStack | null = null;
   let ep: TcpEpoll | null = null;
@@ -157,6 +166,7 @@ runMain("iotepserver", async () => {
     ep = new TcpEpoll(rs.stack, rs.plan.tcp);
     const h = new EpollServer(server, ep, rs.stack, port, v["ports"] as number);
     h.awakeForRequests = redisWait === "awake";
+    h.yieldForReplies = replyYield === "round";
     // Gaps between poll rounds (sleeps, GC pauses, long rounds, waiting for a CPU) for the stats.
     gaps = new RoundGaps(rs.stack.loop);
     rs.stack.addAppStage(gaps);

@@ -188,19 +188,24 @@ runMain("iotepserver", async () => {
   const ready = await store.waitReady(3000);
   console.log(`iotepserver: listening on ${where}, ${msgLen}-byte messages, ${store.describe()}${ready ? "" : " (not reachable yet; retrying, messages fail until it is)"}`);
 
-  // Warm-up: clear the in-server histograms S seconds after the first message.
+  // Warm-up: clear the in-server histograms S seconds after the first message; the poll-gap
+  // view of the measured part starts then too (at the first message without a warm-up).
   const warmupS = v["warmup"] as number;
-  if (warmupS > 0) {
-    const watch = setInterval(() => {
-      if (server.counters.messages === 0) return;
-      clearInterval(watch);
-      setTimeout(() => {
-        server.latencyHigh.reset();
-        server.latencyLow.reset();
-        server.breakdown?.reset();
-      }, warmupS * 1000);
-    }, 10);
-  }
+  const watch = setInterval(() => {
+    if (server.counters.messages === 0) return;
+    clearInterval(watch);
+    setTimeout(
+      () => {
+        if (warmupS > 0) {
+          server.latencyHigh.reset();
+          server.latencyLow.reset();
+          server.breakdown?.reset();
+        }
+        if (rs !== null) gaps?.beginWindow(rs.stack.loop.clock());
+      },
+      warmupS * 1000,
+    );
+  }, 10);
 
   // Status line.
   const tty = process.stdout.isTTY === true;
@@ -278,6 +283,8 @@ runMain("iotepserver", async () => {
   if (timer !== null) clearInterval(timer);
   clearInterval(sampler);
   if (tty && every > 0) process.stdout.write("\n");
+  clearInterval(watch);
+  if (rs !== null) gaps?.endWindow(rs.stack.loop.clock());
   served.stopListening();
   const drained = await server.whenIdle(2000);
   served.closeAll();
@@ -317,6 +324,13 @@ runMain("iotepserver", async () => {
         `${g.stalls} stalls (over 2 ms, no idle sleep) totalling ${g.stallMs} ms, ${g.stallRunQueueMs} ms of it waiting for a CPU; ` +
         `${rs!.stack.loop.rounds} rounds, ${rs!.stack.loop.idleSleeps} idle sleeps, ${rs!.stack.loop.wakeups} cut short by replies; main thread waited ${(runQueueUs / 1000).toFixed(0)} ms for a CPU in all`,
     );
+    const w = gaps.window?.summary();
+    if (w !== undefined) {
+      console.log(
+        `iotepserver: gaps between poll rounds, measured part only (${w.windowS} s from the warm-up's end to the stop): p50 ${w.p50Us} us, p99 ${w.p99Us} us, p99.9 ${w.p999Us} us, ` +
+          `max ${(w.maxGapUs / 1000).toFixed(1)} ms (${w.maxAtS} s in), ${w.over2ms} over 2 ms, ${w.over10ms} over 10 ms; ${w.stalls} stalls totalling ${w.stallMs} ms, ${w.stallRunQueueMs} ms of it waiting for a CPU`,
+      );
+    }
   }
   if (live !== null) {
     writeWireReport({
@@ -350,6 +364,7 @@ runMain("iotepserver", async () => {
                   net: rs.stack.netif.counters.snapshot(),
                   tcp: { ...ep!.tcp.counters },
                   pollGaps: { ...gaps!.summary(), maxUs: gaps!.maxUs },
+                  pollGapsMeasured: gaps!.window?.summary(),
                   runQueueWaitMs: Math.round(runQueueUs / 1000),
                   rounds: rs.stack.loop.rounds,
                   idleSleeps: rs.stack.loop.idleSleeps,

@@ -172,7 +172,8 @@ runMain("iotepserver", async () => {
     rs.stack.addAppStage(gaps);
     if (monitorDir !== undefined) {
       live = new LiveWireTap(
-        { serverPort: port, serverPorts: v["ports"] as number, msgLen, warmupUs: (v["warmup"] as number) * 1e6 },
+        // Tables sized for every connection the stack can hold (--max-conns): no growth during the run.
+        { serverPort: port, serverPorts: v["ports"] as number, msgLen, warmupUs: (v["warmup"] as number) * 1e6, expectedFlows: ep.listenerBase },
         rs.stack.dev.mem,
         rs.stack.dev.dv,
         rs.stack.loop.clock,

@@ -75,6 +75,7 @@ const spec = {
     { name: "queue", type: "int" as const, arg: "N", default: 65536, min: 1, help: "waiting messages per class before new ones are dropped" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
+    { name: "measure", type: "number" as const, arg: "S", min: 0, help: "length of the measured part after the warm-up (the poll-gap view of the measured part ends then; default: at the stop)" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
     { name: "monitor", type: "string" as const, arg: "DIR", help: "our stack: live wire monitor (request -> reply at the rx/tx bursts); writes DIR/monitor.json, cdf.txt, monitor.html at exit" },
     {
@@ -192,6 +193,7 @@ runMain("iotepserver", async () => {
   // Warm-up: clear the in-server histograms S seconds after the first message; the poll-gap
   // view of the measured part starts then too (at the first message without a warm-up).
   const warmupS = v["warmup"] as number;
+  let endTimer: ReturnType<typeof setTimeout> | null = null;
   const watch = setInterval(() => {
     if (server.counters.messages === 0) return;
     clearInterval(watch);
@@ -203,6 +205,9 @@ runMain("iotepserver", async () => {
           server.breakdown?.reset();
         }
         if (rs !== null) gaps?.beginWindow(rs.stack.loop.clock());
+        // The client's shutdown (1 M FINs or RSTs in a burst) is not part of the measured view.
+        const measureS = v["measure"] as number | undefined;
+        if (rs !== null && measureS !== undefined) endTimer = setTimeout(() => gaps?.endWindow(rs!.stack.loop.clock()), measureS * 1000);
       },
       warmupS * 1000,
     );
@@ -253,7 +258,7 @@ runMain("iotepserver", async () => {
     const s =
       `conns ${served.openConnections} | msg/s ${rate(c.messages, last.messages)} (req ${rate(c.requests, last.requests)}) | ` +
       `replies ${c.replies} | failed ${c.failedRequests + c.failedHeartbeats} | in redis ${server.inFlight} | queued ${server.queuedRequests}/${server.queuedHeartbeats} | ` +
-      `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(summarize(server.latencyHigh).p99Us / 1000).toFixed(3)} ms` +
+      `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(server.latencyHigh.getValueAtPercentile(99) / 1000).toFixed(3)} ms` +
       (rs !== null ? ` | poll rounds/s ${rate(rs.stack.loop.rounds, lastRounds)}` : "");
     if (rs !== null) lastRounds = rs.stack.loop.rounds;
     if (ep !== null) extra = ` | ${stackDelta(ep)}`;
@@ -285,6 +290,7 @@ runMain("iotepserver", async () => {
   clearInterval(sampler);
   if (tty && every > 0) process.stdout.write("\n");
   clearInterval(watch);
+  if (endTimer !== null) clearTimeout(endTimer);
   if (rs !== null) gaps?.endWindow(rs.stack.loop.clock());
   served.stopListening();
   const drained = await server.whenIdle(2000);
@@ -331,6 +337,8 @@ runMain("iotepserver", async () => {
         `iotepserver: gaps between poll rounds, measured part only (${w.windowS} s from the warm-up's end to the stop): p50 ${w.p50Us} us, p99 ${w.p99Us} us, p99.9 ${w.p999Us} us, ` +
           `max ${(w.maxGapUs / 1000).toFixed(1)} ms (${w.maxAtS} s in), ${w.over2ms} over 2 ms, ${w.over10ms} over 10 ms; ${w.stalls} stalls totalling ${w.stallMs} ms, ${w.stallRunQueueMs} ms of it waiting for a CPU`,
       );
+      const top = gaps.window!.top().map(([at, len, st]) => `${(len / 1000).toFixed(1)} ms at ${(at / 1e6).toFixed(3)} s${st === 1 ? "" : " (idle sleep inside)"}`);
+      console.log(`iotepserver: longest poll gaps of the measured part (window start = clock ${Math.round(gaps.window!.startUs)} us): ${top.join(", ")}`);
     }
   }
   if (live !== null) {

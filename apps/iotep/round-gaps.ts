@@ -146,6 +146,9 @@ export class RoundGaps implements PollStage {
   }
 }
 
+/** Longest gaps a GapWindow keeps. */
+export const TOP_GAPS = 16;
+
 /** Poll gaps inside one window of time (RoundGaps.beginWindow .. endWindow). */
 export class GapWindow {
   readonly gaps = newLatencyHistogram();
@@ -161,7 +164,20 @@ export class GapWindow {
   stallUs = 0;
   stallRunQueueUs = 0;
 
+  /** The longest gaps (over 2 ms) of the window: where they ended (clock, us) and how long they were; unsorted. */
+  readonly topEndUs = new Float64Array(TOP_GAPS);
+  readonly topLenUs = new Float64Array(TOP_GAPS);
+  /** 1 where the gap had no idle sleep inside (a stall). */
+  readonly topStall = new Uint8Array(TOP_GAPS);
+
   constructor(readonly startUs: number) {}
+
+  /** The longest gaps, longest first: [end us after the window start, length us, stall 0/1]. */
+  top(): [number, number, number][] {
+    const out: [number, number, number][] = [];
+    for (let i = 0; i < TOP_GAPS; i++) if (this.topLenUs[i]! > 0) out.push([this.topEndUs[i]! - this.startUs, this.topLenUs[i]!, this.topStall[i]!]);
+    return out.sort((a, b) => b[1] - a[1]);
+  }
 
   /** A gap of `gapUs` ending at `nowUs`; `stallUs` > 0 when it had no idle sleep, `rqUs` of it waiting for a CPU. */
   add(nowUs: number, gapUs: number, stallUs: number, rqUs: number): void {
@@ -173,6 +189,14 @@ export class GapWindow {
     if (gapUs > 2000) {
       this.over2ms++;
       if (gapUs > 10_000) this.over10ms++;
+      // Replace the shortest of the kept gaps.
+      let m = 0;
+      for (let i = 1; i < TOP_GAPS; i++) if (this.topLenUs[i]! < this.topLenUs[m]!) m = i;
+      if (gapUs > this.topLenUs[m]!) {
+        this.topLenUs[m] = gapUs;
+        this.topEndUs[m] = nowUs;
+        this.topStall[m] = stallUs > 0 ? 1 : 0;
+      }
     }
     if (stallUs > 0) {
       this.stalls++;

@@ -4,7 +4,7 @@
  * readings are handed to poll() directly).
  */
 import { describe, expect, test } from "bun:test";
-import { RoundGaps } from "../../../apps/iotep/round-gaps";
+import { RoundGaps, TOP_GAPS } from "../../../apps/iotep/round-gaps";
 import type { PollLoop } from "../../../src/sched/poll-loop";
 
 function gapsWithLoop(): { g: RoundGaps; loop: { idleSleeps: number } } {
@@ -56,5 +56,31 @@ describe("RoundGaps measured window", () => {
     g.poll(80_000_000);
     expect(g.window!.summary().maxGapUs).toBe(12_000_000);
     expect(g.summary().maxGapUs).toBe(66_998_000);
+  });
+});
+
+describe("GapWindow's longest gaps", () => {
+  test("keeps the TOP_GAPS longest over 2 ms, longest first, with their end and whether they were stalls", () => {
+    const { g, loop } = gapsWithLoop();
+    g.poll(0);
+    g.beginWindow(0);
+    let t = 0;
+    // 40 gaps of 2.1 .. 6.0 ms, every 5th with an idle sleep inside, 1 ms rounds between.
+    for (let k = 1; k <= 40; k++) {
+      if (k % 5 === 0) loop.idleSleeps++;
+      t += 2000 + k * 100;
+      g.poll(t);
+      t += 1000;
+      g.poll(t);
+    }
+    const top = g.window!.top();
+    expect(top.length).toBe(TOP_GAPS);
+    expect(top.map((x) => x[1])).toEqual(Array.from({ length: TOP_GAPS }, (_, i) => 2000 + (40 - i) * 100));
+    expect(top[0]![2]).toBe(0); // k = 40: idle sleep inside
+    expect(top[1]![2]).toBe(1);
+    // The longest ended at the 40th gap's end: sum of (3000 + k*100) for k < 40, plus 2000 + 4000.
+    let end = 0;
+    for (let k = 1; k < 40; k++) end += 3000 + k * 100;
+    expect(top[0]![0]).toBe(end + 6000);
   });
 });

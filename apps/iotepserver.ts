@@ -23,6 +23,7 @@ import { TcpEpoll } from "../src/api/tcp-epoll";
 import { onStopSignal, parseAppArgs, runMain } from "./common";
 import { EpollServer } from "./iotep/epoll-server";
 import { startIdStack, type IdStack } from "./iotep/id-stack";
+import { heapStats } from "bun:jsc";
 import { RoundGaps, runQueueWaitUs, threadSchedUs } from "./iotep/round-gaps";
 import { LiveWireTap } from "./iotep/wire-live";
 import { writeWireReport } from "./iotep/wire-report";
@@ -76,6 +77,7 @@ const spec = {
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
     { name: "measure", type: "number" as const, arg: "S", min: 0, help: "length of the measured part after the warm-up (the poll-gap view of the measured part ends then; default: at the stop)" },
+    { name: "heap-stats", type: "bool" as const, help: "diagnosis: print the JS heap (size, cells, the commonest cell types; a walk of the heap, milliseconds) at the measured part's start and end; with BUN_JSC_logGC set, mark those points in the GC log on stderr" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
     { name: "monitor", type: "string" as const, arg: "DIR", help: "our stack: live wire monitor (request -> reply at the rx/tx bursts); writes DIR/monitor.json, cdf.txt, monitor.html at exit" },
     {
@@ -193,6 +195,17 @@ runMain("iotepserver", async () => {
   // Warm-up: clear the in-server histograms S seconds after the first message; the poll-gap
   // view of the measured part starts then too (at the first message without a warm-up).
   const warmupS = v["warmup"] as number;
+  const heapPoint = (name: string): void => {
+    if (process.env["BUN_JSC_logGC"] !== undefined) process.stderr.write(`[iotep phase ${name}]\n`);
+    if (v["heap-stats"] !== true) return;
+    const h = heapStats();
+    const top = Object.entries(h.objectTypeCounts)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ");
+    console.log(`iotepserver: heap at ${name}: ${(h.heapSize / 2 ** 20).toFixed(1)} MiB, ${h.objectCount} cells (${top}); extra memory ${(h.extraMemorySize / 2 ** 20).toFixed(1)} MiB`);
+  };
   let endTimer: ReturnType<typeof setTimeout> | null = null;
   const watch = setInterval(() => {
     if (server.counters.messages === 0) return;
@@ -204,10 +217,16 @@ runMain("iotepserver", async () => {
           server.latencyLow.reset();
           server.breakdown?.reset();
         }
+        heapPoint("measured-start");
         if (rs !== null) gaps?.beginWindow(rs.stack.loop.clock());
         // The client's shutdown (1 M FINs or RSTs in a burst) is not part of the measured view.
         const measureS = v["measure"] as number | undefined;
-        if (rs !== null && measureS !== undefined) endTimer = setTimeout(() => gaps?.endWindow(rs!.stack.loop.clock()), measureS * 1000);
+        if (measureS !== undefined)
+          endTimer = setTimeout(() => {
+            endTimer = null;
+            if (rs !== null) gaps?.endWindow(rs.stack.loop.clock());
+            heapPoint("measured-end");
+          }, measureS * 1000);
       },
       warmupS * 1000,
     );
@@ -290,7 +309,10 @@ runMain("iotepserver", async () => {
   clearInterval(sampler);
   if (tty && every > 0) process.stdout.write("\n");
   clearInterval(watch);
-  if (endTimer !== null) clearTimeout(endTimer);
+  if (endTimer !== null) {
+    clearTimeout(endTimer);
+    heapPoint("measured-end");
+  }
   if (rs !== null) gaps?.endWindow(rs.stack.loop.clock());
   served.stopListening();
   const drained = await server.whenIdle(2000);

@@ -11,9 +11,16 @@ import type { IotepServer } from "../../../apps/iotep/server";
 import type { TcpEpoll } from "../../../src/api/tcp-epoll";
 import type { Stack } from "../../../src/api/stack";
 
-function setup(): { h: EpollServer; server: { storeCalls: number; requestsInFlight: number; pumpCalls: number }; yields: () => number } {
+interface FakeServer {
+  storeCalls: number;
+  requestsInFlight: number;
+  pumpCalls: number;
+  pump(): void;
+}
+
+function setup(): { h: EpollServer; server: FakeServer; yields: () => number } {
   let yields = 0;
-  const server = {
+  const server: FakeServer = {
     storeCalls: 0,
     requestsInFlight: 0,
     pumpCalls: 0,

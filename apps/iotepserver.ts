@@ -23,6 +23,7 @@ import { TcpEpoll } from "../src/api/tcp-epoll";
 import { onStopSignal, parseAppArgs, runMain } from "./common";
 import { EpollServer } from "./iotep/epoll-server";
 import { startIdStack, type IdStack } from "./iotep/id-stack";
+import { heapStats } from "bun:jsc";
 import { RoundGaps, runQueueWaitUs, threadSchedUs } from "./iotep/round-gaps";
 import { LiveWireTap } from "./iotep/wire-live";
 import { writeWireReport } from "./iotep/wire-report";
@@ -75,6 +76,8 @@ const spec = {
     { name: "queue", type: "int" as const, arg: "N", default: 65536, min: 1, help: "waiting messages per class before new ones are dropped" },
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
+    { name: "measure", type: "number" as const, arg: "S", min: 0, help: "length of the measured part after the warm-up (the poll-gap view of the measured part ends then; default: at the stop)" },
+    { name: "heap-stats", type: "bool" as const, help: "diagnosis: print the JS heap (size, cells, the commonest cell types; a walk of the heap, milliseconds) at the measured part's start and end; with BUN_JSC_logGC set, mark those points in the GC log on stderr" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
     { name: "monitor", type: "string" as const, arg: "DIR", help: "our stack: live wire monitor (request -> reply at the rx/tx bursts); writes DIR/monitor.json, cdf.txt, monitor.html at exit" },
     {
@@ -83,6 +86,13 @@ const spec = {
       arg: "HOW",
       default: "sleep",
       help: "our stack: sleep = the poll loop's idle sleeps as usual (Redis' reply wakes it); awake = it does not sleep while a request is in Redis (measured no better at 1 M: apps/iotep/epoll-server.ts)",
+    },
+    {
+      name: "reply-yield",
+      type: "string" as const,
+      arg: "HOW",
+      default: "round",
+      help: "our stack: round = while a request is in Redis, let Bun read Redis' socket after every poll round (its reply waits one round at most); burst = only after up to the loop's burstsPerYield busy rounds (apps/iotep/epoll-server.ts)",
     },
     { name: "breakdown", type: "bool" as const, help: "record where requests' time goes (queue, wait until written to Redis' socket, Redis) and print it at exit" },
     { name: "stats-json", type: "string" as const, arg: "FILE", help: "write the final counters and latency summaries as JSON" },
@@ -127,6 +137,8 @@ runMain("iotepserver", async () => {
   if (monitorDir !== undefined && kernel) throw new ConfigError("--monitor needs our stack (the kernel's bursts are not visible): drop --kernel");
   const redisWait = v["redis-wait"] as string;
   if (redisWait !== "awake" && redisWait !== "sleep") throw new ConfigError(`--redis-wait ${redisWait}: expected awake or sleep`);
+  const replyYield = v["reply-yield"] as string;
+  if (replyYield !== "round" && replyYield !== "burst") throw new ConfigError(`--reply-yield ${replyYield}: expected round or burst`);
   const store = makeStore(v);
   let rs: IdStack | null = null;
   let ep: TcpEpoll | null = null;
@@ -157,12 +169,14 @@ runMain("iotepserver", async () => {
     ep = new TcpEpoll(rs.stack, rs.plan.tcp);
     const h = new EpollServer(server, ep, rs.stack, port, v["ports"] as number);
     h.awakeForRequests = redisWait === "awake";
+    h.yieldForReplies = replyYield === "round";
     // Gaps between poll rounds (sleeps, GC pauses, long rounds, waiting for a CPU) for the stats.
     gaps = new RoundGaps(rs.stack.loop);
     rs.stack.addAppStage(gaps);
     if (monitorDir !== undefined) {
       live = new LiveWireTap(
-        { serverPort: port, serverPorts: v["ports"] as number, msgLen, warmupUs: (v["warmup"] as number) * 1e6 },
+        // Tables sized for every connection the stack can hold (--max-conns): no growth during the run.
+        { serverPort: port, serverPorts: v["ports"] as number, msgLen, warmupUs: (v["warmup"] as number) * 1e6, expectedFlows: ep.listenerBase },
         rs.stack.dev.mem,
         rs.stack.dev.dv,
         rs.stack.loop.clock,
@@ -178,19 +192,45 @@ runMain("iotepserver", async () => {
   const ready = await store.waitReady(3000);
   console.log(`iotepserver: listening on ${where}, ${msgLen}-byte messages, ${store.describe()}${ready ? "" : " (not reachable yet; retrying, messages fail until it is)"}`);
 
-  // Warm-up: clear the in-server histograms S seconds after the first message.
+  // Warm-up: clear the in-server histograms S seconds after the first message; the poll-gap
+  // view of the measured part starts then too (at the first message without a warm-up).
   const warmupS = v["warmup"] as number;
-  if (warmupS > 0) {
-    const watch = setInterval(() => {
-      if (server.counters.messages === 0) return;
-      clearInterval(watch);
-      setTimeout(() => {
-        server.latencyHigh.reset();
-        server.latencyLow.reset();
-        server.breakdown?.reset();
-      }, warmupS * 1000);
-    }, 10);
-  }
+  const heapPoint = (name: string): void => {
+    if (process.env["BUN_JSC_logGC"] !== undefined) process.stderr.write(`[iotep phase ${name}]\n`);
+    if (v["heap-stats"] !== true) return;
+    const h = heapStats();
+    const top = Object.entries(h.objectTypeCounts)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ");
+    console.log(`iotepserver: heap at ${name}: ${(h.heapSize / 2 ** 20).toFixed(1)} MiB, ${h.objectCount} cells (${top}); extra memory ${(h.extraMemorySize / 2 ** 20).toFixed(1)} MiB`);
+  };
+  let endTimer: ReturnType<typeof setTimeout> | null = null;
+  const watch = setInterval(() => {
+    if (server.counters.messages === 0) return;
+    clearInterval(watch);
+    setTimeout(
+      () => {
+        if (warmupS > 0) {
+          server.latencyHigh.reset();
+          server.latencyLow.reset();
+          server.breakdown?.reset();
+        }
+        heapPoint("measured-start");
+        if (rs !== null) gaps?.beginWindow(rs.stack.loop.clock());
+        // The client's shutdown (1 M FINs or RSTs in a burst) is not part of the measured view.
+        const measureS = v["measure"] as number | undefined;
+        if (measureS !== undefined)
+          endTimer = setTimeout(() => {
+            endTimer = null;
+            if (rs !== null) gaps?.endWindow(rs.stack.loop.clock());
+            heapPoint("measured-end");
+          }, measureS * 1000);
+      },
+      warmupS * 1000,
+    );
+  }, 10);
 
   // Status line.
   const tty = process.stdout.isTTY === true;
@@ -237,7 +277,7 @@ runMain("iotepserver", async () => {
     const s =
       `conns ${served.openConnections} | msg/s ${rate(c.messages, last.messages)} (req ${rate(c.requests, last.requests)}) | ` +
       `replies ${c.replies} | failed ${c.failedRequests + c.failedHeartbeats} | in redis ${server.inFlight} | queued ${server.queuedRequests}/${server.queuedHeartbeats} | ` +
-      `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(summarize(server.latencyHigh).p99Us / 1000).toFixed(3)} ms` +
+      `redis ${store.connected ? "up" : "DOWN"} | req p99 ${(server.latencyHigh.getValueAtPercentile(99) / 1000).toFixed(3)} ms` +
       (rs !== null ? ` | poll rounds/s ${rate(rs.stack.loop.rounds, lastRounds)}` : "");
     if (rs !== null) lastRounds = rs.stack.loop.rounds;
     if (ep !== null) extra = ` | ${stackDelta(ep)}`;
@@ -268,6 +308,12 @@ runMain("iotepserver", async () => {
   if (timer !== null) clearInterval(timer);
   clearInterval(sampler);
   if (tty && every > 0) process.stdout.write("\n");
+  clearInterval(watch);
+  if (endTimer !== null) {
+    clearTimeout(endTimer);
+    heapPoint("measured-end");
+  }
+  if (rs !== null) gaps?.endWindow(rs.stack.loop.clock());
   served.stopListening();
   const drained = await server.whenIdle(2000);
   served.closeAll();
@@ -307,6 +353,15 @@ runMain("iotepserver", async () => {
         `${g.stalls} stalls (over 2 ms, no idle sleep) totalling ${g.stallMs} ms, ${g.stallRunQueueMs} ms of it waiting for a CPU; ` +
         `${rs!.stack.loop.rounds} rounds, ${rs!.stack.loop.idleSleeps} idle sleeps, ${rs!.stack.loop.wakeups} cut short by replies; main thread waited ${(runQueueUs / 1000).toFixed(0)} ms for a CPU in all`,
     );
+    const w = gaps.window?.summary();
+    if (w !== undefined) {
+      console.log(
+        `iotepserver: gaps between poll rounds, measured part only (${w.windowS} s from the warm-up's end to the stop): p50 ${w.p50Us} us, p99 ${w.p99Us} us, p99.9 ${w.p999Us} us, ` +
+          `max ${(w.maxGapUs / 1000).toFixed(1)} ms (${w.maxAtS} s in), ${w.over2ms} over 2 ms, ${w.over10ms} over 10 ms; ${w.stalls} stalls totalling ${w.stallMs} ms, ${w.stallRunQueueMs} ms of it waiting for a CPU`,
+      );
+      const top = gaps.window!.top().map(([at, len, st]) => `${(len / 1000).toFixed(1)} ms at ${(at / 1e6).toFixed(3)} s${st === 1 ? "" : " (idle sleep inside)"}`);
+      console.log(`iotepserver: longest poll gaps of the measured part (window start = clock ${Math.round(gaps.window!.startUs)} us): ${top.join(", ")}`);
+    }
   }
   if (live !== null) {
     writeWireReport({
@@ -340,6 +395,7 @@ runMain("iotepserver", async () => {
                   net: rs.stack.netif.counters.snapshot(),
                   tcp: { ...ep!.tcp.counters },
                   pollGaps: { ...gaps!.summary(), maxUs: gaps!.maxUs },
+                  pollGapsMeasured: gaps!.window?.summary(),
                   runQueueWaitMs: Math.round(runQueueUs / 1000),
                   rounds: rs.stack.loop.rounds,
                   idleSleeps: rs.stack.loop.idleSleeps,

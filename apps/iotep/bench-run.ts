@@ -210,7 +210,14 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   if (gaps !== undefined) {
     console.log(
       `qstack server: gaps between poll rounds p99 ${gaps.p99Us} us, max ${(gaps.maxUs / 1000).toFixed(1)} ms, ${gaps.over2ms} over 2 ms, ${gaps.over10ms} over 10 ms; ` +
-        `${gaps.stalls ?? "?"} stalls without an idle sleep totalling ${gaps.stallMs ?? "?"} ms (${gaps.stallRunQueueMs ?? "?"} ms waiting for a CPU); main thread waited ${ours.server.stack?.runQueueWaitMs ?? "?"} ms for a CPU in all`,
+        `${gaps.stalls ?? "?"} stalls without an idle sleep totalling ${gaps.stallMs ?? "?"} ms (${gaps.stallRunQueueMs ?? "?"} ms waiting for a CPU); main thread waited ${ours.server.stack?.runQueueWaitMs ?? "?"} ms for a CPU in all (whole process: setup and shutdown included)`,
+    );
+  }
+  const mg = ours.server.stack?.pollGapsMeasured;
+  if (mg !== undefined) {
+    console.log(
+      `qstack server, measured part only (${mg.windowS} s): gaps between poll rounds p99 ${mg.p99Us} us, p99.9 ${mg.p999Us} us, max ${(mg.maxGapUs / 1000).toFixed(1)} ms (${mg.maxAtS} s in), ` +
+        `${mg.over2ms} over 2 ms, ${mg.over10ms} over 10 ms; ${mg.stalls} stalls without an idle sleep totalling ${mg.stallMs} ms (${mg.stallRunQueueMs} ms waiting for a CPU)`,
     );
   }
   const bd = ours.server.breakdownUs;

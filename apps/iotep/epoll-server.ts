@@ -16,6 +16,16 @@
  * the poll loop to yield after it (PollLoop.yieldSoon) instead of running up
  * to burstsPerYield more rounds first.
  *
+ * Likewise while a request is in Redis (`yieldForReplies`, on by default;
+ * iotepserver --reply-yield): Bun reads the Redis socket only between two
+ * setImmediate steps of the poll loop, so a reply that arrives while the loop
+ * runs a step of up to burstsPerYield busy rounds waits for the whole step
+ * before its callback writes the client's reply. With a request outstanding
+ * every round ends the step (PollLoop.yieldSoon), so the reply waits for one
+ * round at most; the price is one setImmediate turn per round during that
+ * time (~2 us each, FACTS.md). Heartbeats' replies write nothing to the client
+ * and do not count.
+ *
  * Replies are written from ioredis callbacks, outside the poll round: the
  * bytes go into TCP's send queue at once and `stack.loop.wake()` cuts an idle
  * sleep short, so the next round's flush puts them on the wire now rather
@@ -59,6 +69,8 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
   private wroteSinceWake = false;
   /** Keep the poll loop from sleeping while a request is in Redis (see the file comment). */
   awakeForRequests = false;
+  /** End every poll step after one round while a request is in Redis (see the file comment). */
+  yieldForReplies = true;
   readonly port: number;
 
   constructor(
@@ -101,7 +113,7 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
       }
     }
     this.server.pump();
-    if (this.server.storeCalls !== calls) this.stack.loop.yieldSoon();
+    if (this.server.storeCalls !== calls || (this.yieldForReplies && this.server.requestsInFlight > 0)) this.stack.loop.yieldSoon();
     this.wroteSinceWake = false;
     return work;
   }

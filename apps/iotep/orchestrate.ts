@@ -240,7 +240,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     // Our stack's generator takes as many source addresses as it needs (64,512 ports each): one server port.
     const nports = 1;
     const gen = ["--ports", String(nports), "-c", String(o.conns), "-s", String(o.setupS), "-w", String(o.waitS), "-e", String(o.epochS), "--warmup", String(o.warmupS), "--duration", String(o.durationS), "-r", String(o.ratio), "-l", String(o.msgLen), "--out", outDir];
-    const srvArgs = ["--ports", String(nports), "--redis-socket", redisSocket, "-l", String(o.msgLen), "--stats-json", serverJson, "--warmup", String(o.warmupS)];
+    const srvArgs = ["--ports", String(nports), "--redis-socket", redisSocket, "-l", String(o.msgLen), "--stats-json", serverJson, "--warmup", String(o.warmupS), "--measure", String(o.durationS)];
     let pcap: string | null = null;
     if (o.transport === "kernel") {
       // One process holds at most ~20,000 sockets here: several server and client processes,

@@ -83,6 +83,8 @@ export class RoundGaps implements PollStage {
       const gap = nowUs - this.lastUs;
       recordUs(this.gaps, gap);
       if (gap > this.maxUs) this.maxUs = gap;
+      let stallUs = 0;
+      let rqUs = 0;
       if (gap > 2000) {
         this.over2ms++;
         if (gap > 10_000) this.over10ms++;
@@ -90,14 +92,41 @@ export class RoundGaps implements PollStage {
         if (sleeps === this.lastSleeps) {
           this.stalls++;
           this.stallUs += gap;
-          if (w >= 0 && this.lastWaitUs >= 0) this.stallRunQueueUs += Math.min(gap, w - this.lastWaitUs);
+          stallUs = gap;
+          if (w >= 0 && this.lastWaitUs >= 0) {
+            rqUs = Math.min(gap, w - this.lastWaitUs);
+            this.stallRunQueueUs += rqUs;
+          }
         }
         this.lastWaitUs = w;
       }
+      const win = this.window;
+      if (win !== null && win.open) win.add(nowUs, gap, stallUs, rqUs);
     }
     this.lastUs = nowUs;
     this.lastSleeps = sleeps;
     return 0;
+  }
+
+  /**
+   * The measured window's own view (the fields above cover the whole
+   * process: setup, and the shutdown that closes every connection in one
+   * synchronous pass, which is a poll gap of ~0.3-0.9 s at 1 M connections).
+   * `beginWindow` at the end of the warm-up, `endWindow` when the server is
+   * told to stop.
+   */
+  window: GapWindow | null = null;
+
+  beginWindow(nowUs: number): void {
+    this.window = new GapWindow(nowUs);
+  }
+
+  endWindow(nowUs: number): void {
+    const w = this.window;
+    if (w !== null && w.open) {
+      w.open = false;
+      w.endUs = nowUs;
+    }
   }
 
   pollAt(): number {
@@ -108,6 +137,80 @@ export class RoundGaps implements PollStage {
     return {
       ...summarize(this.gaps),
       maxGapUs: this.maxUs,
+      over2ms: this.over2ms,
+      over10ms: this.over10ms,
+      stalls: this.stalls,
+      stallMs: Math.round(this.stallUs / 1000),
+      stallRunQueueMs: Math.round(this.stallRunQueueUs / 1000),
+    };
+  }
+}
+
+/** Longest gaps a GapWindow keeps. */
+export const TOP_GAPS = 16;
+
+/** Poll gaps inside one window of time (RoundGaps.beginWindow .. endWindow). */
+export class GapWindow {
+  readonly gaps = newLatencyHistogram();
+  open = true;
+  /** When endWindow closed it (-1: still open). */
+  endUs = -1;
+  maxUs = 0;
+  /** When the longest gap ended, us after the window began. */
+  maxAtUs = 0;
+  over2ms = 0;
+  over10ms = 0;
+  stalls = 0;
+  stallUs = 0;
+  stallRunQueueUs = 0;
+
+  /** The longest gaps (over 2 ms) of the window: where they ended (clock, us) and how long they were; unsorted. */
+  readonly topEndUs = new Float64Array(TOP_GAPS);
+  readonly topLenUs = new Float64Array(TOP_GAPS);
+  /** 1 where the gap had no idle sleep inside (a stall). */
+  readonly topStall = new Uint8Array(TOP_GAPS);
+
+  constructor(readonly startUs: number) {}
+
+  /** The longest gaps, longest first: [end us after the window start, length us, stall 0/1]. */
+  top(): [number, number, number][] {
+    const out: [number, number, number][] = [];
+    for (let i = 0; i < TOP_GAPS; i++) if (this.topLenUs[i]! > 0) out.push([this.topEndUs[i]! - this.startUs, this.topLenUs[i]!, this.topStall[i]!]);
+    return out.sort((a, b) => b[1] - a[1]);
+  }
+
+  /** A gap of `gapUs` ending at `nowUs`; `stallUs` > 0 when it had no idle sleep, `rqUs` of it waiting for a CPU. */
+  add(nowUs: number, gapUs: number, stallUs: number, rqUs: number): void {
+    recordUs(this.gaps, gapUs);
+    if (gapUs > this.maxUs) {
+      this.maxUs = gapUs;
+      this.maxAtUs = nowUs - this.startUs;
+    }
+    if (gapUs > 2000) {
+      this.over2ms++;
+      if (gapUs > 10_000) this.over10ms++;
+      // Replace the shortest of the kept gaps.
+      let m = 0;
+      for (let i = 1; i < TOP_GAPS; i++) if (this.topLenUs[i]! < this.topLenUs[m]!) m = i;
+      if (gapUs > this.topLenUs[m]!) {
+        this.topLenUs[m] = gapUs;
+        this.topEndUs[m] = nowUs;
+        this.topStall[m] = stallUs > 0 ? 1 : 0;
+      }
+    }
+    if (stallUs > 0) {
+      this.stalls++;
+      this.stallUs += stallUs;
+      this.stallRunQueueUs += rqUs;
+    }
+  }
+
+  summary(): LatencySummary & { maxGapUs: number; maxAtS: number; windowS: number; over2ms: number; over10ms: number; stalls: number; stallMs: number; stallRunQueueMs: number } {
+    return {
+      ...summarize(this.gaps),
+      maxGapUs: this.maxUs,
+      maxAtS: Math.round(this.maxAtUs / 1e5) / 10,
+      windowS: this.endUs >= 0 ? Math.round((this.endUs - this.startUs) / 1e5) / 10 : -1,
       over2ms: this.over2ms,
       over10ms: this.over10ms,
       stalls: this.stalls,

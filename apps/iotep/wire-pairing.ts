@@ -25,12 +25,15 @@
  *
  * Sequence comparisons use src/wire/seq.ts (RFC 9293 3.4 modular
  * arithmetic). Flows are keyed by the client's address and port (the server
- * is one address and --port).
+ * is one address and --port) in a typed-array hash table (flow-index.ts),
+ * and the per-flow arrays are sized up front from `expectedFlows`: at 1 M
+ * connections nothing grows or rehashes during the run.
  */
 import { FrameInfo, parseFrameInfo } from "../../src/sched/classifier";
 import { IPPROTO_TCP } from "../../src/net/l4-tx";
 import { TCP_RST, TCP_SYN, TcpView } from "../../src/wire/tcp";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from "../../src/wire/seq";
+import { FlowIndex } from "./flow-index";
 import { newLatencyHistogram, recordUs, type Histogram } from "./latency";
 import { HB_MARK, LABEL_REPLY, LABEL_REQUEST, OFF_HB_MARK, OFF_LABEL, OFF_PRIO, PRIO_HIGH, PRIO_LOW, REPLY_LEN } from "./protocol";
 
@@ -63,6 +66,8 @@ export interface WirePairerOptions {
   msgLen: number;
   /** Requests in the first warmupUs after the first message seen are paired but not recorded. */
   warmupUs?: number;
+  /** Flows to size the tables for (the server's connection capacity); more still fit, by growing. */
+  expectedFlows?: number;
 }
 
 export class WirePairer {
@@ -71,7 +76,7 @@ export class WirePairer {
   readonly latencyHigh: Histogram = newLatencyHistogram();
   private readonly info = new FrameInfo();
   private readonly tcp = new TcpView();
-  private readonly flowIndex = new Map<number, number>();
+  private readonly flowIndex: FlowIndex;
   private n = 0;
   private cap = 0;
   // Per flow (struct of arrays).
@@ -100,10 +105,14 @@ export class WirePairer {
     if (!Number.isInteger(opts.msgLen) || opts.msgLen < 9) throw new RangeError(`bad message length ${opts.msgLen}`);
     const np = opts.serverPorts ?? 1;
     if (!Number.isInteger(np) || np < 1 || np > 32) throw new RangeError(`serverPorts must be 1..32, got ${np}`);
+    const expected = Math.max(0, Math.floor(opts.expectedFlows ?? 0));
+    this.flowIndex = new FlowIndex(expected);
+    if (expected > 0) this.grow(expected);
   }
 
-  private grow(): void {
-    const cap = this.cap === 0 ? 1024 : this.cap * 2;
+  private grow(atLeast = 0): void {
+    let cap = this.cap === 0 ? 1024 : this.cap * 2;
+    while (cap < atLeast) cap *= 2;
     const g8 = (a: Uint8Array): Uint8Array => {
       const b = new Uint8Array(cap);
       b.set(a);
@@ -129,13 +138,11 @@ export class WirePairer {
   }
 
   private flow(clientIp: number, clientPort: number, serverPort: number): number {
-    // 48 bits of client address and port, times the server port offset: exact in a double below 2^53 for up to 32 ports.
-    const key = ((clientIp >>> 0) * 65536 + clientPort) * 32 + ((serverPort - this.opts.serverPort) & 31);
-    let f = this.flowIndex.get(key);
-    if (f === undefined) {
+    const fresh = this.n;
+    const f = this.flowIndex.getOrInsert(clientIp, clientPort, (serverPort - this.opts.serverPort) & 31, fresh);
+    if (f === fresh) {
       if (this.n === this.cap) this.grow();
-      f = this.n++;
-      this.flowIndex.set(key, f);
+      this.n++;
       this.counters.flows++;
     }
     return f;

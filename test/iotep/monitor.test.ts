@@ -104,8 +104,9 @@ afterAll(() => {
 });
 
 describe("WirePairer", () => {
-  test("pairs requests and replies per flow with the known latencies", () => {
-    const p = new WirePairer({ serverPort: 80, msgLen: 200 });
+  // Without a size, sized below the flows seen (grows), and sized for 1 M (the server's tables): the same pairing.
+  test.each([[undefined], [3], [1_000_000]])("pairs requests and replies per flow with the known latencies (expectedFlows %p)", (expectedFlows) => {
+    const p = new WirePairer({ serverPort: 80, msgLen: 200, expectedFlows });
     const res = readPcap(pcap, (ts, buf, d, off, cap) => p.process(ts, buf, d, off, cap));
     expect(res.records).toBe(24);
     expect(res.truncated).toBe(false);

@@ -24,7 +24,7 @@ import { onStopSignal, parseAppArgs, runMain } from "./common";
 import { EpollServer } from "./iotep/epoll-server";
 import { startIdStack, type IdStack } from "./iotep/id-stack";
 import { heapStats } from "bun:jsc";
-import { RoundGaps, runQueueWaitUs, threadSchedUs } from "./iotep/round-gaps";
+import { RoundGaps, runQueueWaitUs, threadSliceSince } from "./iotep/round-gaps";
 import { LiveWireTap } from "./iotep/wire-live";
 import { writeWireReport } from "./iotep/wire-report";
 import { formatSummary, summarize } from "./iotep/latency";
@@ -242,25 +242,15 @@ runMain("iotepserver", async () => {
   let extra = "";
   let lastTcp = ep !== null ? { ...ep.tcp.counters } : null;
   let lastGapMax = 0;
-  const schedNow = new Float64Array(2);
-  const schedLast = threadSchedUs(new Float64Array(2));
-  const loopNow = () => rs!.stack.loop;
-  let lastSleeps = rs !== null ? rs.stack.loop.idleSleeps : 0;
+  const threadSlice = threadSliceSince(() => (rs !== null ? rs.stack.loop.idleSleeps : 0));
   let lastDev = rs !== null ? rs.stack.dev.stats() : null;
   const stackDelta = (e: TcpEpoll): string => {
     const t = e.tcp.counters;
     const p = lastTcp!;
     const dev = rs!.stack.dev.stats();
     const g = gaps!.maxUs;
-    threadSchedUs(schedNow);
-    const cpuMs = ((schedNow[0]! - schedLast[0]!) / 1000).toFixed(0);
-    const waitMs = ((schedNow[1]! - schedLast[1]!) / 1000).toFixed(0);
-    schedLast.set(schedNow);
-    const idle = loopNow().idleSleeps;
-    const sleeps = idle - lastSleeps;
-    lastSleeps = idle;
     const s =
-      `since last: stack thread CPU ${cpuMs} ms, waited for a CPU ${waitMs} ms, idle sleeps ${sleeps}; segs in ${t.segsIn - p.segsIn}, out ${t.segsOut - p.segsOut}, delayed ACKs ${t.delayedAcks - p.delayedAcks}, dup/out-of-window in ${t.outOfWindow - p.outOfWindow}, ` +
+      `${threadSlice()}; segs in ${t.segsIn - p.segsIn}, out ${t.segsOut - p.segsOut}, delayed ACKs ${t.delayedAcks - p.delayedAcks}, dup/out-of-window in ${t.outOfWindow - p.outOfWindow}, ` +
       `rcvBufFull ${t.rcvBufFull - p.rcvBufFull}, RTOs ${t.rtoTimeouts - p.rtoTimeouts}, TLPs ${t.tlpProbes - p.tlpProbes}, txNoBuf ${t.txNoBuf - p.txNoBuf}, ` +
       `dev imissed ${dev.imissed - lastDev!.imissed}, rxNoBuf ${dev.rxNoBuf - lastDev!.rxNoBuf}, oerrors ${dev.oerrors - lastDev!.oerrors}; pool free ${e.tcp.pool.available()}/${e.tcp.cfg.chunkCount}` +
       (g > lastGapMax ? `; new longest poll gap ${(g / 1000).toFixed(1)} ms` : "");

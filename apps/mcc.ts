@@ -38,7 +38,7 @@ import { latencyTable, textTable, writeResults } from "./iotep/results";
 import type { RouterThreadCounts } from "./iotep/smp-router";
 import { LaneRouter } from "./iotep/smp-router";
 import { GenThreads, mergeThreads } from "./iotep/smp-threads";
-import { RoundGaps, threadSchedUs } from "./iotep/round-gaps";
+import { RoundGaps, threadSliceSince } from "./iotep/round-gaps";
 import type { GenWorkerDone } from "./iotep/smp-worker";
 
 const spec = {
@@ -350,24 +350,14 @@ runMain("mcc", async () => {
   // Per status line, what our stack did since the previous one (how a retransmission storm starts and feeds itself).
   let lastTcp = tcp !== null ? { ...tcp.counters } : null;
   let lastGapMax = 0;
-  const schedNow = new Float64Array(2);
-  const schedLast = threadSchedUs(new Float64Array(2));
-  const loopNow = () => rs!.stack.loop;
-  let lastSleeps = rs !== null ? rs.stack.loop.idleSleeps : 0;
+  const threadSlice = threadSliceSince(() => (rs !== null ? rs.stack.loop.idleSleeps : 0));
   const stackDelta = (): string => {
     const t = tcp!.counters;
     const p = lastTcp!;
     const d = (k: "rtoTimeouts" | "tlpProbes" | "retransmits" | "outOfWindow" | "sndPoolWaits" | "segsIn" | "delayedAcks"): number => t[k] - p[k];
     const g = gaps!.maxUs;
-    threadSchedUs(schedNow);
-    const cpuMs = ((schedNow[0]! - schedLast[0]!) / 1000).toFixed(0);
-    const waitMs = ((schedNow[1]! - schedLast[1]!) / 1000).toFixed(0);
-    schedLast.set(schedNow);
-    const idle = loopNow().idleSleeps;
-    const sleeps = idle - lastSleeps;
-    lastSleeps = idle;
     const s =
-      `since last: stack thread CPU ${cpuMs} ms, waited for a CPU ${waitMs} ms, idle sleeps ${sleeps}; RTOs ${d("rtoTimeouts")}, TLPs ${d("tlpProbes")}, rtx ${d("retransmits")}, segs in ${d("segsIn")}, dup/out-of-window in ${d("outOfWindow")}, ` +
+      `${threadSlice()}; RTOs ${d("rtoTimeouts")}, TLPs ${d("tlpProbes")}, rtx ${d("retransmits")}, segs in ${d("segsIn")}, dup/out-of-window in ${d("outOfWindow")}, ` +
       `sends cut short ${d("sndPoolWaits")}, dev imissed ${rs!.stack.dev.stats().imissed}; pool free ${tcp!.pool.available()}/${tcp!.cfg.chunkCount}${g > lastGapMax ? `; new longest poll gap ${(g / 1000).toFixed(1)} ms` : ""}`;
     lastGapMax = g;
     lastTcp = { ...t };

@@ -32,6 +32,27 @@ export function runQueueWaitUs(buf: Uint8Array = new Uint8Array(96)): number {
 }
 
 /**
+ * The status lines' opening part (iotepserver, mcc): the calling stack
+ * thread's CPU, its wait for a CPU and the poll loop's idle sleeps since the
+ * previous call.
+ */
+export function threadSliceSince(idleSleeps: () => number): () => string {
+  const now = new Float64Array(2);
+  const last = threadSchedUs(new Float64Array(2));
+  let lastSleeps = idleSleeps();
+  return () => {
+    threadSchedUs(now);
+    const cpuMs = ((now[0]! - last[0]!) / 1000).toFixed(0);
+    const waitMs = ((now[1]! - last[1]!) / 1000).toFixed(0);
+    last.set(now);
+    const idle = idleSleeps();
+    const sleeps = idle - lastSleeps;
+    lastSleeps = idle;
+    return `since last: stack thread CPU ${cpuMs} ms, waited for a CPU ${waitMs} ms, idle sleeps ${sleeps}`;
+  };
+}
+
+/**
  * CPU time and run-queue wait of the calling thread so far, us, into `out`
  * ([cpu, wait]; -1 each when the kernel does not say): the first two fields of
  * /proc/thread-self/schedstat. For per-interval status lines.

@@ -12,18 +12,16 @@
  * the record (counted): ARP is retried by its sender, and a lost copy only
  * delays another thread's resolution until its own retry.
  */
-import { SpscRing } from "../../mem/spsc-ring";
+import type { SpscRing } from "../../mem/spsc-ring";
+import { attachRingMesh, createRingMesh, type RingMeshShare } from "./ring-mesh";
 
 /** ARP packet bytes carried (Ethernet/IPv4 ARP, RFC 826). */
 export const ARP_BYTES = 28;
 /** uint32 words per record: 7 words of ARP packet and one spare. */
 export const RECORD_WORDS = 8;
 
-/** What a Worker needs to attach: ring buffers indexed [from * n + to] (null on the diagonal). */
-export interface ArpMailboxShare {
-  threads: number;
-  rings: (SharedArrayBuffer | null)[];
-}
+/** What a Worker needs to attach (ring-mesh.ts). */
+export type ArpMailboxShare = RingMeshShare;
 
 /** One thread's end of the mailbox: rings out to every other thread and in from them. */
 export class ArpMailboxEnd {
@@ -41,14 +39,9 @@ export class ArpMailboxEnd {
     readonly index: number,
     share: ArpMailboxShare,
   ) {
-    const n = share.threads;
-    this.out = [];
-    this.inn = [];
-    for (let j = 0; j < n; j++) {
-      if (j === index) continue;
-      this.out.push(SpscRing.attach(share.rings[index * n + j]!));
-      this.inn.push(SpscRing.attach(share.rings[j * n + index]!));
-    }
+    const { out, inn } = attachRingMesh(index, share);
+    this.out = out.filter((r): r is SpscRing => r !== null);
+    this.inn = inn;
   }
 
   /** Copy the ARP packet at mem[off, off + ARP_BYTES) to every other thread. */
@@ -96,9 +89,5 @@ export class ArpMailboxEnd {
 
 /** Create the rings for `threads` stack threads; `recordsPerRing` records each (a power of two). */
 export function createArpMailbox(threads: number, recordsPerRing = 256): ArpMailboxShare {
-  const rings: (SharedArrayBuffer | null)[] = [];
-  for (let i = 0; i < threads; i++) {
-    for (let j = 0; j < threads; j++) rings.push(i === j ? null : SpscRing.create(recordsPerRing * RECORD_WORDS).sab);
-  }
-  return { threads, rings };
+  return createRingMesh(threads, recordsPerRing * RECORD_WORDS);
 }

@@ -14,7 +14,8 @@
  * full ring drops the frame (counted); TCP's retransmission recovers it, as
  * after a loss on the wire.
  */
-import { SpscRing } from "../../mem/spsc-ring";
+import type { SpscRing } from "../../mem/spsc-ring";
+import { attachRingMesh, createRingMesh, type RingMeshShare } from "./ring-mesh";
 
 /** Largest frame carried: a 9000-byte jumbo MTU plus the Ethernet header and a VLAN tag. */
 export const MAX_FORWARD_FRAME = 9018;
@@ -22,11 +23,8 @@ const MAX_WORDS = 1 + ((MAX_FORWARD_FRAME + 3) >>> 2);
 /** Frames up to this many bytes are copied in a loop, longer ones with Uint8Array.set. */
 const COPY_LOOP_MAX = 128;
 
-/** What a Worker needs to attach: ring buffers indexed [from * n + to] (null on the diagonal). */
-export interface SegmentMailboxShare {
-  threads: number;
-  rings: (SharedArrayBuffer | null)[];
-}
+/** What a Worker needs to attach (ring-mesh.ts). */
+export type SegmentMailboxShare = RingMeshShare;
 
 /** One thread's end: rings out to every other thread and in from them. */
 export class SegmentMailboxEnd {
@@ -47,13 +45,9 @@ export class SegmentMailboxEnd {
     readonly index: number,
     share: SegmentMailboxShare,
   ) {
-    const n = share.threads;
-    this.out = [];
-    this.inn = [];
-    for (let j = 0; j < n; j++) {
-      this.out.push(j === index ? null : SpscRing.attach(share.rings[index * n + j]!));
-      if (j !== index) this.inn.push(SpscRing.attach(share.rings[j * n + index]!));
-    }
+    const { out, inn } = attachRingMesh(index, share);
+    this.out = out;
+    this.inn = inn;
   }
 
   get threads(): number {
@@ -118,9 +112,5 @@ export class SegmentMailboxEnd {
 
 /** Create the rings for `threads` stack threads, `wordsPerRing` uint32 words each (a power of two). */
 export function createSegmentMailbox(threads: number, wordsPerRing = 32768): SegmentMailboxShare {
-  const rings: (SharedArrayBuffer | null)[] = [];
-  for (let i = 0; i < threads; i++) {
-    for (let j = 0; j < threads; j++) rings.push(i === j ? null : SpscRing.create(wordsPerRing).sab);
-  }
-  return { threads, rings };
+  return createRingMesh(threads, wordsPerRing);
 }

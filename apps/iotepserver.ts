@@ -24,7 +24,8 @@ import { onStopSignal, parseAppArgs, runMain } from "./common";
 import { EpollServer } from "./iotep/epoll-server";
 import { startIdStack, type IdStack } from "./iotep/id-stack";
 import { heapStats } from "bun:jsc";
-import { RoundGaps, runQueueWaitUs, threadSliceSince } from "./iotep/round-gaps";
+import { threadCpuClock } from "../ffi/thread-cpu";
+import { GapWindow, RoundGaps, runQueueWaitUs, threadSliceSince } from "./iotep/round-gaps";
 import { LiveWireTap } from "./iotep/wire-live";
 import { writeWireReport } from "./iotep/wire-report";
 import { formatSummary, summarize } from "./iotep/latency";
@@ -77,6 +78,7 @@ const spec = {
     { name: "duration", type: "number" as const, arg: "S", min: 0, help: "stop after S seconds (default: until Ctrl+C)" },
     { name: "warmup", type: "number" as const, arg: "S", default: 0, min: 0, help: "forget the in-server latency of the first S seconds after the first message (JIT warm-up)" },
     { name: "measure", type: "number" as const, arg: "S", min: 0, help: "length of the measured part after the warm-up (the poll-gap view of the measured part ends then; default: at the stop)" },
+    { name: "gap-cpu", type: "bool" as const, help: "diagnosis: read the stack thread's CPU time every poll round (~1 us), so each of the measured part's longest poll gaps says how much of it the thread ran" },
     { name: "heap-stats", type: "bool" as const, help: "diagnosis: print the JS heap (size, cells, the commonest cell types; a walk of the heap, milliseconds) at the measured part's start and end; with BUN_JSC_logGC set, mark those points in the GC log on stderr" },
     { name: "status-interval", type: "number" as const, arg: "S", min: 0, help: "seconds between status lines (default 1 on a terminal, 10 otherwise; 0 = none)" },
     { name: "monitor", type: "string" as const, arg: "DIR", help: "our stack: live wire monitor (request -> reply at the rx/tx bursts); writes DIR/monitor.json, cdf.txt, monitor.html at exit" },
@@ -171,7 +173,7 @@ runMain("iotepserver", async () => {
     h.awakeForRequests = redisWait === "awake";
     h.yieldForReplies = replyYield === "round";
     // Gaps between poll rounds (sleeps, GC pauses, long rounds, waiting for a CPU) for the stats.
-    gaps = new RoundGaps(rs.stack.loop);
+    gaps = new RoundGaps(rs.stack.loop, v["gap-cpu"] === true ? threadCpuClock() : null);
     rs.stack.addAppStage(gaps);
     if (monitorDir !== undefined) {
       live = new LiveWireTap(
@@ -349,7 +351,7 @@ runMain("iotepserver", async () => {
         `iotepserver: gaps between poll rounds, measured part only (${w.windowS} s from the warm-up's end to the stop): p50 ${w.p50Us} us, p99 ${w.p99Us} us, p99.9 ${w.p999Us} us, ` +
           `max ${(w.maxGapUs / 1000).toFixed(1)} ms (${w.maxAtS} s in), ${w.over2ms} over 2 ms, ${w.over10ms} over 10 ms; ${w.stalls} stalls totalling ${w.stallMs} ms, ${w.stallRunQueueMs} ms of it waiting for a CPU`,
       );
-      const top = gaps.window!.top().map(([at, len, st]) => `${(len / 1000).toFixed(1)} ms at ${(at / 1e6).toFixed(3)} s${st === 1 ? "" : " (idle sleep inside)"}`);
+      const top = gaps.window!.top().map(GapWindow.describe);
       console.log(`iotepserver: longest poll gaps of the measured part (window start = clock ${Math.round(gaps.window!.startUs)} us): ${top.join(", ")}`);
     }
   }

@@ -15,6 +15,18 @@ import { readRedisStats, resetRedisStats, type RedisStats } from "./redis-stats"
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;
+/**
+ * Diagnosis: QSTACK_BENCH_PROF=DIR runs our stack's iotepserver under Bun's
+ * sampling profiler (250 us), writing a .cpuprofile to DIR at its exit; with
+ * QSTACK_BENCH_HEAPPROF=1 as well, a heap profile (.md) instead.
+ */
+const PROF = process.env["QSTACK_BENCH_PROF"] ?? "";
+const BUN_SERVER =
+  PROF === ""
+    ? [BUN]
+    : process.env["QSTACK_BENCH_HEAPPROF"] === "1"
+      ? [BUN, "--heap-prof", "--heap-prof-md", `--heap-prof-dir=${PROF}`]
+      : [BUN, "--cpu-prof", `--cpu-prof-dir=${PROF}`, "--cpu-prof-interval=250"];
 
 /** A child process whose output is collected and can be waited on for a pattern. */
 export class Proc {
@@ -263,7 +275,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
       const live = o.liveWire === true ? ["--monitor", join(outDir, "wire-live")] : [];
       server = new Proc(
         "iotepserver",
-        [...plan.server, BUN, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...live, ...(o.stackFlags ?? []), ...common, ...(o.serverFlags ?? [])],
+        [...plan.server, ...BUN_SERVER, join(ROOT, "apps", "iotepserver.ts"), "--vdev", memif("server"), "--ip", "10.77.0.1/24", ...huge, "--port", "80", "--max-conns", String(o.conns + 1024), ...srvArgs, ...(pcap ? ["--pcap", pcap] : []), ...live, ...(o.stackFlags ?? []), ...common, ...(o.serverFlags ?? [])],
         echo("server"),
         bunEnv,
       );

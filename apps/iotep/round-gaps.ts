@@ -93,39 +93,54 @@ export class RoundGaps implements PollStage {
   private lastSleeps = 0;
   private lastWaitUs: number;
   private readonly buf = new Uint8Array(96);
+  private lastCpuUs = -1;
 
-  constructor(private readonly loop: PollLoop) {
+  /**
+   * `cpuClock` (diagnosis, ffi/thread-cpu.ts; ~1 us per round): the thread's
+   * CPU time read every round, so each long gap, idle sleep inside or not,
+   * says how much of it the thread ran (GC, ioredis, long rounds) against
+   * sleeping or being blocked.
+   */
+  constructor(
+    private readonly loop: PollLoop,
+    private readonly cpuClock: (() => number) | null = null,
+  ) {
     this.lastWaitUs = runQueueWaitUs(this.buf);
   }
 
   poll(nowUs: number): number {
     const sleeps = this.loop.idleSleeps;
+    const cpu = this.cpuClock !== null ? this.cpuClock() : -1;
     if (this.lastUs >= 0) {
       const gap = nowUs - this.lastUs;
       recordUs(this.gaps, gap);
       if (gap > this.maxUs) this.maxUs = gap;
       let stallUs = 0;
       let rqUs = 0;
+      let rqAllUs = -1;
       if (gap > 2000) {
         this.over2ms++;
         if (gap > 10_000) this.over10ms++;
         const w = runQueueWaitUs(this.buf);
+        // Upper bound: the wait since the previous long gap (schedstat is read at long gaps only).
+        if (w >= 0 && this.lastWaitUs >= 0) rqAllUs = Math.min(gap, w - this.lastWaitUs);
         if (sleeps === this.lastSleeps) {
           this.stalls++;
           this.stallUs += gap;
           stallUs = gap;
-          if (w >= 0 && this.lastWaitUs >= 0) {
-            rqUs = Math.min(gap, w - this.lastWaitUs);
+          if (rqAllUs >= 0) {
+            rqUs = rqAllUs;
             this.stallRunQueueUs += rqUs;
           }
         }
         this.lastWaitUs = w;
       }
       const win = this.window;
-      if (win !== null && win.open) win.add(nowUs, gap, stallUs, rqUs);
+      if (win !== null && win.open) win.add(nowUs, gap, stallUs, rqUs, cpu >= 0 && this.lastCpuUs >= 0 ? cpu - this.lastCpuUs : -1, rqAllUs);
     }
     this.lastUs = nowUs;
     this.lastSleeps = sleeps;
+    this.lastCpuUs = cpu;
     return 0;
   }
 
@@ -190,18 +205,38 @@ export class GapWindow {
   readonly topLenUs = new Float64Array(TOP_GAPS);
   /** 1 where the gap had no idle sleep inside (a stall). */
   readonly topStall = new Uint8Array(TOP_GAPS);
+  /** The thread's CPU time inside the gap, us (-1: not measured: RoundGaps without a cpuClock). */
+  readonly topCpuUs = new Float64Array(TOP_GAPS);
+  /** Its wait for a CPU, us (-1: unknown). */
+  readonly topRqUs = new Float64Array(TOP_GAPS);
 
   constructor(readonly startUs: number) {}
 
-  /** The longest gaps, longest first: [end us after the window start, length us, stall 0/1]. */
-  top(): [number, number, number][] {
-    const out: [number, number, number][] = [];
-    for (let i = 0; i < TOP_GAPS; i++) if (this.topLenUs[i]! > 0) out.push([this.topEndUs[i]! - this.startUs, this.topLenUs[i]!, this.topStall[i]!]);
+  /** The longest gaps, longest first: [end us after the window start, length us, stall 0/1, CPU us or -1, CPU wait us or -1]. */
+  top(): [number, number, number, number, number][] {
+    const out: [number, number, number, number, number][] = [];
+    for (let i = 0; i < TOP_GAPS; i++)
+      if (this.topLenUs[i]! > 0) out.push([this.topEndUs[i]! - this.startUs, this.topLenUs[i]!, this.topStall[i]!, this.topCpuUs[i]!, this.topRqUs[i]!]);
     return out.sort((a, b) => b[1] - a[1]);
   }
 
-  /** A gap of `gapUs` ending at `nowUs`; `stallUs` > 0 when it had no idle sleep, `rqUs` of it waiting for a CPU. */
-  add(nowUs: number, gapUs: number, stallUs: number, rqUs: number): void {
+  /** One gap of top(), for a log line: "12.3 ms at 4.567 s (idle sleep inside; on CPU 11.9 ms, waiting 0.1 ms)". */
+  static describe([at, len, stall, cpuUs, rqUs]: [number, number, number, number, number]): string {
+    const parts: string[] = [];
+    if (stall !== 1) parts.push("idle sleep inside");
+    const cpu: string[] = [];
+    if (cpuUs >= 0) cpu.push(`on CPU ${(cpuUs / 1000).toFixed(1)} ms`);
+    if (rqUs >= 0) cpu.push(`waiting ${(rqUs / 1000).toFixed(1)} ms`);
+    if (cpu.length > 0) parts.push(cpu.join(", "));
+    return `${(len / 1000).toFixed(1)} ms at ${(at / 1e6).toFixed(3)} s${parts.length > 0 ? ` (${parts.join("; ")})` : ""}`;
+  }
+
+  /**
+   * A gap of `gapUs` ending at `nowUs`; `stallUs` > 0 when it had no idle
+   * sleep, `rqUs` of it waiting for a CPU; `cpuUs` the thread's CPU time in
+   * it and `rqAllUs` its wait for a CPU, sleep or not (-1: unknown).
+   */
+  add(nowUs: number, gapUs: number, stallUs: number, rqUs: number, cpuUs = -1, rqAllUs = -1): void {
     recordUs(this.gaps, gapUs);
     if (gapUs > this.maxUs) {
       this.maxUs = gapUs;
@@ -217,6 +252,8 @@ export class GapWindow {
         this.topLenUs[m] = gapUs;
         this.topEndUs[m] = nowUs;
         this.topStall[m] = stallUs > 0 ? 1 : 0;
+        this.topCpuUs[m] = cpuUs;
+        this.topRqUs[m] = rqAllUs;
       }
     }
     if (stallUs > 0) {

@@ -4,7 +4,7 @@
  * readings are handed to poll() directly).
  */
 import { describe, expect, test } from "bun:test";
-import { RoundGaps, TOP_GAPS } from "../../../apps/iotep/round-gaps";
+import { GapWindow, RoundGaps, TOP_GAPS } from "../../../apps/iotep/round-gaps";
 import type { PollLoop } from "../../../src/sched/poll-loop";
 
 function gapsWithLoop(): { g: RoundGaps; loop: { idleSleeps: number } } {
@@ -82,5 +82,41 @@ describe("GapWindow's longest gaps", () => {
     let end = 0;
     for (let k = 1; k < 40; k++) end += 3000 + k * 100;
     expect(top[0]![0]).toBe(end + 6000);
+  });
+});
+
+describe("RoundGaps with a thread CPU clock (--gap-cpu)", () => {
+  test("each kept gap says how much of it the thread ran, idle sleep inside or not", () => {
+    const loop = { idleSleeps: 0 };
+    let cpu = 0;
+    const g = new RoundGaps(loop as unknown as PollLoop, () => cpu);
+    g.poll(0);
+    g.beginWindow(0);
+    // A 12 ms gap with an idle sleep inside in which the thread ran 11.5 ms (not asleep: busy elsewhere).
+    loop.idleSleeps++;
+    cpu += 11_500;
+    g.poll(12_000);
+    // A 5 ms gap in which it ran 0.2 ms (really asleep).
+    loop.idleSleeps++;
+    cpu += 200;
+    g.poll(17_000);
+    const top = g.window!.top();
+    expect(top.map((x) => [x[1], x[3]])).toEqual([
+      [12_000, 11_500],
+      [5_000, 200],
+    ]);
+    const line = GapWindow.describe(top[0]!);
+    expect(line).toStartWith("12.0 ms at 0.012 s (idle sleep inside; on CPU 11.5 ms");
+  });
+
+  test("without a clock the CPU field is -1 and the line leaves it out", () => {
+    const loop = { idleSleeps: 0 };
+    const g = new RoundGaps(loop as unknown as PollLoop);
+    g.poll(0);
+    g.beginWindow(0);
+    g.poll(3_000);
+    const top = g.window!.top();
+    expect(top[0]![3]).toBe(-1);
+    expect(GapWindow.describe(top[0]!)).not.toContain("on CPU");
   });
 });

@@ -18,6 +18,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { ConfigError } from "../src/api/errors";
+import { runtimeEnvNote } from "../src/api/runtime-env";
 import { formatIpv4 } from "../src/wire/ip-addr";
 import { TcpEpoll } from "../src/api/tcp-epoll";
 import { onStopSignal, parseAppArgs, runMain } from "./common";
@@ -193,6 +194,8 @@ runMain("iotepserver", async () => {
   const runQueueAtStart = runQueueWaitUs();
   const ready = await store.waitReady(3000);
   console.log(`iotepserver: listening on ${where}, ${msgLen}-byte messages, ${store.describe()}${ready ? "" : " (not reachable yet; retrying, messages fail until it is)"}`);
+  const envNote = rs !== null ? runtimeEnvNote("iotepserver") : null;
+  if (envNote !== null) console.log(envNote);
 
   // Warm-up: clear the in-server histograms S seconds after the first message; the poll-gap
   // view of the measured part starts then too (at the first message without a warm-up).

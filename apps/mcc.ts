@@ -22,6 +22,7 @@
  * server's view of both classes (--stats-json of iotepserver) and the wire
  * view (monitor) complete the picture; bench/iotep puts them side by side.
  */
+import { runtimeEnvNote } from "../src/api/runtime-env";
 import { ConfigError } from "../src/api/errors";
 import { monotonicUs } from "../src/api/clock";
 import { formatIpv4, parseIpv4 } from "../src/wire/ip-addr";
@@ -296,6 +297,8 @@ runMain("mcc", async () => {
   );
 
   if (rs !== null) {
+    const envNote = runtimeEnvNote("mcc");
+    if (envNote !== null) console.log(envNote);
     // The server's next hop resolved before the first SYN: otherwise the first burst of SYNs (up to
     // --max-connecting, from every app thread at once with --smp) waits in ARP's hold queue, and what
     // overflows it is dropped and retransmitted a second later.

@@ -5,6 +5,7 @@
  * The first pair's measured capacity sets the burst rate of both cases, so
  * they see the same load; each pair also measures (and warms up on) its own.
  */
+import { lowLatencyEnv } from "../src/api/runtime-env";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawnProc, type Ev, type Proc } from "./pps-ipc";
@@ -59,6 +60,8 @@ export interface RealParams {
    * stay on either way.
    */
   gcTimer: boolean;
+  /** Keep Bun's allocator defaults in the peers (false: src/api/runtime-env.ts's mimalloc and JavaScriptCore settings). */
+  allocatorDefaults: boolean;
 }
 
 export interface RealCase {
@@ -93,7 +96,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
   const dev = (role: string) => `net_memif0,role=${role},id=0,socket=${sock},socket-abstract=no`;
   const common = ["--stack-nice", String(p.stackNice), "--stack-slice-us", String(p.stackSliceUs), "--max-conns", String(Math.max(4096, p.conns + 64)), "--buf-mb", "64", "--service-us", String(p.serviceUs), "--rx-bursts", String(p.rxBursts), ...hugeFlags(p), ...(p.busyPoll ? ["--busy-poll"] : [])];
   const procs: Proc[] = [];
-  const env = p.gcTimer ? undefined : { BUN_GC_TIMER_DISABLE: "1" };
+  const env = lowLatencyEnv({ gcTimer: p.gcTimer, allocatorDefaults: p.allocatorDefaults });
   try {
     const sArgs = ["--role", "server", "--vdev", dev("server"), "--ip", `${SERVER_IP}/24`, "--budget-us", String(p.budgetUs), "--check-us", String(p.checkUs), "--low-budget-us", String(p.lowBudgetUs), ...common];
     if (priority) sArgs.push("--priority", "--classify", "iotep");

@@ -154,6 +154,7 @@ const spec = {
     { name: "helpers", type: "string" as const, arg: "idle|normal", default: "idle", help: "real, with --pin: the runtime's helper threads (JIT, GC) of both processes at SCHED_IDLE, or left alone" },
     { name: "stack-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "real: both stack threads' nice, each process in its own session whose autogroup gets the same nice (0: leave)" },
     { name: "stack-slice-us", type: "int" as const, arg: "US", default: 0, min: 0, max: 100000, help: "real: both stack threads' EEVDF slice via sched_setattr (0: the kernel's default; Linux 6.12+), so they preempt on wake-up" },
+    { name: "allocator-defaults", type: "bool" as const, help: "real: keep Bun's allocator defaults in the peers (default: src/api/runtime-env.ts's mimalloc and JavaScriptCore settings)" },
     { name: "gc-timer", type: "bool" as const, help: "real: keep Bun's idle GC timer in the peers (an Eden collection every second; default: BUN_GC_TIMER_DISABLE=1)" },
     { name: "no-micro", type: "bool" as const, help: "skip the switch-cost and ring measurements" },
     { name: "json", type: "string" as const, arg: "FILE", help: "write the results as JSON" },
@@ -331,12 +332,14 @@ async function main(): Promise<number> {
       stackNice: num("stack-nice"),
       stackSliceUs: num("stack-slice-us"),
       gcTimer: v["gc-timer"] === true,
+      allocatorDefaults: v["allocator-defaults"] === true,
     };
     out.realParams = p;
     console.log(
       `real devices: ${p.conns} connections, service ${p.serviceUs} us/message, Scheduler budget ${p.budgetUs} us (${p.lowBudgetUs > 0 ? p.lowBudgetUs : p.budgetUs} us while only low-priority work runs) checked every ${p.checkUs} us, up to ${p.rxBursts} rx bursts per round, ` +
         `${p.bursts} x ${p.burstS} s bursts at ${p.ratio}x capacity + ${p.quietS} s quiet, ${p.high * 100}% high, after ${p.warmupBursts} such unmeasured bursts; two processes over net_memif; ` +
-        `Bun's idle GC timer ${p.gcTimer ? "on" : "off (BUN_GC_TIMER_DISABLE=1)"} in the peers`,
+        `Bun's idle GC timer ${p.gcTimer ? "on" : "off (BUN_GC_TIMER_DISABLE=1)"} in the peers, ` +
+        `allocator ${p.allocatorDefaults ? "Bun's defaults" : "MIMALLOC_PURGE_DELAY=-1 BUN_JSC_decommitUnusedMarkedBlockPages=false (src/api/runtime-env.ts)"}`,
     );
     const skip = process.getuid?.() !== 0 ? "not root (DPDK vdevs need root)" : !shimBuilt() ? "the DPDK shim is not built (npm run setup)" : null;
     if (skip !== null) {

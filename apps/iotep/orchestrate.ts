@@ -6,6 +6,7 @@
  * kernel baseline as two processes over loopback. Returns the JSON each
  * process wrote.
  */
+import { lowLatencyEnv } from "../../src/api/runtime-env";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -191,6 +192,12 @@ export interface IotepRunOptions {
    * (measured on bench/priority); collections that allocation calls for still run.
    */
   gcTimer?: boolean;
+  /**
+   * Keep Bun's allocator defaults in iotepserver and mcc (default false: both
+   * start with src/api/runtime-env.ts's mimalloc and JavaScriptCore settings,
+   * which remove 6-52 ms stalls of the poll loop).
+   */
+  allocatorDefaults?: boolean;
 }
 
 /** Thrown by runIotep when its abort signal fired. */
@@ -248,7 +255,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     const redisSocket = o.redisSocket ?? (redis = await startRedis(tmp, plan.redis)).socket;
     const serverJson = join(outDir, "server.json");
     const common = ["--status-interval", "0"];
-    const bunEnv = o.gcTimer === true ? undefined : { ...process.env, BUN_GC_TIMER_DISABLE: "1" };
+    const bunEnv = lowLatencyEnv({ gcTimer: o.gcTimer === true, allocatorDefaults: o.allocatorDefaults === true });
     // Our stack's generator takes as many source addresses as it needs (64,512 ports each): one server port.
     const nports = 1;
     const gen = ["--ports", String(nports), "-c", String(o.conns), "-s", String(o.setupS), "-w", String(o.waitS), "-e", String(o.epochS), "--warmup", String(o.warmupS), "--duration", String(o.durationS), "-r", String(o.ratio), "-l", String(o.msgLen), "--out", outDir];

@@ -26,7 +26,7 @@ import { pinThread, threadId } from "../src/sched/split/affinity";
 import { SCHED_OTHER, setThreadPolicy, threadPolicy } from "../ffi/sched-policy";
 import { HelperThreadSweep } from "../src/sched/split/helper-threads";
 import { raiseStackThread } from "../src/sched/split/stack-priority";
-import { emit, pollCommand } from "./pps-ipc";
+import { emit, emitFlushed, pollCommand } from "./pps-ipc";
 import { microSleeper } from "../ffi/micro-sleep";
 import { burstPlan, LoadGen, type GenConn } from "./priority-gen";
 import { MSG, PriorityServer } from "./priority-server";
@@ -76,8 +76,19 @@ function counters(tcp: { counters: object }, stack: { dev: { stats(): object }; 
   return { tcp: nz(tcp.counters), dev: nz(stack.dev.stats()), net };
 }
 
-/** --pin: the stack thread on its CPU, and (--helpers idle) the runtime's helper threads on idle time only, swept every second. */
-function pin(v: Record<string, unknown>, stack: { addAppStage(s: HelperThreadSweep): void }): HelperThreadSweep | null {
+/**
+ * --pin: the stack thread on its CPU, and (--helpers idle) the runtime's
+ * helper threads on idle time only, swept every second from the measured
+ * phase on (startHelperSweep). Before it they run at normal priority, so the
+ * JIT finishes tiering up the hot paths during the warm-up: with them at
+ * SCHED_IDLE from the start, each peer still compiled 40-83 functions with
+ * the FTL in the measured phase (BUN_JSC_reportCompileTimes=1 with
+ * QS_PRIO_PEER_LOGS), among them the stack's emitSegment, append and
+ * advanceNxt, whose compiler threads then took the CPU from the other peer's
+ * stack thread (perf sched: ~18 ms of the generator's wake-up delays in one
+ * run were the server's JIT thread).
+ */
+function pin(v: Record<string, unknown>): HelperThreadSweep | null {
   const nice = v["stack-nice"] as number;
   const slice = v["stack-slice-us"] as number;
   if (nice !== 0 || slice > 0) {
@@ -91,9 +102,15 @@ function pin(v: Record<string, unknown>, stack: { addAppStage(s: HelperThreadSwe
   if (v["helpers"] === "normal") return null;
   if (v["helpers"] !== "idle") throw new Error(`--helpers ${String(v["helpers"])}: expected idle or normal`);
   // Helpers may run on every CPU: one the runtime started from the pinned thread inherited its single CPU.
-  const sweep = new HelperThreadSweep(cpus().map((_, i) => i));
+  return new HelperThreadSweep(cpus().map((_, i) => i));
+}
+
+/** The measured phase starts: helper threads to SCHED_IDLE from now on (--helpers idle). */
+const sweepsStarted = new Set<HelperThreadSweep>();
+function startHelperSweep(sweep: HelperThreadSweep | null, stack: { addAppStage(s: HelperThreadSweep): void }): void {
+  if (sweep === null || sweepsStarted.has(sweep)) return;
+  sweepsStarted.add(sweep);
   stack.addAppStage(sweep);
-  return sweep;
 }
 
 function sweepStats(s: HelperThreadSweep | null): Record<string, unknown> | null {
@@ -136,7 +153,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
   const probe = new RoundProbe(rs.stack.loop, clock, rs.stack.netif.counters);
   rs.stack.loop.add(probe.start, true);
   rs.stack.addAppStage(probe.first);
-  const sweep = pin(v, rs.stack);
+  const sweep = pin(v);
   const srv = new PriorityServer(ep, v["port"] as number, {
     priority,
     serviceUs: v["service-us"] as number,
@@ -168,6 +185,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
     if (cmd === "reset") {
       // The measured phase starts: forget the capacity phase.
       phaseMark("measured");
+      startHelperSweep(sweep, rs.stack);
       if (census === null && HeapCensus.enabled()) census = censusTimer(new HeapCensus(), () => srv.served);
       srv.resetStats();
       wire.reset();
@@ -179,7 +197,7 @@ async function server(v: Record<string, unknown>): Promise<void> {
   phaseMark("end");
   census?.stop("server");
   const m = priority ? ep.tcp.messages() : null;
-  emit("stats", {
+  await emitFlushed("stats", {
     ...srv.stats(),
     rounds: rs.stack.loop.rounds,
     wire: wire.summary(),
@@ -199,7 +217,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   const rs = await startStack(v as never, TCP);
   rs.stack.rxBurstsPerRound = v["rx-bursts"] as number;
   const clock = rs.stack.loop.clock;
-  const sweep = pin(v, rs.stack);
+  const sweep = pin(v);
   const probe = new RoundProbe(rs.stack.loop, clock, rs.stack.netif.counters);
   rs.stack.loop.add(probe.start, true);
   rs.stack.addAppStage(probe.first);
@@ -261,6 +279,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   const ls = clock() + 250_000;
   const plan = burstPlan(ls, rate, bursts, burstS, quietS, v["high"] as number, v["seed"] as number);
   const gaps0 = gaps.summary();
+  startHelperSweep(sweep, rs.stack);
   gen.start(plan);
   stallLog.reset();
   tap.stamps.reset();
@@ -271,7 +290,7 @@ async function generator(v: Record<string, unknown>): Promise<void> {
   phaseMark("end");
   census?.stop("generator");
   const wallS = (clock() - ls) / 1e6;
-  emit("result", {
+  await emitFlushed("result", {
     // When the last reply came (wall us): the gaps after it (connections closing, the server's
     // statistics) are outside the measured traffic (bench/priority-gaps.ts gapReport).
     endWallUs: gen.lastReplyWallUs,

@@ -5,6 +5,7 @@
  * The first pair's measured capacity sets the burst rate of both cases, so
  * they see the same load; each pair also measures (and warms up on) its own.
  */
+import { cpuTicks, stealBetween } from "../apps/iotep/cpu-sampler";
 import { lowLatencyEnv } from "../src/api/runtime-env";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -66,6 +67,8 @@ export interface RealParams {
 
 export interface RealCase {
   priority: boolean;
+  /** The hypervisor's steal during the measured bursts (machine-info.ts stealBetween), null where /proc/stat is missing. */
+  steal: { share: number; ms: number } | null;
   capacity: number;
   connectMs: number;
   gen: Ev;
@@ -120,8 +123,11 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
     const budget = (p.bursts * (p.burstS + p.quietS) + 90) * 1000;
     const sampler = p.threadsMs > 0 ? new ThreadSampler(p.threadsMs) : null;
     sampler?.start();
+    const ticks0 = cpuTicks();
     const res = await gen.next("result", budget);
+    const steal = stealBetween(ticks0, cpuTicks());
     sampler?.stop();
+    if (steal !== null) log(`    the hypervisor's steal during the bursts: ${(steal.share * 100).toFixed(2)} % of the CPU time (${steal.ms} ms over both CPUs)`);
     const threads = sampler === null ? undefined : printThreads(`threads during the bursts (priority ${priority ? "on" : "off"})`, sampler, log);
     server.send("stop");
     const st = await server.next("stats", 30_000);
@@ -144,7 +150,7 @@ async function runPair(p: RealParams, priority: boolean, rate: number, log: (s: 
         }
       }
     }
-    return { priority, capacity: Number(cap.capacity), connectMs: Number(conn.setupMs), gen: res, server: st, threads, gc };
+    return { priority, capacity: Number(cap.capacity), connectMs: Number(conn.setupMs), gen: res, server: st, threads, gc, steal };
   } catch (e) {
     const tails = await Promise.all(
       procs.map(async (x) => {

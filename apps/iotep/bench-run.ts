@@ -240,6 +240,8 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   console.log(`qstack: ${ours.placement}`);
   if (ours.sched !== null) {
     for (const l of formatSchedWindow(ours.sched.measured)) console.log(`qstack measured part, ${l}`);
+    const steal = ours.sched.measuredSteal;
+    if (steal !== null) console.log(`qstack measured part, the hypervisor's steal: ${(steal.share * 100).toFixed(2)} % of the CPU time (${steal.ms} ms over all CPUs)`);
     for (const l of formatSchedWindow(ours.sched.setup)) console.log(`qstack setup, ${l}`);
   }
   const rs = ours.redisStats;

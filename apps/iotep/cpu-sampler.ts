@@ -76,6 +76,7 @@ export interface SchedWindow {
 interface Sample {
   tMs: number;
   by: (Map<string, SchedTotals> | null)[];
+  ticks: CpuTicks | null;
 }
 
 export class CpuSampler {
@@ -98,7 +99,7 @@ export class CpuSampler {
   }
 
   sample(): void {
-    this.samples.push({ tMs: this.nowMs(), by: this.procs.map((p) => readProcSched(p.pid)) });
+    this.samples.push({ tMs: this.nowMs(), by: this.procs.map((p) => readProcSched(p.pid)), ticks: cpuTicks() });
   }
 
   stop(): void {
@@ -107,9 +108,14 @@ export class CpuSampler {
     this.sample();
   }
 
+  /** The samples from `fromMs` to `toMs` (1 ms either side). */
+  samplesIn(fromMs: number, toMs: number): Sample[] {
+    return this.samples.filter((x) => x.tMs >= fromMs - 1 && x.tMs <= toMs + 1);
+  }
+
   /** Totals per process between the first sample at or after `fromMs` and the last at or before `toMs`. */
   window(fromMs: number, toMs: number): Record<string, SchedWindow> {
-    const s = this.samples.filter((x) => x.tMs >= fromMs - 1 && x.tMs <= toMs + 1);
+    const s = this.samplesIn(fromMs, toMs);
     const out: Record<string, SchedWindow> = {};
     if (s.length < 2) return out;
     this.procs.forEach((p, k) => {
@@ -145,6 +151,12 @@ export class CpuSampler {
   }
 }
 
+/** The hypervisor's steal between the samples nearest to `fromMs` and `toMs` (as window()), or null. */
+export function stealWindow(sampler: CpuSampler, fromMs: number, toMs: number): { share: number; ms: number } | null {
+  const s = sampler.samplesIn(fromMs, toMs);
+  return s.length < 2 ? null : stealBetween(s[0]!.ticks, s[s.length - 1]!.ticks);
+}
+
 function round(x: number, digits: number): number {
   const m = 10 ** digits;
   return Math.round(x * m) / m;
@@ -157,4 +169,35 @@ export function formatSchedWindow(w: Record<string, SchedWindow>): string[] {
       `${name}: CPU ${x.cpuShare.toFixed(2)} of a core, waited for a CPU ${x.waitMs} ms (${(x.waitShare * 100).toFixed(1)} % of ${x.seconds} s), ` +
       `${x.waitPerSliceUs} us per timeslice (${x.slices} slices), worst second ${x.worstSecondWaitMs} ms`,
   );
+}
+
+/** The machine's CPU time so far, from /proc/stat's first line, in clock ticks (USER_HZ, 100/s): all states, and "steal". */
+export interface CpuTicks {
+  total: number;
+  steal: number;
+}
+
+/** CpuTicks now, or null where /proc/stat is not there. */
+export function cpuTicks(): CpuTicks | null {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] as string;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { total, steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Time the hypervisor ran something else on this VM's CPUs between two
+ * readings ("steal"): its share of all CPU time and ms in all; null when
+ * either reading is missing. On a shared VM this is time a stack thread did
+ * not run while the guest thought it did: it lands in latency tails.
+ */
+export function stealBetween(a: CpuTicks | null, b: CpuTicks | null): { share: number; ms: number } | null {
+  if (a === null || b === null || b.total <= a.total) return null;
+  const steal = b.steal - a.steal;
+  return { share: steal / (b.total - a.total), ms: steal * 10 };
 }

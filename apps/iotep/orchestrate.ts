@@ -10,7 +10,7 @@ import { lowLatencyEnv } from "../../src/api/runtime-env";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CpuSampler, type SchedWindow } from "./cpu-sampler";
+import { CpuSampler, stealWindow, type SchedWindow } from "./cpu-sampler";
 import { planPlacement, type Placement, type RtTarget } from "./placement";
 import { readRedisStats, resetRedisStats, type RedisStats } from "./redis-stats";
 
@@ -216,7 +216,7 @@ export interface IotepRunResult {
   wireLive: Record<string, any> | null;
   outDir: string;
   /** On-CPU time and run-queue waits per process (cpu-sampler.ts): while connecting and in the measured part. */
-  sched: { setup: Record<string, SchedWindow>; measured: Record<string, SchedWindow> } | null;
+  sched: { setup: Record<string, SchedWindow>; measured: Record<string, SchedWindow>; measuredSteal: { share: number; ms: number } | null } | null;
   /** Our redis-server's own view of the measured part (null with an outside Redis). */
   redisStats: RedisStats | null;
   /** What ran where (placement.ts). */
@@ -313,7 +313,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     const endMs = Math.min(performance.now() - t0, measureMs + o.durationS * 1000);
     sampler?.stop();
     const redisStats = redis !== null ? readRedisStats(redis.socket) : null;
-    const sched = sampler !== null ? { setup: sampler.window(startMs, startMs + o.setupS * 1000), measured: sampler.window(measureMs, endMs) } : null;
+    const sched = sampler !== null ? { setup: sampler.window(startMs, startMs + o.setupS * 1000), measured: sampler.window(measureMs, endMs), measuredSteal: stealWindow(sampler, measureMs, endMs) } : null;
     check();
     if (code !== 0) throw new Error(`mcc (${o.transport}) exited with ${code}:\n${client.out.slice(-3000)}`);
     // Shutting down drains every connection: give large runs time (1 M: ~2 min) before SIGKILL.

@@ -145,6 +145,26 @@ describe.skipIf(!haveRedis)("one Lua script per message", () => {
     expect(effects[0]).toEqual(effects[1]!);
   });
 
+  test("a packed batch carries any uint32 key and the payload bytes as given, turn after turn", async () => {
+    await redis.cli("FLUSHALL");
+    const store = new RedisScriptStore(redis.socketPath, { heartbeatBatch: 4 });
+    expect(await store.waitReady(3000)).toBe(true);
+    const keys = [0, 7, 2 ** 31 + 5, 2 ** 32 - 1];
+    const payload = (k: number): Buffer => Buffer.from([k & 0xff, 0x00, 0xff, 0x0d, 0x0a, 0x24]);
+    // Three turns of the same four keys: created, then incremented twice (byte 0 + 2), one batch call each.
+    for (let turn = 0; turn < 3; turn++) {
+      const results = await Promise.all(keys.map((k) => new Promise<unknown>((r) => store.messageBatched(k, payload(k), (e, v) => r(e ?? v)))));
+      expect(results).toEqual(turn === 0 ? [0, 0, 0, 0] : [1, 1, 1, 1]);
+    }
+    expect(store.batchCalls).toBe(3);
+    for (const k of keys) {
+      const want = payload(k);
+      want[0] = (want[0]! + 2) & 0xff;
+      expect(hexOf(await redis.cliBytes("-n", "1", "GET", String(k)))).toBe(want.toString("hex"));
+    }
+    await store.close();
+  });
+
   test("a failed batch fails every heartbeat in it, and nothing throws", async () => {
     await redis.cli("FLUSHALL");
     const store = new RedisScriptStore(redis.socketPath, { heartbeatBatch: 32 });

@@ -7,6 +7,7 @@
  */
 import { cpuTicks, stealBetween } from "../apps/iotep/cpu-sampler";
 import { lowLatencyEnv } from "../src/api/runtime-env";
+import { startIdlePoller, type IdlePoller } from "../src/api/idle-poller";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawnProc, type Ev, type Proc } from "./pps-ipc";
@@ -63,6 +64,8 @@ export interface RealParams {
   gcTimer: boolean;
   /** Keep Bun's allocator defaults in the peers (false: src/api/runtime-env.ts's mimalloc and JavaScriptCore settings). */
   allocatorDefaults: boolean;
+  /** Keep the CPUs from halting during the runs (src/api/idle-poller.ts). */
+  idlePoller: boolean;
 }
 
 export interface RealCase {
@@ -183,10 +186,20 @@ export async function runReal(p: RealParams, log: (s: string) => void = console.
     const errs = quietOrchestrator();
     if (errs.length > 0) log(`  (orchestrator stays at normal priority: ${errs.join("; ")})`);
   }
-  log("  priority off: server and generator processes over net_memif ...");
-  const off = await runPair(p, false, 0, log);
-  const rate = Number(off.gen.rate);
-  log(`  priority on: the same at ${rate.toFixed(0)} messages/s in bursts ...`);
-  const on = await runPair(p, true, rate, log);
-  return { capacity: off.capacity, rate, off, on };
+  let poller: IdlePoller | null = null;
+  if (p.idlePoller) {
+    const r = await startIdlePoller();
+    if ("unavailable" in r) log(`  idle poller: not running (${r.unavailable})`);
+    else poller = r;
+  }
+  try {
+    log("  priority off: server and generator processes over net_memif ...");
+    const off = await runPair(p, false, 0, log);
+    const rate = Number(off.gen.rate);
+    log(`  priority on: the same at ${rate.toFixed(0)} messages/s in bursts ...`);
+    const on = await runPair(p, true, rate, log);
+    return { capacity: off.capacity, rate, off, on };
+  } finally {
+    await poller?.stop();
+  }
 }

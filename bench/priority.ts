@@ -164,6 +164,7 @@ const spec = {
     { name: "helpers", type: "string" as const, arg: "idle|normal", default: "idle", help: "real, with --pin: the runtime's helper threads (JIT, GC) of both processes at SCHED_IDLE, or left alone" },
     { name: "stack-nice", type: "int" as const, arg: "N", default: 0, min: -20, max: 19, help: "real: both stack threads' nice, each process in its own session whose autogroup gets the same nice (0: leave)" },
     { name: "stack-slice-us", type: "int" as const, arg: "US", default: 0, min: 0, max: 100000, help: "real: both stack threads' EEVDF slice via sched_setattr (0: the kernel's default; Linux 6.12+), so they preempt on wake-up" },
+    { name: "no-idle-poller", type: "bool" as const, help: "real: do not keep the CPUs from halting during the runs (default: build/qs-idle-poll at SCHED_IDLE: src/api/idle-poller.ts)" },
     { name: "allocator-defaults", type: "bool" as const, help: "real: keep Bun's allocator defaults in the peers (default: src/api/runtime-env.ts's mimalloc and JavaScriptCore settings)" },
     { name: "gc-timer", type: "bool" as const, help: "real: keep Bun's idle GC timer in the peers (an Eden collection every second; default: BUN_GC_TIMER_DISABLE=1)" },
     { name: "no-micro", type: "bool" as const, help: "skip the switch-cost and ring measurements" },
@@ -343,6 +344,7 @@ async function main(): Promise<number> {
       stackSliceUs: num("stack-slice-us"),
       gcTimer: v["gc-timer"] === true,
       allocatorDefaults: v["allocator-defaults"] === true,
+      idlePoller: v["no-idle-poller"] !== true,
     };
     out.realParams = p;
     console.log(

@@ -66,6 +66,7 @@ const spec = {
     { name: "no-huge", type: "bool" as const, help: "do not use hugepages" },
     { name: "rt", type: "string" as const, arg: "LIST", default: DEFAULT_RT.join(",") || "none", help: "run redis-server, iotepserver and/or mcc under SCHED_FIFO 1 (as root): a comma list of redis, server, client, or none" },
     { name: "gc-timer", type: "bool" as const, help: "keep Bun's GC timer in iotepserver and mcc (default: started with BUN_GC_TIMER_DISABLE=1)" },
+    { name: "no-idle-poller", type: "bool" as const, help: "do not keep the CPUs from halting during the run (default: build/qs-idle-poll at SCHED_IDLE)" },
     { name: "allocator-defaults", type: "bool" as const, help: "keep Bun's allocator defaults in iotepserver and mcc (default: started with MIMALLOC_PURGE_DELAY=-1 BUN_JSC_decommitUnusedMarkedBlockPages=false)" },
     { name: "out", type: "string" as const, arg: "DIR", default: "bench-results/start", help: "directory for the report" },
     { name: "verbose", type: "bool" as const, help: "echo the processes' output" },
@@ -127,6 +128,7 @@ async function bench(v: Record<string, unknown>): Promise<number> {
       rt,
       gcTimer: v["gc-timer"] === true,
       allocatorDefaults: v["allocator-defaults"] === true,
+      idlePoller: v["no-idle-poller"] !== true,
     });
     console.log(`start: report ${res.report.html} (JSON ${res.report.json})`);
     const c = res.ours.client.counters;

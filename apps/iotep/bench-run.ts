@@ -48,6 +48,8 @@ export interface IotepBenchOptions {
   gcTimer?: boolean;
   /** Keep Bun's allocator defaults in iotepserver and mcc (orchestrate.ts). */
   allocatorDefaults?: boolean;
+  /** Keep the CPUs from halting during the runs (src/api/idle-poller.ts; default true). */
+  idlePoller?: boolean;
   /** nice for our stack's mcc (default 0). */
   clientNice?: number;
   /** Processes under SCHED_FIFO (placement.ts; default none). */
@@ -168,8 +170,8 @@ function counts(r: IotepRunResult) {
 export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchResult> {
   const machine = machineInfo();
   const setupFor = (c: number): number => o.setupS ?? Math.max(2, Math.ceil(c / 4000));
-  const common = { gcTimer: o.gcTimer === true, allocatorDefaults: o.allocatorDefaults === true, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
-  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0, rt: (o.rt ?? DEFAULT_RT).join(",") || "none", gcTimer: o.gcTimer === true, allocatorDefaults: o.allocatorDefaults === true };
+  const common = { gcTimer: o.gcTimer === true, allocatorDefaults: o.allocatorDefaults === true, idlePoller: o.idlePoller !== false, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, redisSocket: o.redisSocket, abort: o.abort, echo: o.echo };
+  const params = { conns: o.conns, kernelConns: o.kernelConns, waitS: o.waitS, epochS: o.epochS, warmupS: o.warmupS, durationS: o.durationS, ratio: o.ratio, msgLen: o.msgLen, setupS: setupFor(o.conns), perSecond: Math.ceil(o.conns / o.epochS), wire: o.wire, liveWire: o.liveWire === true, huge: o.huge, stackArgs: o.stackFlags.join(" "), placement: o.placement ?? DEFAULT_PLACEMENT, redisNice: o.redisNice ?? DEFAULT_REDIS_NICE, clientTickUs: o.clientTickUs ?? DEFAULT_CLIENT_TICK_US, clientNice: o.clientNice ?? 0, rt: (o.rt ?? DEFAULT_RT).join(",") || "none", gcTimer: o.gcTimer === true, allocatorDefaults: o.allocatorDefaults === true, idlePoller: o.idlePoller !== false };
   console.log(`${o.label}: ${machine.cpu} x${machine.cores}, ${machine.memGiB} GiB, Linux ${machine.kernel}, Bun ${machine.bun}, commit ${machine.commit}`);
   console.log(`${o.label}: ${JSON.stringify(params)}`);
   if ((o.rt ?? DEFAULT_RT).join(",") === DEFAULT_RT.join(",") && DEFAULT_RT.length > 0) {

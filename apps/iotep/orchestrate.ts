@@ -7,6 +7,7 @@
  * process wrote.
  */
 import { lowLatencyEnv } from "../../src/api/runtime-env";
+import { startIdlePoller, type IdlePoller } from "../../src/api/idle-poller";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -198,6 +199,8 @@ export interface IotepRunOptions {
    * which remove 6-52 ms stalls of the poll loop).
    */
   allocatorDefaults?: boolean;
+  /** Keep the CPUs from halting during the run (src/api/idle-poller.ts; default true). */
+  idlePoller?: boolean;
 }
 
 /** Thrown by runIotep when its abort signal fired. */
@@ -250,8 +253,14 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
   const check = (): void => {
     if (o.abort?.aborted === true) throw new IotepAborted();
   };
+  let poller: IdlePoller | null = null;
   try {
     check();
+    if (o.idlePoller !== false) {
+      const p = await startIdlePoller();
+      if ("unavailable" in p) console.log(`idle poller: not running (${p.unavailable})`);
+      else poller = p;
+    }
     const redisSocket = o.redisSocket ?? (redis = await startRedis(tmp, plan.redis)).socket;
     const serverJson = join(outDir, "server.json");
     const common = ["--status-interval", "0"];
@@ -344,6 +353,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     if (client !== null) await client.stop(3000);
     if (server !== null) await server.stop(3000);
     if (redis !== null) await redis.stop();
+    await poller?.stop();
     // Keep the results; drop the rest (pcap, sockets).
     for (const f of ["server.pcap", "memif.sock", "redis.sock"]) rmSync(join(tmp, f), { force: true });
     if (o.outDir !== undefined) rmSync(tmp, { recursive: true, force: true });

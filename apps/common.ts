@@ -2,6 +2,7 @@
  * What every app shares: flag parsing with --help, one-line configuration
  * errors with exit code 2, and a clean stop on SIGINT/SIGTERM.
  */
+import { startIdlePoller, type IdlePoller } from "../src/api/idle-poller";
 import { parseProgramArgs, STACK_FLAGS, type FlagSpec, type ParsedArgs } from "../src/api/cli";
 import { ConfigError, EXIT_CONFIG } from "../src/api/errors";
 import { openDevice } from "../src/api/open-device";
@@ -206,7 +207,16 @@ export async function bringUpStack(values: ParsedArgs["values"], tcp: Partial<Tc
     // Bare SYNs in the lowest class, shed over the bounds (synFloodFlags).
     stack.setClassifier(new Classifier({ classes: 2, fn: synLowClassifier(1, 0, spec?.fn ?? null), admission }));
   } else if (spec !== null) stack.setClassifier(spec);
-  return { cfg, plan, dev, mem, stack, admission, synOptions };
+  let poller: IdlePoller | null = null;
+  if (cfg.idlePoller) {
+    const p = await startIdlePoller();
+    if ("unavailable" in p) {
+      dev.close();
+      throw new ConfigError(`--idle-poller: ${p.unavailable}`);
+    }
+    poller = p;
+  }
+  return { cfg, plan, dev, mem, stack, admission, synOptions, poller };
 }
 
 /**
@@ -221,7 +231,7 @@ function synRetryMemory(noHuge: boolean): SynRetryMemory {
 
 /** Open the device the flags name, bring the stack and TCP up, and start polling. */
 export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig> = {}, opts: StartOptions = {}): Promise<RunningStack> {
-  const { cfg, plan, dev, mem, stack, admission, synOptions } = await bringUpStack(values, tcp, opts.openDevice);
+  const { cfg, plan, dev, mem, stack, admission, synOptions, poller } = await bringUpStack(values, tcp, opts.openDevice);
   // EAL may have pinned this thread (-l 0); the layout's CPU, if any, is set after it.
   if (opts.pinCpu !== undefined && opts.pinCpu >= 0) {
     const why = pinThread(opts.pinCpu);
@@ -294,6 +304,7 @@ export async function startStack(values: ParsedArgs["values"], tcp: Partial<TcpC
         // Closing the device flushes the pcap file and releases the DPDK port.
         stack.close();
         if (metrics !== null) await metrics.stop();
+        await poller?.stop();
         log.info("stopped", {
           reason, mode: rep.mode, drained: rep.drained, reset: rep.reset, timedOut: rep.timedOut, ms: rep.durationMs,
           rxFrames: c.rxFrames, txFrames: c.txFrames, drops: c.totalDrops(),

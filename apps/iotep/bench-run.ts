@@ -243,7 +243,8 @@ export async function runIotepBench(o: IotepBenchOptions): Promise<IotepBenchRes
   if (ours.sched !== null) {
     for (const l of formatSchedWindow(ours.sched.measured)) console.log(`qstack measured part, ${l}`);
     const steal = ours.sched.measuredSteal;
-    if (steal !== null) console.log(`qstack measured part, the hypervisor's steal: ${(steal.share * 100).toFixed(2)} % of the CPU time (${steal.ms} ms over all CPUs)`);
+    const poller = ours.idlePollerCpus > 0 ? `idle poller on ${ours.idlePollerCpus} CPUs` : "no idle poller";
+    if (steal !== null) console.log(`qstack measured part, the hypervisor's steal: ${(steal.share * 100).toFixed(2)} % of the CPU time (${steal.ms} ms over all CPUs; ${poller})`);
     for (const l of formatSchedWindow(ours.sched.setup)) console.log(`qstack setup, ${l}`);
   }
   const rs = ours.redisStats;

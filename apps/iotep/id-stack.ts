@@ -27,7 +27,7 @@ export interface IdStack {
 }
 
 export async function startIdStack(values: ParsedArgs["values"], tcp: Partial<TcpConfig>): Promise<IdStack> {
-  const { cfg, plan, mem, stack } = await bringUpStack(values, tcp);
+  const { cfg, plan, mem, stack, poller } = await bringUpStack(values, tcp);
   let loop: Promise<void> | null = null;
   let closing: Promise<ShutdownReport | null> | null = null;
   return {
@@ -45,6 +45,7 @@ export async function startIdStack(values: ParsedArgs["values"], tcp: Partial<Tc
         await stack.stop();
         if (loop !== null) await loop;
         stack.close();
+        await poller?.stop();
         return rep;
       })();
       return closing;

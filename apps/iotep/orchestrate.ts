@@ -222,6 +222,8 @@ export interface IotepRunResult {
   sched: { setup: Record<string, SchedWindow>; measured: Record<string, SchedWindow>; measuredSteal: { share: number; ms: number } | null } | null;
   /** Our redis-server's own view of the measured part (null with an outside Redis). */
   redisStats: RedisStats | null;
+  /** CPUs the idle poller kept awake (0: it did not run). */
+  idlePollerCpus: number;
   /** What ran where (placement.ts). */
   placement: string;
 }
@@ -343,7 +345,7 @@ export async function runIotep(o: IotepRunOptions): Promise<IotepRunResult> {
     }
     const liveJson = join(outDir, "wire-live", "monitor.json");
     const wireLive = o.transport === "qstack" && o.liveWire === true ? JSON.parse(readFileSync(liveJson, "utf8")) : null;
-    return { transport: o.transport, client: clientRes, server: serverRes, wire, wireLive, outDir, sched, redisStats, placement: plan.describe };
+    return { transport: o.transport, client: clientRes, server: serverRes, wire, wireLive, outDir, sched, redisStats, placement: plan.describe, idlePollerCpus: poller?.cpus ?? 0 };
   } catch (e) {
     throw o.abort?.aborted === true ? new IotepAborted() : e;
   } finally {

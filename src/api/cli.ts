@@ -49,6 +49,7 @@ export const STACK_FLAGS: FlagSpec[] = [
   { name: "classify", type: "string", arg: "SPEC", help: "priority classifier: iotep, port:P[,P], dscp:D[,D] or byte:OFFSET=VALUE (high class first)" },
   { name: "busy-poll", type: "bool", help: "poll without ever sleeping (a dedicated core; lowest latency)" },
   { name: "idle-yield", type: "bool", help: "while polling with nothing to do, yield the CPU after each empty round (sched_yield): a core shared with other work is not spun away" },
+  { name: "idle-poller", type: "bool", help: "keep every CPU from halting while this runs (build/qs-idle-poll: SCHED_IDLE spinners; a VM's halted vCPUs can take milliseconds to resume)" },
   { name: "idle-spin-us", type: "int", arg: "US", default: 2000, min: 0, help: "keep polling this long after the last packet before sleeping" },
   { name: "syn-budget", type: "int", arg: "N", default: -1, min: -1, max: 4096, help: "SYN flood shedding: bare SYNs admitted per full receive burst once the stack is behind, the rest dropped before any TCP work (-1: off)" },
   { name: "syn-rate", type: "int", arg: "R", default: 0, min: 0, help: "SYN flood shedding: bare SYNs admitted per second (token bucket, 20 ms deep), the rest dropped (0: off)" },

@@ -27,6 +27,8 @@ export interface StackConfig {
   busyPoll: boolean;
   /** --idle-yield: sched_yield after each empty poll round (PollLoopOptions.yieldCpu). */
   idleYield: boolean;
+  /** --idle-poller: run build/qs-idle-poll for the stack's life (src/api/idle-poller.ts). */
+  idlePoller: boolean;
   idleSpinUs: number;
   /** --classify SPEC, or null. */
   classify: string | null;
@@ -120,6 +122,7 @@ export function stackConfigFrom(v: FlagValues, opts: { requireDevice?: boolean; 
     pcapMaxBytes: pcapMb * 1024 * 1024,
     busyPoll: v["busy-poll"] === true,
     idleYield: v["idle-yield"] === true,
+    idlePoller: v["idle-poller"] === true,
     idleSpinUs: (v["idle-spin-us"] as number | undefined) ?? 2000,
     classify: (v["classify"] as string | undefined) ?? null,
     capacity,

@@ -75,6 +75,8 @@ describe("stack configuration", () => {
     expect(Array.from(c.mac!)).toEqual([2, 0, 0, 0, 0, 9]);
     expect(c.noHuge).toBe(true);
     expect(c.eal).toEqual(["--log-level", "lib.eal:8"]);
+    expect(c.idlePoller).toBe(false);
+    expect(stackConfigFrom(parseArgs(["--vdev", "net_tap0", "--ip", "10.0.0.1/24", "--idle-poller"], APP).values).idlePoller).toBe(true);
   });
 
   test("each bad value names its flag", () => {

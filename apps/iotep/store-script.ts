@@ -145,6 +145,8 @@ export class RedisScriptStore implements IotepStore {
   /** Requests' connection: its own (no auto-pipelining) or `client`. */
   private readonly reqClient: Redis;
   readonly requestConnection: RequestConnection;
+  /** The heartbeats' connection auto-pipelined by ioredis (false: each call written at once). */
+  readonly heartbeatPipelining: boolean;
   private readonly run: ScriptFn;
   private readonly runRequest: ScriptFn;
   private readonly runBatch: ScriptFn;
@@ -165,17 +167,19 @@ export class RedisScriptStore implements IotepStore {
   constructor(
     /** Unix socket path, or "host:port". */
     readonly target: string,
-    opts: StoreOptions & { heartbeatBatch?: number; heartbeatFlush?: HeartbeatFlush; requestConnection?: RequestConnection } = {},
+    opts: StoreOptions & { heartbeatBatch?: number; heartbeatFlush?: HeartbeatFlush; requestConnection?: RequestConnection; heartbeatPipelining?: boolean } = {},
   ) {
     this.heartbeatBatch = Math.max(1, opts.heartbeatBatch ?? DEFAULT_HEARTBEAT_BATCH);
     this.later = (opts.heartbeatFlush ?? "tick") === "later" ? (f) => void setImmediate(f) : process.nextTick;
-    this.client = new Redis({ ...standaloneOptions(opts), ...redisWhere(target), connectionName: "iotep" });
+    // heartbeatPipelining false: each batch call written at once, as requests are (fewer heap cells per call).
+    this.client = new Redis({ ...standaloneOptions(opts), ...(opts.heartbeatPipelining === false ? { enableAutoPipelining: false } : {}), ...redisWhere(target), connectionName: "iotep" });
     this.client.defineCommand("iotepMessage", { numberOfKeys: 1, lua: MESSAGE_SCRIPT_DB });
     // No numberOfKeys: the call's first argument is the key count.
     this.client.defineCommand("iotepBatch", { lua: BATCH_SCRIPT_DB });
     this.run = (this.client as unknown as Record<string, ScriptFn>)["iotepMessage"]!.bind(this.client);
     this.runBatch = (this.client as unknown as Record<string, ScriptFn>)["iotepBatch"]!.bind(this.client);
     this.requestConnection = opts.requestConnection ?? "own";
+    this.heartbeatPipelining = opts.heartbeatPipelining !== false;
     if (this.requestConnection === "own") {
       this.reqClient = new Redis({ ...standaloneOptions(opts), enableAutoPipelining: false, ...redisWhere(target), connectionName: "iotep-requests" });
       this.reqClient.defineCommand("iotepMessage", { numberOfKeys: 1, lua: MESSAGE_SCRIPT_DB });
@@ -286,8 +290,9 @@ export class RedisScriptStore implements IotepStore {
 
   describe(): string {
     const hb = this.heartbeatBatch > 1 ? `, heartbeats in batches of up to ${this.heartbeatBatch} per script call` : "";
-    if (this.requestConnection === "shared") return `redis ${this.target} (one connection, one Lua script per message via EVALSHA${hb}, auto-pipelined)`;
-    return `redis ${this.target} (one Lua script per message via EVALSHA; requests on a connection of their own, each written at once; heartbeats on another, auto-pipelined${hb})`;
+    const piped = this.heartbeatPipelining ? "auto-pipelined" : "each call written at once";
+    if (this.requestConnection === "shared") return `redis ${this.target} (one connection, one Lua script per message via EVALSHA${hb}, ${piped})`;
+    return `redis ${this.target} (one Lua script per message via EVALSHA; requests on a connection of their own, each written at once; heartbeats on another, ${piped}${hb})`;
   }
 }
 

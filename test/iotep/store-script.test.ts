@@ -145,9 +145,10 @@ describe.skipIf(!haveRedis)("one Lua script per message", () => {
     expect(effects[0]).toEqual(effects[1]!);
   });
 
-  test("a packed batch carries any uint32 key and the payload bytes as given, turn after turn", async () => {
+  test.each([true, false])("a packed batch carries any uint32 key and the payload bytes as given, turn after turn (auto-pipelined: %p)", async (heartbeatPipelining) => {
     await redis.cli("FLUSHALL");
-    const store = new RedisScriptStore(redis.socketPath, { heartbeatBatch: 4 });
+    const store = new RedisScriptStore(redis.socketPath, { heartbeatBatch: 4, heartbeatPipelining });
+    expect(store.describe()).toContain(heartbeatPipelining ? "auto-pipelined" : "each call written at once");
     expect(await store.waitReady(3000)).toBe(true);
     const keys = [0, 7, 2 ** 31 + 5, 2 ** 32 - 1];
     const payload = (k: number): Buffer => Buffer.from([k & 0xff, 0x00, 0xff, 0x0d, 0x0a, 0x24]);

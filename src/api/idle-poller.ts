@@ -1,7 +1,8 @@
 /**
  * The idle poller (build/qs-idle-poll, c-tools/idle-poll.c): a process that
- * keeps every CPU from halting, at SCHED_IDLE in an autogroup of its own at
- * nice 19, so it only runs when nothing else wants a CPU.
+ * keeps every CPU from halting, at SCHED_IDLE in a cpu cgroup of its own with
+ * cpu.idle = 1 (else an autogroup at nice 19), so it only runs when nothing
+ * else wants a CPU and gives way at once to a thread that wakes.
  *
  * What it is for: a stack whose poll loop sleeps when idle (shared cores:
  * the default outside --busy-poll) on a VM whose halted vCPUs take the
@@ -16,7 +17,7 @@
  * The benchmarks start it around their measured runs (bench iotep, npm
  * start, bench priority; --no-idle-poller leaves it out).
  */
-import { existsSync } from "node:fs";
+import { existsSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 
 export const IDLE_POLLER_PATH = join(import.meta.dir, "..", "..", "build", "qs-idle-poll");
@@ -25,6 +26,8 @@ export interface IdlePoller {
   readonly pid: number;
   /** CPUs it keeps awake. */
   readonly cpus: number;
+  /** Its cpu cgroup with cpu.idle = 1 (removed by stop()), or null where it could not make one (then autogroup nice 19 only). */
+  readonly cgroup: string | null;
   /** End it (SIGTERM) and wait for it. */
   stop(): Promise<void>;
 }
@@ -44,7 +47,7 @@ export async function startIdlePoller(timeoutMs = 5000): Promise<IdlePoller | { 
   const reader = p.stdout.getReader();
   let text = "";
   const deadline = Date.now() + timeoutMs;
-  while (!text.includes("\n") && Date.now() < deadline) {
+  while (!/kept awake\n/.test(text) && Date.now() < deadline) {
     const r = await Promise.race([reader.read(), Bun.sleep(Math.max(1, deadline - Date.now())).then(() => null)]);
     if (r === null || r.done === true) break;
     text += new TextDecoder().decode(r.value);
@@ -56,12 +59,22 @@ export async function startIdlePoller(timeoutMs = 5000): Promise<IdlePoller | { 
     await p.exited;
     return { unavailable: `qs-idle-poll did not start (${text.trim() || `exit ${String(p.exitCode)}`})` };
   }
+  const group = /cgroup (\/\S+)/.exec(text)?.[1] ?? null;
   return {
     pid: p.pid,
     cpus: Number(m[1]),
+    cgroup: group,
     async stop() {
       if (p.exitCode === null) p.kill("SIGTERM");
       await p.exited;
+      // Its idle cgroup, empty once it has exited.
+      if (group !== null) {
+        try {
+          rmdirSync(group);
+        } catch {
+          // already gone
+        }
+      }
     },
   };
 }

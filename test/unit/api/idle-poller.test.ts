@@ -4,7 +4,7 @@
  * and stop() ends it. Skips with a reason where it cannot run.
  */
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { idlePollerUnavailable, startIdlePoller } from "../../../src/api/idle-poller";
 
@@ -18,7 +18,7 @@ function policy(pid: number, tid: string): number {
   return Number(rest[41 - 3]);
 }
 
-test.skipIf(why !== null)("one SCHED_IDLE thread per CPU, own session at nice 19, ended by stop()", async () => {
+test.skipIf(why !== null)("one SCHED_IDLE thread per CPU, own session at nice 19, an idle cpu cgroup where it can, all ended by stop()", async () => {
   const p = await startIdlePoller();
   if ("unavailable" in p) throw new Error(p.unavailable);
   try {
@@ -31,9 +31,15 @@ test.skipIf(why !== null)("one SCHED_IDLE thread per CPU, own session at nice 19
     const sid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
     expect(sid).toBe(p.pid);
     expect(readFileSync(`/proc/${p.pid}/autogroup`, "utf8")).toContain("nice 19");
+    if (p.cgroup !== null) {
+      // An idle cpu cgroup of its own, holding the process.
+      expect(readFileSync(`${p.cgroup}/cpu.idle`, "utf8").trim()).toBe("1");
+      expect(readFileSync(`${p.cgroup}/cgroup.procs`, "utf8").trim().split("\n")).toContain(String(p.pid));
+    } else console.log("idle poller: no cpu cgroup here (autogroup nice 19 only)");
   } finally {
     await p.stop();
   }
+  if (p.cgroup !== null) expect(existsSync(p.cgroup)).toBe(false);
   let alive = true;
   try {
     readFileSync(`/proc/${p.pid}/stat`);

@@ -92,8 +92,8 @@ export function emit(ev: string, data: Record<string, unknown> = {}): void {
  * emit(), resolving once the line has left this process: a peer that exits
  * right after its last event awaits it. Writes to a pipe are asynchronous, and
  * a process that exits with a write pending loses it (bench priority saw a
- * server's "stats" line (~200 KB, three pipe buffers) lost this way when the reader, at
- * SCHED_IDLE, had not drained the pipe yet).
+ * server's "stats" line, ~200 KB or three pipe buffers, lost this way when
+ * the reader, at SCHED_IDLE, had not drained the pipe yet).
  */
 export function emitFlushed(ev: string, data: Record<string, unknown> = {}): Promise<void> {
   return new Promise((resolve) => void process.stdout.write(JSON.stringify({ ev, ...data }) + "\n", () => resolve()));

@@ -105,8 +105,9 @@ function pin(v: Record<string, unknown>): HelperThreadSweep | null {
   return new HelperThreadSweep(cpus().map((_, i) => i));
 }
 
-/** The measured phase starts: helper threads to SCHED_IDLE from now on (--helpers idle). */
 const sweepsStarted = new Set<HelperThreadSweep>();
+
+/** The measured phase starts: helper threads to SCHED_IDLE from now on (--helpers idle); once per sweep. */
 function startHelperSweep(sweep: HelperThreadSweep | null, stack: { addAppStage(s: HelperThreadSweep): void }): void {
   if (sweep === null || sweepsStarted.has(sweep)) return;
   sweepsStarted.add(sweep);

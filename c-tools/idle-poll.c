@@ -44,8 +44,8 @@ static int write_file(const char *path, const char *text) {
  * cgroup-v2 root. Why: a SCHED_IDLE thread is preempted at once by a waking
  * thread only when both are in one scheduling group; against another group
  * (every process is its own autogroup), the kernel compares the groups, and a
- * plain group lets the spinner finish its slice (perf sched: a stack thread's
- * wake-ups delayed up to ~3 ms). An idle group is preempted at once. The
+ * plain group lets the spinner finish its slice (perf sched: 14 ms of a
+ * priority server's wake-up delays in one run). An idle group is preempted at once. The
  * caller removes the directory after this process has exited. Returns the
  * directory, or NULL when neither hierarchy takes it.
  */

@@ -34,8 +34,9 @@
  * issued in the same turn, so requests still go first. Requests are never
  * batched: each is its own script call, sent at once. A batch's failure fails
  * every heartbeat in it. A batch's keys and payload bytes travel packed in one
- * argument (BATCH_SCRIPT_DB), from a record set reused batch after batch. Redis Cluster keeps one call per message (a script's
- * keys must share a hash slot).
+ * argument (BATCH_SCRIPT_DB), from a record set reused batch after batch.
+ * Redis Cluster keeps one call per message (a script's keys must share a
+ * hash slot).
  *
  * Requests on a connection of their own (requestConnection "own", the
  * default): ioredis (5.11) writes an auto-pipeline on setImmediate and runs
@@ -89,7 +90,7 @@ export const BATCH_RECORD = 4 + VALUE_BYTES;
  * BATCH_RECORD bytes (the key as a uint32 LE, then its first payload bytes);
  * returns one 0/1 per record. One packed argument rather than two per
  * heartbeat: ioredis turns every argument into strings and buffers as it
- * writes the command (~6 heap cells per heartbeat with 2 arguments each,
+ * writes the command (~5 heap cells per heartbeat with 2 arguments each,
  * measured by a census of the server's heap), and the garbage is what
  * JavaScriptCore's collector and sweeper then stall the poll loop for. The
  * keys are not declared in KEYS: standalone Redis only (a cluster keeps one

@@ -54,12 +54,13 @@ export async function startIdlePoller(timeoutMs = 5000): Promise<IdlePoller | { 
   }
   reader.releaseLock();
   const m = /(\d+) CPUs kept awake/.exec(text);
+  const group = /cgroup (\/\S+)/.exec(text)?.[1] ?? null;
   if (m === null) {
     p.kill("SIGKILL");
     await p.exited;
+    removeGroup(group);
     return { unavailable: `qs-idle-poll did not start (${text.trim() || `exit ${String(p.exitCode)}`})` };
   }
-  const group = /cgroup (\/\S+)/.exec(text)?.[1] ?? null;
   return {
     pid: p.pid,
     cpus: Number(m[1]),
@@ -67,14 +68,17 @@ export async function startIdlePoller(timeoutMs = 5000): Promise<IdlePoller | { 
     async stop() {
       if (p.exitCode === null) p.kill("SIGTERM");
       await p.exited;
-      // Its idle cgroup, empty once it has exited.
-      if (group !== null) {
-        try {
-          rmdirSync(group);
-        } catch {
-          // already gone
-        }
-      }
+      removeGroup(group);
     },
   };
+}
+
+/** The poller's idle cgroup, empty once it has exited (null: none). */
+function removeGroup(dir: string | null): void {
+  if (dir === null) return;
+  try {
+    rmdirSync(dir);
+  } catch {
+    // already gone
+  }
 }

@@ -24,7 +24,7 @@ import { RoundGaps } from "../apps/iotep/round-gaps";
 import { TcpEpoll } from "../src/api/tcp-epoll";
 import { pinThread, threadId } from "../src/sched/split/affinity";
 import { SCHED_OTHER, setThreadPolicy, threadPolicy } from "../ffi/sched-policy";
-import { HelperThreadSweep } from "../src/sched/split/helper-threads";
+import { HelperThreadSweep, releaseHelperThreads } from "../src/sched/split/helper-threads";
 import { raiseStackThread } from "../src/sched/split/stack-priority";
 import { emit, emitFlushed, pollCommand } from "./pps-ipc";
 import { microSleeper } from "../ffi/micro-sleep";
@@ -79,8 +79,10 @@ function counters(tcp: { counters: object }, stack: { dev: { stats(): object }; 
 /**
  * --pin: the stack thread on its CPU, and (--helpers idle) the runtime's
  * helper threads on idle time only, swept every second from the measured
- * phase on (startHelperSweep). Before it they run at normal priority, so the
- * JIT finishes tiering up the hot paths during the warm-up: with them at
+ * phase on (startHelperSweep). Before it they run at normal priority (main()
+ * also releases the ones started before it, which inherited the quiet
+ * orchestrator's SCHED_IDLE), so the JIT finishes tiering up the hot paths
+ * during the warm-up: with them at
  * SCHED_IDLE from the start, each peer still compiled 40-83 functions with
  * the FTL in the measured phase (BUN_JSC_reportCompileTimes=1 with
  * QS_PRIO_PEER_LOGS), among them the stack's emitSegment, append and
@@ -311,6 +313,9 @@ async function main(): Promise<void> {
   // bench/priority-real.ts); threads started from here on (EAL's) inherit it.
   const why = setThreadPolicy(threadId(), SCHED_OTHER);
   if (why !== null && threadPolicy(threadId()) !== SCHED_OTHER) throw new Error(`cannot run at SCHED_OTHER: ${why}`);
+  // The runtime's helper threads started before this line inherited the parent's policy too: back to
+  // SCHED_OTHER for the warm-up (the measured phase's sweep puts them at SCHED_IDLE: startHelperSweep).
+  releaseHelperThreads();
   const v = parseAppArgs(spec).values as Record<string, unknown>;
   if (v["role"] === "server") await server(v);
   else if (v["role"] === "generator") await generator(v);

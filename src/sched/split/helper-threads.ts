@@ -28,7 +28,7 @@
  * HelperThreadSweep stage.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { SCHED_IDLE, setThreadAffinity, setThreadPolicy, threadPolicy } from "../../../ffi/sched-policy";
+import { SCHED_IDLE, SCHED_OTHER, setThreadAffinity, setThreadPolicy, threadPolicy } from "../../../ffi/sched-policy";
 import type { PollStage } from "../poll-loop";
 
 /** Names (comm, up to 15 bytes; a longer name keeps its tail: "ollector Thread" is the GC collector) of Bun's and JavaScriptCore's helper threads. */
@@ -74,6 +74,34 @@ export function sweepHelperThreads(cpus: readonly number[] | null = null): Helpe
     if (e1 !== null) r.errors.push(e1);
     if (e2 !== null) r.errors.push(e2);
     if (e1 === null) r.changed++;
+  }
+  return r;
+}
+
+/**
+ * The inverse of sweepHelperThreads for a process started by a SCHED_IDLE
+ * parent: the helper threads the runtime started before the process could
+ * set its own policy inherited SCHED_IDLE; this puts them back at
+ * SCHED_OTHER (so the JIT can finish its work in a warm-up). Returns how
+ * many it changed.
+ */
+export function releaseHelperThreads(): HelperSweepResult {
+  const r: HelperSweepResult = { helpers: 0, changed: 0, errors: [] };
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    r.errors.push("no /proc/self/task (not Linux?)");
+    return r;
+  }
+  for (const t of tids) {
+    if (!HELPER_THREAD.test(comm(t))) continue;
+    r.helpers++;
+    const tid = Number(t);
+    if (threadPolicy(tid) !== SCHED_IDLE) continue;
+    const e = setThreadPolicy(tid, SCHED_OTHER);
+    if (e !== null) r.errors.push(e);
+    else r.changed++;
   }
   return r;
 }

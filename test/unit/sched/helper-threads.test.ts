@@ -99,3 +99,33 @@ describe("helper threads and stack thread priority", () => {
     if (o.group !== "") expect(o.group).toMatch(/nice -3$/);
   });
 });
+
+describe("releaseHelperThreads", () => {
+  const RELEASE_CHILD = `
+import { readdirSync, readFileSync } from "node:fs";
+import { HELPER_THREAD, releaseHelperThreads, sweepHelperThreads } from "${root}/src/sched/split/helper-threads";
+let x = 0; for (let i = 0; i < 3e6; i++) x += Math.sqrt(i);
+const policies = () => readdirSync("/proc/self/task").filter((t) => HELPER_THREAD.test(readFileSync("/proc/self/task/" + t + "/comm", "utf8").trim())).map((t) => {
+  const st = readFileSync("/proc/self/task/" + t + "/stat", "utf8");
+  return Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[38]);
+});
+const swept = sweepHelperThreads(null);
+const idle = policies();
+const released = releaseHelperThreads();
+console.log(JSON.stringify({ swept: swept.changed, idle, released: released.changed, errors: released.errors, after: policies() }));
+`;
+  // Leaving SCHED_IDLE takes root (or RLIMIT_NICE) since Linux 2.6.39.
+  const root0 = process.getuid?.() === 0;
+  if (linux && !root0) console.log("skipping releaseHelperThreads test: not root");
+  test.skipIf(!linux || !root0)("puts helper threads at SCHED_IDLE back at SCHED_OTHER", async () => {
+    const p = Bun.spawn([process.execPath, "-e", RELEASE_CHILD], { stdout: "pipe", stderr: "pipe" });
+    const out = await new Response(p.stdout).text();
+    expect(await p.exited).toBe(0);
+    const r = JSON.parse(out.trim().split("\n").pop()!);
+    expect(r.swept).toBeGreaterThan(0);
+    expect(r.idle.every((x: number) => x === 5)).toBe(true);
+    expect(r.released).toBe(r.idle.length);
+    expect(r.errors).toEqual([]);
+    expect(r.after.every((x: number) => x === 0)).toBe(true);
+  });
+});

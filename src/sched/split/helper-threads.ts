@@ -57,17 +57,7 @@ function comm(tid: string): string {
  */
 export function sweepHelperThreads(cpus: readonly number[] | null = null): HelperSweepResult {
   const r: HelperSweepResult = { helpers: 0, changed: 0, errors: [] };
-  let tids: string[];
-  try {
-    tids = readdirSync("/proc/self/task");
-  } catch {
-    r.errors.push("no /proc/self/task (not Linux?)");
-    return r;
-  }
-  for (const t of tids) {
-    if (!HELPER_THREAD.test(comm(t))) continue;
-    r.helpers++;
-    const tid = Number(t);
+  for (const tid of helperThreadIds(r)) {
     if (threadPolicy(tid) === SCHED_IDLE) continue;
     const e1 = setThreadPolicy(tid, SCHED_IDLE);
     const e2 = cpus === null ? null : setThreadAffinity(tid, cpus);
@@ -76,6 +66,21 @@ export function sweepHelperThreads(cpus: readonly number[] | null = null): Helpe
     if (e1 === null) r.changed++;
   }
   return r;
+}
+
+/** This process's helper threads (HELPER_THREAD names), counted in `r.helpers`; an error in `r` where /proc has no task list. */
+function helperThreadIds(r: HelperSweepResult): number[] {
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    r.errors.push("no /proc/self/task (not Linux?)");
+    return [];
+  }
+  const out: number[] = [];
+  for (const t of tids) if (HELPER_THREAD.test(comm(t))) out.push(Number(t));
+  r.helpers += out.length;
+  return out;
 }
 
 /**
@@ -87,17 +92,7 @@ export function sweepHelperThreads(cpus: readonly number[] | null = null): Helpe
  */
 export function releaseHelperThreads(): HelperSweepResult {
   const r: HelperSweepResult = { helpers: 0, changed: 0, errors: [] };
-  let tids: string[];
-  try {
-    tids = readdirSync("/proc/self/task");
-  } catch {
-    r.errors.push("no /proc/self/task (not Linux?)");
-    return r;
-  }
-  for (const t of tids) {
-    if (!HELPER_THREAD.test(comm(t))) continue;
-    r.helpers++;
-    const tid = Number(t);
+  for (const tid of helperThreadIds(r)) {
     if (threadPolicy(tid) !== SCHED_IDLE) continue;
     const e = setThreadPolicy(tid, SCHED_OTHER);
     if (e !== null) r.errors.push(e);

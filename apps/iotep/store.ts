@@ -33,6 +33,7 @@
  * forever with a short backoff. Every failure reaches the command's callback,
  * never an exception.
  */
+import "./tracing-channel-compat";
 import Redis, { Cluster } from "ioredis";
 
 export type GetCallback = (err: Error | null | undefined, value?: Buffer | null) => void;

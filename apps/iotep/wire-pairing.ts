@@ -230,6 +230,9 @@ export class WirePairer {
     }
     const t = this.tcp.reset(buf, dv, info.l4Off, info.payloadOff - info.l4Off);
     const flags = t.flags();
+    const plen = info.payloadLen;
+    // A bare ACK (every message's, at one message per connection) changes nothing: no flow lookup.
+    if (plen <= 0 && (flags & (TCP_SYN | TCP_RST)) === 0) return;
     const f = toServer ? this.flow(info.srcIp, info.srcPort, info.dstPort) : this.flow(info.dstIp, info.dstPort, info.srcPort);
     if ((flags & (TCP_SYN | TCP_RST)) !== 0) {
       // A new connection on this 4-tuple (or its end): forget the old one. The client's
@@ -245,7 +248,6 @@ export class WirePairer {
       }
       return;
     }
-    const plen = info.payloadLen;
     if (plen <= 0) return;
     c.dataSegments++;
     if (toServer) this.clientData(f, tsUs, buf, info.payloadOff, plen, t.seq());

@@ -51,6 +51,13 @@ export class Stack implements PollStage {
   private shedRx: PacketBatch | null = null;
   /** App work run each round between transport timers and flush. */
   private readonly appStages: PollStage[] = [];
+  /** The app stages with a pollHigh pass (run after class 0's frames; see receiveBurst). */
+  private readonly highStages: PollStage[] = [];
+  /** A transmitSoon() microtask is queued. */
+  private transmitQueued = false;
+  private readonly transmitFn = (): void => this.transmitNow();
+  /** Out-of-round transmissions (transmitNow) that sent frames. */
+  transmitsOutOfRound = 0;
   private started = false;
   /**
    * The priority class of the frames being processed right now (0 = highest):
@@ -104,6 +111,29 @@ export class Stack implements PollStage {
 
   addAppStage(s: PollStage): void {
     this.appStages.push(s);
+    if (s.pollHigh !== undefined) this.highStages.push(s);
+  }
+
+  /**
+   * Put on the wire, now, what app code running outside the poll round queued
+   * (a reply written from an ioredis callback): TCP's flush and a tx burst, on
+   * a microtask, so the replies written in one turn (one read of the Redis
+   * socket calls back many) go out in one burst. Without it they wait for the
+   * next round, which first takes an rx burst and processes every frame in it
+   * (measured at 300 k connections at the 1 M message rate: callback to tx
+   * p50 26 us, p99 490 us). What the device refuses stays queued for the round.
+   */
+  transmitSoon(): void {
+    if (this.transmitQueued || !this.started) return;
+    this.transmitQueued = true;
+    queueMicrotask(this.transmitFn);
+  }
+
+  private transmitNow(): void {
+    this.transmitQueued = false;
+    const t = this.transport;
+    if (t !== null) t.flush(this.loop.clock());
+    if (this.netif.flush() > 0) this.transmitsOutOfRound++;
   }
 
   /** One poll round at `nowUs`. Returns the work done (frames + app work). */
@@ -163,9 +193,27 @@ export class Stack implements PollStage {
       this.rxClass = c;
       if (t !== null) t.rxClass = c < last ? c : NO_RX_CLASS;
       this.netif.receive(nowUs, out[c]!);
+      if (c === 0 && c < last && this.highStages.length > 0) this.runHighStages(nowUs);
     }
     this.rxClass = this.classes - 1;
     if (t !== null) t.rxClass = NO_RX_CLASS;
+  }
+
+  /**
+   * The app's high-priority pass, between class 0's frames and the rest of
+   * the burst: a request reaches the app (and its Redis call the socket)
+   * without waiting for TCP to process the burst's low-priority frames and
+   * the round's timers. Measured at 300 k connections at the 1 M message rate
+   * (bench iotep, bursts of 16-32 frames): rx burst to the request's arrival
+   * in the server p50 121 us, p99 378 us without it. App work runs at the
+   * lowest class, as in the round's app stage.
+   */
+  private runHighStages(nowUs: number): void {
+    const t = this.transport;
+    this.rxClass = this.classes - 1;
+    if (t !== null) t.rxClass = NO_RX_CLASS;
+    const hs = this.highStages;
+    for (let i = 0; i < hs.length; i++) hs[i]!.pollHigh!(nowUs);
   }
 
   pollAt(): number {

@@ -27,7 +27,7 @@ export interface NativeMemOps {
 }
 
 /** Buffers at least this large are worth a native address (pool-sized memory, not app chunks). */
-const MIN_REGISTERED_BYTES = 1 << 20;
+export const MIN_REGISTERED_BYTES = 1 << 20;
 const SLOTS = 4;
 
 const bufs: (Uint8Array | null)[] = [null, null, null, null];

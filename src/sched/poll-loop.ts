@@ -14,6 +14,13 @@ export interface PollStage {
   poll(nowUs: number): number;
   /** Next time this stage has timed work, or +Infinity. */
   pollAt(): number;
+  /**
+   * App stages only (Stack.addAppStage): called within the round right after
+   * the highest class's frames went through TCP, before the lower classes'
+   * frames are processed, to take the high-priority events only. Returns
+   * work done.
+   */
+  pollHigh?(nowUs: number): number;
 }
 
 export interface PollLoopOptions {

@@ -103,8 +103,15 @@ export class TcpLayer {
   readonly scratchR = new Int32Array(8);
   readonly scratch2 = new Int32Array(2);
   readonly expired = new Int32Array(256);
-  /** Connections with pending output (F_DIRTY), drained by flush(). */
+  /**
+   * Connections with pending output (F_DIRTY), drained by flush(): a ring of
+   * dirtyCount entries from dirtyHead. A ring, because a flush cut short by a
+   * refused transmit leaves most of the list for the next one: moving the rest
+   * to the front cost a copy of up to the whole list per flush (a 65,536-entry
+   * copy 11,000 times a second while 300 k connections closed at once).
+   */
   private readonly dirty: Int32Array;
+  private dirtyHead = 0;
   private dirtyCount = 0;
   /** Some connection is marked F_DIRTY but not on the full dirty list: flush() scans the table from dirtyScanFrom (dirty-list.ts). */
   dirtyOverflow = false;
@@ -253,10 +260,13 @@ export class TcpLayer {
     // connections not reached yet keep their place and wait too, rather than
     // each being tried (and refused) in turn.
     const n = this.dirtyCount;
+    const cap = dirty.length;
+    const head = this.dirtyHead;
     const refusedBefore = this.counters.txNoBuf;
     let done = n;
     for (let i = 0; i < n; i++) {
-      const c = dirty[i]!;
+      const at = head + i;
+      const c = dirty[at < cap ? at : at - cap]!;
       let f = conns.flags[c]! & ~F_DIRTY;
       // A delayed ACK that became due during the receive burst (ackPerBurst): send it now.
       if ((f & F_DELACK) !== 0 && conns.delackSegs[c]! >= 2) f |= F_ACK_NOW;
@@ -268,9 +278,9 @@ export class TcpLayer {
       }
     }
     // Left for the next flush: the ones not reached [done, n), then the ones re-marked [n, dirtyCount).
-    const again = this.dirtyCount - done;
-    if (again > 0) dirty.copyWithin(0, done, done + again);
-    this.dirtyCount = again;
+    const h = head + done;
+    this.dirtyHead = h < cap ? h : h - cap;
+    this.dirtyCount -= done;
     if (this.dirtyOverflow && this.counters.txNoBuf === refusedBefore) flushOverflow(this, nowUs);
     this.poolWaiters.wake(this);
   }
@@ -280,8 +290,11 @@ export class TcpLayer {
     const f = this.conns.flags[c]!;
     if ((f & F_DIRTY) !== 0) return;
     this.conns.flags[c] = f | F_DIRTY;
-    if (this.dirtyCount < this.dirty.length) this.dirty[this.dirtyCount++] = c;
-    else this.dirtyOverflow = true;
+    const d = this.dirty;
+    if (this.dirtyCount < d.length) {
+      const at = this.dirtyHead + this.dirtyCount++;
+      d[at < d.length ? at : at - d.length] = c;
+    } else this.dirtyOverflow = true;
   }
 
   // ---- opening ------------------------------------------------------------------

@@ -40,11 +40,11 @@ class QueueTx implements L4Tx {
   }
 }
 
-function pair(conns: number, txSlots: number) {
+function pair(conns: number, txSlots: number, dirtyCap = 2) {
   const cfg = makeTcpConfig({ maxConnections: 16, chunkCount: 256, noDelay: true });
   const ta = new QueueTx();
   const tb = new QueueTx();
-  const a = new TcpLayer({ config: cfg, tx: ta, rng: seededRng(1), nowUs: 0, events: sink, dirtyCap: 2 });
+  const a = new TcpLayer({ config: cfg, tx: ta, rng: seededRng(1), nowUs: 0, events: sink, dirtyCap });
   const b = new TcpLayer({ config: cfg, tx: tb, rng: seededRng(2), nowUs: 0, events: sink });
   ta.peer = b;
   tb.peer = a;
@@ -100,4 +100,31 @@ test("a refused transmit stops the scan; later flushes go on where it stopped un
   const buf = new Uint8Array(200);
   for (const c of cb) expect(b.recv(c, buf, 0, 200)).toBe(100);
   expect(a.pollAt()).toBeGreaterThan(now); // nothing pending any more (only timers)
+});
+
+test("flushes cut short by refusals serve every marked connection once as the dirty list wraps around (a ring)", () => {
+  // 7 list slots, 2 transmit slots per flush: every flush leaves the list's rest for the next.
+  const { a, b, ta, ca, cb } = pair(6, 2, 7);
+  const buf = new Uint8Array(400);
+  let now = 1000;
+  for (let wave = 0; wave < 4; wave++) {
+    // Marked in a different order each wave, so the ring's start moves around it.
+    const marks = ca.map((_, i) => (i + wave) % ca.length);
+    for (const i of marks) expect(a.send(ca[i]!, new Uint8Array([wave, i]), 0, 2)).toBe(2);
+    let segments = 0;
+    for (let round = 0; round < 10; round++) {
+      a.flush(now);
+      expect(ta.count).toBeLessThanOrEqual(2);
+      segments += ta.deliver(now);
+      b.flush(now);
+      now += 10;
+    }
+    // One segment per connection (none lost, none twice), each with its own bytes.
+    expect(segments).toBe(6);
+    for (const i of marks) {
+      expect(b.recv(cb[i]!, buf, 0, 400)).toBe(2);
+      expect([buf[0], buf[1]]).toEqual([wave, i]);
+    }
+  }
+  expect(a.pollAt()).toBeGreaterThan(now);
 });

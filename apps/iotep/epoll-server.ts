@@ -9,10 +9,10 @@
  * 0 from the iotep classifier) come out before those of heartbeats, so the
  * request bytes reach the server's queues first and the server's pump admits
  * them to Redis first. Before that, right after a burst's class-0 frames went
- * through TCP, pollHigh takes the high-priority events alone (Stack's
+ * through TCP, pollHigh takes the high-priority events alone (the stack's
  * high-priority pass), so requests are in Redis while TCP still works
- * through the burst's heartbeats. Listeners are accepted from, connections are read dry
- * into one scratch buffer and framed by the server.
+ * through the burst's heartbeats. Listeners are accepted from, connections
+ * are read dry into one scratch buffer and framed by the server.
  *
  * Redis commands issued in a round go out on the next tick (ioredis'
  * auto-pipeline flushes on process.nextTick), so a round that issued any asks
@@ -32,8 +32,9 @@
  * Replies are written from ioredis callbacks, outside the poll round: the
  * bytes go into TCP's send queue at once, `stack.transmitSoon()` puts them on
  * the wire after the callbacks of that socket read (not after the next
- * round's rx burst), and `stack.loop.wake()` cuts an idle sleep short. Bytes the send buffer cannot take
- * are owed (OwedReplies) and written when EPOLLOUT reports space.
+ * round's rx burst), and `stack.loop.wake()` cuts an idle sleep short. Bytes
+ * the send buffer cannot take are owed (OwedReplies) and written when EPOLLOUT
+ * reports space.
  *
  * Awake while a request is in Redis (`awakeForRequests`, iotepserver
  * --redis-wait awake; off by default): the poll loop does not take its idle
@@ -131,9 +132,10 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
   }
 
   /**
-   * Between the burst's class-0 frames and the rest (Stack.pollHigh): the
-   * ready high-priority ids only, then the pump, so a request's Redis call is
-   * written before TCP works through the burst's heartbeats.
+   * Between the burst's class-0 frames and the rest (the stack's
+   * high-priority pass): the ready high-priority ids only, then the pump, so
+   * a request's Redis call is written before TCP works through the burst's
+   * heartbeats.
    */
   pollHigh(_nowUs: number): number {
     const ep = this.ep;

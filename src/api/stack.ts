@@ -55,6 +55,8 @@ export class Stack implements PollStage {
   private readonly highStages: PollStage[] = [];
   /** A transmitSoon() microtask is queued. */
   private transmitQueued = false;
+  /** close() ran: the device is gone, nothing more is transmitted. */
+  private closed = false;
   private readonly transmitFn = (): void => this.transmitNow();
   /** Out-of-round transmissions (transmitNow) that sent frames. */
   transmitsOutOfRound = 0;
@@ -124,13 +126,15 @@ export class Stack implements PollStage {
    * p50 26 us, p99 490 us). What the device refuses stays queued for the round.
    */
   transmitSoon(): void {
-    if (this.transmitQueued || !this.started) return;
+    if (this.transmitQueued || !this.started || this.closed) return;
     this.transmitQueued = true;
     queueMicrotask(this.transmitFn);
   }
 
   private transmitNow(): void {
     this.transmitQueued = false;
+    // Queued before close() in the same turn: the device is gone by now.
+    if (this.closed) return;
     const t = this.transport;
     if (t !== null) t.flush(this.loop.clock());
     if (this.netif.flush() > 0) this.transmitsOutOfRound++;
@@ -234,6 +238,7 @@ export class Stack implements PollStage {
   }
 
   close(): void {
+    this.closed = true;
     this.netif.close();
     this.dev.close();
   }

@@ -88,4 +88,17 @@ describe("the stack's high-priority pass", () => {
     p.run(p.clock.nowUs + 10_000, () => atA[80] === "reply");
     expect(atA[80]).toBe("reply");
   });
+
+  test("after close() a queued transmitSoon sends nothing", async () => {
+    const { p, server } = setup(false);
+    server[80]!.write("late");
+    p.b.transmitSoon();
+    p.b.close();
+    await Promise.resolve();
+    expect(p.b.transmitsOutOfRound).toBe(0);
+    // And a new one is not even queued.
+    p.b.transmitSoon();
+    await Promise.resolve();
+    expect(p.b.transmitsOutOfRound).toBe(0);
+  });
 });

@@ -70,7 +70,7 @@ export interface RealParams {
 
 export interface RealCase {
   priority: boolean;
-  /** The hypervisor's steal during the measured bursts (machine-info.ts stealBetween), null where /proc/stat is missing. */
+  /** The hypervisor's steal during the measured bursts (apps/iotep/cpu-sampler.ts stealBetween), null where /proc/stat is missing. */
   steal: { share: number; ms: number } | null;
   capacity: number;
   connectMs: number;

@@ -55,6 +55,7 @@ import { EPOLLIN, EPOLLOUT, EPOLLRDHUP, type TcpEpoll } from "../../src/api/tcp-
 import type { Stack } from "../../src/api/stack";
 import { MIN_REGISTERED_BYTES } from "../../src/mem/native-mem";
 import type { PollStage } from "../../src/sched/poll-loop";
+import type { WaitOptions } from "../../src/sched/event-poll";
 import type { IotepServer, ReplySink } from "./server";
 import { OwedReplies, type ServedHandle } from "./server-transports";
 
@@ -110,21 +111,8 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
   }
 
   poll(_nowUs: number): number {
-    const ep = this.ep;
-    const out = this.out;
-    let work = 0;
     const calls = this.server.storeCalls;
-    for (;;) {
-      const n = ep.poll.wait(out, WAIT_MAX);
-      if (n === 0) break;
-      work += n;
-      for (let i = 0; i < n; i++) {
-        const id = out[2 * i]!;
-        const ev = out[2 * i + 1]!;
-        if (id >= ep.listenerBase) this.acceptAll(id);
-        else this.onConn(id, ev);
-      }
-    }
+    const work = this.takeEvents(undefined);
     this.server.pump();
     if (this.server.storeCalls !== calls || (this.yieldForReplies && this.server.requestsInFlight > 0)) this.stack.loop.yieldSoon();
     this.wroteSinceWake = false;
@@ -138,11 +126,18 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
    * heartbeats.
    */
   pollHigh(_nowUs: number): number {
+    const work = this.takeEvents(HIGH_ONLY);
+    if (work > 0) this.server.pump();
+    return work;
+  }
+
+  /** Serve ready ids (all classes, or as `opts` limits) until wait has none; returns how many. */
+  private takeEvents(opts: WaitOptions | undefined): number {
     const ep = this.ep;
     const out = this.out;
     let work = 0;
     for (;;) {
-      const n = ep.poll.wait(out, WAIT_MAX, HIGH_ONLY);
+      const n = ep.poll.wait(out, WAIT_MAX, opts);
       if (n === 0) break;
       work += n;
       for (let i = 0; i < n; i++) {
@@ -151,7 +146,6 @@ export class EpollServer implements PollStage, ReplySink, ServedHandle {
         else this.onConn(id, out[2 * i + 1]!);
       }
     }
-    if (work > 0) this.server.pump();
     return work;
   }
 

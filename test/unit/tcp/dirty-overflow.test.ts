@@ -63,7 +63,24 @@ function pair(conns: number, txSlots: number, dirtyCap = 2) {
   for (let i = 0; i < conns; i++) cb.push(b.accept(lb));
   expect(cb.every((c) => c >= 0)).toBe(true);
   ta.slots = txSlots;
-  return { a, b, ta, tb, ca, cb, settle };
+  let now = 1000;
+  /**
+   * Up to `max` rounds 10 us apart (A flushes, never more than txSlots segments
+   * at once; B takes them and flushes), ending early once `want` went out;
+   * returns the segments delivered.
+   */
+  const rounds = (max: number, want = Number.POSITIVE_INFINITY): number => {
+    let delivered = 0;
+    for (let round = 0; round < max && delivered < want; round++) {
+      a.flush(now);
+      expect(ta.count).toBeLessThanOrEqual(txSlots);
+      delivered += ta.deliver(now);
+      b.flush(now);
+      now += 10;
+    }
+    return delivered;
+  };
+  return { a, b, ta, tb, ca, cb, settle, rounds, now: () => now };
 }
 
 test("dirtySlots: one per connection up to 65536", () => {
@@ -84,47 +101,29 @@ test("connections marked past a full dirty list are all flushed (table scan)", (
 });
 
 test("a refused transmit stops the scan; later flushes go on where it stopped until every connection has sent", () => {
-  const { a, b, ta, ca, cb } = pair(10, 3);
+  const { a, b, ca, cb, rounds, now } = pair(10, 3);
   const msg = new Uint8Array(100).fill(9);
   for (const c of ca) expect(a.send(c, msg, 0, 100)).toBe(100);
-  let now = 1000;
-  let delivered = 0;
-  for (let round = 0; round < 20 && delivered < 10; round++) {
-    a.flush(now);
-    expect(ta.count).toBeLessThanOrEqual(3);
-    delivered += ta.deliver(now);
-    b.flush(now);
-    now += 10;
-  }
-  expect(delivered).toBe(10);
+  expect(rounds(20, 10)).toBe(10);
   const buf = new Uint8Array(200);
   for (const c of cb) expect(b.recv(c, buf, 0, 200)).toBe(100);
-  expect(a.pollAt()).toBeGreaterThan(now); // nothing pending any more (only timers)
+  expect(a.pollAt()).toBeGreaterThan(now()); // nothing pending any more (only timers)
 });
 
 test("flushes cut short by refusals serve every marked connection once as the dirty list wraps around (a ring)", () => {
   // 7 list slots, 2 transmit slots per flush: every flush leaves the list's rest for the next.
-  const { a, b, ta, ca, cb } = pair(6, 2, 7);
+  const { a, b, ca, cb, rounds, now } = pair(6, 2, 7);
   const buf = new Uint8Array(400);
-  let now = 1000;
   for (let wave = 0; wave < 4; wave++) {
     // Marked in a different order each wave, so the ring's start moves around it.
     const marks = ca.map((_, i) => (i + wave) % ca.length);
     for (const i of marks) expect(a.send(ca[i]!, new Uint8Array([wave, i]), 0, 2)).toBe(2);
-    let segments = 0;
-    for (let round = 0; round < 10; round++) {
-      a.flush(now);
-      expect(ta.count).toBeLessThanOrEqual(2);
-      segments += ta.deliver(now);
-      b.flush(now);
-      now += 10;
-    }
     // One segment per connection (none lost, none twice), each with its own bytes.
-    expect(segments).toBe(6);
+    expect(rounds(10)).toBe(6);
     for (const i of marks) {
       expect(b.recv(cb[i]!, buf, 0, 400)).toBe(2);
       expect([buf[0], buf[1]]).toEqual([wave, i]);
     }
   }
-  expect(a.pollAt()).toBeGreaterThan(now);
+  expect(a.pollAt()).toBeGreaterThan(now());
 });
